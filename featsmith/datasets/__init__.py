@@ -1,0 +1,1 @@
+"""featsmith.datasets (under construction)."""

@@ -1,0 +1,1 @@
+"""featsmith.featurize (under construction)."""

@@ -1,0 +1,1 @@
+"""featsmith.pipelines (under construction)."""

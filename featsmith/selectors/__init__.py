@@ -1,0 +1,1 @@
+"""featsmith.selectors (under construction)."""

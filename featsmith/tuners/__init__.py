@@ -1,0 +1,1 @@
+"""featsmith.tuners (under construction)."""

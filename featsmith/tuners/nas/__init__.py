@@ -1,0 +1,1 @@
+"""featsmith.tuners.nas (under construction)."""
