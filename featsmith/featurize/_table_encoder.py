@@ -1,0 +1,240 @@
+"""The first feature step: typed raw columns -> one numeric matrix a GBDT can use directly."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import polars as pl
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from featsmith._frame import to_polars
+from featsmith.featurize._schema import KINDS, infer_schema
+
+logger = logging.getLogger("featsmith")
+
+_TRUE_STRINGS = ["true", "yes", "1", "t", "y"]
+
+
+def _parse_datetime(expr: pl.Expr, dtype) -> pl.Expr:
+    if dtype.is_temporal():
+        return expr.cast(pl.Datetime("us"))
+    return expr.cast(pl.String).str.to_datetime(strict=False).cast(pl.Datetime("us"))
+
+
+class TableEncoder(TransformerMixin, BaseEstimator):
+    """Turn a raw table into numeric features: typed columns, native categorical codes,
+    frequency encodings, datetime parts, text statistics and missing indicators.
+
+    Categorical columns become integer codes (most frequent category = 0) that LightGBM
+    treats natively (their positions are in ``categorical_features_``); categories outside the
+    ``max_categories`` most frequent, and categories never seen in training, become missing
+    (NaN), which LightGBM routes like any missing value. Their frequency encoding
+    (``freq(col)``, the training share of the category) is 0 for unseen categories.
+    Infinite numbers are treated as missing. Identifier columns and columns that are all
+    missing or constant in training are left out (see ``schema_``).
+
+    Parameters
+    ----------
+    schema : dict, optional
+        ``{column: kind}`` overrides for :func:`infer_schema`.
+    max_categories : int, default=255
+        Most frequent categories kept as codes per categorical column.
+    frequency_encoding : bool, default=True
+        Add ``freq(col)`` for categorical columns.
+    datetime_parts : bool, default=True
+        Add year, month, day, day of week, day of year, hour (when times are not all midnight)
+        and the timestamp in seconds for datetime columns.
+    missing_indicators : bool, default=True
+        Add ``missing(col)`` for every column that had missing values in training.
+    text_stats : bool, default=True
+        Add ``len(col)`` and ``words(col)`` for free-text columns.
+
+    Attributes
+    ----------
+    schema_ : dict
+        The kind of every input column.
+    categories_ : dict
+        Kept categories per categorical column, in code order.
+    feature_names_in_ : ndarray of str
+    feature_names_out_ : list of str
+    categorical_features_ : list of int
+        Positions of the native categorical codes in the output.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> X = pd.DataFrame({"city": ["a", "b", "a", None], "x": [1.0, None, 3.0, 4.0]})
+    >>> enc = TableEncoder().fit(X)
+    >>> enc.get_feature_names_out().tolist()
+    ['city', 'freq(city)', 'missing(city)', 'x', 'missing(x)']
+    >>> enc.transform(pd.DataFrame({"city": ["zzz"], "x": [2.0]}))[0].tolist()
+    [nan, 0.0, 0.0, 2.0, 0.0]
+    """
+
+    def __init__(
+        self,
+        schema=None,
+        max_categories=255,
+        frequency_encoding=True,
+        datetime_parts=True,
+        missing_indicators=True,
+        text_stats=True,
+    ):
+        self.schema = schema
+        self.max_categories = max_categories
+        self.frequency_encoding = frequency_encoding
+        self.datetime_parts = datetime_parts
+        self.missing_indicators = missing_indicators
+        self.text_stats = text_stats
+
+    def fit(self, X, y=None):
+        df = to_polars(X)
+        if df.height == 0 or df.width == 0:
+            raise ValueError(f"X is empty (shape {df.shape}); pass at least one row and one column.")
+        self.schema_ = infer_schema(df, self.schema)
+        self.feature_names_in_ = np.asarray(df.columns, dtype=object)
+        self.n_features_in_ = df.width
+        self.input_dtypes_ = {c: df.schema[c] for c in df.columns}
+        self.categories_ = {}
+        self.frequencies_ = {}
+        self.has_time_of_day_ = {}
+        self.missing_columns_ = []
+        n = df.height
+        for name, kind in self.schema_.items():
+            col = df.get_column(name)
+            if kind in ("drop", "id"):
+                continue
+            if kind == "categorical":
+                counts = (
+                    col.cast(pl.String)
+                    .drop_nulls()
+                    .value_counts(sort=True, name="n")
+                    .sort(["n", name], descending=[True, False])
+                )
+                cats = counts.get_column(name).to_list()
+                self.categories_[name] = cats[: self.max_categories]
+                self.frequencies_[name] = dict(
+                    zip(cats, (counts.get_column("n") / n).to_list())
+                )
+            elif kind == "datetime":
+                ts = df.select(_parse_datetime(pl.col(name), col.dtype)).to_series()
+                self.has_time_of_day_[name] = bool(
+                    (ts.dt.hour().fill_null(0) + ts.dt.minute().fill_null(0)).max() or 0
+                )
+            missing = col.null_count() > 0
+            if col.dtype.is_float():
+                missing = missing or bool(col.is_nan().any())
+            if missing:
+                self.missing_columns_.append(name)
+        self._build_output_spec(df.schema)
+        return self
+
+    def _build_output_spec(self, dtypes):
+        names, cat_idx = [], []
+        for name, kind in self.schema_.items():
+            if kind == "numeric" or kind == "boolean":
+                names.append(name)
+            elif kind == "categorical":
+                cat_idx.append(len(names))
+                names.append(name)
+                if self.frequency_encoding:
+                    names.append(f"freq({name})")
+            elif kind == "datetime":
+                if self.datetime_parts:
+                    parts = ["year", "month", "day", "dayofweek", "dayofyear"]
+                    if self.has_time_of_day_[name]:
+                        parts.append("hour")
+                    names += [f"{p}({name})" for p in parts]
+                names.append(f"timestamp({name})")
+            elif kind == "text" and self.text_stats:
+                names += [f"len({name})", f"words({name})"]
+            if self.missing_indicators and name in self.missing_columns_:
+                names.append(f"missing({name})")
+        self.feature_names_out_ = names
+        self.categorical_features_ = cat_idx
+
+    def _expressions(self, dtypes):
+        exprs = []
+        for name, kind in self.schema_.items():
+            col = pl.col(name)
+            if kind == "numeric":
+                x = col.cast(pl.Float64, strict=False)
+                exprs.append(pl.when(x.is_finite()).then(x).otherwise(None).alias(name))
+            elif kind == "boolean":
+                if dtypes[name] == pl.Boolean:
+                    exprs.append(col.cast(pl.Float64).alias(name))
+                else:
+                    s = col.cast(pl.String).str.to_lowercase()
+                    exprs.append(
+                        pl.when(s.is_null()).then(None).otherwise(s.is_in(_TRUE_STRINGS)).cast(pl.Float64).alias(name)
+                    )
+            elif kind == "categorical":
+                s = col.cast(pl.String)
+                cats = self.categories_[name]
+                exprs.append(
+                    s.replace_strict(cats, list(range(len(cats))), default=None, return_dtype=pl.Float64).alias(name)
+                )
+                if self.frequency_encoding:
+                    freq = self.frequencies_[name]
+                    exprs.append(
+                        s.replace_strict(list(freq), list(freq.values()), default=0.0, return_dtype=pl.Float64)
+                        .alias(f"freq({name})")
+                    )
+            elif kind == "datetime":
+                ts = _parse_datetime(col, dtypes[name])
+                if self.datetime_parts:
+                    exprs += [
+                        ts.dt.year().cast(pl.Float64).alias(f"year({name})"),
+                        ts.dt.month().cast(pl.Float64).alias(f"month({name})"),
+                        ts.dt.day().cast(pl.Float64).alias(f"day({name})"),
+                        ts.dt.weekday().cast(pl.Float64).alias(f"dayofweek({name})"),
+                        ts.dt.ordinal_day().cast(pl.Float64).alias(f"dayofyear({name})"),
+                    ]
+                    if self.has_time_of_day_[name]:
+                        exprs.append(ts.dt.hour().cast(pl.Float64).alias(f"hour({name})"))
+                exprs.append(ts.dt.epoch("s").cast(pl.Float64).alias(f"timestamp({name})"))
+            elif kind == "text" and self.text_stats:
+                s = col.cast(pl.String)
+                exprs += [
+                    s.str.len_chars().cast(pl.Float64).alias(f"len({name})"),
+                    s.str.count_matches(r"\S+").cast(pl.Float64).alias(f"words({name})"),
+                ]
+            if self.missing_indicators and name in self.missing_columns_:
+                miss = col.is_null()
+                if dtypes[name].is_float():
+                    miss = miss | col.is_nan()
+                exprs.append(miss.cast(pl.Float64).alias(f"missing({name})"))
+        return exprs
+
+    def transform_frame(self, X) -> pl.DataFrame:
+        """Like :meth:`transform` but return a polars DataFrame (the internal path)."""
+        check_is_fitted(self, "schema_")
+        df = to_polars(X, column_names=self.feature_names_in_)
+        missing = [c for c in self.feature_names_in_ if c not in df.columns]
+        if missing:
+            raise ValueError(
+                f"X is missing column(s) {missing} that were present at fit time; "
+                "pass every training column (extra or reordered columns are fine)."
+            )
+        return df.select(self._expressions(df.schema))
+
+    def transform(self, X):
+        """Encode ``X`` as a float64 array of shape ``(n_rows, len(feature_names_out_))``."""
+        out = self.transform_frame(X)
+        return out.to_numpy().astype(np.float64, copy=False) if out.width else np.empty((out.height, 0))
+
+    def get_feature_names_out(self, input_features=None):
+        check_is_fitted(self, "schema_")
+        return np.asarray(self.feature_names_out_, dtype=object)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.categorical = True
+        tags.input_tags.string = True
+        return tags
+
+
+__all__ = ["TableEncoder", "KINDS"]
