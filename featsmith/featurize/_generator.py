@@ -1,0 +1,415 @@
+"""FeatureGenerator: enumerate and fit candidate features; hand them out lazily in chunks."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+
+import numpy as np
+import polars as pl
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.validation import check_is_fitted
+
+from featsmith._frame import to_polars
+from featsmith.featurize._columns import NULL_TOKEN, ColumnCoder, take_rows
+from featsmith.featurize._enumerate import enumerate_specs
+from featsmith.featurize._features import Evaluator, Feature, dependencies
+from featsmith.featurize._ops import OPS, combine_card, group_rank_sketch, group_stat_tables, target_stats
+from featsmith.featurize._plan import FeaturePlan
+from featsmith.featurize._relational import RelationalSynth, resolve_tables
+
+logger = logging.getLogger("featsmith")
+
+_TASKS = ("auto", "regression", "binary", "multiclass")
+
+
+class GeneratedCandidates:
+    """The fitted candidates of a :class:`FeatureGenerator`, evaluated lazily on its training rows.
+
+    Satisfies :class:`featsmith._types.CandidateSource`. Target encodings are read out of fold
+    here (each row encoded by statistics that never saw it), so a screen that scores candidates
+    on these values sees no leakage.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> X = pd.DataFrame({"a": np.arange(8.0), "b": np.arange(8.0) % 3})
+    >>> src = FeatureGenerator(max_candidates=5).fit(X).candidate_source()
+    >>> src.evaluate(src.names[:2], rows=np.array([0, 1])).shape
+    (2, 2)
+    """
+
+    def __init__(self, generator):
+        self._gen = generator
+        self.names = list(generator.candidate_names_)
+        self.n_rows = generator.n_train_rows_
+
+    def evaluate(self, names, rows=None):
+        g = self._gen
+        unknown = [n for n in names if n not in g.features_]
+        if unknown:
+            raise KeyError(f"Unknown candidate name(s) {unknown[:5]}; use names from .names.")
+        rows = None if rows is None else np.asarray(rows, dtype=np.int64)
+        base = take_rows(g._train_base, rows)
+        folds = g._folds if rows is None else g._folds[rows]
+        return Evaluator(g.features_, base, g._oof, folds).block(list(names))
+
+
+class FeatureGenerator(TransformerMixin, BaseEstimator):
+    """Generate candidate features for a table (and its related tables) as fitted expressions.
+
+    ``fit`` types the columns, enumerates first-order candidates (unary transforms, numeric
+    crosses, frequency and out-of-fold target encodings, group-by statistics, datetime parts,
+    missing indicators, text statistics) and second-order ones (statistics grouped by pairs of
+    categories), keeps at most ``max_candidates`` of them in a deterministic order and fits
+    their lookup tables on the training rows. With ``tables`` and ``relationships`` it first
+    runs deep feature synthesis (see :class:`RelationalSynth`) and treats the relational
+    columns like raw ones.
+
+    Categories never seen in training are encoded as *unknown*: frequency 0, the target prior
+    for target encodings and missing for group statistics.
+
+    Parameters
+    ----------
+    max_candidates : int, default=2000
+    operators : list of str, optional
+        Operator keys (``"log1p"``, ``"gb_mean"``, ``"te"``...) or families (``"unary"``,
+        ``"cross"``, ``"categorical"``, ``"target"``, ``"groupby"``, ``"datetime"``,
+        ``"missing"``, ``"text"``); ``None`` uses all.
+    max_order : int, default=2
+        2 adds statistics grouped by pairs of categorical columns.
+    n_folds : int, default=5
+        Folds of the out-of-fold target encoding.
+    smoothing : float, default=20.0
+        Prior weight (in rows) of the smoothed target encoding.
+    task : {"auto", "regression", "binary", "multiclass"}, default="auto"
+    chunk_size : int, default=256
+        Columns per block in :meth:`iter_chunks` and :meth:`transform`.
+    random_state : int or numpy.random.Generator, optional
+        Seeds the target-encoding folds.
+    target_table : str, optional
+        Name of X's table in ``relationships``; inferred as the one table named there but
+        missing from ``tables``.
+    agg_primitives : list of str, optional
+        Relational aggregations (default: count, sum, mean, std, min, max, nunique, mode,
+        first, last, time_since_last).
+    max_depth : int, default=2
+        Relational depth (featuretools' meaning).
+    include_cutoff_time : bool, default=False
+        Whether child rows stamped exactly at a row's cutoff count (featuretools' default is
+        True; the strict ``<`` avoids same-instant leakage).
+
+    Attributes
+    ----------
+    candidate_names_ : list of str
+    features_ : dict of name -> Feature
+        Candidates, raw columns and hidden inputs, with their fitted state.
+    coder_ : ColumnCoder
+    relational_ : RelationalSynth or None
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame({"x": rng.normal(size=50), "city": rng.choice(["a", "b"], 50)})
+    >>> gen = FeatureGenerator(max_candidates=20, random_state=0).fit(X, X["x"] * 2)
+    >>> "mean(x) by city" in gen.get_feature_names_out()
+    True
+    >>> gen.transform(X).shape
+    (50, 20)
+    """
+
+    def __init__(
+        self,
+        max_candidates=2000,
+        operators=None,
+        max_order=2,
+        n_folds=5,
+        smoothing=20.0,
+        task="auto",
+        chunk_size=256,
+        random_state=None,
+        target_table=None,
+        agg_primitives=None,
+        max_depth=2,
+        include_cutoff_time=False,
+    ):
+        self.max_candidates = max_candidates
+        self.operators = operators
+        self.max_order = max_order
+        self.n_folds = n_folds
+        self.smoothing = smoothing
+        self.task = task
+        self.chunk_size = chunk_size
+        self.random_state = random_state
+        self.target_table = target_table
+        self.agg_primitives = agg_primitives
+        self.max_depth = max_depth
+        self.include_cutoff_time = include_cutoff_time
+
+    # ------------------------------------------------------------------ validation
+    def _validate_params(self):
+        if not isinstance(self.max_candidates, (int, np.integer)) or self.max_candidates < 1:
+            raise ValueError(f"max_candidates must be a positive int, got {self.max_candidates!r}.")
+        if self.max_order not in (1, 2):
+            raise ValueError(f"max_order must be 1 or 2, got {self.max_order!r}.")
+        if not isinstance(self.n_folds, (int, np.integer)) or self.n_folds < 2:
+            raise ValueError(f"n_folds must be an int >= 2, got {self.n_folds!r}.")
+        if not np.isscalar(self.smoothing) or self.smoothing < 0:
+            raise ValueError(f"smoothing must be a number >= 0, got {self.smoothing!r}.")
+        if self.task not in _TASKS:
+            raise ValueError(f"task must be one of {_TASKS}, got {self.task!r}.")
+        if not isinstance(self.chunk_size, (int, np.integer)) or self.chunk_size < 1:
+            raise ValueError(f"chunk_size must be a positive int, got {self.chunk_size!r}.")
+        if self.operators is not None:
+            families = {op.family for op in OPS.values()}
+            bad = [o for o in self.operators if o not in OPS and o not in families]
+            if bad:
+                raise ValueError(
+                    f"Unknown operators {bad}; use operator keys {sorted(OPS)} or families {sorted(families)}."
+                )
+
+    def _encode_target(self, y, n):
+        y = np.asarray(y.to_numpy() if isinstance(y, (pl.Series, pl.DataFrame)) else y)
+        if hasattr(y, "ndim") and y.ndim == 2 and y.shape[1] == 1:
+            y = y.ravel()
+        if y.ndim != 1:
+            raise ValueError(f"y must be 1-D, got shape {y.shape}; pass a single target column.")
+        if y.shape[0] != n:
+            raise ValueError(f"y has {y.shape[0]} rows but X has {n}; pass one target per row of X.")
+        task = self.task
+        if task == "auto":
+            kind = type_of_target(y, input_name="y") if y.dtype != object or True else "multiclass"
+            if kind == "binary":
+                task = "binary"
+            elif kind == "multiclass" and not (y.dtype.kind in "iuf" and np.unique(y).size > 10):
+                task = "multiclass"
+            else:
+                task = "regression"
+        if task == "regression":
+            yf = y.astype(np.float64)
+            if not np.all(np.isfinite(yf)):
+                raise ValueError("y has missing or infinite values; drop those rows before fit.")
+            return task, yf[:, None], [None]
+        if y.dtype.kind == "f" and np.isnan(y).any():
+            raise ValueError("y has missing values; drop those rows before fit.")
+        classes = np.unique(y)
+        self.classes_ = classes
+        onehot = (y[:, None] == classes[None, :]).astype(np.float64)
+        if task == "binary":
+            if classes.size != 2:
+                raise ValueError(f"task='binary' needs 2 classes in y, found {classes.size}.")
+            return task, onehot[:, 1:], [None]
+        return task, onehot, [c.item() if hasattr(c, "item") else c for c in classes]
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X, y=None, tables=None, relationships=None, cutoff_time=None, time_index=None):
+        """Enumerate candidates and fit their statistics on the training rows.
+
+        Parameters
+        ----------
+        X : DataFrame (pandas, polars, pyarrow) or 2-D array
+            Training rows of the target table.
+        y : array-like, optional
+            Target; without it no target encodings are generated.
+        tables : dict of name -> frame, or a featuretools EntitySet, optional
+        relationships : list of ("child.fk", "parent.pk"), optional
+        cutoff_time : str or array-like, optional
+            A column of X, or one timestamp per row: child rows count only when their time
+            index is before it.
+        time_index : dict of table -> column, optional
+        """
+        self._validate_params()
+        self.fit_frame_(X, y, tables, relationships, cutoff_time, time_index)
+        return self
+
+    def fit_frame_(self, X, y, tables, relationships, cutoff_time, time_index):
+        df = to_polars(X)
+        if df.height == 0 or df.width == 0:
+            raise ValueError(f"X is empty (shape {df.shape}); pass at least one row and one column.")
+        self.feature_names_in_ = np.asarray(df.columns, dtype=object)
+        self.n_features_in_ = df.width
+        n = df.height
+        overrides = {}
+        self.relational_ = None
+        self.cutoff_column_ = cutoff_time if isinstance(cutoff_time, str) else None
+        if tables is not None or relationships is not None:
+            tables, relationships, time_index, target = resolve_tables(
+                tables, relationships, time_index, self.target_table, df
+            )
+            cutoff = _cutoff_values(df, cutoff_time)
+            self.relational_ = RelationalSynth(
+                target, relationships, time_index, self.agg_primitives, self.max_depth, self.include_cutoff_time
+            )
+            rel = self.relational_.fit(df, tables, cutoff)
+            overrides = self.relational_.column_overrides(df)
+            df = pl.concat([df, rel], how="horizontal") if rel.width else df
+        elif cutoff_time is not None:
+            raise ValueError("cutoff_time is given without tables/relationships; it only applies to related tables.")
+        self.coder_ = ColumnCoder.fit(df, overrides)
+        if not self.coder_.kinds:
+            raise ValueError("X has no usable column (all are identifiers, constant or all missing).")
+        base = self.coder_.encode(df)
+        self._train_base = base
+        self.n_train_rows_ = n
+        rng = np.random.default_rng(self.random_state)
+        self._folds = (rng.permutation(n) % self.n_folds).astype(np.int64)
+        labels = None
+        yenc = None
+        if y is not None:
+            self.task_, yenc, labels = self._encode_target(y, n)
+        else:
+            self.task_ = None
+        specs, hidden = enumerate_specs(
+            self.coder_, base, labels, self.operators, self.max_order, self.max_candidates
+        )
+        self.features_, self._oof = self._fit_specs(specs, hidden, base, yenc, labels)
+        self.candidate_names_ = [s[0] for s in specs]
+        logger.info("FeatureGenerator: %d candidates from %d columns.", len(specs), len(self.coder_.kinds))
+
+    def _fit_specs(self, specs, hidden, base, yenc, labels):
+        coder = self.coder_
+        feats = {}
+        for name, kind in coder.kinds.items():
+            feats[name] = Feature(name, "base", (), {}, kind, coder.card(name) if kind == "cat" else None, 0)
+        for name, op, inputs, _ in hidden:
+            vals = [base[i] for i in inputs]
+            state = OPS[op].fit(vals, [feats[i].card for i in inputs], {})
+            feats[name] = Feature(name, op, inputs, state, "cat", combine_card(state), 1)
+
+        cache = {}
+
+        def value(name):
+            if name not in cache:
+                f = feats[name]
+                cache[name] = base[name] if f.op == "base" else OPS[f.op].apply([value(i) for i in f.inputs], f.state)
+            return cache[name]
+
+        # Group statistics in one polars pass per key.
+        by_key = defaultdict(set)
+        for name, op, inputs, _ in specs:
+            if op.startswith("gb_") and op != "gb_rank":
+                by_key[inputs[1]].add(inputs[0])
+        tables = {k: group_stat_tables(value(k), feats[k].card, {x: value(x) for x in sorted(xs)}) for k, xs in by_key.items()}
+        oof = {}
+        null_code = {c: v.index(NULL_TOKEN) for c, v in coder.vocab.items() if NULL_TOKEN in v}
+        for name, op, inputs, extra in specs:
+            cards = [feats[i].card for i in inputs]
+            order = 1 + max(feats[i].order for i in inputs)
+            if op in ("gb_dev", "gb_ratio"):
+                state = {"table": tables[inputs[1]][inputs[0]]["mean"].tolist()}
+            elif op == "gb_rank":
+                state = {"sketch": group_rank_sketch(value(inputs[1]), cards[1], value(inputs[0])).tolist()}
+            elif op.startswith("gb_"):
+                state = {"table": tables[inputs[1]][inputs[0]][op[3:]].tolist()}
+            elif op == "te":
+                cls = 0 if extra is None else labels.index(extra)
+                codes, card = value(inputs[0]), cards[0]
+                yc = yenc[:, cls]
+                state = {"table": target_stats(codes, card, yc, self.smoothing).tolist(), "class": extra}
+                oof[name] = np.stack([
+                    target_stats(codes[self._folds != f], card, yc[self._folds != f], self.smoothing)
+                    for f in range(self.n_folds)
+                ])
+            elif op == "missing":
+                state = {"null_code": null_code.get(inputs[0])}
+            elif op == "n_missing":
+                state = {"null_codes": [null_code.get(i) for i in inputs]}
+            elif OPS[op].fit is not None:
+                state = OPS[op].fit([value(i) for i in inputs], cards, {})
+            else:
+                state = {}
+            feats[name] = Feature(name, op, inputs, state, OPS[op].out, None, order)
+        return feats, oof
+
+    # ------------------------------------------------------------------ outputs
+    def candidate_source(self):
+        """The candidates on the training rows as a lazy :class:`~featsmith._types.CandidateSource`."""
+        check_is_fitted(self, "features_")
+        return GeneratedCandidates(self)
+
+    def _base_for(self, X, tables=None):
+        check_is_fitted(self, "features_")
+        df = to_polars(X, column_names=self.feature_names_in_)
+        if len(set(df.columns)) != len(df.columns):
+            raise ValueError("X has duplicate column names; rename them so each column is unique.")
+        if self.relational_ is not None:
+            rel = self.relational_.transform(df, tables, _cutoff_values(df, self.cutoff_column_, required=False))
+            df = pl.concat([df.drop([c for c in rel.columns if c in df.columns]), rel], how="horizontal")
+        return self.coder_.encode(df)
+
+    def iter_chunks(self, X, tables=None, names=None):
+        """Yield ``(names, float32 block)`` for new rows, ``chunk_size`` candidates at a time."""
+        base = self._base_for(X, tables)
+        names = self.candidate_names_ if names is None else list(names)
+        ev = Evaluator(self.features_, base)
+        for start in range(0, len(names), self.chunk_size):
+            chunk = names[start:start + self.chunk_size]
+            yield chunk, ev.block(chunk)
+
+    def transform(self, X, tables=None):
+        """All candidates on new rows: a float32 array ``(n_rows, n_candidates)``.
+
+        Target encodings use the statistics of all training rows (for the training rows
+        themselves use :meth:`fit_transform` or :meth:`candidate_source`, which are out of fold).
+        """
+        blocks = [b for _, b in self.iter_chunks(X, tables)]
+        return np.hstack(blocks) if blocks else np.empty((len(X), 0), np.float32)
+
+    def fit_transform(self, X, y=None, **fit_params):
+        """Fit, then return the training rows' candidates (target encodings out of fold)."""
+        self.fit(X, y, **fit_params)
+        return self.candidate_source().evaluate(self.candidate_names_)
+
+    def get_feature_names_out(self, input_features=None):
+        check_is_fitted(self, "features_")
+        return np.asarray(self.candidate_names_, dtype=object)
+
+    def plan(self, names=None):
+        """The :class:`FeaturePlan` computing ``names`` (default: all candidates), in that order."""
+        check_is_fitted(self, "features_")
+        names = list(self.candidate_names_ if names is None else names)
+        unknown = [n for n in names if n not in self.features_]
+        if unknown:
+            raise ValueError(f"Unknown feature name(s) {unknown[:5]}; pick names from get_feature_names_out().")
+        needed = dependencies(names, self.features_)
+        base_cols = [n for n in needed if self.features_[n].op == "base"]
+        rel = None
+        if self.relational_ is not None:
+            rel_used = [c for c in base_cols if c in self.relational_.output_names]
+            rel = self.relational_.subset(rel_used) if rel_used else None
+        return FeaturePlan(
+            names=names,
+            features={n: self.features_[n] for n in needed},
+            coder=self.coder_.subset(base_cols),
+            relational=rel,
+            cutoff_column=self.cutoff_column_,
+        )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.categorical = True
+        tags.input_tags.string = True
+        tags.target_tags.required = False
+        return tags
+
+
+def _cutoff_values(df, cutoff_time, required=True):
+    """Per-row cutoff timestamps (polars Datetime Series) or None."""
+    if cutoff_time is None:
+        return None
+    if isinstance(cutoff_time, str):
+        if cutoff_time not in df.columns:
+            if not required:
+                return None
+            raise ValueError(f"cutoff_time names column {cutoff_time!r}, which X does not have.")
+        s = df.get_column(cutoff_time)
+    else:
+        s = pl.Series("cutoff", np.asarray(cutoff_time))
+        if s.len() != df.height:
+            raise ValueError(f"cutoff_time has {s.len()} values but X has {df.height} rows; pass one per row.")
+    if not s.dtype.is_temporal():
+        s = s.cast(pl.String).str.to_datetime(strict=False)
+    return s.cast(pl.Datetime("us")).alias("__cutoff")

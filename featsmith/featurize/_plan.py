@@ -1,0 +1,141 @@
+"""FeaturePlan: the fitted, ordered, serialisable list of chosen features (the predict path)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import polars as pl
+
+from featsmith._frame import to_polars
+from featsmith.featurize._columns import ColumnCoder
+from featsmith.featurize._features import Evaluator, Feature
+
+_FORMAT = "featsmith.FeaturePlan/1"
+
+
+class FeaturePlan:
+    """The chosen features, fitted, in order; ``transform`` computes them on raw rows.
+
+    Built by :meth:`FeatureGenerator.plan`. Relational features read the lookup tables kept at
+    fit time unless fresh ``tables`` are passed, in which case they are recomputed (with the
+    per-row cutoff column of fit, when X has it).
+
+    Parameters
+    ----------
+    names : list of str
+        Output features, in output order.
+    features : dict of name -> Feature
+        The outputs and everything they depend on.
+    coder : ColumnCoder
+        Coding of the raw (and relational) columns the features read.
+    relational : RelationalSynth, optional
+    cutoff_column : str, optional
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from featsmith.featurize import FeatureGenerator, FeaturePlan
+    >>> X = pd.DataFrame({"x": np.arange(10.0), "c": list("ababababab")})
+    >>> plan = FeatureGenerator(random_state=0).fit(X).plan(["log1p(x)", "mean(x) by c"])
+    >>> plan.transform(X.head(2)).to_numpy().round(3).tolist()
+    [[0.0, 4.0], [0.693, 5.0]]
+    >>> FeaturePlan.from_json(plan.to_json()).names == plan.names
+    True
+    """
+
+    def __init__(self, names, features, coder, relational=None, cutoff_column=None):
+        self.names = list(names)
+        self.features = dict(features)
+        self.coder = coder
+        self.relational = relational
+        self.cutoff_column = cutoff_column
+
+    @property
+    def input_columns(self):
+        """Raw columns of X the plan reads (relational key columns included)."""
+        rel_out = set(self.relational.output_names) if self.relational is not None else set()
+        cols = [c for c in self.coder.kinds if c not in rel_out]
+        if self.relational is not None:
+            cols += [k for k in dict.fromkeys(d["key"] for d in self.relational.features) if k not in cols]
+        return cols
+
+    def transform(self, X, tables=None) -> pl.DataFrame:
+        """Compute the plan's features on raw rows; returns a polars DataFrame (float32)."""
+        df = to_polars(X)
+        missing = [c for c in self.input_columns if c not in df.columns]
+        if missing:
+            raise ValueError(
+                f"X is missing column(s) {missing} that the feature plan needs; pass every training "
+                "column (extra or reordered columns are fine)."
+            )
+        if self.relational is not None:
+            cutoff = None
+            if tables is not None and self.cutoff_column and self.cutoff_column in df.columns:
+                from featsmith.featurize._generator import _cutoff_values
+
+                cutoff = _cutoff_values(df, self.cutoff_column)
+            rel = self.relational.transform(df, tables, cutoff)
+            df = pl.concat([df.drop([c for c in rel.columns if c in df.columns]), rel], how="horizontal")
+        base = self.coder.encode(df)
+        if not self.names:
+            return pl.DataFrame(height=df.height)
+        block = Evaluator(self.features, base).block(self.names)
+        return pl.DataFrame({n: block[:, j] for j, n in enumerate(self.names)})
+
+    def describe(self) -> pl.DataFrame:
+        """One row per output feature: name, operator, inputs and a plain-language formula."""
+        rows = {"name": [], "operator": [], "inputs": [], "formula": []}
+        rel = {d["name"]: d for d in self.relational.features} if self.relational is not None else {}
+        for n in self.names:
+            f = self.features[n]
+            rows["name"].append(n)
+            rows["operator"].append("relational" if n in rel else ("raw" if f.op == "base" else f.op))
+            rows["inputs"].append(", ".join(f.inputs) if f.inputs else (rel[n]["key"] if n in rel else n))
+            rows["formula"].append(_relational_formula(rel[n]) if n in rel else f.formula(self.features))
+        return pl.DataFrame(rows)
+
+    def to_json(self) -> str:
+        return json.dumps({
+            "format": _FORMAT,
+            "names": self.names,
+            "features": [f.to_dict() for f in self.features.values()],
+            "coder": self.coder.to_dict(),
+            "relational": self.relational.to_dict() if self.relational is not None else None,
+            "cutoff_column": self.cutoff_column,
+        }, default=_json_default)
+
+    @classmethod
+    def from_json(cls, text: str) -> "FeaturePlan":
+        from featsmith.featurize._relational import RelationalSynth
+
+        d = json.loads(text)
+        if d.get("format") != _FORMAT:
+            raise ValueError(f"Not a featsmith feature plan (format {d.get('format')!r}, expected {_FORMAT!r}).")
+        feats = {f["name"]: Feature.from_dict(f) for f in d["features"]}
+        rel = RelationalSynth.from_dict(d["relational"]) if d["relational"] else None
+        return cls(d["names"], feats, ColumnCoder.from_dict(d["coder"]), rel, d["cutoff_column"])
+
+    def __len__(self):
+        return len(self.names)
+
+    def __repr__(self):
+        return f"FeaturePlan({len(self.names)} features)"
+
+
+def _json_default(o):
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"{type(o).__name__} is not JSON serialisable")
+
+
+def _relational_formula(d):
+    if d["type"] == "direct":
+        return f"{d['column']} of the related {' -> '.join(h[0] for h in d['hops'])} row (by {d['key']})"
+    if d["type"] == "aggagg":
+        return (f"{d['outer']} over the row's {d['child']} rows of their {d['inner']['prim']} of "
+                f"{d['inner']['source']}.{d['inner']['column'] or 'rows'}")
+    col = d["column"] or "rows"
+    return f"{d['prim']} of {d['source']}.{col} over the rows linked by {d['key']} (before the cutoff when given)"

@@ -1,0 +1,580 @@
+"""Relational features: deep feature synthesis over related tables, in polars.
+
+The target rows (X) sit in a graph of tables linked by ``("child.fk", "parent.pk")``
+relationships. Features for a target row, named the way featuretools names them:
+
+* ``P.col`` and ``P.PP.col``: a parent's (grandparent's) column looked up by key;
+* ``AGG(C.col)``, ``COUNT(C)``: an aggregation over the rows of a child (or, through a child,
+  a grandchild) table that belong to this row;
+* ``AGG(C.AGG2(G.col))``: an aggregation over the child rows of per-child aggregations;
+* ``P.AGG(S.col)``: the parent's aggregation over another of its children (the history of this
+  row's user or item: ``users.MEAN(ratings_history.rating)``).
+
+With per-row cutoff times only child rows whose time index is before the row's cutoff count
+(``<``; ``<=`` with ``include_cutoff_time=True``). Decomposable aggregations (count, sum, mean,
+std, min, max, first, last, nunique, time since last) are answered from per-key running totals
+with one as-of join, so no (row x child row) expansion is materialised; only the mode is
+computed on the expanded pairs.
+
+Fitted aggregates are kept as lookup tables keyed by a column of X, so ``transform`` works
+without the tables (values as of the tables seen at fit time, without a cutoff); given fresh
+tables, it recomputes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+
+import numpy as np
+import polars as pl
+
+from featsmith._frame import to_polars
+from featsmith.featurize._schema import infer_schema
+
+logger = logging.getLogger("featsmith")
+
+PRIMITIVES = ("count", "sum", "mean", "std", "min", "max", "nunique", "mode", "first", "last", "time_since_last")
+_FT_NAMES = {"nunique": "NUM_UNIQUE"}
+_NUMERIC_PRIMS = ("sum", "mean", "std", "min", "max", "first", "last")
+_CATEGORICAL_PRIMS = ("nunique", "mode", "first", "last")
+_OUTER_PRIMS = ("sum", "mean", "std", "min", "max")
+
+
+def _ft(prim):
+    return _FT_NAMES.get(prim, prim.upper())
+
+
+# ---------------------------------------------------------------------------- table resolution
+def _is_entityset(obj) -> bool:
+    return hasattr(obj, "dataframe_dict") and hasattr(obj, "relationships")
+
+
+def _from_entityset(es):
+    tables, rels, time_index = {}, [], {}
+    for name, df in es.dataframe_dict.items():
+        cols = [c for c in df.columns if not str(c).startswith("_ft_")]
+        pdf = df[cols].reset_index(drop=True)
+        for c in pdf.columns:  # woodwork categoricals -> plain strings/numbers for polars
+            if str(pdf[c].dtype) == "category":
+                pdf[c] = pdf[c].astype(object).where(pdf[c].notna(), None)
+        tables[name] = pl.from_pandas(pdf)
+        if df.ww.time_index is not None:
+            time_index[name] = df.ww.time_index
+    for r in es.relationships:
+        rels.append((f"{r.child_dataframe.ww.name}.{r._child_column_name}",
+                     f"{r.parent_dataframe.ww.name}.{r._parent_column_name}"))
+    return tables, rels, time_index
+
+
+def _split(ref, what):
+    if not isinstance(ref, str) or ref.count(".") < 1:
+        raise ValueError(f"{what} {ref!r} must read 'table.column', e.g. 'orders.customer_id'.")
+    table, col = ref.split(".", 1)
+    return table, col
+
+
+def resolve_tables(tables, relationships, time_index, target_table, X):
+    """Validate and normalise the relational inputs.
+
+    Returns ``(tables, relationships, time_index, target)`` with polars tables and
+    relationships as ``(child, fk, parent, pk)`` tuples.
+    """
+    time_index = dict(time_index or {})
+    if tables is not None and _is_entityset(tables):
+        tables, es_rels, es_ti = _from_entityset(tables)
+        relationships = list(relationships or []) + es_rels
+        time_index = {**es_ti, **time_index}
+    tables = dict(tables or {})
+    if not isinstance(relationships, (list, tuple)) or not relationships:
+        raise ValueError("relationships must be a non-empty list of ('child.fk', 'parent.pk') pairs when tables are given.")
+    rels = []
+    for pair in relationships:
+        if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+            raise ValueError(f"Each relationship must be a ('child.fk', 'parent.pk') pair, got {pair!r}.")
+        child, fk = _split(pair[0], "Relationship child")
+        parent, pk = _split(pair[1], "Relationship parent")
+        rels.append((child, fk, parent, pk))
+    named = {t for r in rels for t in (r[0], r[2])}
+    if target_table is None:
+        missing = sorted(named - set(tables))
+        if len(missing) != 1:
+            raise ValueError(
+                f"Cannot tell which table X is: relationships name {sorted(named)} and tables holds "
+                f"{sorted(tables)}; pass target_table='<name of X's table>'."
+            )
+        target_table = missing[0]
+    tables.pop(target_table, None)  # X is the target table's rows
+    frames = {}
+    for name, t in tables.items():
+        try:
+            frames[name] = to_polars(t)
+        except TypeError as err:
+            raise TypeError(f"tables[{name!r}]: {err}") from None
+    frames[target_table] = X
+    for child, fk, parent, pk in rels:
+        for table, col in ((child, fk), (parent, pk)):
+            if table not in frames:
+                raise ValueError(
+                    f"Relationship {child}.{fk} -> {parent}.{pk} names table {table!r}, which is not in "
+                    f"tables ({sorted(tables)}) nor the target table {target_table!r}."
+                )
+            if col not in frames[table].columns:
+                raise ValueError(f"Relationship {child}.{fk} -> {parent}.{pk}: table {table!r} has no column {col!r}.")
+    for table, col in time_index.items():
+        if table not in frames or col not in frames[table].columns:
+            raise ValueError(f"time_index names {table}.{col}, which does not exist.")
+    frames.pop(target_table)
+    return frames, rels, time_index, target_table
+
+
+# ---------------------------------------------------------------------------- aggregation core
+def _key_cast(expr, dtype):
+    return expr.cast(dtype, strict=False) if dtype.is_numeric() else expr.cast(pl.String)
+
+
+def _agg_exprs(specs, with_cutoff):
+    """Polars expressions over grouped (time-ordered) source rows, featuretools semantics."""
+    out = []
+    for name, prim, col in specs:
+        c = pl.col(col) if col is not None else None
+        if prim == "count":
+            e = pl.len()
+        elif prim == "sum":
+            e = c.sum()
+        elif prim == "mean":
+            e = c.mean()
+        elif prim == "std":
+            e = c.std(ddof=1)
+        elif prim == "min":
+            e = c.min()
+        elif prim == "max":
+            e = c.max()
+        elif prim == "nunique":
+            e = c.drop_nulls().n_unique()
+        elif prim == "mode":
+            e = c.drop_nulls().mode().sort().first()
+        elif prim == "first":
+            e = c.first()
+        elif prim == "last":
+            e = c.last()
+        elif prim == "time_since_last":
+            e = (pl.col("__cut").first() - c.last()).dt.total_microseconds() / 1e6
+        else:
+            raise ValueError(f"Unknown aggregation primitive {prim!r}; use one of {PRIMITIVES}.")
+        out.append(e.alias(name))
+    return out
+
+
+def _fill_empty(df, specs):
+    """Empty groups: count/sum/nunique read 0 (as in featuretools), the rest stay missing."""
+    fills = [pl.col(n).fill_null(0) for n, p, _ in specs if p in ("count", "sum", "nunique")]
+    return df.with_columns(fills) if fills else df
+
+
+def aggregate(src, specs, queries, strict=True):
+    """Aggregate ``src`` rows (``__g`` key, optional ``__t`` time, value columns, in time order)
+    for each query row (``__q`` key, optional ``__cut`` cutoff); returns one row per query."""
+    names = [s[0] for s in specs]
+    if "__cut" not in queries.columns or "__t" not in src.columns:
+        specs_nc = [s for s in specs if s[1] != "time_since_last"]
+        agg = src.group_by("__g").agg(_agg_exprs(specs_nc, False))
+        res = queries.select("__q").join(agg, left_on="__q", right_on="__g", how="left", maintain_order="left")
+        res = res.with_columns([pl.lit(None, pl.Float64).alias(n) for n, p, _ in specs if p == "time_since_last"])
+        return _fill_empty(res, specs).select(names)
+    running = [s for s in specs if s[1] != "mode"]
+    expanded = [s for s in specs if s[1] == "mode"]
+    parts = []
+    uq = queries.select("__q", "__cut").unique(maintain_order=True).with_row_index("__qid")
+    if running:
+        parts.append(_running_asof(src, running, uq, strict))
+    if expanded:
+        pairs = uq.join(src, left_on="__q", right_on="__g", how="inner")
+        pairs = pairs.filter(pl.col("__t") < pl.col("__cut") if strict else pl.col("__t") <= pl.col("__cut"))
+        agg = pairs.sort(["__qid", "__t", "__ord"]).group_by("__qid").agg(_agg_exprs(expanded, True))
+        parts.append(uq.select("__qid").join(agg, on="__qid", how="left", maintain_order="left").drop("__qid"))
+    res = pl.concat([uq.select("__q", "__cut")] + parts, how="horizontal")
+    res = queries.select("__q", "__cut").join(res, on=["__q", "__cut"], how="left", maintain_order="left", nulls_equal=True)
+    return _fill_empty(res, specs).select(names)
+
+
+def _running_asof(src, specs, uq, strict):
+    """Answer decomposable aggregations from per-key running totals and one as-of join."""
+    g = pl.col("__g")
+    outs = []
+    value_cols = sorted({c for _, p, c in specs if c is not None and p != "time_since_last"})
+    num_cols = [c for c in value_cols if src.schema[c].is_numeric()]
+    if num_cols:
+        # Shift by the group's first value so the running sum of squares keeps its precision.
+        shifts = src.group_by("__g").agg([pl.col(c).cast(pl.Float64).fill_nan(None).drop_nulls().first().alias(f"{c}|shift") for c in num_cols])
+        src = src.join(shifts, on="__g", how="left", maintain_order="left")
+    run = [pl.int_range(1, pl.len() + 1).over("__g").alias("__n"), pl.col("__t")]
+    ffill = []
+    for c in value_cols:
+        x = pl.col(c)
+        if c in num_cols:
+            xs = x.cast(pl.Float64).fill_nan(None) - pl.col(f"{c}|shift")
+            run += [
+                x.is_not_null().cast(pl.Int64).cum_sum().over("__g").alias(f"{c}|cn"),
+                xs.fill_null(0).cum_sum().over("__g").alias(f"{c}|cs"),
+                (xs * xs).fill_null(0).cum_sum().over("__g").alias(f"{c}|css"),
+                pl.col(f"{c}|shift"),
+                x.cum_min().over("__g").alias(f"{c}|min"),
+                x.cum_max().over("__g").alias(f"{c}|max"),
+            ]
+            ffill += [pl.col(f"{c}|min").forward_fill().over("__g"), pl.col(f"{c}|max").forward_fill().over("__g")]
+        else:
+            run.append(
+                (x.is_not_null() & x.is_first_distinct().over(["__g", c])).cast(pl.Int64).cum_sum().over("__g").alias(f"{c}|nu")
+            )
+        run += [x.alias(f"{c}|last"), x.first().over("__g").alias(f"{c}|first")]
+    state = src.select([g] + run)
+    if ffill:
+        state = state.with_columns(ffill)
+    # Several child rows at one instant: keep the last, which carries the totals up to that instant.
+    state = state.group_by(["__g", "__t"], maintain_order=True).last().sort(["__g", "__t"])
+    q = uq.sort("__cut", nulls_last=True)
+    joined = q.join_asof(
+        state.sort("__t"), left_on="__cut", right_on="__t", by_left="__q", by_right="__g",
+        strategy="backward", allow_exact_matches=not strict,
+    ).sort("__qid")
+    n = pl.col("__n")
+    for name, prim, c in specs:
+        if prim == "count":
+            e = n
+        elif prim == "time_since_last":
+            e = (pl.col("__cut") - pl.col("__t")).dt.total_microseconds() / 1e6
+        elif prim in ("first", "last"):
+            e = pl.when(n.is_not_null()).then(pl.col(f"{c}|{prim}"))
+        elif prim in ("min", "max"):
+            e = pl.col(f"{c}|{prim}")
+        elif prim == "nunique":
+            e = pl.col(f"{c}|nu")
+        else:
+            cn, cs, css = pl.col(f"{c}|cn").cast(pl.Float64), pl.col(f"{c}|cs"), pl.col(f"{c}|css")
+            shift = pl.col(f"{c}|shift")
+            if prim == "sum":
+                e = cs + cn * shift
+            elif prim == "mean":
+                e = pl.when(cn > 0).then(cs / cn + shift)
+            else:
+                var = (css - cs * cs / cn) / (cn - 1)
+                e = pl.when(cn > 1).then(var.clip(lower_bound=0).sqrt())
+        outs.append(e.alias(name))
+    return joined.select(outs)
+
+
+# ---------------------------------------------------------------------------- synthesis
+class RelationalSynth:
+    """Deep feature synthesis for the rows of one target table (see the module docstring).
+
+    Parameters
+    ----------
+    target : str
+        Name of X's table in ``relationships``.
+    relationships : list of (child, fk, parent, pk)
+    time_index : dict of table -> column
+    primitives : list of str, optional
+        Aggregations to use (default :data:`PRIMITIVES`).
+    max_depth : int, default=2
+    include_cutoff_time : bool, default=False
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> X = pl.DataFrame({"order_id": [1, 2], "user": ["a", "b"]})
+    >>> hist = pl.DataFrame({"user": ["a", "a", "b"], "amount": [1.0, 3.0, 5.0]})
+    >>> users = pl.DataFrame({"user": ["a", "b"]})
+    >>> rs = RelationalSynth("orders", [("orders", "user", "users", "user"), ("hist", "user", "users", "user")], {})
+    >>> rs.fit(X, {"users": users, "hist": hist}, None)["users.MEAN(hist.amount)"].to_list()
+    [2.0, 5.0]
+    """
+
+    def __init__(self, target, relationships, time_index=None, primitives=None, max_depth=2, include_cutoff_time=False):
+        self.target = target
+        self.relationships = [tuple(r) for r in relationships]
+        self.time_index = dict(time_index or {})
+        self.primitives = list(primitives) if primitives is not None else list(PRIMITIVES)
+        self.max_depth = max_depth
+        self.include_cutoff_time = include_cutoff_time
+        bad = [p for p in self.primitives if p not in PRIMITIVES]
+        if bad:
+            raise ValueError(f"Unknown agg_primitives {bad}; use some of {PRIMITIVES}.")
+        self.features = []
+        self.lookups = {}
+        self.schemas = {}
+
+    # graph helpers
+    def _children(self, table):
+        return [(c, fk, pk) for c, fk, p, pk in self.relationships if p == table]
+
+    def _parents(self, table):
+        return [(fk, p, pk) for c, fk, p, pk in self.relationships if c == table]
+
+    def _keys(self, table):
+        return {fk for c, fk, p, pk in self.relationships if c == table} | {
+            pk for c, fk, p, pk in self.relationships if p == table}
+
+    def _value_columns(self, table, kinds):
+        keys = self._keys(table)
+        ti = self.time_index.get(table)
+        return [c for c, k in self.schemas[table].items() if k in kinds and c not in keys and c != ti]
+
+    @property
+    def output_names(self):
+        return [f["name"] for f in self.features]
+
+    def column_overrides(self, X):
+        """Keys of the target table are group keys (categorical), never numbers to transform."""
+        over = {}
+        for fk, _, _ in self._parents(self.target):
+            if fk in X.columns:
+                over[fk] = "categorical"
+        for _, _, pk in self._children(self.target):
+            if pk in X.columns:
+                over[pk] = "id"
+        return over
+
+    def _agg_defs(self, source, path_name, key, hops, prefix=""):
+        """Aggregation features over ``source`` rows, grouped through ``hops`` to X[key]."""
+        defs = []
+        prims = self.primitives
+        ti = self.time_index.get(source)
+        base = dict(key=key, source=source, hops=hops, time=ti, type="agg")
+        if "count" in prims:
+            defs.append(dict(base, name=f"{prefix}COUNT({path_name})", prim="count", column=None))
+        for c in self._value_columns(source, ("numeric", "boolean")):
+            for p in _NUMERIC_PRIMS:
+                if p in prims:
+                    defs.append(dict(base, name=f"{prefix}{_ft(p)}({path_name}.{c})", prim=p, column=c))
+        for c in self._value_columns(source, ("categorical",)):
+            for p in _CATEGORICAL_PRIMS:
+                if p in prims:
+                    defs.append(dict(base, name=f"{prefix}{_ft(p)}({path_name}.{c})", prim=p, column=c))
+        if ti is not None and "time_since_last" in prims:
+            defs.append(dict(base, name=f"{prefix}TIME_SINCE_LAST({path_name}.{ti})", prim="time_since_last", column=ti))
+        return defs
+
+    def _enumerate(self, X):
+        T = self.target
+        defs = []
+        # Parents: lookups and the parent's aggregations over its other children.
+        for fk, P, pk in self._parents(T):
+            for c in self._value_columns(P, ("numeric", "boolean", "categorical", "datetime", "text")):
+                defs.append(dict(name=f"{P}.{c}", key=fk, type="direct", hops=[(P, pk)], column=c))
+            if self.max_depth >= 2:
+                for fk2, PP, pk2 in self._parents(P):
+                    for c in self._value_columns(PP, ("numeric", "boolean", "categorical", "datetime", "text")):
+                        defs.append(dict(name=f"{P}.{PP}.{c}", key=fk, type="direct", hops=[(P, pk), (PP, pk2, fk2)], column=c))
+                for S, sfk, _ in self._children(P):
+                    if S == T:
+                        continue  # X's own table: its rows are the ones being predicted
+                    defs += self._agg_defs(S, S, fk, [(S, sfk)], prefix=f"{P}.")
+        # Children (and grandchildren through them).
+        for C, cfk, pk in self._children(T):
+            if pk not in X.columns:
+                continue
+            defs += self._agg_defs(C, C, pk, [(C, cfk)])
+            if self.max_depth >= 2:
+                for G, gfk, cpk in self._children(C):
+                    defs += self._agg_defs(G, G, pk, [(G, gfk), (C, cpk, cfk)])
+                    inner = [d for d in self._agg_defs(G, G, cpk, [(G, gfk)])
+                             if d["prim"] in ("count", "sum", "mean", "std", "min", "max", "nunique", "time_since_last")]
+                    for d in inner:
+                        inner_name = d["name"]
+                        for p in _OUTER_PRIMS:
+                            if p in self.primitives:
+                                defs.append(dict(
+                                    name=f"{_ft(p)}({C}.{inner_name})", key=pk, type="aggagg", outer=p,
+                                    inner=dict(d), child=C, child_fk=cfk, child_pk=cpk,
+                                ))
+        seen, out = set(X.columns), []
+        for d in defs:
+            if d["name"] not in seen:
+                seen.add(d["name"])
+                out.append(d)
+        return out
+
+    # computation
+    def _source_frame(self, d, tables, key_dtype):
+        """Source rows with ``__g`` (the X-level key), ``__t`` and ``__ord``, in time order."""
+        source, hops = d["source"], d["hops"]
+        df = tables[source].with_row_index("__ord")
+        g = df.get_column(hops[0][1])
+        frame = df.with_columns(g.alias("__g"))
+        for hop in hops[1:]:  # (table, its key, its fk upwards): walk the key up one level
+            table, tkey, tfk = hop
+            up = tables[table].select(pl.col(tkey).alias("__g"), pl.col(tfk).alias("__up"))
+            up = up.with_columns(_key_cast(pl.col("__g"), frame.schema["__g"]))
+            frame = frame.join(up, on="__g", how="left", maintain_order="left").drop("__g").rename({"__up": "__g"})
+        frame = frame.with_columns(_key_cast(pl.col("__g"), key_dtype))
+        if d.get("time"):
+            frame = frame.with_columns(pl.col(d["time"]).cast(pl.Datetime("us")).alias("__t"))
+            frame = frame.sort(["__g", "__t", "__ord"], nulls_last=True)
+        return frame
+
+    def _compute(self, X, tables, cutoff, feats):
+        n = X.height
+        out = {}
+        key_frames = {}
+        for d in feats:
+            if d["key"] not in key_frames:
+                q = pl.DataFrame({"__q": X.get_column(d["key"])})
+                if cutoff is not None:
+                    q = q.with_columns(cutoff.alias("__cut"))
+                key_frames[d["key"]] = q
+        batches = defaultdict(list)
+        for d in feats:
+            if d["type"] == "agg":
+                batches[(d["key"], d["source"], repr(d["hops"]))].append(d)
+            elif d["type"] == "direct":
+                out[d["name"]] = self._direct(X, tables, d)
+            else:
+                out[d["name"]] = self._aggagg(X, tables, cutoff, d)
+        for (key, _, _), ds in batches.items():
+            q = key_frames[key]
+            src = self._source_frame(ds[0], tables, q.schema["__q"])
+            specs = [(d["name"], d["prim"], d["column"]) for d in ds]
+            res = aggregate(src, specs, q, strict=not self.include_cutoff_time)
+            for d in ds:
+                out[d["name"]] = res.get_column(d["name"])
+        cols = [out[d["name"]].alias(d["name"]) for d in feats]
+        return pl.DataFrame(cols) if cols else pl.DataFrame(height=n)
+
+    def _direct(self, X, tables, d):
+        (P, pk), *rest = d["hops"]
+        keys = X.get_column(d["key"])
+        tab = tables[P].select(pl.col(pk).alias("__k"), *([pl.col(rest[0][2]).alias("__up")] if rest else [pl.col(d["column"]).alias("__v")]))
+        if rest:
+            PP, pk2, _ = rest[0]
+            par = tables[PP].select(pl.col(pk2).alias("__up"), pl.col(d["column"]).alias("__v"))
+            par = par.with_columns(_key_cast(pl.col("__up"), tab.schema["__up"]))
+            tab = tab.join(par, on="__up", how="left", maintain_order="left").select("__k", "__v")
+        tab = tab.unique("__k", keep="first", maintain_order=True)
+        q = pl.DataFrame({"__k": keys}).with_columns(_key_cast(pl.col("__k"), tab.schema["__k"]))
+        return q.join(tab, on="__k", how="left", maintain_order="left").get_column("__v")
+
+    def _aggagg(self, X, tables, cutoff, d):
+        inner, C = d["inner"], d["child"]
+        child = tables[C].with_row_index("__ord")
+        ti = self.time_index.get(C)
+        q = pl.DataFrame({"__q": X.get_column(d["key"])}).with_row_index("__row")
+        if cutoff is not None:
+            q = q.with_columns(cutoff.alias("__cut"))
+        child = child.with_columns(_key_cast(pl.col(d["child_fk"]), q.schema["__q"]).alias("__q"))
+        pairs = q.join(child.select("__q", "__ord", pl.col(d["child_pk"]).alias("__cpk"),
+                                    *([pl.col(ti).cast(pl.Datetime("us")).alias("__ct")] if ti else [])),
+                       on="__q", how="inner")
+        if cutoff is not None and ti:
+            pairs = pairs.filter(pl.col("__ct") < pl.col("__cut") if not self.include_cutoff_time else pl.col("__ct") <= pl.col("__cut"))
+        src = self._source_frame(inner, tables, pairs.schema["__cpk"])
+        iq = pairs.select(pl.col("__cpk").alias("__q"), *(["__cut"] if "__cut" in pairs.columns else []))
+        inner_vals = aggregate(src, [("__v", inner["prim"], inner["column"])], iq, strict=not self.include_cutoff_time)
+        pairs = pairs.with_columns(inner_vals.get_column("__v").cast(pl.Float64).alias("__v"))
+        agg = pairs.group_by("__row").agg(_agg_exprs([("__o", d["outer"], "__v")], False))
+        res = q.select("__row").join(agg, on="__row", how="left", maintain_order="left")
+        return _fill_empty(res, [("__o", d["outer"], None)]).get_column("__o")
+
+    def fit(self, X, tables, cutoff):
+        """Enumerate the relational features and compute them for the rows of X."""
+        self.schemas = {name: infer_schema(t) for name, t in tables.items()}
+        for name, t in tables.items():
+            for c in self._keys(name):
+                if c in self.schemas[name]:
+                    self.schemas[name][c] = "id"
+        if cutoff is None:
+            self.primitives = [p for p in self.primitives if p != "time_since_last"]
+        self.features = self._enumerate(X)
+        values = self._compute(X, tables, cutoff, self.features)
+        self._build_lookups(X, tables)
+        logger.info("RelationalSynth: %d relational features for table %r.", len(self.features), self.target)
+        return values
+
+    def _build_lookups(self, X, tables):
+        """Per-key values without a cutoff (all rows of the fitted tables), for predict without tables."""
+        self.lookups = {}
+        by_key = defaultdict(list)
+        for d in self.features:
+            by_key[d["key"]].append(d)
+        for key, ds in by_key.items():
+            parent = [p for fk, p, pk in self._parents(self.target) if fk == key]
+            if parent:
+                pk = [pk for fk, p, pk in self._parents(self.target) if fk == key][0]
+                keys = tables[parent[0]].get_column(pk).unique(maintain_order=True)
+            else:
+                keys = X.get_column(key).unique(maintain_order=True)
+            kx = pl.DataFrame({key: keys})
+            vals = self._compute(kx, tables, None, ds)
+            for d in ds:
+                col = vals.get_column(d["name"])
+                if col.dtype.is_temporal():
+                    col = col.cast(pl.Datetime("us")).dt.epoch("us")
+                    dtype = "datetime"
+                else:
+                    dtype = "number" if col.dtype.is_numeric() else "string"
+                    if dtype == "string":
+                        col = col.cast(pl.String)
+                self.lookups[d["name"]] = {
+                    "key": key, "keys": keys.to_list(), "values": col.to_list(), "dtype": dtype,
+                }
+
+    def transform(self, X, tables=None, cutoff=None):
+        """Relational columns for new rows: recomputed from ``tables`` or read from the lookups."""
+        missing = sorted({d["key"] for d in self.features} - set(X.columns))
+        if missing:
+            raise ValueError(f"X is missing key column(s) {missing} needed for relational features.")
+        if tables is not None:
+            frames, _, _, _ = resolve_tables(
+                tables, [(f"{c}.{fk}", f"{p}.{pk}") for c, fk, p, pk in self.relationships],
+                self.time_index, self.target, X,
+            )
+            return self._compute(X, frames, cutoff, self.features)
+        cols = []
+        for d in self.features:
+            lk = self.lookups[d["name"]]
+            vals = pl.Series("__v", lk["values"])
+            if lk["dtype"] == "datetime":
+                vals = vals.cast(pl.Int64).cast(pl.Datetime("us"))
+            tab = pl.DataFrame({"__k": pl.Series(lk["keys"]), "__v": vals})
+            q = pl.DataFrame({"__k": X.get_column(lk["key"])})
+            q = q.with_columns(_key_cast(pl.col("__k"), tab.schema["__k"]))
+            v = q.join(tab, on="__k", how="left", maintain_order="left").get_column("__v")
+            if d["type"] != "direct" and d.get("prim", d.get("outer")) in ("count", "sum", "nunique"):
+                v = v.fill_null(0)
+            cols.append(v.alias(d["name"]))
+        return pl.DataFrame(cols) if cols else pl.DataFrame(height=X.height)
+
+    def subset(self, names):
+        keep = set(names)
+        out = RelationalSynth(self.target, self.relationships, self.time_index, self.primitives,
+                              self.max_depth, self.include_cutoff_time)
+        out.features = [d for d in self.features if d["name"] in keep]
+        out.lookups = {n: v for n, v in self.lookups.items() if n in keep}
+        out.schemas = self.schemas
+        return out
+
+    def to_dict(self):
+        return {
+            "target": self.target, "relationships": [list(r) for r in self.relationships],
+            "time_index": self.time_index, "primitives": self.primitives, "max_depth": self.max_depth,
+            "include_cutoff_time": self.include_cutoff_time, "features": self.features,
+            "lookups": self.lookups, "schemas": self.schemas,
+        }
+
+    @classmethod
+    def from_dict(cls, d):
+        out = cls(d["target"], [tuple(r) for r in d["relationships"]], d["time_index"], d["primitives"],
+                  d["max_depth"], d["include_cutoff_time"])
+        out.features = [_tuplify_hops(f) for f in d["features"]]
+        out.lookups = d["lookups"]
+        out.schemas = d["schemas"]
+        return out
+
+
+def _tuplify_hops(f):
+    f = dict(f)
+    if "hops" in f:
+        f["hops"] = [tuple(h) for h in f["hops"]]
+    if "inner" in f:
+        f["inner"] = _tuplify_hops(f["inner"])
+    return f
