@@ -1,0 +1,885 @@
+"""The ``featsmith`` command line: fit, predict, evaluate, report and demo.
+
+Run ``featsmith --help`` (or ``python -m featsmith.cli --help``) for the options. Results
+(tables, predictions printed to stdout) go to stdout; progress, notes and errors go to stderr.
+Usage errors and bad input (missing or unreadable file, unknown extension, missing column, a
+file that is not a featsmith model) print one line ``featsmith: error: ...`` and exit with
+status 2; ``--debug`` shows the traceback instead.
+
+Model files are written with :func:`joblib.dump`; loading one unpickles it, so only load model
+files you trust.
+
+Examples
+--------
+>>> from featsmith.cli import main
+>>> main(["predict", "no-such-model.joblib", "data.csv"])  # doctest: +SKIP
+featsmith: error: no-such-model.joblib: no such file
+2
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import difflib
+import gzip
+import json
+import logging
+import math
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import featsmith
+
+PROG = "featsmith"
+TASKS = ("auto", "binary", "multiclass", "regression")
+# Missing-value spellings read as null from CSV (pandas reads these as NaN too).
+CSV_NULLS = ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None"]
+_LOSS_WORDS = ("error", "loss", "deviance", "rmse", "mse", "mae")
+
+logger = logging.getLogger("featsmith")
+
+
+class CLIError(Exception):
+    """A usage error or bad input; :func:`main` prints it as one line and returns 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    # argparse prints the usage block and exits; one line and our own exit code read better in
+    # scripts and logs.
+    def error(self, message):
+        raise CLIError(f"{message} (see '{self.prog} --help')")
+
+
+# --------------------------------------------------------------------------------------------
+# Files
+# --------------------------------------------------------------------------------------------
+
+
+def _table_format(path) -> str | None:
+    """``"csv"``, ``"csv.gz"`` or ``"parquet"`` from a file name, or None."""
+    name = str(path).lower()
+    for fmt in ("csv.gz", "csv", "parquet"):
+        if name.endswith("." + fmt):
+            return fmt
+    return None
+
+
+def _stem(path: Path) -> str:
+    fmt = _table_format(path)
+    return path.name[: -len(fmt) - 1] if fmt else path.stem
+
+
+def _check_table_path(path: Path) -> None:
+    if not path.exists():
+        raise CLIError(f"{path}: no such file")
+    if path.is_dir():
+        raise CLIError(f"{path}: is a directory, expected a .csv, .csv.gz or .parquet file")
+    if _table_format(path) is None:
+        raise CLIError(
+            f"{path}: unknown file type {path.suffix or '(none)'!r}; "
+            "use a .csv, .csv.gz or .parquet file"
+        )
+
+
+def read_table(path):
+    """Read a .csv, .csv.gz or .parquet file into a polars DataFrame.
+
+    CSV columns get their types from the whole file, ISO dates are parsed, and
+    ``CSV_NULLS`` (``""``, ``"NA"``, ``"NaN"``, ...) are read as missing.
+
+    Raises
+    ------
+    CLIError
+        If the file is missing, has an unknown extension, cannot be parsed or has no rows.
+    """
+    import polars as pl
+
+    path = Path(path)
+    _check_table_path(path)
+    fmt = _table_format(path)
+    try:
+        if fmt == "parquet":
+            frame = pl.read_parquet(path)
+        else:
+            frame = pl.read_csv(
+                path, infer_schema_length=None, try_parse_dates=True, null_values=CSV_NULLS
+            )
+    # polars and pyarrow raise many unrelated types for corrupt input (a Rust panic is not even
+    # an Exception); all of them mean "this file cannot be read".
+    except (Exception, pl.exceptions.PanicException) as exc:
+        kind = "Parquet" if fmt == "parquet" else "CSV"
+        raise CLIError(f"{path}: cannot read it as {kind}: {_first_line(exc)}") from None
+    if frame.height == 0:
+        raise CLIError(f"{path}: the file has no data rows")
+    return frame
+
+
+def write_table(frame, path) -> None:
+    """Write a polars DataFrame as CSV, gzipped CSV or zstd Parquet, chosen by extension."""
+    fmt = _table_format(path)
+    if fmt == "parquet":
+        frame.write_parquet(path, compression="zstd")
+    elif fmt == "csv.gz":
+        with gzip.open(path, "wb") as fh:
+            frame.write_csv(fh)
+    else:
+        frame.write_csv(path)
+
+
+def _columns_preview(columns, limit=12) -> str:
+    shown = ", ".join(map(repr, columns[:limit]))
+    return shown + (f", ... ({len(columns) - limit} more)" if len(columns) > limit else "")
+
+
+def _split_target(frame, target, path):
+    if target not in frame.columns:
+        same_case = [c for c in frame.columns if c.lower() == target.lower()]
+        close = same_case or difflib.get_close_matches(target, frame.columns, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise CLIError(
+            f"{path}: no target column {target!r}{hint}; columns are "
+            f"{_columns_preview(frame.columns)}"
+        )
+    if frame.width == 1:
+        raise CLIError(f"{path}: {target!r} is the only column; there are no features to use")
+    return frame.drop(target), frame.get_column(target)
+
+
+def load_model(path):
+    """Load a fitted featsmith model written by ``featsmith fit`` or :func:`joblib.dump`."""
+    import joblib
+
+    path = Path(path)
+    if not path.exists():
+        raise CLIError(f"{path}: no such file")
+    if path.is_dir():
+        raise CLIError(f"{path}: is a directory, expected a model file from 'featsmith fit'")
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model = joblib.load(path)
+    # Unpickling arbitrary bytes raises anything from EOFError to KeyError.
+    except Exception as exc:
+        raise CLIError(
+            f"{path}: not a featsmith model file (cannot load it: {_first_line(exc)})"
+        ) from None
+    # Re-issued as one log line each (a version mismatch, say), not Python's two-line warnings.
+    for warning in caught:
+        logger.warning("%s: %s", path, _first_line(warning.message))
+    if not (hasattr(model, "featsmith_version_") and hasattr(model, "predict")):
+        raise CLIError(
+            f"{path}: not a fitted featsmith model (it holds a {type(model).__name__}); "
+            "make one with 'featsmith fit'"
+        )
+    if not caught and model.featsmith_version_ != featsmith.__version__:
+        logger.warning(
+            "%s was written by featsmith %s and is read by featsmith %s; refit it if predictions "
+            "look wrong.", path, model.featsmith_version_, featsmith.__version__,
+        )
+    return model
+
+
+def _model_columns(model, frame, path):
+    """The columns the model was fitted on, in fit order; extra columns are ignored."""
+    names = getattr(model, "feature_names_in_", None)
+    if names is None or len(names) == 0:
+        return frame
+    names = [str(c) for c in names]
+    missing = [c for c in names if c not in frame.columns]
+    if missing:
+        raise CLIError(
+            f"{path}: missing column(s) {_columns_preview(missing, 8)} that the model was "
+            "trained on; add them (empty values are fine)"
+        )
+    return frame.select(names)
+
+
+def _first_line(exc) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+# --------------------------------------------------------------------------------------------
+# Metrics and tables
+# --------------------------------------------------------------------------------------------
+
+
+def _lower_is_better(metric) -> bool:
+    name = str(metric).lower()
+    return not name.startswith("neg_") and any(w in name for w in _LOSS_WORDS)
+
+
+def _standard_metrics(task, y_true, pred, proba, classes) -> dict[str, float]:
+    from sklearn import metrics as skm
+    import numpy as np
+
+    if task == "regression":
+        return {
+            "rmse": float(skm.root_mean_squared_error(y_true, pred)),
+            "mae": float(skm.mean_absolute_error(y_true, pred)),
+            "r2": float(skm.r2_score(y_true, pred)),
+        }
+    out = {}
+    present = set(np.unique(y_true).tolist())
+    if task == "binary" and len(present) == 2:
+        out["roc_auc"] = float(skm.roc_auc_score(y_true == classes[1], proba[:, 1]))
+    out["log_loss"] = float(skm.log_loss(y_true, proba, labels=classes))
+    out["accuracy"] = float(skm.accuracy_score(y_true, pred))
+    out["balanced_accuracy"] = float(skm.balanced_accuracy_score(y_true, pred))
+    if task == "binary":
+        out["f1"] = float(skm.f1_score(y_true, pred, pos_label=classes[1]))
+    else:
+        out["f1_macro"] = float(skm.f1_score(y_true, pred, average="macro", labels=classes))
+    return out
+
+
+def _model_metric(model, X, y_true, computed) -> float | None:
+    """The model's own metric on (X, y) in its natural direction, or None if unavailable."""
+    name = str(model.metric_)
+    if name in computed:
+        return computed[name]
+    try:
+        from featsmith.pipelines._metrics import resolve_metric
+
+        metric = resolve_metric(name, model.task_)
+        return float(metric.natural(metric.scorer(model, X, y_true)))
+    except Exception as exc:  # a custom callable cannot be rebuilt from its name
+        logger.warning("cannot recompute the model's metric %r: %s", name, _first_line(exc))
+        return None
+
+
+def evaluate_model(model, X, y, *, path="data") -> dict:
+    """Score a fitted model on labelled rows.
+
+    Returns a dict with ``task``, ``metric`` (the model's metric name), ``n_rows`` and
+    ``metrics`` (name -> value; the model's metric first, then the task's standard metrics:
+    ROC AUC, log loss, accuracy, balanced accuracy and F1 for classification; RMSE, MAE and
+    R^2 for regression). Rows whose target is missing are left out.
+    """
+    import numpy as np
+
+    mask = ~y.is_null()
+    if y.dtype.is_float():
+        mask &= ~y.is_nan()
+    n_missing = len(y) - int(mask.sum())
+    if n_missing:
+        logger.warning("%s: %d row(s) with a missing target are left out", path, n_missing)
+        X, y = X.filter(mask), y.filter(mask)
+    if len(y) == 0:
+        raise CLIError(f"{path}: every target value is missing; nothing to evaluate")
+    y_true = y.to_numpy()
+    task = model.task_
+    proba = classes = None
+    if task != "regression":
+        classes = np.asarray(model.classes_)
+        unseen = sorted(set(y_true.tolist()) - set(classes.tolist()), key=str)
+        if unseen:
+            raise CLIError(
+                f"{path}: target has label(s) {unseen[:5]} that the model never saw; its classes "
+                f"are {classes.tolist()[:10]}"
+            )
+        proba = np.asarray(model.predict_proba(X))
+    pred = np.asarray(model.predict(X))
+    computed = _standard_metrics(task, y_true, pred, proba, classes)
+    own = _model_metric(model, X, y_true, computed)
+    metrics = {} if own is None else {str(model.metric_): own}
+    metrics.update({k: v for k, v in computed.items() if k not in metrics})
+    return {"task": task, "metric": str(model.metric_), "n_rows": len(y_true), "metrics": metrics}
+
+
+def _format_value(value) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:.6g}" if abs(value) < 1e6 else f"{value:.6e}"
+    return str(value)
+
+
+def _kv_table(rows, indent="") -> str:
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(f"{indent}{k:<{width}}  {v}" for k, v in rows)
+
+
+def _metrics_table(result) -> str:
+    rows = [
+        (name + (" *" if name == result["metric"] else ""), _format_value(value))
+        for name, value in result["metrics"].items()
+    ]
+    direction = "lower" if _lower_is_better(result["metric"]) else "higher"
+    return (
+        _text_table(["metric", "value"], rows, right=("value",))
+        + f"\n(* the model's metric; {direction} is better)"
+    )
+
+
+def _best_first(board, model):
+    """Sort a leaderboard best trial first, whatever the metric's direction."""
+    scores = board["score"].astype(float)
+    best = getattr(model, "best_score_", None)
+    ascending = _lower_is_better(model.metric_)
+    if best is not None and scores.notna().any():
+        at_max = math.isclose(best, scores.max(), rel_tol=1e-9, abs_tol=1e-12)
+        at_min = math.isclose(best, scores.min(), rel_tol=1e-9, abs_tol=1e-12)
+        if at_max != at_min:
+            ascending = at_min
+    return board.assign(score=scores).sort_values(
+        "score", ascending=ascending, na_position="last", kind="stable"
+    )
+
+
+def _format_params(params, width=60) -> str:
+    if isinstance(params, str):
+        text = params
+    elif isinstance(params, dict):
+        text = ", ".join(f"{k}={_format_value(v)}" for k, v in params.items())
+    else:
+        text = str(params)
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _text_table(header, rows, right=()) -> str:
+    """A plain table: columns padded to their widest cell, those in ``right`` right-aligned."""
+    cells = [list(map(str, header))] + [list(map(str, r)) for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    lines = []
+    for row in cells:
+        parts = [
+            c.rjust(w) if header[i] in right else c.ljust(w)
+            for i, (c, w) in enumerate(zip(row, widths))
+        ]
+        lines.append("  ".join(parts).rstrip())
+    return "\n".join(lines)
+
+
+def leaderboard_text(model, top=10) -> str:
+    """The model's leaderboard, best trial first, as a plain-text table."""
+    board = getattr(model, "leaderboard_", None)
+    if board is None or len(board) == 0:
+        return "(no leaderboard)"
+    ranked = _best_first(board.reset_index(drop=True), model).head(top)
+    header = ["rank"] + [c for c in ("model", "score", "seconds", "status", "params") if c in ranked]
+    rows = []
+    for rank, (_, trial) in enumerate(ranked.iterrows(), start=1):
+        row = [rank]
+        for col in header[1:]:
+            value = trial[col]
+            if col == "score":
+                value = _format_value(float(value))
+            elif col == "seconds":
+                value = f"{float(value):.1f}"
+            elif col == "params":
+                value = _format_params(value) or "(defaults)"
+            row.append(value)
+        rows.append(row)
+    table = _text_table(header, rows, right=("rank", "score", "seconds"))
+    return f"{table}\n({len(ranked)} of {len(board)} trials shown, best first)"
+
+
+def _engineered_features(model):
+    """Names of the features the model was trained on, from its fitted feature step."""
+    for attr in ("feature_names_out_", "selected_features_"):
+        names = getattr(model, attr, None)
+        if names is not None and len(names):
+            return [str(n) for n in names]
+    for attr in ("feature_plan_", "encoder_"):
+        step = getattr(model, attr, None)
+        if step is not None and hasattr(step, "get_feature_names_out"):
+            with contextlib.suppress(Exception):
+                return [str(n) for n in step.get_feature_names_out()]
+    return None
+
+
+def report_text(model, *, name="model", top=10) -> str:
+    """A plain-text summary of a fitted model: task, metric, CV score, leaderboard, features,
+    stage timings."""
+    rows = [("model", f"{name} (featsmith {model.featsmith_version_})"), ("task", model.task_)]
+    if model.task_ != "regression" and hasattr(model, "classes_"):
+        classes = [str(c) for c in model.classes_]
+        rows.append(("classes", ", ".join(classes[:10]) + (" ..." if len(classes) > 10 else "")))
+    direction = "lower is better" if _lower_is_better(model.metric_) else "higher is better"
+    rows.append(("metric", f"{model.metric_} ({direction})"))
+    rows.append(("CV score", _format_value(float(getattr(model, "best_score_", float("nan"))))))
+    inputs = [str(c) for c in getattr(model, "feature_names_in_", [])]
+    rows.append(("input columns", f"{len(inputs)}: {_columns_preview(inputs, 15)}"))
+    features = _engineered_features(model)
+    if features is not None:
+        rows.append(("features used", f"{len(features)}: {_columns_preview(features, 15)}"))
+    board = getattr(model, "leaderboard_", None)
+    if board is not None and "seconds" in board:
+        rows.append(("trials", f"{len(board)} ({float(board['seconds'].sum()):.1f} s of training)"))
+    parts = [_kv_table(rows), "", "Leaderboard", leaderboard_text(model, top)]
+    timings = getattr(model, "stage_timings_", None)
+    if timings:
+        parts += ["", "Stage timings (s)", _kv_table(
+            [(str(k), f"{float(v):.2f}") for k, v in timings.items()], indent="  "
+        )]
+    return "\n".join(parts)
+
+
+# --------------------------------------------------------------------------------------------
+# Console
+# --------------------------------------------------------------------------------------------
+
+
+class _Console:
+    """Where output goes: results to stdout, progress and notes to stderr unless quiet."""
+
+    def __init__(self, quiet=False, verbose=False):
+        self.quiet = quiet
+        self.verbose = verbose
+
+    @property
+    def show_progress(self) -> bool:
+        # The pipeline draws its own display in verbose mode; two live displays cannot share a
+        # terminal.
+        return not self.quiet and not self.verbose and sys.stderr.isatty()
+
+    def result(self, text="") -> None:
+        print(text, file=sys.stdout)
+
+    def note(self, text) -> None:
+        if not self.quiet:
+            print(text, file=sys.stderr)
+
+    @contextlib.contextmanager
+    def progress(self, description, total=None, enabled=None, file=None):
+        """A spinner (or a bar when ``total`` is known) with elapsed time, on stderr.
+
+        Yields a function ``advance()`` to call when one of ``total`` steps is done.
+        """
+        enabled = self.show_progress if enabled is None else enabled
+        if not enabled:
+            yield lambda: None
+            return
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn,
+        )
+
+        columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn()]
+        if total is not None:
+            columns.append(MofNCompleteColumn())
+        columns.append(TimeElapsedColumn())
+        console = Console(file=file or sys.stderr)
+        with Progress(*columns, console=console, transient=True) as bar:
+            task = bar.add_task(description, total=total)
+            yield lambda: bar.advance(task)
+
+
+@contextlib.contextmanager
+def _logging_to_stderr(quiet, verbose):
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(f"{PROG}: %(levelname)s: %(message)s"))
+    level = logging.ERROR if quiet else logging.INFO if verbose else logging.WARNING
+    old_level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+
+
+# --------------------------------------------------------------------------------------------
+# Commands
+# --------------------------------------------------------------------------------------------
+
+
+def _check_writable(out) -> Path:
+    out = Path(out)
+    if out.is_dir():
+        raise CLIError(f"--out {out}: is a directory; give a file name such as model.joblib")
+    if not out.parent.exists():
+        raise CLIError(f"--out {out}: directory {str(out.parent)!r} does not exist")
+    return out
+
+
+def _fit(args, console, X, y, label):
+    from featsmith import AutoPipeline
+
+    model = AutoPipeline(
+        task=args.task, metric=args.metric, time_budget=args.time_budget,
+        max_trials=args.max_trials, random_state=args.random_state, n_jobs=args.n_jobs,
+        # Our own spinner is the progress display; with --verbose the pipeline logs each trial.
+        verbose=2 if console.verbose else 0,
+    )
+    description = f"fitting {label}: {X.height} rows x {X.width} columns, budget {args.time_budget:g} s"
+    start = time.perf_counter()
+    with console.progress(description):
+        model.fit(X, y)
+    return model, time.perf_counter() - start
+
+
+def _save_model(model, out: Path, console) -> None:
+    import joblib
+
+    joblib.dump(model, out)
+    console.note(f"model written to {out}")
+
+
+def _fit_summary(model, seconds, out) -> str:
+    board = getattr(model, "leaderboard_", None)
+    return _kv_table([
+        ("task", model.task_),
+        ("metric", str(model.metric_)),
+        ("CV score", _format_value(float(model.best_score_))),
+        ("trials", "n/a" if board is None else str(len(board))),
+        ("fit time", f"{seconds:.1f} s"),
+        ("model", str(out)),
+    ])
+
+
+def cmd_fit(args, console) -> int:
+    out = _check_writable(args.out)
+    frame = read_table(args.data)
+    X, y = _split_target(frame, args.target, args.data)
+    model, seconds = _fit(args, console, X, y, Path(args.data).name)
+    _save_model(model, out, console)
+    console.result(_fit_summary(model, seconds, out))
+    return 0
+
+
+def _expand_inputs(patterns) -> list[Path]:
+    """Expand globs (for shells that pass them quoted) and check every input up front."""
+    import glob
+
+    paths = []
+    for pattern in patterns:
+        if any(ch in pattern for ch in "*?[") and not Path(pattern).exists():
+            # Earlier outputs written next to their inputs would match again ("*.csv").
+            matches = sorted(
+                p for p in glob.glob(pattern, recursive=True)
+                if Path(p).is_file() and ".predictions." not in Path(p).name
+            )
+            if not matches:
+                raise CLIError(f"no file matches {pattern!r}")
+            paths.extend(Path(p) for p in matches)
+        else:
+            paths.append(Path(pattern))
+    unique = list(dict.fromkeys(paths))
+    for path in unique:
+        _check_table_path(path)
+    return unique
+
+
+def _plan_outputs(inputs, out) -> list[Path | None]:
+    """One output path per input (None: CSV on stdout)."""
+    def beside(directory, path):
+        fmt = _table_format(path) or "csv"
+        return directory / f"{_stem(path)}.predictions.{fmt}"
+
+    if out is None:
+        if len(inputs) == 1:
+            return [None]
+        plan = [beside(p.parent, p) for p in inputs]
+    else:
+        out_path = Path(out)
+        is_dir = out.endswith(("/", os.sep)) or out_path.is_dir()
+        if not is_dir and _table_format(out_path) is not None:
+            if len(inputs) > 1:
+                raise CLIError(
+                    f"--out {out} names one file but {len(inputs)} inputs were given; "
+                    "pass a directory to get one prediction file per input"
+                )
+            if not out_path.parent.exists():
+                raise CLIError(f"--out {out}: directory {str(out_path.parent)!r} does not exist")
+            plan = [out_path]
+        elif not is_dir and out_path.suffix:
+            raise CLIError(
+                f"--out {out}: unknown file type {out_path.suffix!r}; use .csv, .csv.gz, "
+                ".parquet or a directory"
+            )
+        else:
+            out_path.mkdir(parents=True, exist_ok=True)
+            plan = [beside(out_path, p) for p in inputs]
+    resolved = [p.resolve() for p in plan]
+    if len(set(resolved)) < len(resolved):
+        raise CLIError("two inputs have the same file name and would write the same output; "
+                       "predict them into different --out directories")
+    clash = set(resolved) & {p.resolve() for p in inputs}
+    if clash:
+        raise CLIError(f"--out would overwrite the input {sorted(map(str, clash))[0]}")
+    return plan
+
+
+def predict_frame(model, frame, *, id_column=None, proba=False, path="data"):
+    """Predictions for one table: the id column if given, ``prediction`` and, with
+    ``proba=True``, one ``proba_<class>`` column per class."""
+    import numpy as np
+    import polars as pl
+
+    if id_column is not None and id_column not in frame.columns:
+        raise CLIError(f"{path}: no id column {id_column!r}; columns are {_columns_preview(frame.columns)}")
+    X = _model_columns(model, frame, path)
+    columns = []
+    if id_column is not None:
+        columns.append(frame.get_column(id_column))
+    columns.append(pl.Series("prediction", np.asarray(model.predict(X))))
+    if proba:
+        P = np.asarray(model.predict_proba(X), dtype=float)
+        columns += [pl.Series(f"proba_{c}", P[:, k]) for k, c in enumerate(model.classes_)]
+    return pl.DataFrame(columns)
+
+
+def cmd_predict(args, console) -> int:
+    model = load_model(args.model)
+    if args.proba and model.task_ == "regression":
+        raise CLIError("--proba needs a classification model; this model does regression")
+    if args.id is not None and (args.id == "prediction" or args.id.startswith("proba_")):
+        raise CLIError(f"--id {args.id!r} clashes with an output column name; rename that column")
+    inputs = _expand_inputs(args.data)
+    plan = _plan_outputs(inputs, args.out)
+    with console.progress("predicting", total=len(inputs), enabled=console.show_progress
+                          and len(inputs) > 1) as advance:
+        for path, out in zip(inputs, plan):
+            result = predict_frame(model, read_table(path), id_column=args.id, proba=args.proba,
+                                   path=path)
+            if out is None:
+                sys.stdout.write(result.write_csv())
+            else:
+                write_table(result, out)
+                console.note(f"{path} -> {out} ({result.height} rows)")
+            advance()
+    return 0
+
+
+def cmd_evaluate(args, console) -> int:
+    model = load_model(args.model)
+    frame = read_table(args.data)
+    X, y = _split_target(frame, args.target, args.data)
+    X = _model_columns(model, X, args.data)
+    result = evaluate_model(model, X, y, path=args.data)
+    console.result(json.dumps(result, indent=2) if args.json else _metrics_table(result))
+    return 0
+
+
+def cmd_report(args, console) -> int:
+    model = load_model(args.model)
+    console.result(report_text(model, name=Path(args.model).name, top=args.top))
+    return 0
+
+
+def cmd_demo(args, console) -> int:
+    import numpy as np
+    from sklearn.model_selection import train_test_split
+
+    from featsmith.datasets import load
+
+    out = _check_writable(args.out)
+    data = load(args.dataset, as_frame="polars", return_X_y=False)
+    rows = np.arange(data.data.height)
+    stratify = None if data.task == "regression" else data.target.to_numpy()
+    train, test = train_test_split(
+        rows, test_size=args.test_size, random_state=args.random_state, stratify=stratify
+    )
+    console.result(f"dataset  {data.name}: {data.description}")
+    console.result(f"source   {data.source} Licence: {data.licence}.")
+    console.result(
+        f"split    {len(train)} training rows, {len(test)} held-out rows "
+        f"(random_state={args.random_state})\n"
+    )
+    X, y = data.data, data.target
+    model, seconds = _fit(args, console, X[train], y[train], data.name)
+    _save_model(model, out, console)
+    result = evaluate_model(model, X[test], y[test], path=f"{data.name} held-out rows")
+    console.result(f"Leaderboard (cross-validated {model.metric_} on the training rows)")
+    console.result(leaderboard_text(model, top=10) + "\n")
+    console.result(f"Held-out scores ({len(test)} rows the model never saw)")
+    console.result(_metrics_table(result) + "\n")
+    console.result(_fit_summary(model, seconds, out))
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# Parser and entry point
+# --------------------------------------------------------------------------------------------
+
+
+def _positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value > 0 or math.isinf(value):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
+    return value
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
+    return value
+
+
+def _fraction(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a fraction, got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text!r}")
+    return value
+
+
+def _add_global_options(parser, suppress):
+    # On subcommands the defaults are suppressed so `featsmith --quiet fit ...` is not undone by
+    # the subcommand's own default.
+    default = argparse.SUPPRESS if suppress else False
+    parser.add_argument("-q", "--quiet", action="store_true", default=default,
+                        help="no progress display or notes on stderr (results still print)")
+    parser.add_argument("-v", "--verbose", action="store_true", default=default,
+                        help="log what featsmith does (INFO level) on stderr")
+    parser.add_argument("--debug", action="store_true", default=default,
+                        help="show the full traceback instead of a one-line error")
+
+
+def _add_fit_options(parser, budget_default):
+    parser.add_argument("--task", choices=TASKS, default="auto",
+                        help="prediction task (default: inferred from the target)")
+    parser.add_argument("--time-budget", type=_positive_float, default=budget_default,
+                        metavar="S", help=f"seconds for the search (default: {budget_default:g})")
+    parser.add_argument("--metric", default=None, metavar="M",
+                        help="metric to optimise: roc_auc, log_loss, rmse, mae or any scikit-learn"
+                             " scorer name (default: roc_auc / log_loss / rmse by task)")
+    parser.add_argument("--max-trials", type=_positive_int, default=None, metavar="N",
+                        help="stop after N configurations (default: as many as the budget allows)")
+    parser.add_argument("--n-jobs", type=int, default=None, metavar="N",
+                        help="threads for training (default: all cores)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``featsmith`` argument parser (exposed for documentation and tests)."""
+    parser = _Parser(
+        prog=PROG,
+        description="Automated feature engineering and tabular AutoML.",
+        epilog="Run 'featsmith COMMAND --help' for a command's options.",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {featsmith.__version__}")
+    _add_global_options(parser, suppress=False)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    common = _Parser(add_help=False)
+    _add_global_options(common, suppress=True)
+
+    p = sub.add_parser("fit", parents=[common], help="fit a model on a table and save it",
+                       description="Fit an AutoPipeline on DATA and save it with joblib.")
+    p.add_argument("data", metavar="DATA", help="training table: .csv, .csv.gz or .parquet")
+    p.add_argument("--target", required=True, metavar="COL", help="column to predict")
+    _add_fit_options(p, budget_default=60.0)
+    p.add_argument("--random-state", type=int, default=None, metavar="N",
+                   help="seed for reproducible results")
+    p.add_argument("--out", default="model.joblib", metavar="FILE",
+                   help="where to write the model (default: model.joblib)")
+    p.set_defaults(handler=cmd_fit)
+
+    p = sub.add_parser(
+        "predict", parents=[common], help="predict with a saved model",
+        description="Predict every row of one or more tables. One input without --out prints "
+        "CSV to stdout; several inputs (or a glob) give one <stem>.predictions.<ext> file per "
+        "input, in the --out directory or beside each input.",
+    )
+    p.add_argument("model", metavar="MODEL", help="model file written by 'featsmith fit'")
+    p.add_argument("data", nargs="+", metavar="DATA",
+                   help="tables (.csv, .csv.gz, .parquet) or glob patterns such as 'new/*.csv'")
+    p.add_argument("--out", default=None, metavar="FILE_OR_DIR",
+                   help="output file (.csv, .csv.gz or .parquet) or directory")
+    p.add_argument("--id", default=None, metavar="COL", help="column copied to the output")
+    p.add_argument("--proba", action="store_true",
+                   help="add one proba_<class> column per class (classification)")
+    p.set_defaults(handler=cmd_predict)
+
+    p = sub.add_parser("evaluate", parents=[common], help="score a saved model on labelled data",
+                       description="Print the model's metric and the standard metrics of its "
+                       "task on labelled DATA.")
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("data", metavar="DATA")
+    p.add_argument("--target", required=True, metavar="COL", help="column holding the truth")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(handler=cmd_evaluate)
+
+    p = sub.add_parser("report", parents=[common], help="summarise a saved model",
+                       description="Print task, metric, CV score, leaderboard, features and "
+                       "stage timings of a saved model.")
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("--top", type=_positive_int, default=10, metavar="N",
+                   help="leaderboard rows (default 10)")
+    p.set_defaults(handler=cmd_report)
+
+    p = sub.add_parser("demo", parents=[common], help="fit and score on a shipped dataset",
+                       description="Fit an AutoPipeline on a dataset shipped with featsmith, "
+                       "score it on held-out rows and save the model.")
+    p.add_argument("--dataset", default="lending_club", metavar="NAME",
+                   help="one of featsmith.datasets.list_datasets() (default: lending_club)")
+    _add_fit_options(p, budget_default=30.0)
+    p.add_argument("--test-size", type=_fraction, default=0.25, metavar="F",
+                   help="held-out share of rows (default 0.25)")
+    p.add_argument("--random-state", type=int, default=0, metavar="N", help="seed (default 0)")
+    p.add_argument("--out", default="model.joblib", metavar="FILE",
+                   help="where to write the model (default: model.joblib)")
+    p.set_defaults(handler=cmd_demo)
+    return parser
+
+
+def _fail(message) -> int:
+    text = " ".join(str(message).split()) or "unknown error"
+    print(f"{PROG}: error: {text}", file=sys.stderr)
+    return 2
+
+
+def main(argv=None) -> int:
+    """Run the ``featsmith`` command line; returns the exit status.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments without the program name; default ``sys.argv[1:]``.
+
+    Returns
+    -------
+    int
+        0 on success, 2 for usage errors and bad input (after printing one line
+        ``featsmith: error: ...`` on stderr), 1 if stdout was closed early, 130 on Ctrl-C.
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except CLIError as exc:
+        return _fail(exc)
+    except SystemExit as exc:  # --help and --version
+        return exc.code if isinstance(exc.code, int) else 0
+    if args.command is None:
+        return _fail("choose a command: fit, predict, evaluate, report or demo "
+                     "(see 'featsmith --help')")
+    console = _Console(quiet=args.quiet, verbose=args.verbose)
+    with _logging_to_stderr(args.quiet, args.verbose):
+        try:
+            return args.handler(args, console)
+        except CLIError as exc:
+            return _fail(exc)
+        except BrokenPipeError:
+            # `featsmith predict ... | head`: stop quietly, and keep Python from complaining
+            # when it flushes the closed stdout at exit.
+            with contextlib.suppress(OSError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 1
+        except KeyboardInterrupt:
+            print(f"{PROG}: interrupted", file=sys.stderr)
+            return 130
+        except (ValueError, TypeError, OSError) as exc:
+            # featsmith reports bad data (empty table, NaN target, one class, ...) as
+            # ValueError/TypeError with a message that names the fix.
+            if args.debug:
+                raise
+            return _fail(exc)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,399 @@
+import gzip
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import joblib
+import numpy as np
+import pandas as pd
+import polars as pl
+import pytest
+from sklearn.metrics import mean_absolute_error, roc_auc_score
+
+import featsmith
+from featsmith.cli import _Console, main
+
+# Tiny searches keep every fit to a few seconds on a busy machine.
+FAST = ["--time-budget", "5", "--max-trials", "1", "--n-jobs", "1", "--random-state", "0"]
+
+
+def _binary_frame(n, seed):
+    rng = np.random.default_rng(seed)
+    x1 = rng.normal(size=n)
+    colour = rng.choice(["red", "green", "blue"], size=n)
+    logit = 2.5 * x1 + 2.0 * (colour == "red") - 1.0
+    y = np.where(rng.random(n) < 1 / (1 + np.exp(-logit)), "yes", "no")
+    return pl.DataFrame({
+        "row_id": np.arange(seed * 10_000, seed * 10_000 + n),
+        "x1": x1,
+        "x2": rng.normal(size=n),
+        "colour": colour,
+        "bought": y,
+    })
+
+
+def _regression_frame(n, seed):
+    rng = np.random.default_rng(seed)
+    a = rng.uniform(0, 10, size=n)
+    kind = rng.choice(["flat", "house"], size=n)
+    return pl.DataFrame({
+        "a": a,
+        "b": rng.normal(size=n),
+        "kind": kind,
+        "price": 3.0 * a + 10.0 * (kind == "house") + rng.normal(scale=0.5, size=n),
+    })
+
+
+def run(capsys, *argv):
+    code = main(list(map(str, argv)))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(code, err, *fragments):
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("featsmith: error: ")
+    assert "Traceback" not in err
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    return tmp_path_factory.mktemp("cli")
+
+
+@pytest.fixture(scope="module")
+def binary(workdir):
+    """A binary model fitted through the CLI, plus its files."""
+    train, test = _binary_frame(400, 1), _binary_frame(150, 2)
+    train.write_csv(workdir / "train.csv")
+    test.write_csv(workdir / "test.csv")
+    model_path = workdir / "binary.joblib"
+    code = main(["--quiet", "fit", str(workdir / "train.csv"), "--target", "bought",
+                 "--out", str(model_path), *FAST])
+    assert code == 0
+    return {"model": model_path, "train": train, "test": test, "dir": workdir}
+
+
+@pytest.fixture(scope="module")
+def regression(workdir):
+    train = _regression_frame(300, 3)
+    path = workdir / "houses.csv.gz"
+    with gzip.open(path, "wb") as fh:
+        train.write_csv(fh)
+    model_path = workdir / "regression.joblib"
+    code = main(["fit", str(path), "--target", "price", "--task", "regression", "--metric", "mae",
+                 "--out", str(model_path), "-q", *FAST])
+    assert code == 0
+    return {"model": model_path, "train": train, "path": path}
+
+
+# -- fit ------------------------------------------------------------------------------------
+
+
+def test_fit_writes_a_featsmith_model(binary):
+    model = joblib.load(binary["model"])
+    assert isinstance(model, featsmith.AutoPipeline)
+    assert model.task_ == "binary" and model.metric_ == "roc_auc"
+    assert list(model.classes_) == ["no", "yes"]
+    assert model.random_state == 0 and model.max_trials == 1 and model.n_jobs == 1
+    assert model.time_budget == 5.0 and model.verbose == 0
+    assert "bought" not in list(model.feature_names_in_)
+    # The signal is strong; a model that learned nothing would sit near 0.5.
+    test = binary["test"]
+    proba = model.predict_proba(test.drop("bought").to_pandas())[:, 1]
+    assert roc_auc_score(test["bought"].to_numpy() == "yes", proba) > 0.8
+
+
+def test_fit_reads_gzipped_csv_and_honours_task_and_metric(regression):
+    model = joblib.load(regression["model"])
+    assert model.task_ == "regression" and model.metric_ == "mae"
+
+
+def test_fit_prints_a_summary_and_notes(capsys, workdir):
+    _regression_frame(120, 4).write_parquet(workdir / "small.parquet")
+    out_path = workdir / "small.joblib"
+    code, out, err = run(capsys, "fit", workdir / "small.parquet", "--target", "price",
+                         "--out", out_path, *FAST)
+    assert code == 0 and out_path.exists()
+    assert "task      regression" in out and "CV score" in out and str(out_path) in out
+    assert f"model written to {out_path}" in err
+
+
+# -- predict --------------------------------------------------------------------------------
+
+
+def test_predict_one_file_prints_csv_to_stdout(capsys, binary):
+    new = binary["dir"] / "new.parquet"
+    binary["test"].drop("bought").write_parquet(new)
+    code, out, err = run(capsys, "predict", binary["model"], new)
+    assert code == 0 and err == ""
+    printed = pl.read_csv(io.StringIO(out))
+    assert printed.columns == ["prediction"] and printed.height == binary["test"].height
+    model = joblib.load(binary["model"])
+    expected = model.predict(binary["test"].drop("bought").to_pandas())
+    assert printed["prediction"].to_list() == list(expected)
+
+
+def test_predict_id_and_proba_columns(capsys, binary):
+    out_path = binary["dir"] / "with_id.csv"
+    code, _, _ = run(capsys, "predict", binary["model"], binary["dir"] / "test.csv",
+                     "--id", "row_id", "--proba", "--out", out_path)
+    assert code == 0
+    result = pl.read_csv(out_path)
+    assert result.columns == ["row_id", "prediction", "proba_no", "proba_yes"]
+    assert result["row_id"].to_list() == binary["test"]["row_id"].to_list()
+    proba = result.select("proba_no", "proba_yes").to_numpy()
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    labels = np.where(proba[:, 1] > proba[:, 0], "yes", "no")
+    assert result["prediction"].to_list() == labels.tolist()
+
+
+def test_predict_ignores_extra_and_reordered_columns(capsys, binary):
+    shuffled = binary["test"].with_columns(pl.lit(1).alias("unused")).select(
+        list(reversed(binary["test"].columns)) + ["unused"]
+    )
+    path = binary["dir"] / "shuffled.csv"
+    shuffled.write_csv(path)
+    _, plain, _ = run(capsys, "predict", binary["model"], binary["dir"] / "test.csv")
+    code, out, _ = run(capsys, "predict", binary["model"], path)
+    assert code == 0 and out == plain
+
+
+def test_predict_batch_glob_writes_one_file_per_input(capsys, binary, tmp_path):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    test = binary["test"]
+    test.head(10).write_csv(inputs / "a.csv")
+    with gzip.open(inputs / "b.csv.gz", "wb") as fh:
+        test.slice(10, 20).write_csv(fh)
+    test.slice(30, 30).write_parquet(inputs / "c.parquet")
+    (inputs / "notes.txt").write_text("not a table")
+    out_dir = tmp_path / "out"  # created on demand
+    code, _, err = run(capsys, "predict", binary["model"], f"{inputs}/*.*",
+                       "--out", f"{out_dir}/", "--id", "row_id")
+    # The glob also matches notes.txt, which is refused before anything is written.
+    assert_one_line_error(code, err, "notes.txt", "unknown file type")
+    (inputs / "notes.txt").unlink()
+    code, _, err = run(capsys, "predict", binary["model"], f"{inputs}/*", "--out", out_dir,
+                       "--id", "row_id")
+    assert code == 0
+    assert sorted(p.name for p in out_dir.iterdir()) == [
+        "a.predictions.csv", "b.predictions.csv.gz", "c.predictions.parquet",
+    ]
+    assert pl.read_csv(out_dir / "a.predictions.csv").height == 10
+    assert pl.read_csv(out_dir / "b.predictions.csv.gz")["row_id"].to_list() == (
+        test.slice(10, 20)["row_id"].to_list()
+    )
+    assert pl.read_parquet(out_dir / "c.predictions.parquet").height == 30
+    assert err.count(" -> ") == 3
+
+
+def test_predict_several_inputs_without_out_writes_beside_them(capsys, binary, tmp_path):
+    for name, rows in (("x", 5), ("y", 7)):
+        binary["test"].head(rows).write_csv(tmp_path / f"{name}.csv")
+    code, out, _ = run(capsys, "predict", binary["model"], tmp_path / "x.csv", tmp_path / "y.csv")
+    assert code == 0 and out == ""
+    assert pl.read_csv(tmp_path / "y.predictions.csv").height == 7
+    # A second run over the same glob skips the prediction files written by the first.
+    code, _, err = run(capsys, "predict", binary["model"], f"{tmp_path}/*.csv")
+    assert code == 0 and err.count(" -> ") == 2
+
+
+def test_predict_writes_parquet_by_extension(capsys, binary):
+    out_path = binary["dir"] / "preds.parquet"
+    code, _, _ = run(capsys, "predict", binary["model"], binary["dir"] / "test.csv",
+                     "--out", out_path, "--quiet")
+    assert code == 0
+    assert pl.read_parquet(out_path).columns == ["prediction"]
+
+
+# -- evaluate and report --------------------------------------------------------------------
+
+
+def test_evaluate_prints_the_model_metric_and_standard_ones(capsys, binary):
+    code, out, _ = run(capsys, "evaluate", binary["model"], binary["dir"] / "test.csv",
+                       "--target", "bought", "--json")
+    assert code == 0
+    result = json.loads(out)
+    assert result["task"] == "binary" and result["metric"] == "roc_auc"
+    assert result["n_rows"] == 150
+    assert list(result["metrics"]) == ["roc_auc", "log_loss", "accuracy", "balanced_accuracy", "f1"]
+    model = joblib.load(binary["model"])
+    test = binary["test"].to_pandas()
+    proba = model.predict_proba(test.drop(columns="bought"))[:, 1]
+    expected = roc_auc_score(test["bought"] == "yes", proba)
+    assert result["metrics"]["roc_auc"] == pytest.approx(expected)
+
+    code, out, _ = run(capsys, "evaluate", binary["model"], binary["dir"] / "test.csv",
+                       "--target", "bought")
+    assert code == 0
+    assert out.splitlines()[0].split() == ["metric", "value"]
+    assert out.splitlines()[1].startswith("roc_auc *")
+    assert "higher is better" in out
+
+
+def test_evaluate_regression_leaves_out_missing_targets(capsys, regression, tmp_path):
+    data = regression["train"].with_columns(
+        pl.when(pl.int_range(pl.len()) < 10).then(None).otherwise(pl.col("price")).alias("price")
+    )
+    data.write_csv(tmp_path / "holdout.csv")
+    code, out, err = run(capsys, "evaluate", regression["model"], tmp_path / "holdout.csv",
+                         "--target", "price", "--json")
+    assert code == 0 and "10 row(s) with a missing target" in err
+    result = json.loads(out)
+    assert list(result["metrics"]) == ["mae", "rmse", "r2"] and result["n_rows"] == 290
+    model = joblib.load(regression["model"])
+    kept = regression["train"].slice(10)
+    pred = model.predict(kept.drop("price").to_pandas())
+    assert result["metrics"]["mae"] == pytest.approx(mean_absolute_error(kept["price"], pred))
+
+
+def test_report_summarises_the_model(capsys, binary):
+    code, out, _ = run(capsys, "report", binary["model"], "--top", "3")
+    assert code == 0
+    model = joblib.load(binary["model"])
+    assert "task           binary" in out
+    assert "roc_auc (higher is better)" in out
+    assert f"{model.best_score_:.6g}" in out
+    assert "Leaderboard" in out and "lightgbm" in out and "best first" in out
+    assert "features used" in out and "'colour'" in out
+    assert "Stage timings (s)" in out and "search" in out
+
+
+def test_demo_fits_scores_and_saves(capsys, tmp_path):
+    out_path = tmp_path / "demo.joblib"
+    code, out, err = run(capsys, "demo", "--dataset", "penguins", "--out", out_path,
+                         "--time-budget", "5", "--max-trials", "1", "--n-jobs", "1")
+    assert code == 0 and out_path.exists()
+    assert "258 training rows, 86 held-out rows" in out
+    assert "Leaderboard" in out and "Held-out scores (86 rows" in out
+    assert "log_loss *" in out and "accuracy" in out
+    assert joblib.load(out_path).task_ == "multiclass"
+
+
+# -- errors ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def bad_files(workdir):
+    (workdir / "notes.txt").write_text("a,b\n1,2\n")
+    (workdir / "corrupt.parquet").write_bytes(b"not parquet at all" * 10)
+    (workdir / "empty.csv").write_text("")
+    (workdir / "header_only.csv").write_text("a,b\n")
+    (workdir / "garbage.joblib").write_bytes(os.urandom(64))
+    joblib.dump({"weights": [1, 2]}, workdir / "dict.joblib")
+    pl.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "y": ["a", "a", "a", "a"]}).write_csv(
+        workdir / "one_class.csv"
+    )
+    _binary_frame(20, 5).with_columns(pl.lit("maybe").alias("bought")).write_csv(
+        workdir / "unseen.csv"
+    )
+    return workdir
+
+
+@pytest.mark.parametrize(
+    "argv, fragments",
+    [
+        (["fit", "{d}/missing.csv", "--target", "y"], ["missing.csv: no such file"]),
+        (["fit", "{d}/notes.txt", "--target", "y"], ["unknown file type '.txt'"]),
+        (["fit", "{d}/corrupt.parquet", "--target", "y"], ["cannot read it as Parquet"]),
+        (["fit", "{d}/empty.csv", "--target", "y"], ["cannot read it as CSV"]),
+        (["fit", "{d}/header_only.csv", "--target", "a"], ["no data rows"]),
+        (["fit", "{d}/train.csv", "--target", "Bought"], ["no target column 'Bought'",
+                                                          "did you mean 'bought'?"]),
+        (["fit", "{d}/train.csv", "--target", "bought", "--time-budget", "0"],
+         ["--time-budget", "positive"]),
+        (["fit", "{d}/train.csv", "--target", "bought", "--out", "{d}/nodir/m.joblib"],
+         ["does not exist"]),
+        (["fit", "{d}/one_class.csv", "--target", "y", "--time-budget", "2"], ["class"]),
+        (["fit", "{d}/train.csv"], ["--target"]),
+        (["predict", "{d}/dict.joblib", "{d}/test.csv"], ["not a fitted featsmith model",
+                                                          "dict"]),
+        (["predict", "{d}/garbage.joblib", "{d}/test.csv"], ["not a featsmith model file"]),
+        (["predict", "{d}/binary.joblib", "{d}/one_class.csv"], ["missing column(s)", "'x1'"]),
+        (["predict", "{d}/binary.joblib", "{d}/test.csv", "--id", "nope"], ["no id column"]),
+        (["predict", "{d}/binary.joblib", "{d}/none*.csv"], ["no file matches"]),
+        (["predict", "{d}/binary.joblib", "{d}/test.csv", "{d}/train.csv", "--out", "{d}/p.csv"],
+         ["names one file but 2 inputs"]),
+        (["predict", "{d}/binary.joblib", "{d}/test.csv", "--out", "{d}/p.xlsx"],
+         ["unknown file type '.xlsx'"]),
+        (["predict", "{d}/binary.joblib", "{d}/test.csv", "--out", "{d}/test.csv"],
+         ["overwrite the input"]),
+        (["predict", "{d}/regression.joblib", "{d}/houses.csv.gz", "--proba"],
+         ["--proba needs a classification model"]),
+        (["evaluate", "{d}/binary.joblib", "{d}/unseen.csv", "--target", "bought"],
+         ["label(s) ['maybe'] that the model never saw"]),
+        (["evaluate", "{d}/binary.joblib", "{d}/test.csv", "--target", "nope"],
+         ["no target column 'nope'"]),
+        (["report", "{d}/missing.joblib"], ["no such file"]),
+        (["demo", "--dataset", "iris"], ["unknown dataset 'iris'", "penguins"]),
+        (["frobnicate"], ["invalid choice"]),
+        ([], ["choose a command"]),
+    ],
+)
+def test_bad_input_gives_one_line_and_status_2(capsys, bad_files, binary, regression, argv,
+                                               fragments):
+    argv = [a.format(d=bad_files) for a in argv]
+    code, out, err = run(capsys, *argv)
+    assert_one_line_error(code, err, *fragments)
+    assert out == ""
+
+
+def test_debug_shows_the_traceback_instead():
+    with pytest.raises(ValueError, match="unknown dataset"):
+        main(["--debug", "demo", "--dataset", "iris"])
+
+
+def test_console_script_reports_errors_without_traceback(tmp_path):
+    commands = [[sys.executable, "-m", "featsmith.cli"]]
+    if shutil.which("featsmith"):
+        commands.append([shutil.which("featsmith")])
+    for command in commands:
+        proc = subprocess.run(
+            command + ["fit", str(tmp_path / "nope.csv"), "--target", "y"],
+            capture_output=True, text=True, timeout=60,
+        )
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stdout == ""
+        assert proc.stderr.splitlines() == [f"featsmith: error: {tmp_path / 'nope.csv'}: no such file"]
+
+
+# -- global options ---------------------------------------------------------------------------
+
+
+def test_version_and_help(capsys):
+    code, out, _ = run(capsys, "--version")
+    assert code == 0 and out.strip() == f"featsmith {featsmith.__version__}"
+    code, out, _ = run(capsys, "--help")
+    assert code == 0
+    for command in ("fit", "predict", "evaluate", "report", "demo"):
+        assert command in out
+
+
+def test_quiet_silences_notes_but_not_results(capsys, binary, tmp_path):
+    args = ["predict", binary["model"], binary["dir"] / "test.csv", "--out", tmp_path / "q.csv"]
+    _, _, err = run(capsys, *args)
+    assert "->" in err
+    _, _, err = run(capsys, *args, "--quiet")
+    assert err == ""
+    code, out, err = run(capsys, "-q", "report", binary["model"])
+    assert code == 0 and err == "" and "Leaderboard" in out
+
+
+def test_progress_is_drawn_only_when_asked(capsys):
+    console = _Console()
+    assert not console.show_progress  # pytest's stderr is not a terminal
+    buffer = io.StringIO()
+    with console.progress("working", total=2, enabled=True, file=buffer) as advance:
+        advance()
+        advance()
+    with _Console(quiet=True).progress("silent") as advance:
+        advance()
+    assert capsys.readouterr().err == ""
