@@ -12,15 +12,21 @@ RandomTuner, GridTuner, AnnealTuner, EvolutionTuner, TPETuner, HyperbandTuner, B
     The tuners.
 MedianStopAssessor, TrialPruned
     Early stopping of unpromising trials from their intermediate results.
-Experiment, StorageError
+Experiment, Reporter, StorageError
     The trial loop: budgets, parallel workers or a Dask cluster, failures, SQLite store, resume.
 """
 
 from featsmith.tuners import hp
+from featsmith.tuners._assessor import MedianStopAssessor, TrialPruned
 from featsmith.tuners._base import SpaceExhausted, Trial, Tuner
+from featsmith.tuners._evolution import AnnealTuner, EvolutionTuner
+from featsmith.tuners._experiment import Experiment
+from featsmith.tuners._hyperband import BOHBTuner, HyperbandTuner
 from featsmith.tuners._random import GridTuner, RandomTuner
 from featsmith.tuners._space import SearchSpace, parse_space
+from featsmith.tuners._storage import StorageError
 from featsmith.tuners._tpe import TPETuner
+from featsmith.tuners._worker import Reporter
 
 __all__ = [
     "SearchSpace",
@@ -31,5 +37,14 @@ __all__ = [
     "SpaceExhausted",
     "RandomTuner",
     "GridTuner",
+    "AnnealTuner",
+    "EvolutionTuner",
     "TPETuner",
+    "HyperbandTuner",
+    "BOHBTuner",
+    "MedianStopAssessor",
+    "TrialPruned",
+    "Experiment",
+    "Reporter",
+    "StorageError",
 ]
