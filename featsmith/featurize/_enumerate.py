@@ -26,8 +26,11 @@ def _label(op, inputs, display):
     return OPS[op].label([display.get(i, i) for i in inputs])
 
 
-def enumerate_specs(coder, base, target_labels, operators=None, max_order=2, max_candidates=2000):
+def enumerate_specs(coder, base, target_labels, operators=None, max_order=2, max_candidates=2000, passthrough=()):
     """Return (candidate specs, hidden specs) in a deterministic order.
+
+    ``passthrough`` columns (the relational features) are candidates themselves, ahead of the
+    rest: their values come from other tables, which X's own columns cannot reproduce.
 
     ``target_labels`` is ``None`` without a target, ``[None]`` for one encoded target column
     (regression, binary) and the class labels for multiclass.
@@ -104,7 +107,8 @@ def enumerate_specs(coder, base, target_labels, operators=None, max_order=2, max
     order = ["missing", "text", "datetime", "target", "categorical", "unary", "groupby", "cross",
              "target2", "categorical2", "groupby2"]
     lists = [fam.get(f, []) for f in order]
-    out, seen = [], set(coder.kinds)
+    out = [(c, "base", (), None) for c in passthrough if coder.kinds.get(c) in ("num", "cat")][:max_candidates]
+    seen = set(coder.kinds)
     i = 0
     while len(out) < max_candidates and any(i < len(lst) for lst in lists):
         for lst in lists:

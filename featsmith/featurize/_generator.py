@@ -180,7 +180,7 @@ class FeatureGenerator(TransformerMixin, BaseEstimator):
             raise ValueError(f"y has {y.shape[0]} rows but X has {n}; pass one target per row of X.")
         task = self.task
         if task == "auto":
-            kind = type_of_target(y, input_name="y") if y.dtype != object or True else "multiclass"
+            kind = type_of_target(y, input_name="y")
             if kind == "binary":
                 task = "binary"
             elif kind == "multiclass" and not (y.dtype.kind in "iuf" and np.unique(y).size > 10):
@@ -262,7 +262,8 @@ class FeatureGenerator(TransformerMixin, BaseEstimator):
         else:
             self.task_ = None
         specs, hidden = enumerate_specs(
-            self.coder_, base, labels, self.operators, self.max_order, self.max_candidates
+            self.coder_, base, labels, self.operators, self.max_order, self.max_candidates,
+            self.relational_.output_names if self.relational_ is not None else (),
         )
         self.features_, self._oof = self._fit_specs(specs, hidden, base, yenc, labels)
         self.candidate_names_ = [s[0] for s in specs]
@@ -295,6 +296,8 @@ class FeatureGenerator(TransformerMixin, BaseEstimator):
         oof = {}
         null_code = {c: v.index(NULL_TOKEN) for c, v in coder.vocab.items() if NULL_TOKEN in v}
         for name, op, inputs, extra in specs:
+            if op == "base":
+                continue
             cards = [feats[i].card for i in inputs]
             order = 1 + max(feats[i].order for i in inputs)
             if op in ("gb_dev", "gb_ratio"):

@@ -236,7 +236,7 @@ def _running_asof(src, specs, uq, strict):
     q = uq.sort("__cut", nulls_last=True)
     joined = q.join_asof(
         state.sort("__t"), left_on="__cut", right_on="__t", by_left="__q", by_right="__g",
-        strategy="backward", allow_exact_matches=not strict,
+        strategy="backward", allow_exact_matches=not strict, check_sortedness=False,
     ).sort("__qid")
     n = pl.col("__n")
     for name, prim, c in specs:
