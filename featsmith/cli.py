@@ -12,8 +12,7 @@ files you trust.
 Examples
 --------
 >>> from featsmith.cli import main
->>> main(["predict", "no-such-model.joblib", "data.csv"])  # doctest: +SKIP
-featsmith: error: no-such-model.joblib: no such file
+>>> main(["report", "no-such-model.joblib"])  # prints the error line on stderr
 2
 """
 
@@ -34,6 +33,8 @@ from pathlib import Path
 
 import featsmith
 
+__all__ = ["CLIError", "build_parser", "main"]
+
 PROG = "featsmith"
 TASKS = ("auto", "binary", "multiclass", "regression")
 # Missing-value spellings read as null from CSV (pandas reads these as NaN too).
@@ -44,7 +45,13 @@ logger = logging.getLogger("featsmith")
 
 
 class CLIError(Exception):
-    """A usage error or bad input; :func:`main` prints it as one line and returns 2."""
+    """A usage error or bad input; :func:`main` prints it as one line and returns 2.
+
+    Examples
+    --------
+    >>> str(CLIError("data.csv: no such file"))
+    'data.csv: no such file'
+    """
 
 
 class _Parser(argparse.ArgumentParser):
@@ -85,7 +92,7 @@ def _check_table_path(path: Path) -> None:
         )
 
 
-def read_table(path):
+def _read_table(path):
     """Read a .csv, .csv.gz or .parquet file into a polars DataFrame.
 
     CSV columns get their types from the whole file, ISO dates are parsed, and
@@ -118,7 +125,7 @@ def read_table(path):
     return frame
 
 
-def write_table(frame, path) -> None:
+def _write_table(frame, path) -> None:
     """Write a polars DataFrame as CSV, gzipped CSV or zstd Parquet, chosen by extension."""
     fmt = _table_format(path)
     if fmt == "parquet":
@@ -149,7 +156,7 @@ def _split_target(frame, target, path):
     return frame.drop(target), frame.get_column(target)
 
 
-def load_model(path):
+def _load_model(path):
     """Load a fitted featsmith model written by ``featsmith fit`` or :func:`joblib.dump`."""
     import joblib
 
@@ -213,7 +220,7 @@ def _lower_is_better(metric) -> bool:
     return not name.startswith("neg_") and any(w in name for w in _LOSS_WORDS)
 
 
-def _standard_metrics(task, y_true, pred, proba, classes) -> dict[str, float]:
+def _standard_metrics(task, y_true, pred, proba, classes, positive=None) -> dict[str, float]:
     from sklearn import metrics as skm
     import numpy as np
 
@@ -231,7 +238,7 @@ def _standard_metrics(task, y_true, pred, proba, classes) -> dict[str, float]:
     out["accuracy"] = float(skm.accuracy_score(y_true, pred))
     out["balanced_accuracy"] = float(skm.balanced_accuracy_score(y_true, pred))
     if task == "binary":
-        out["f1"] = float(skm.f1_score(y_true, pred, pos_label=classes[1]))
+        out["f1"] = float(skm.f1_score(y_true, pred, pos_label=positive))
     else:
         out["f1_macro"] = float(skm.f1_score(y_true, pred, average="macro", labels=classes))
     return out
@@ -252,13 +259,15 @@ def _model_metric(model, X, y_true, computed) -> float | None:
         return None
 
 
-def evaluate_model(model, X, y, *, path="data") -> dict:
+def _evaluate_model(model, X, y, *, pos_label=None, path="data") -> dict:
     """Score a fitted model on labelled rows.
 
-    Returns a dict with ``task``, ``metric`` (the model's metric name), ``n_rows`` and
-    ``metrics`` (name -> value; the model's metric first, then the task's standard metrics:
-    ROC AUC, log loss, accuracy, balanced accuracy and F1 for classification; RMSE, MAE and
-    R^2 for regression). Rows whose target is missing are left out.
+    Returns a dict with ``task``, ``metric`` (the model's metric name), ``n_rows``,
+    ``positive_class`` (binary: the class F1 is computed for; ``pos_label``, matched by its
+    text, or else the last of ``classes_`` as in scikit-learn) and ``metrics`` (name -> value;
+    the model's metric first, then the task's standard metrics: ROC AUC, log loss, accuracy,
+    balanced accuracy and F1 (macro for multiclass) for classification; RMSE, MAE and R^2 for
+    regression). Rows whose target is missing are left out.
     """
     import numpy as np
 
@@ -283,12 +292,30 @@ def evaluate_model(model, X, y, *, path="data") -> dict:
                 f"are {classes.tolist()[:10]}"
             )
         proba = np.asarray(model.predict_proba(X))
+    positive = None
+    if task == "binary":
+        positive = classes[-1]
+        if pos_label is not None:
+            matches = [c for c in classes if str(c) == str(pos_label)]
+            if not matches:
+                raise CLIError(
+                    f"--pos-label {pos_label!r} is not one of the model's classes "
+                    f"{classes.tolist()}"
+                )
+            positive = matches[0]
     pred = np.asarray(model.predict(X))
-    computed = _standard_metrics(task, y_true, pred, proba, classes)
+    computed = _standard_metrics(task, y_true, pred, proba, classes, positive)
     own = _model_metric(model, X, y_true, computed)
     metrics = {} if own is None else {str(model.metric_): own}
     metrics.update({k: v for k, v in computed.items() if k not in metrics})
-    return {"task": task, "metric": str(model.metric_), "n_rows": len(y_true), "metrics": metrics}
+    return {
+        "task": task,
+        "metric": str(model.metric_),
+        "n_rows": len(y_true),
+        # numpy scalars -> plain Python values, so the result serialises as JSON
+        "positive_class": positive.item() if hasattr(positive, "item") else positive,
+        "metrics": metrics,
+    }
 
 
 def _format_value(value) -> str:
@@ -310,10 +337,10 @@ def _metrics_table(result) -> str:
         for name, value in result["metrics"].items()
     ]
     direction = "lower" if _lower_is_better(result["metric"]) else "higher"
-    return (
-        _text_table(["metric", "value"], rows, right=("value",))
-        + f"\n(* the model's metric; {direction} is better)"
-    )
+    note = f"(* the model's metric; {direction} is better"
+    if result.get("positive_class") is not None:
+        note += f"; f1 is for class {result['positive_class']!r}"
+    return _text_table(["metric", "value"], rows, right=("value",)) + f"\n{note})"
 
 
 def _best_first(board, model):
@@ -355,7 +382,7 @@ def _text_table(header, rows, right=()) -> str:
     return "\n".join(lines)
 
 
-def leaderboard_text(model, top=10) -> str:
+def _leaderboard_text(model, top=10) -> str:
     """The model's leaderboard, best trial first, as a plain-text table."""
     board = getattr(model, "leaderboard_", None)
     if board is None or len(board) == 0:
@@ -393,7 +420,7 @@ def _engineered_features(model):
     return None
 
 
-def report_text(model, *, name="model", top=10) -> str:
+def _report_text(model, *, name="model", top=10) -> str:
     """A plain-text summary of a fitted model: task, metric, CV score, leaderboard, features,
     stage timings."""
     rows = [("model", f"{name} (featsmith {model.featsmith_version_})"), ("task", model.task_)]
@@ -411,7 +438,7 @@ def report_text(model, *, name="model", top=10) -> str:
     board = getattr(model, "leaderboard_", None)
     if board is not None and "seconds" in board:
         rows.append(("trials", f"{len(board)} ({float(board['seconds'].sum()):.1f} s of training)"))
-    parts = [_kv_table(rows), "", "Leaderboard", leaderboard_text(model, top)]
+    parts = [_kv_table(rows), "", "Leaderboard", _leaderboard_text(model, top)]
     timings = getattr(model, "stage_timings_", None)
     if timings:
         parts += ["", "Stage timings (s)", _kv_table(
@@ -534,9 +561,9 @@ def _fit_summary(model, seconds, out) -> str:
     ])
 
 
-def cmd_fit(args, console) -> int:
+def _cmd_fit(args, console) -> int:
     out = _check_writable(args.out)
-    frame = read_table(args.data)
+    frame = _read_table(args.data)
     X, y = _split_target(frame, args.target, args.data)
     model, seconds = _fit(args, console, X, y, Path(args.data).name)
     _save_model(model, out, console)
@@ -607,7 +634,7 @@ def _plan_outputs(inputs, out) -> list[Path | None]:
     return plan
 
 
-def predict_frame(model, frame, *, id_column=None, proba=False, path="data"):
+def _predict_frame(model, frame, *, id_column=None, proba=False, path="data"):
     """Predictions for one table: the id column if given, ``prediction`` and, with
     ``proba=True``, one ``proba_<class>`` column per class."""
     import numpy as np
@@ -626,8 +653,8 @@ def predict_frame(model, frame, *, id_column=None, proba=False, path="data"):
     return pl.DataFrame(columns)
 
 
-def cmd_predict(args, console) -> int:
-    model = load_model(args.model)
+def _cmd_predict(args, console) -> int:
+    model = _load_model(args.model)
     if args.proba and model.task_ == "regression":
         raise CLIError("--proba needs a classification model; this model does regression")
     if args.id is not None and (args.id == "prediction" or args.id.startswith("proba_")):
@@ -637,34 +664,34 @@ def cmd_predict(args, console) -> int:
     with console.progress("predicting", total=len(inputs), enabled=console.show_progress
                           and len(inputs) > 1) as advance:
         for path, out in zip(inputs, plan):
-            result = predict_frame(model, read_table(path), id_column=args.id, proba=args.proba,
+            result = _predict_frame(model, _read_table(path), id_column=args.id, proba=args.proba,
                                    path=path)
             if out is None:
                 sys.stdout.write(result.write_csv())
             else:
-                write_table(result, out)
+                _write_table(result, out)
                 console.note(f"{path} -> {out} ({result.height} rows)")
             advance()
     return 0
 
 
-def cmd_evaluate(args, console) -> int:
-    model = load_model(args.model)
-    frame = read_table(args.data)
+def _cmd_evaluate(args, console) -> int:
+    model = _load_model(args.model)
+    frame = _read_table(args.data)
     X, y = _split_target(frame, args.target, args.data)
     X = _model_columns(model, X, args.data)
-    result = evaluate_model(model, X, y, path=args.data)
+    result = _evaluate_model(model, X, y, pos_label=args.pos_label, path=args.data)
     console.result(json.dumps(result, indent=2) if args.json else _metrics_table(result))
     return 0
 
 
-def cmd_report(args, console) -> int:
-    model = load_model(args.model)
-    console.result(report_text(model, name=Path(args.model).name, top=args.top))
+def _cmd_report(args, console) -> int:
+    model = _load_model(args.model)
+    console.result(_report_text(model, name=Path(args.model).name, top=args.top))
     return 0
 
 
-def cmd_demo(args, console) -> int:
+def _cmd_demo(args, console) -> int:
     import numpy as np
     from sklearn.model_selection import train_test_split
 
@@ -686,9 +713,10 @@ def cmd_demo(args, console) -> int:
     X, y = data.data, data.target
     model, seconds = _fit(args, console, X[train], y[train], data.name)
     _save_model(model, out, console)
-    result = evaluate_model(model, X[test], y[test], path=f"{data.name} held-out rows")
+    result = _evaluate_model(model, X[test], y[test], pos_label=data.positive_class,
+                            path=f"{data.name} held-out rows")
     console.result(f"Leaderboard (cross-validated {model.metric_} on the training rows)")
-    console.result(leaderboard_text(model, top=10) + "\n")
+    console.result(_leaderboard_text(model, top=10) + "\n")
     console.result(f"Held-out scores ({len(test)} rows the model never saw)")
     console.result(_metrics_table(result) + "\n")
     console.result(_fit_summary(model, seconds, out))
@@ -700,34 +728,25 @@ def cmd_demo(args, console) -> int:
 # --------------------------------------------------------------------------------------------
 
 
-def _positive_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not value > 0 or math.isinf(value):
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
-    return value
+def _number(convert, accept, expected, allowed):
+    """An argparse ``type=``: ``convert`` the text, then require ``accept(value)``."""
+
+    def parse(text):
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        if not accept(value):
+            raise argparse.ArgumentTypeError(f"must be {allowed}, got {text!r}")
+        return value
+
+    return parse
 
 
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
-    return value
-
-
-def _fraction(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a fraction, got {text!r}") from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text!r}")
-    return value
+_positive_float = _number(float, lambda v: 0 < v < math.inf, "a number of seconds",
+                          "a positive number of seconds")
+_positive_int = _number(int, lambda v: v >= 1, "a whole number", "at least 1")
+_fraction = _number(float, lambda v: 0 < v < 1, "a fraction", "between 0 and 1")
 
 
 def _add_global_options(parser, suppress):
@@ -757,7 +776,14 @@ def _add_fit_options(parser, budget_default):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``featsmith`` argument parser (exposed for documentation and tests)."""
+    """The ``featsmith`` argument parser (exposed for documentation and tests).
+
+    Examples
+    --------
+    >>> args = build_parser().parse_args(["report", "model.joblib"])
+    >>> args.command, args.top
+    ('report', 10)
+    """
     parser = _Parser(
         prog=PROG,
         description="Automated feature engineering and tabular AutoML.",
@@ -778,7 +804,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seed for reproducible results")
     p.add_argument("--out", default="model.joblib", metavar="FILE",
                    help="where to write the model (default: model.joblib)")
-    p.set_defaults(handler=cmd_fit)
+    p.set_defaults(handler=_cmd_fit)
 
     p = sub.add_parser(
         "predict", parents=[common], help="predict with a saved model",
@@ -794,7 +820,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--id", default=None, metavar="COL", help="column copied to the output")
     p.add_argument("--proba", action="store_true",
                    help="add one proba_<class> column per class (classification)")
-    p.set_defaults(handler=cmd_predict)
+    p.set_defaults(handler=_cmd_predict)
 
     p = sub.add_parser("evaluate", parents=[common], help="score a saved model on labelled data",
                        description="Print the model's metric and the standard metrics of its "
@@ -802,8 +828,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", metavar="MODEL")
     p.add_argument("data", metavar="DATA")
     p.add_argument("--target", required=True, metavar="COL", help="column holding the truth")
+    p.add_argument("--pos-label", default=None, metavar="LABEL",
+                   help="binary tasks: the class F1 is computed for (default: the last class)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    p.set_defaults(handler=cmd_evaluate)
+    p.set_defaults(handler=_cmd_evaluate)
 
     p = sub.add_parser("report", parents=[common], help="summarise a saved model",
                        description="Print task, metric, CV score, leaderboard, features and "
@@ -811,7 +839,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", metavar="MODEL")
     p.add_argument("--top", type=_positive_int, default=10, metavar="N",
                    help="leaderboard rows (default 10)")
-    p.set_defaults(handler=cmd_report)
+    p.set_defaults(handler=_cmd_report)
 
     p = sub.add_parser("demo", parents=[common], help="fit and score on a shipped dataset",
                        description="Fit an AutoPipeline on a dataset shipped with featsmith, "
@@ -824,7 +852,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--random-state", type=int, default=0, metavar="N", help="seed (default 0)")
     p.add_argument("--out", default="model.joblib", metavar="FILE",
                    help="where to write the model (default: model.joblib)")
-    p.set_defaults(handler=cmd_demo)
+    p.set_defaults(handler=_cmd_demo)
     return parser
 
 
@@ -847,6 +875,14 @@ def main(argv=None) -> int:
     int
         0 on success, 2 for usage errors and bad input (after printing one line
         ``featsmith: error: ...`` on stderr), 1 if stdout was closed early, 130 on Ctrl-C.
+
+    Examples
+    --------
+    >>> main(["--version"])  # doctest: +ELLIPSIS
+    featsmith ...
+    0
+    >>> main(["fit", "missing.csv", "--target", "y"])  # error line on stderr
+    2
     """
     parser = build_parser()
     try:

@@ -8,10 +8,9 @@ import sys
 
 import joblib
 import numpy as np
-import pandas as pd
 import polars as pl
 import pytest
-from sklearn.metrics import mean_absolute_error, roc_auc_score
+from sklearn.metrics import f1_score, mean_absolute_error, roc_auc_score
 
 import featsmith
 from featsmith.cli import _Console, main
@@ -236,7 +235,17 @@ def test_evaluate_prints_the_model_metric_and_standard_ones(capsys, binary):
     assert code == 0
     assert out.splitlines()[0].split() == ["metric", "value"]
     assert out.splitlines()[1].startswith("roc_auc *")
-    assert "higher is better" in out
+    assert "higher is better" in out and "f1 is for class 'yes'" in out
+
+    f1 = {}
+    for label in ("no", "yes"):
+        code, out, _ = run(capsys, "evaluate", binary["model"], binary["dir"] / "test.csv",
+                           "--target", "bought", "--json", "--pos-label", label)
+        assert code == 0 and json.loads(out)["positive_class"] == label
+        f1[label] = json.loads(out)["metrics"]["f1"]
+    pred = model.predict(test.drop(columns="bought"))
+    for label in ("no", "yes"):
+        assert f1[label] == pytest.approx(f1_score(test["bought"], pred, pos_label=label))
 
 
 def test_evaluate_regression_leaves_out_missing_targets(capsys, regression, tmp_path):
@@ -332,6 +341,8 @@ def bad_files(workdir):
          ["label(s) ['maybe'] that the model never saw"]),
         (["evaluate", "{d}/binary.joblib", "{d}/test.csv", "--target", "nope"],
          ["no target column 'nope'"]),
+        (["evaluate", "{d}/binary.joblib", "{d}/test.csv", "--target", "bought",
+          "--pos-label", "maybe"], ["--pos-label 'maybe' is not one of the model's classes"]),
         (["report", "{d}/missing.joblib"], ["no such file"]),
         (["demo", "--dataset", "iris"], ["unknown dataset 'iris'", "penguins"]),
         (["frobnicate"], ["invalid choice"]),
