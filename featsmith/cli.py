@@ -505,8 +505,16 @@ def _logging_to_stderr(quiet, verbose):
     old_level = logger.level
     logger.addHandler(handler)
     logger.setLevel(level)
+
+    def one_line(message, category, filename, lineno, file=None, line=None):
+        # Python's warning format spans two lines and names our source file; users need the
+        # message only.
+        logger.warning("%s", _first_line(message))
+
     try:
-        yield
+        with warnings.catch_warnings():
+            warnings.showwarning = one_line
+            yield
     finally:
         logger.removeHandler(handler)
         logger.setLevel(old_level)

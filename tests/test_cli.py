@@ -408,3 +408,15 @@ def test_progress_is_drawn_only_when_asked(capsys):
     with _Console(quiet=True).progress("silent") as advance:
         advance()
     assert capsys.readouterr().err == ""
+
+
+def test_a_model_from_another_version_loads_with_a_one_line_warning(capsys, binary, tmp_path):
+    model = joblib.load(binary["model"])
+    model.featsmith_version_ = "0.0.1"
+    joblib.dump(model, tmp_path / "old.joblib")
+    code, out, err = run(capsys, "report", tmp_path / "old.joblib")
+    assert code == 0 and "featsmith 0.0.1" in out
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "0.0.1" in lines[0] and lines[0].startswith("featsmith: WARNING")
+    _, _, err = run(capsys, "--quiet", "report", tmp_path / "old.joblib")
+    assert err == ""
