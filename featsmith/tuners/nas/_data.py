@@ -1,0 +1,112 @@
+"""Numeric preprocessing for the tabular head: missing values, scaling, category codes.
+
+Everything here is fitted on the rows given to ``fit`` and uses no target, so fitting it on
+all training rows (including the rows later held out for early stopping) leaks nothing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.preprocessing import QuantileTransformer
+
+from featsmith.tuners.nas._space import SCALERS
+
+# Scaled values beyond this are clipped: a test row far outside the training range must not
+# push a ReLU network into wild extrapolation.
+_CLIP = 8.0
+
+
+class TabularPreprocessor:
+    """Turn a float matrix into the head's inputs.
+
+    * NaN and +/-inf count as missing. Numeric columns are imputed with the training median
+      and, when they had missing values in training, get a 0/1 missing-indicator column.
+    * Numeric columns are scaled both ways the search can choose (``SCALERS``): standard
+      (mean 0, variance 1) and quantile (to a normal distribution).
+    * Categorical columns map each training value to a code ``1..cardinality``; missing and
+      values not seen in training map to 0, the "unknown" category.
+
+    Parameters
+    ----------
+    categorical : sequence of int
+        Indices of the categorical columns.
+    random_state : int, default=0
+        Seed of the quantile transformer's row subsample.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.array([[1.0, 3.0], [np.nan, 5.0], [2.0, 3.0]])
+    >>> prep = TabularPreprocessor([1]).fit(X)
+    >>> x_num, x_cat = prep.transform(np.array([[np.inf, 7.0]]))
+    >>> x_num.shape, x_cat.tolist()
+    ((2, 1, 2), [[0]])
+    """
+
+    def __init__(self, categorical=(), random_state=0):
+        self.categorical = list(categorical)
+        self.random_state = random_state
+
+    def fit(self, X: np.ndarray) -> "TabularPreprocessor":
+        X = np.asarray(X, dtype=np.float64)
+        n_cols = X.shape[1]
+        cat = set(self.categorical)
+        self.numeric_ = [j for j in range(n_cols) if j not in cat]
+        num = np.where(np.isfinite(X[:, self.numeric_]), X[:, self.numeric_], np.nan)
+        missing = np.isnan(num)
+        with np.errstate(all="ignore"):
+            med = np.nanmedian(num, axis=0) if num.shape[0] else np.zeros(num.shape[1])
+        self.medians_ = np.where(np.isfinite(med), med, 0.0)
+        self.indicators_ = np.flatnonzero(missing.any(axis=0))
+        full = self._impute(num)
+        self.mean_ = full.mean(axis=0) if full.size else np.zeros(full.shape[1])
+        std = full.std(axis=0) if full.size else np.ones(full.shape[1])
+        self.scale_ = np.where(std > 1e-12, std, 1.0)
+        self.quantile_ = None
+        if full.shape[1]:
+            self.quantile_ = QuantileTransformer(
+                n_quantiles=max(2, min(1000, full.shape[0])),
+                output_distribution="normal",
+                subsample=100_000,
+                random_state=self.random_state,
+            ).fit(full)
+        self.vocabularies_ = []
+        for j in self.categorical:
+            col = X[:, j]
+            self.vocabularies_.append(np.unique(col[np.isfinite(col)]))
+        self.cardinalities_ = [len(v) for v in self.vocabularies_]
+        return self
+
+    def _impute(self, num):
+        filled = np.where(np.isnan(num), self.medians_, num)
+        if len(self.indicators_):
+            filled = np.hstack([filled, np.isnan(num[:, self.indicators_]).astype(np.float64)])
+        return filled
+
+    @property
+    def n_numeric(self) -> int:
+        return len(self.numeric_) + len(self.indicators_)
+
+    def transform(self, X: np.ndarray):
+        """Return ``(x_num, x_cat)``: float32 ``(len(SCALERS), n, n_numeric)`` and int64 ``(n, n_cat)``."""
+        X = np.asarray(X, dtype=np.float64)
+        num = X[:, self.numeric_]
+        num = np.where(np.isfinite(num), num, np.nan)
+        full = self._impute(num)
+        variants = []
+        for scaler in SCALERS:
+            if scaler == "standard":
+                v = (full - self.mean_) / self.scale_
+            else:
+                v = self.quantile_.transform(full) if self.quantile_ is not None else full
+            variants.append(np.clip(v, -_CLIP, _CLIP))
+        x_num = np.stack(variants).astype(np.float32)
+        x_cat = np.zeros((X.shape[0], len(self.categorical)), dtype=np.int64)
+        for i, (j, vocab) in enumerate(zip(self.categorical, self.vocabularies_)):
+            col = X[:, j]
+            if len(vocab) == 0:
+                continue
+            pos = np.clip(np.searchsorted(vocab, col), 0, len(vocab) - 1)
+            known = np.isfinite(col) & (vocab[pos] == col)
+            x_cat[:, i] = np.where(known, pos + 1, 0)
+        return x_num, x_cat

@@ -1,0 +1,100 @@
+"""The search loop: ask a strategy for a round of architectures, train them together, tell."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from featsmith.tuners.nas._mutables import SearchSpace
+from featsmith.tuners.nas._train import TrainedCandidate, TrainingData, train_candidates
+
+logger = logging.getLogger("featsmith")
+
+# Architectures proposed per round and trained together (grouped by batch size).
+ROUND_SIZE = 8
+# Rounds in a row without a new architecture before the space counts as exhausted.
+_MAX_EMPTY_ROUNDS = 5
+
+
+@dataclass
+class SearchResult:
+    """History rows (one dict per evaluated candidate) and the best trained candidate."""
+
+    history: list = field(default_factory=list)
+    best: TrainedCandidate | None = None
+
+    def record(self, cand: TrainedCandidate, round_: int, status: str, keep_model: bool = True):
+        self.history.append(
+            {
+                "candidate": len(self.history),
+                "round": round_,
+                "status": status,
+                "val_loss": cand.val_loss,
+                "epochs": cand.epochs,
+                "seconds": cand.seconds,
+                "architecture": cand.arch,
+            }
+        )
+        if keep_model and cand.model is not None and (self.best is None or cand.val_loss < self.best.val_loss):
+            self.best = cand
+
+
+def run_multi_trial(
+    data: TrainingData,
+    space: SearchSpace,
+    strategy,
+    *,
+    rng: np.random.Generator,
+    deadline: float | None,
+    max_candidates: int | None,
+    max_epochs: int,
+    patience: int,
+    round_size: int = ROUND_SIZE,
+) -> SearchResult:
+    """Run a multi-trial strategy until the deadline or ``max_candidates``.
+
+    The first round always contains the space's default architecture and always trains for
+    at least one epoch, so a result exists even when the budget is too small for anything else.
+    """
+    strategy.setup(space, rng)
+    result = SearchResult()
+    seen: dict = {}
+    empty = 0
+    round_ = 0
+    while True:
+        left = np.inf if max_candidates is None else max_candidates - len(seen)
+        if left <= 0 or (round_ > 0 and deadline is not None and time.perf_counter() >= deadline):
+            break
+        n = int(min(round_size, left))
+        proposals = [space.default()] if round_ == 0 else []
+        proposals += [space.canonicalize(a) for a in strategy.ask(n - len(proposals))] if n > len(proposals) else []
+        fresh = list(dict.fromkeys(a for a in proposals if a not in seen))
+        for a in proposals:
+            if a in seen:
+                strategy.tell(a, seen[a])
+        if not fresh:
+            empty += 1
+            if empty >= _MAX_EMPTY_ROUNDS:
+                logger.info("NAS search: no new architecture in %d rounds; the space looks exhausted.", empty)
+                break
+            continue
+        empty = 0
+        seeds = rng.integers(2**31 - 1, size=len(fresh)).tolist()
+        shuffle_seed = int(rng.integers(2**31 - 1))
+        trained = train_candidates(
+            data, fresh, seeds, max_epochs=max_epochs, patience=patience, deadline=deadline, shuffle_seed=shuffle_seed
+        )
+        for cand in trained:
+            seen[cand.arch] = cand.val_loss
+            result.record(cand, round_, "trained")
+        for a in proposals:
+            if a in fresh:
+                strategy.tell(a, seen[a])
+        logger.info(
+            "NAS round %d: %d candidates, best validation loss so far %.5g", round_, len(fresh), result.best.val_loss
+        )
+        round_ += 1
+    return result
