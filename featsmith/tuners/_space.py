@@ -131,6 +131,25 @@ class Param:
             return None
         return (np.arange(n_points) + 0.5) / n_points
 
+    def cell_edges(self, max_cells: int = 256) -> np.ndarray | None:
+        """Unit-cube boundaries of the cells of a bounded discrete parameter (``G + 1`` sorted
+        values; cell ``i`` holds the ``i``-th distinct value), or None if unbounded or finer."""
+        if "_edges" not in self.__dict__:
+            edges = None
+            t, a = self.type, self.args
+            if t == "randint" and a[1] - a[0] <= max_cells:
+                edges = np.linspace(0.0, 1.0, int(a[1] - a[0]) + 1)
+            elif t in ("quniform", "qloguniform"):
+                lo, hi, q = a
+                k = np.arange(math.floor(lo / q), math.ceil(hi / q) + 1)
+                k = k[(k * q + q / 2 > lo) & (k * q - q / 2 < hi)]
+                if len(k) <= max_cells:
+                    # the value changes where x / q crosses k + 1/2
+                    inner = (k[:-1] + 0.5) * q
+                    edges = np.clip(self.encode(np.concatenate([[lo], inner, [hi]])), 0.0, 1.0)
+            self.__dict__["_edges"] = edges
+        return self.__dict__["_edges"]
+
 
 def _is_spec(value) -> bool:
     return isinstance(value, dict) and "_type" in value

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.special import log_ndtr, logsumexp, ndtr, ndtri
+from scipy.special import ndtr, ndtri
 
 from featsmith.tuners._base import Tuner, _check_int, _History
 from featsmith.tuners._space import SearchSpace
@@ -55,66 +55,156 @@ def _gap_bandwidth(mus: np.ndarray) -> np.ndarray:
     return np.clip(sig, 1.0 / min(100.0, k + 2.0), 1.0)
 
 
+def _kernel_terms(mu: np.ndarray, sig: np.ndarray, edges: dict):
+    """Per-kernel normalisers: ``log Z`` of each truncated dim, and for bounded discrete dims
+    the normalised log mass of every cell (``{dim: (k, n_cells)}``, whose ``log Z`` is then 0)."""
+    log_z = np.log(np.maximum(ndtr((1.0 - mu) / sig) - ndtr(-mu / sig), _TINY))
+    tables = {}
+    for d, e in edges.items():
+        cdf = ndtr((e[None, :] - mu[:, d:d + 1]) / sig[:, d:d + 1])
+        tables[d] = np.log(np.maximum(np.diff(cdf, axis=1), _TINY)) - log_z[:, d:d + 1]
+        log_z[:, d] = 0.0
+    return log_z, tables
+
+
+class _KernelCache:
+    """Kernel normalisers by observation row, recomputed only where a kernel's centre or width
+    changed since the last ask (most of them keep both from one trial to the next)."""
+
+    def __init__(self, n_dims: int, edges: dict):
+        self.edges = edges
+        self.mu = np.full((0, n_dims), np.nan)
+        self.sig = np.full((0, n_dims), np.nan)
+        self.log_z = np.zeros((0, n_dims))
+        self.tables = {d: np.zeros((0, len(e) - 1)) for d, e in edges.items()}
+
+    def _grow(self, size: int) -> None:
+        old = len(self.mu)
+        if size <= old:
+            return
+        new = max(size, 2 * old, 64)
+
+        def pad(a, fill):
+            out = np.full((new, a.shape[1]), fill)
+            out[:old] = a
+            return out
+
+        self.mu, self.sig = pad(self.mu, np.nan), pad(self.sig, np.nan)
+        self.log_z = pad(self.log_z, 0.0)
+        self.tables = {d: pad(t, 0.0) for d, t in self.tables.items()}
+
+    def lookup(self, rows: np.ndarray, mu: np.ndarray, sig: np.ndarray):
+        if len(rows) == 0:
+            return np.zeros((0, mu.shape[1])), {d: np.zeros((0, len(e) - 1)) for d, e in self.edges.items()}
+        self._grow(int(rows.max()) + 1)
+        stale = np.any((self.mu[rows] != mu) | (self.sig[rows] != sig), axis=1)
+        if stale.any():
+            r = rows[stale]
+            log_z, tables = _kernel_terms(mu[stale], sig[stale], self.edges)
+            self.mu[r], self.sig[r], self.log_z[r] = mu[stale], sig[stale], log_z
+            for d, t in tables.items():
+                self.tables[d][r] = t
+        return self.log_z[rows], {d: t[rows] for d, t in self.tables.items()}
+
+
 class _Parzen:
-    """A weighted kernel mixture over one group of parameters (numeric and categorical dims)."""
+    """A weighted kernel mixture over one group of parameters (numeric and categorical dims).
+
+    Numeric dims: one truncated Gaussian per observation on ``[0, 1]`` plus the prior kernel
+    ``N(0.5, 1)``; a bounded discrete dim scores a candidate by its cell's mass. Categorical
+    dims: each observation puts weight 1 on its option over a uniform floor of
+    ``prior_weight / n_kernels``; the prior kernel is uniform.
+    """
 
     def __init__(self, X: np.ndarray, weights: np.ndarray, numeric: np.ndarray, n_choices: np.ndarray,
-                 prior_weight: float, multivariate_bw: bool):
+                 prior_weight: float, multivariate_bw: bool, edges: dict,
+                 cache: _KernelCache | None = None, rows: np.ndarray | None = None):
         k = len(X)
+        self.k = k
         self.numeric = numeric
         self.n_choices = n_choices
+        self.prior_weight = prior_weight
+        self.cat_values = X[:, ~numeric].astype(int)
         w = np.append(weights, prior_weight)
         self.log_w = np.log(w / w.sum())
-        # numeric dims: observation kernels + the prior kernel N(0.5, 1) truncated to [0, 1]
         mus = X[:, numeric]
         if k and multivariate_bw:
             d = max(int(numeric.sum()), 1)
-            sig = np.full_like(mus, 0.2 * k ** (-1.0 / (d + 4)))
-            sig = np.maximum(sig, 1.0 / min(100.0, k + 2.0))
+            sig = np.full_like(mus, max(0.2 * k ** (-1.0 / (d + 4)), 1.0 / min(100.0, k + 2.0)))
         else:
             sig = _gap_bandwidth(mus) if k else mus
-        self.mu = np.vstack([mus, np.full((1, mus.shape[1]), 0.5)])
-        self.sigma = np.vstack([sig, np.ones((1, mus.shape[1]))])
-        self._cdf_lo = ndtr(-self.mu / self.sigma)
-        self._cdf_hi = ndtr((1.0 - self.mu) / self.sigma)
-        self.log_z = np.log(np.maximum(self._cdf_hi - self._cdf_lo, _TINY))
-        # categorical dims: each observation puts mass 1 on its option on top of a uniform floor
-        self.cat_logp = []
-        n_kernels = k + 1
-        for j, c in zip(np.flatnonzero(~numeric), n_choices[~numeric]):
-            p = np.full((n_kernels, c), prior_weight / n_kernels)
-            p[np.arange(k), X[:, j].astype(int)] += 1.0
-            p[k] = 1.0  # prior kernel: uniform
-            self.cat_logp.append(np.log(p / p.sum(axis=1, keepdims=True)))
+        prior_mu = np.full((1, mus.shape[1]), 0.5)
+        prior_sig = np.ones((1, mus.shape[1]))
+        self.mu = np.vstack([mus, prior_mu])
+        self.sigma = np.vstack([sig, prior_sig])
+        if cache is not None:
+            log_z, tables = cache.lookup(rows, mus, sig)
+        else:
+            log_z, tables = _kernel_terms(mus, sig, edges)
+        p_log_z, p_tables = _kernel_terms(prior_mu, prior_sig, edges)
+        self.log_z = np.vstack([log_z, p_log_z])
+        self.tables = {d: np.vstack([tables[d], p_tables[d]]) for d in edges}
 
     def sample(self, rng: np.random.Generator, m: int) -> np.ndarray:
         comp = rng.choice(len(self.log_w), size=m, p=np.exp(self.log_w))
         out = np.empty((m, len(self.numeric)))
-        lo, hi = self._cdf_lo[comp], self._cdf_hi[comp]
+        mu, sig = self.mu[comp], self.sigma[comp]
+        lo, hi = ndtr(-mu / sig), ndtr((1.0 - mu) / sig)
         u = lo + rng.random(lo.shape) * (hi - lo)
-        x = self.mu[comp] + self.sigma[comp] * ndtri(np.clip(u, 1e-12, 1 - 1e-12))
-        out[:, self.numeric] = np.clip(x, 0.0, 1.0)
-        for lp, j in zip(self.cat_logp, np.flatnonzero(~self.numeric)):
-            cum = np.cumsum(np.exp(lp[comp]), axis=1)
-            out[:, j] = np.minimum((rng.random((m, 1)) * cum[:, -1:] > cum).sum(axis=1), lp.shape[1] - 1)
+        out[:, self.numeric] = np.clip(mu + sig * ndtri(np.clip(u, 1e-12, 1 - 1e-12)), 0.0, 1.0)
+        n_kernels = self.k + 1
+        for c, (j, n_opt) in enumerate(zip(np.flatnonzero(~self.numeric), self.n_choices[~self.numeric])):
+            p = np.full((m, n_opt), self.prior_weight / n_kernels)
+            obs = comp < self.k
+            p[np.flatnonzero(obs), self.cat_values[comp[obs], c]] += 1.0
+            p[~obs] = 1.0
+            cum = np.cumsum(p, axis=1)
+            out[:, j] = np.minimum((rng.random((m, 1)) * cum[:, -1:] > cum).sum(axis=1), n_opt - 1)
         return out
 
-    def log_pdf(self, Xc: np.ndarray, cells: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
-        """Log density of candidates ``(m, d)``; discrete dims use the mass of their cell."""
-        discrete, lo, hi = cells
-        x = Xc[:, self.numeric][:, None, :]  # (m, 1, dn)
-        mu, sig = self.mu[None], self.sigma[None]
-        z = (x - mu) / sig
-        dens = -0.5 * z * z - _LOG_SQRT_2PI - np.log(sig)
-        if discrete.any():
-            a = (lo[:, None, :] - mu) / sig
-            b = (hi[:, None, :] - mu) / sig
-            mass = np.log(np.maximum(ndtr(b) - ndtr(a), _TINY))
-            dens = np.where(discrete[None, None, :], mass, dens)
-        total = (dens - self.log_z[None]).sum(axis=2) + self.log_w[None]
-        for lp, j in zip(self.cat_logp, np.flatnonzero(~self.numeric)):
-            total = total + lp[:, Xc[:, j].astype(int)].T
-        return logsumexp(total, axis=1)
+    def log_pdf(self, Xc: np.ndarray, cells) -> np.ndarray:
+        """Log density of candidates ``(m, d)``; discrete dims use the mass of their cell.
+
+        Works on a ``(kernels, candidates)`` float32 array updated in place: with a thousand
+        kernels this is the whole cost of an ask, and it is memory-bound.
+        """
+        discrete, lo, hi, idx = cells
+        x = Xc[:, self.numeric]
+        m = len(Xc)
+        total = np.empty((self.k + 1, m), dtype=np.float32)
+        total[:] = (self.log_w - self.log_z.sum(axis=1))[:, None]
+        cont = ~discrete
+        if cont.any():
+            inv = 1.0 / self.sigma[:, cont]
+            i2 = inv * inv
+            mu = self.mu[:, cont]
+            xc = x[:, cont]
+            # sum_d ((x - mu) / s)^2 expanded into matrix products: no (k, m, d) temporaries
+            sq = i2 @ (-0.5 * xc * xc).T
+            sq += (mu * i2) @ xc.T
+            sq += (np.log(inv).sum(axis=1) - cont.sum() * _LOG_SQRT_2PI
+                   - 0.5 * (mu * mu * i2).sum(axis=1))[:, None]
+            total += sq
+        for d, table in self.tables.items():
+            total += table[:, idx[d]]
+        direct = discrete.copy()
+        direct[list(self.tables)] = False
+        if direct.any():
+            mu, sig = self.mu[:, None, direct], self.sigma[:, None, direct]
+            mass = ndtr((hi[None, :, direct] - mu) / sig) - ndtr((lo[None, :, direct] - mu) / sig)
+            total += np.log(np.maximum(mass, _TINY)).sum(axis=2)
+        n_kernels = self.k + 1
+        floor = self.prior_weight / n_kernels
+        for c, (j, n_opt) in enumerate(zip(np.flatnonzero(~self.numeric), self.n_choices[~self.numeric])):
+            norm = math.log(n_opt * floor + 1.0)
+            hit = self.cat_values[:, c][:, None] == Xc[:, j].astype(int)[None, :]  # (k, m)
+            total[: self.k] += np.where(hit, np.float32(math.log(floor + 1.0) - norm),
+                                        np.float32(math.log(floor) - norm))
+            total[self.k] -= math.log(n_opt)
+        mx = total.max(axis=0)
+        total -= mx
+        np.exp(total, out=total)
+        return mx + np.log(total.sum(axis=0, dtype=np.float64))
 
 
 class TPETuner(Tuner):
@@ -179,6 +269,7 @@ class TPETuner(Tuner):
             raise ValueError(f"bandwidth must be 'gap' or 'scott', got {bandwidth!r}.")
         self.bandwidth = bandwidth
         self._history = _History(self.space.n_params)
+        self._caches: dict = {}
         self._best: tuple[float, dict] | None = None
 
     @property
@@ -203,39 +294,55 @@ class TPETuner(Tuner):
         return sample_tpe(self.space, X, y, self._rng, n_candidates=self.n_ei_candidates,
                           gamma=self.gamma or default_gamma, multivariate=self.multivariate,
                           prior_weight=self.prior_weight,
-                          scott=self.bandwidth == "scott"), None, {}
+                          scott=self.bandwidth == "scott", caches=self._caches), None, {}
+
+
+def _edges(space: SearchSpace, cols: np.ndarray) -> dict:
+    """``{numeric dim: cell edges}`` for the bounded discrete parameters of a group."""
+    params = [space.params[i] for i in cols if not space.params[i].is_categorical]
+    return {k: p.cell_edges() for k, p in enumerate(params)
+            if p.is_discrete and p.cell_edges() is not None}
 
 
 def _cells(space: SearchSpace, cols: np.ndarray, Xc: np.ndarray):
-    """Snap candidates of discrete numeric dims and return their cell bounds in the unit cube."""
+    """Snap candidates of discrete numeric dims and describe their cells in the unit cube.
+
+    Returns ``(discrete, lo, hi, idx)``: per numeric dim whether it is discrete, each
+    candidate's cell bounds, and for bounded grids ``{dim: cell index}`` (those densities are
+    tabulated per kernel and cell).
+    """
     params = [space.params[i] for i in cols if not space.params[i].is_categorical]
     discrete = np.array([p.is_discrete for p in params], dtype=bool)
     m = len(Xc)
     lo = np.zeros((m, len(params)))
     hi = np.ones((m, len(params)))
+    idx = {}
     numeric_cols = np.flatnonzero(~space.categorical_mask[cols])
     for k, (p, j) in enumerate(zip(params, numeric_cols)):
         if not p.is_discrete:
             continue
         value = p.decode(Xc[:, j])
         Xc[:, j] = np.clip(p.encode(value), 0.0, 1.0)
-        if p.type == "randint":
-            half = 0.5 / (p.args[1] - p.args[0])
-            lo[:, k], hi[:, k] = Xc[:, j] - half, Xc[:, j] + half
-        else:
-            q = p.q
-            lo_x, hi_x = value - q / 2, value + q / 2
-            if p.is_bounded:
-                lo_x, hi_x = np.maximum(lo_x, p.args[0]), np.minimum(hi_x, p.args[1])
-            lo[:, k] = np.clip(p.encode(np.maximum(lo_x, 1e-300) if "log" in p.type else lo_x), 0, 1)
-            hi[:, k] = np.clip(p.encode(hi_x), 0, 1)
-    return discrete, lo, hi
+        edges = p.cell_edges()
+        if edges is not None:
+            idx[k] = np.clip(np.searchsorted(edges, Xc[:, j], side="right") - 1, 0, len(edges) - 2)
+            continue
+        lo_x, hi_x = value - p.q / 2, value + p.q / 2
+        if p.is_bounded:
+            lo_x, hi_x = np.maximum(lo_x, p.args[0]), np.minimum(hi_x, p.args[1])
+        lo[:, k] = np.clip(p.encode(np.maximum(lo_x, 1e-300) if "log" in p.type else lo_x), 0, 1)
+        hi[:, k] = np.clip(p.encode(hi_x), 0, 1)
+    return discrete, lo, hi, idx
 
 
 def sample_tpe(space: SearchSpace, X: np.ndarray, y: np.ndarray, rng: np.random.Generator, *,
                n_candidates: int = 24, gamma=default_gamma, multivariate: bool = True,
-               prior_weight: float = 1.0, scott: bool = False) -> np.ndarray:
-    """One TPE proposal from observations ``X`` (vectors, NaN = inactive) and losses ``y``."""
+               prior_weight: float = 1.0, scott: bool = False, caches: dict | None = None) -> np.ndarray:
+    """One TPE proposal from observations ``X`` (vectors, NaN = inactive) and losses ``y``.
+
+    ``caches`` (a dict the caller keeps between calls on growing ``X``) lets kernel normalisers
+    be reused across asks.
+    """
     n = len(y)
     order = np.argsort(y, kind="stable")
     n_below = max(1, min(gamma(n), n))
@@ -257,10 +364,18 @@ def sample_tpe(space: SearchSpace, X: np.ndarray, y: np.ndarray, rng: np.random.
             # nothing good seen here yet: draw from the prior
             vector[cols] = space.sample_vectors(1, rng, all_active=True)[0, cols]
             continue
-        l_est = _Parzen(X[np.ix_(b, cols)], default_weights(len(b)), numeric, n_choices,
-                        prior_weight, scott)
-        g_est = _Parzen(X[np.ix_(a, cols)], default_weights(len(a)), numeric, n_choices,
-                        prior_weight, scott)
+        edges = _edges(space, cols)
+        ests = []
+        for rows, label in ((b, "below"), (a, "above")):
+            cache = None
+            if caches is not None:
+                key = (int(cols[0]), len(cols), label)
+                if key not in caches:
+                    caches[key] = _KernelCache(int(numeric.sum()), edges)
+                cache = caches[key]
+            ests.append(_Parzen(X[np.ix_(rows, cols)], default_weights(len(rows)), numeric, n_choices,
+                                prior_weight, scott, edges, cache, rows))
+        l_est, g_est = ests
         cand = l_est.sample(rng, n_candidates)
         cells = _cells(space, cols, cand)
         score = l_est.log_pdf(cand, cells) - g_est.log_pdf(cand, cells)
