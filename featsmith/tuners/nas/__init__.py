@@ -19,7 +19,7 @@ from featsmith.tuners.nas._mutables import (
     LayerChoice,
     ModelSpace,
     Repeat,
-    SearchSpace,
+    ArchitectureSpace,
     ValueChoice,
 )
 from featsmith.tuners.nas._oneshot import OneShotStrategy
@@ -43,7 +43,7 @@ __all__ = [
     "RegularizedEvolution",
     "Repeat",
     "SearchResult",
-    "SearchSpace",
+    "ArchitectureSpace",
     "Strategy",
     "TabularHeadSpace",
     "TabularPreprocessor",

@@ -348,6 +348,7 @@ class NASHeadClassifier(ClassifierMixin, _NASHeadBase):
 
     def predict_proba(self, X):
         """Class probabilities, columns in the order of ``classes_``."""
+        check_is_fitted(self, "model_")
         logits = self._raw_predict(X)
         if len(self.classes_) == 2:
             p = 1.0 / (1.0 + np.exp(-logits[:, 0]))
@@ -358,7 +359,8 @@ class NASHeadClassifier(ClassifierMixin, _NASHeadBase):
 
     def predict(self, X):
         """The most probable class of each row."""
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
 
 
 class NASHeadRegressor(RegressorMixin, _NASHeadBase):

@@ -35,7 +35,7 @@ __all__ = [
     "LayerChoice",
     "ModelSpace",
     "Repeat",
-    "SearchSpace",
+    "ArchitectureSpace",
     "ValueChoice",
 ]
 
@@ -122,7 +122,7 @@ class _Context:
         if label not in self.arch:
             raise ValueError(
                 f"the architecture has no decision for label {label!r}; take it from "
-                "SearchSpace.default() or SearchSpace.sample() of the same model space."
+                "ArchitectureSpace.default() or ArchitectureSpace.sample() of the same model space."
             )
         value = self.arch[label]
         if value not in decision.candidates:
@@ -358,7 +358,7 @@ class Repeat:
         return nn.ModuleList(blocks)
 
 
-class SearchSpace:
+class ArchitectureSpace:
     """The decisions of a model space: sample, mutate, canonicalise and export them.
 
     Obtained from :meth:`ModelSpace.search_space`; strategies only talk to this object.
@@ -471,7 +471,7 @@ class ModelSpace(nn.Module):
     """
 
     @classmethod
-    def search_space(cls, *args, **kwargs) -> SearchSpace:
+    def search_space(cls, *args, **kwargs) -> ArchitectureSpace:
         """Record every decision the space's ``__init__`` makes (called with these arguments)."""
         ctx = _Context("record")
         token = _CONTEXT.set(ctx)
@@ -482,7 +482,7 @@ class ModelSpace(nn.Module):
                 cls(*args, **kwargs)
         finally:
             _CONTEXT.reset(token)
-        return SearchSpace(ctx.decisions)
+        return ArchitectureSpace(ctx.decisions)
 
     @classmethod
     def fixed(cls, arch, *args, **kwargs) -> "ModelSpace":

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from featsmith.tuners.nas._batched import BatchedAdamW, BatchedHead
-from featsmith.tuners.nas._mutables import Architecture, SearchSpace
+from featsmith.tuners.nas._mutables import Architecture, ArchitectureSpace
 from featsmith.tuners.nas._search import SearchResult
 from featsmith.tuners.nas._train import (
     TrainedCandidate,
@@ -66,7 +66,7 @@ class OneShotStrategy:
         self.n_retrain = n_retrain
 
     @staticmethod
-    def _max_dims(space: SearchSpace) -> dict:
+    def _max_dims(space: ArchitectureSpace) -> dict:
         d = space.decisions
         widths = [max(dec.candidates) for lab, dec in d.items() if lab.startswith("width_")]
         dims = {"depth": max(d["depth"].candidates), "width": max(widths)}
@@ -142,7 +142,7 @@ class OneShotStrategy:
     def search(
         self,
         data: TrainingData,
-        space: SearchSpace,
+        space: ArchitectureSpace,
         *,
         rng: np.random.Generator,
         deadline: float | None,

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from featsmith.tuners.nas._mutables import SearchSpace
+from featsmith.tuners.nas._mutables import ArchitectureSpace
 from featsmith.tuners.nas._train import TrainedCandidate, TrainingData, train_candidates
 
 logger = logging.getLogger("featsmith")
@@ -44,7 +44,7 @@ class SearchResult:
 
 def run_multi_trial(
     data: TrainingData,
-    space: SearchSpace,
+    space: ArchitectureSpace,
     strategy,
     *,
     rng: np.random.Generator,

@@ -1,6 +1,6 @@
 """Multi-trial search strategies: propose architectures, learn from their validation losses.
 
-A strategy sees only the :class:`~featsmith.tuners.nas.SearchSpace` and the losses it is told;
+A strategy sees only the :class:`~featsmith.tuners.nas.ArchitectureSpace` and the losses it is told;
 it knows nothing about torch. The search loop asks for several architectures at a time so
 that they can be trained together.
 """
@@ -12,7 +12,7 @@ from collections import deque
 
 import numpy as np
 
-from featsmith.tuners.nas._mutables import Architecture, SearchSpace
+from featsmith.tuners.nas._mutables import Architecture, ArchitectureSpace
 
 __all__ = ["Strategy", "RandomStrategy", "RegularizedEvolution", "TPEStrategy"]
 
@@ -24,7 +24,7 @@ class Strategy(abc.ABC):
     the first :meth:`ask` with the space and the search's random generator.
     """
 
-    def setup(self, space: SearchSpace, rng: np.random.Generator) -> None:
+    def setup(self, space: ArchitectureSpace, rng: np.random.Generator) -> None:
         """Bind the strategy to a search space and a random generator."""
         self.space_ = space
         self.rng_ = rng
@@ -122,8 +122,8 @@ class RegularizedEvolution(Strategy):
 class TPEStrategy(Strategy):
     """Tree-structured Parzen estimator through :class:`featsmith.tuners.TPETuner`.
 
-    The space is handed to the tuner in NNI's JSON form (:meth:`SearchSpace.to_nni`).
-    Architectures the tuner did not propose (the default one evaluated first) are not told.
+    The space is handed to the tuner in NNI's JSON form (:meth:`ArchitectureSpace.to_nni`).
+    Architectures the tuner did not propose are not told.
 
     Parameters
     ----------
@@ -135,8 +135,8 @@ class TPEStrategy(Strategy):
     >>> import numpy as np
     >>> from featsmith.tuners.nas import TabularHeadSpace
     >>> s = TPEStrategy()
-    >>> s.setup(TabularHeadSpace.search_space(4, [], 1), np.random.default_rng(0))  # doctest: +SKIP
-    >>> a = s.ask(1)[0]; s.tell(a, 0.5)  # doctest: +SKIP
+    >>> s.setup(TabularHeadSpace.search_space(4, [], 1), np.random.default_rng(0))
+    >>> a = s.ask(1)[0]; s.tell(a, 0.5)
     """
 
     def __init__(self, **tuner_kwargs):
@@ -153,6 +153,9 @@ class TPEStrategy(Strategy):
             ) from exc
         seed = int(rng.integers(2**31 - 1))
         self.tuner_ = TPETuner(space.to_nni(), mode="min", random_state=seed, **self.tuner_kwargs)
+        # The search evaluates the default architecture first; proposing it first too lets the
+        # tuner learn its value (the search trains it once and reports it for both).
+        self.tuner_.enqueue(self._complete(space.default()))
         self._pending: dict[Architecture, list] = {}
 
     def ask(self, n):
@@ -171,6 +174,8 @@ class TPEStrategy(Strategy):
         trial = trials.pop(0)
         if not trials:
             del self._pending[arch]
-        value = float(value)
-        # The tuner learns nothing from a diverged candidate's inf; report it as very bad.
-        self.tuner_.tell(trial, value if np.isfinite(value) else 1e12)
+        self.tuner_.tell(trial, float(value))  # inf (a diverged candidate) counts as failed
+
+    def _complete(self, arch):
+        # NNI spaces are flat: give decisions that a shallow Repeat leaves unused their default.
+        return {label: arch.get(label, d.default) for label, d in self.space_.decisions.items()}
