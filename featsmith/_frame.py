@@ -20,7 +20,7 @@ def frame_kind(X) -> str:
         return "pandas"
     if isinstance(X, pa.Table):
         return "pyarrow"
-    if isinstance(X, np.ndarray) or hasattr(X, "__array__"):
+    if isinstance(X, (np.ndarray, list, tuple)) or hasattr(X, "__array__"):
         return "numpy"
     raise TypeError(
         f"X must be a pandas, polars or pyarrow DataFrame or a 2-D numpy array, got "

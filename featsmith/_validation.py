@@ -53,15 +53,20 @@ def check_frame(X, *, estimator_name="AutoPipeline", column_names=None) -> pl.Da
             raise ValueError("Complex data not supported; pass the real and imaginary parts as separate columns.")
         if arr.ndim != 2:
             raise ValueError(
-                f"Expected a 2-D table, got an array with {arr.ndim} dimension(s); reshape your data "
+                f"Expected a 2-D table, got an array with {arr.ndim} dimension(s). Reshape your data "
                 "with X.reshape(-1, 1) if it has a single feature or X.reshape(1, -1) if it has a single sample."
             )
         X = arr
     df = to_polars(X, column_names=column_names)
     if df.width == 0:
-        raise ValueError(f"X has 0 columns (shape {df.shape}); pass at least one feature column.")
+        raise ValueError(
+            f"X has 0 feature(s) (shape={df.shape}) while a minimum of 1 is required; pass at least "
+            "one feature column."
+        )
     if df.height == 0:
-        raise ValueError(f"X has 0 samples (shape {df.shape}); pass at least one row.")
+        raise ValueError(
+            f"X has 0 sample(s) (shape={df.shape}) while a minimum of 1 is required; pass at least one row."
+        )
     return df
 
 
@@ -111,6 +116,8 @@ def check_target(y, n_rows: int, *, estimator_name="AutoPipeline") -> np.ndarray
         )
     if np.iscomplexobj(y):
         raise ValueError("Complex data not supported in y.")
+    if y.dtype.kind == "O" and pd.api.types.infer_dtype(y, skipna=True) in ("integer", "floating", "mixed-integer-float"):
+        y = pd.to_numeric(pd.Series(y)).to_numpy()
     if y.dtype.kind in "fc":
         n_nan = int(np.isnan(y).sum())
         if n_nan:

@@ -37,8 +37,8 @@ def _looks_like_id_name(name: str) -> bool:
 
 def _try_parse_datetime(col: pl.Series) -> pl.Series | None:
     sample = col.drop_nulls().head(2000)
-    if sample.len() == 0:
-        return None
+    if sample.len() == 0 or sample.head(100).str.contains(r"\d").mean() < 0.9:
+        return None  # dates carry digits; skipping the parse keeps wide string tables fast
     try:
         parsed = sample.str.to_datetime(strict=False)
     except Exception:  # polars raises several kinds here for unparseable formats
@@ -100,10 +100,10 @@ def infer_column_kind(col: pl.Series) -> str:
             {"yes", "no"},
         ):
             return "boolean"
+        if _try_parse_datetime(s) is not None:
+            return "datetime"
         unique_ratio = n_unique / max(non_null, 1)
         if unique_ratio >= _TEXT_MIN_UNIQUE_RATIO:
-            if _try_parse_datetime(s) is not None:
-                return "datetime"
             mean_words = s.drop_nulls().head(5000).str.count_matches(r"\S+").mean() or 0.0
             if mean_words >= _TEXT_MIN_MEAN_WORDS:
                 return "text"

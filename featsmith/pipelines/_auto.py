@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from featsmith._frame import frame_kind
@@ -23,7 +24,7 @@ from featsmith._validation import (
 )
 from featsmith._version import __version__
 from featsmith.featurize import TableEncoder
-from featsmith.pipelines._lgbm import KNOWN_GOOD_CONFIGS, LGBMTrialRunner, sample_lgbm_config
+from featsmith.pipelines._lgbm import KNOWN_GOOD_CONFIGS, BoosterAverage, LGBMTrialRunner, sample_lgbm_config
 from featsmith.pipelines._metrics import resolve_metric
 from featsmith.pipelines._task import TASKS, infer_task
 
@@ -258,12 +259,7 @@ class AutoPipeline(BaseEstimator):
         t = time.perf_counter()
         ok = [tr for tr in trials if np.isfinite(tr.value)]
         best = max(ok, key=lambda tr: tr.value) if ok else trials[0]
-        if splits:
-            n_train = np.mean([len(tr) for tr, _ in splits])
-            n_rounds = int(np.ceil(best.n_rounds * len(y_enc) / n_train))
-        else:
-            n_rounds = 100
-        self.model_ = runner.refit(best.params, n_rounds, deadline=t0 + budget * 1.05)
+        self.model_, n_rounds = self._refit(runner, best, splits, t0, budget, len(y_enc))
         runner.free()
         timings["refit"] = time.perf_counter() - t
         self.best_params_ = dict(best.params)
@@ -278,6 +274,28 @@ class AutoPipeline(BaseEstimator):
             self.task_, self.metric_, self.best_score_, len(trials), self.fit_seconds_,
         )
         return self
+
+    def _refit(self, runner, best, splits, t0, budget, n_rows):
+        """Refit the best configuration on all rows; keep its averaged fold models instead
+        when the refit would not finish by the hard end of the budget."""
+        hard_end = t0 + budget + max(0.1 * budget, 3.0) - 0.5
+        if not splits:
+            n_rounds = best.n_rounds
+            model = runner.refit(best.params, n_rounds, deadline=float("inf"))
+            return model, n_rounds
+        n_train = np.mean([len(tr) for tr, _ in splits])
+        n_rounds = int(np.ceil(best.n_rounds * n_rows / n_train))
+        per_fit = best.seconds / max(len(best.boosters), 1) * n_rows / n_train
+        model = None
+        if time.perf_counter() + per_fit < hard_end or not best.boosters:
+            model = runner.refit(best.params, n_rounds, deadline=hard_end)
+        if model is None:
+            if not best.boosters:  # nothing finished in time: train what the budget allows
+                model = runner.refit(best.params, n_rounds, deadline=float("inf"))
+            else:
+                logger.info("Refit would overrun the budget; using the averaged fold models.")
+                model = BoosterAverage(best.boosters, [b.best_iteration or b.current_iteration() for b in best.boosters])
+        return model, n_rounds
 
     def _search(self, runner, splits, t0, budget, seed):
         rng = np.random.default_rng(seed)
@@ -305,6 +323,12 @@ class AutoPipeline(BaseEstimator):
                     config = sample_lgbm_config(rng)
                 result = runner.run(config, deadline)
                 trials.append(result)
+                # Only the best trial's fold models and predictions are kept (for the refit
+                # fallback); the rest would pile up over hundreds of trials.
+                best = max(trials, key=lambda tr: tr.value)
+                for tr in trials:
+                    if tr is not best:
+                        tr.boosters, tr.oof = [], None
                 if len(trials) == 1:
                     # A refit trains once on all rows for as many rounds as a fold did.
                     per_fit = result.seconds / max(len(splits), 1)
@@ -358,11 +382,14 @@ class AutoPipeline(BaseEstimator):
     def _raw_predict(self, X):
         return self.model_.predict(self._features(X))
 
+    def _is_classifier(self):
+        task = getattr(self, "task_", self.task)
+        return task != "regression"
+
+    @available_if(_is_classifier)
     def predict_proba(self, X):
-        """Class probabilities, columns in the order of ``classes_``."""
+        """Class probabilities, columns in the order of ``classes_`` (classification only)."""
         check_is_fitted(self, "model_")
-        if self.task_ == "regression":
-            raise AttributeError("predict_proba is only available for classification tasks.")
         raw = self._raw_predict(X)
         if self.task_ == "binary":
             return np.column_stack([1.0 - raw, raw])
@@ -381,8 +408,13 @@ class AutoPipeline(BaseEstimator):
         rank models correctly."""
         check_is_fitted(self, "model_")
         metric = resolve_metric(self.metric, self.task_)
-        df = check_frame(X, estimator_name=type(self).__name__, column_names=getattr(self, "_input_columns", None))
-        df, y = extract_target(df, y)
+        if isinstance(y, str):
+            df, y = extract_target(check_frame(X, estimator_name=type(self).__name__), y)
+        else:
+            df = check_predict_frame(
+                X, n_features_in=self.n_features_in_, feature_names_in=self._input_columns,
+                estimator_name=type(self).__name__,
+            )
         y = check_target(y, df.height)
         if self.task_ == "regression":
             return metric.score_predictions(y.astype(float), self.predict(df))

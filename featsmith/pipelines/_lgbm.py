@@ -80,6 +80,23 @@ class TrialResult:
     seconds: float
     status: str
     oof: np.ndarray | None = field(default=None, repr=False)
+    boosters: list = field(default_factory=list, repr=False)
+
+
+class BoosterAverage:
+    """The fold models of one configuration, averaged: the fallback when a refit on all rows
+    would not finish within the budget."""
+
+    def __init__(self, boosters, n_iterations):
+        self.boosters = boosters
+        self.n_iterations = n_iterations
+
+    def predict(self, X):
+        preds = [b.predict(X, num_iteration=k) for b, k in zip(self.boosters, self.n_iterations)]
+        return np.mean(preds, axis=0)
+
+    def feature_importance(self, importance_type="gain"):
+        return np.mean([b.feature_importance(importance_type) for b in self.boosters], axis=0)
 
 
 class LGBMTrialRunner:
@@ -162,7 +179,7 @@ class LGBMTrialRunner:
             oof = np.zeros(len(self.y))
         else:
             oof = np.zeros((len(self.y), self.n_classes))
-        rounds, truncated = [], False
+        rounds, boosters, truncated = [], [], False
         scored = np.zeros(len(self.y), dtype=bool)
         for (tr, va), (dtrain, dvalid) in zip(self.splits, self._datasets()):
             stopper = _Deadline(deadline)
@@ -174,6 +191,7 @@ class LGBMTrialRunner:
                 )
             best = booster.best_iteration or booster.current_iteration()
             rounds.append(best)
+            boosters.append(booster)
             pred = booster.predict(self.X[va], num_iteration=best)
             oof[va] = self._as_proba(pred) if self.task != "regression" else pred
             scored[va] = True
@@ -200,19 +218,22 @@ class LGBMTrialRunner:
             value = -np.inf
         return TrialResult(
             params=dict(config), value=float(value), n_rounds=int(np.mean(rounds)),
-            seconds=time.perf_counter() - start, status=status, oof=oof,
+            seconds=time.perf_counter() - start, status=status, oof=oof, boosters=boosters,
         )
 
-    def refit(self, config: dict, n_rounds: int, deadline: float) -> lgb.Booster:
-        """Train ``config`` on every row for ``n_rounds`` (stopping early at ``deadline``)."""
+    def refit(self, config: dict, n_rounds: int, deadline: float):
+        """Train ``config`` on every row for ``n_rounds``; returns ``None`` when the deadline
+        stops it first (the caller then keeps the fold models)."""
         params = self._params(config)
         dall = lgb.Dataset(
             self.X, self.y, categorical_feature=self.categorical,
             params={"verbosity": -1, "feature_pre_filter": False},
         )
+        stopper = _Deadline(deadline)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return lgb.train(params, dall, num_boost_round=max(1, n_rounds), callbacks=[_Deadline(deadline)])
+            booster = lgb.train(params, dall, num_boost_round=max(1, n_rounds), callbacks=[stopper])
+        return None if stopper.hit else booster
 
     def free(self):
         self._folds = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 
@@ -16,6 +17,7 @@ class SearchProgress:
             TextColumn("{task.completed:.0f}/{task.total:.0f}s"),
             TimeElapsedColumn(),
             transient=True,
+            console=Console(stderr=True),
         )
         self._progress.start()
         self._task = self._progress.add_task("tuning", total=budget)

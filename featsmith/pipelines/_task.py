@@ -45,7 +45,7 @@ def infer_task(y: np.ndarray, task: str = "auto") -> str:
     if task == "regression":
         if not numeric:
             raise ValueError(
-                f"task='regression' needs a numeric target, got dtype {y.dtype}; "
+                f"Unknown label type: task='regression' needs a numeric target, got dtype {y.dtype}; "
                 "use task='classification' or convert y to numbers."
             )
         return "regression"

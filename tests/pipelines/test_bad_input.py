@@ -1,0 +1,150 @@
+"""Bad input gets a clear error naming the column and the fix, or sensible handling."""
+
+import numpy as np
+import pandas as pd
+import polars as pl
+import pyarrow as pa
+import pytest
+
+from featsmith import AutoPipeline
+
+
+def fast(**kw):
+    return AutoPipeline(time_budget=30, max_trials=1, random_state=0, n_jobs=1, verbose=0, **kw)
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(
+        {"x": rng.normal(size=200), "c": rng.choice(["a", "b", "c"], 200), "z": rng.normal(size=200)}
+    )
+    y = (X["x"] + (X["c"] == "a") > 0.3).astype(int).to_numpy()
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def model(data):
+    X, y = data
+    return fast().fit(X, y)
+
+
+def test_empty_frame():
+    with pytest.raises(ValueError, match="0 sample"):
+        fast().fit(pd.DataFrame({"a": []}), [])
+    with pytest.raises(ValueError, match="0 feature"):
+        fast().fit(pd.DataFrame(index=range(5)), [0, 1, 0, 1, 0])
+
+
+def test_length_mismatch(data):
+    X, y = data
+    with pytest.raises(ValueError, match="X has 200 rows but y has 199 values"):
+        fast().fit(X, y[:-1])
+
+
+def test_nan_and_inf_in_y(data):
+    X, _ = data
+    y = np.ones(200)
+    y[[3, 7]] = np.nan
+    with pytest.raises(ValueError, match="y contains NaN in 2 of 200 rows"):
+        fast().fit(X, y)
+    y[[3, 7]] = np.inf
+    with pytest.raises(ValueError, match="infinity"):
+        fast().fit(X, y)
+    y_obj = np.array(["a", None] * 100, dtype=object)
+    with pytest.raises(ValueError, match="NaN/None in 100"):
+        fast().fit(X, y_obj)
+
+
+def test_one_class_target(data):
+    X, _ = data
+    with pytest.raises(ValueError, match="single class"):
+        fast(task="classification").fit(X, np.array(["yes"] * 200))
+
+
+def test_missing_target_column(data):
+    X, _ = data
+    with pytest.raises(ValueError, match="Target column 'label' is not in X"):
+        fast().fit(X, "label")
+
+
+def test_all_nan_and_constant_columns_are_dropped(data):
+    X, y = data
+    model = fast().fit(X.assign(all_nan=np.nan, const="k"), y)
+    assert model.encoder_.schema_["all_nan"] == "drop"
+    assert model.encoder_.schema_["const"] == "drop"
+    with pytest.raises(ValueError, match="No usable feature"):
+        fast().fit(pd.DataFrame({"a": [np.nan] * 10, "b": [1] * 10}), [0, 1] * 5)
+
+
+def test_inf_values_are_treated_as_missing(data, caplog):
+    X, y = data
+    Xi = X.copy()
+    Xi.loc[:20, "x"] = np.inf
+    Xi.loc[21:30, "x"] = -np.inf
+    with caplog.at_level("WARNING", logger="featsmith"):
+        model = fast().fit(Xi, y)
+    assert "infinite" in caplog.text and "'x'" in caplog.text
+    proba = model.predict_proba(Xi)
+    assert np.isfinite(proba).all()
+    # inf at predict time behaves exactly like a missing value
+    np.testing.assert_allclose(
+        model.predict_proba(Xi.iloc[:5]), model.predict_proba(Xi.iloc[:5].assign(x=np.nan))
+    )
+
+
+def test_duplicate_column_names(data):
+    X, y = data
+    dup = pd.concat([X, X[["x"]]], axis=1)
+    with pytest.raises(ValueError, match=r"duplicate column names \['x'\]"):
+        fast().fit(dup, y)
+    table = pa.Table.from_arrays([pa.array([1.0, 2.0]), pa.array([3.0, 4.0])], names=["a", "a"])
+    with pytest.raises(ValueError, match="duplicate column names"):
+        fast().fit(table, [0, 1])
+
+
+def test_unseen_categories_at_predict(model, data):
+    X, _ = data
+    new = X.head(5).assign(c=["zzz", "a", None, "qqq", "b"])
+    proba = model.predict_proba(new)
+    assert proba.shape == (5, 2) and np.isfinite(proba).all()
+
+
+def test_reordered_and_extra_columns_at_predict(model, data):
+    X, _ = data
+    expected = model.predict_proba(X)
+    shuffled = X[["z", "c", "x"]].assign(extra=1.0)
+    np.testing.assert_array_equal(model.predict_proba(shuffled), expected)
+    np.testing.assert_array_equal(model.predict_proba(pl.from_pandas(shuffled)), expected)
+
+
+def test_missing_columns_at_predict(model, data):
+    X, _ = data
+    with pytest.raises(ValueError, match=r"missing column\(s\) \['c'\]"):
+        model.predict(X.drop(columns="c"))
+
+
+def test_dtype_drift_at_predict(model, data):
+    X, _ = data
+    drift = X.assign(c=X["c"].astype("category"), x=X["x"].astype("float32"))
+    np.testing.assert_allclose(model.predict_proba(drift), model.predict_proba(X), rtol=1e-5)
+
+
+def test_wrong_types():
+    with pytest.raises(TypeError, match="X must be"):
+        fast().fit("not a table", [1, 2])
+    with pytest.raises(ValueError, match="time_budget"):
+        AutoPipeline(time_budget=-1).fit(pd.DataFrame({"a": [1, 2]}), [0, 1])
+    with pytest.raises(ValueError, match="task="):
+        AutoPipeline(task="ranking").fit(pd.DataFrame({"a": [1, 2]}), [0, 1])
+    import scipy.sparse as sp
+
+    with pytest.raises(TypeError, match="sparse"):
+        fast().fit(sp.csr_matrix(np.eye(3)), [0, 1, 0])
+
+
+def test_unfitted_predict_raises():
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        fast().predict(pd.DataFrame({"a": [1.0]}))
