@@ -19,6 +19,7 @@ import warnings
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
+from torch.nn.utils import skip_init
 from sklearn.feature_selection import SelectorMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
@@ -54,10 +55,11 @@ class _GatedNet(torch.nn.Module):
         self.sigma = sigma
         self.mu = torch.nn.Parameter(torch.full((n_in,), 0.5, dtype=_DTYPE))
         layers, width = [], n_in
+        # skip_init: nn.Linear's own initialisation would draw from torch's global generator.
         for h in hidden_units:
-            layers += [torch.nn.Linear(width, h, dtype=_DTYPE), torch.nn.ReLU()]
+            layers += [skip_init(torch.nn.Linear, width, h, dtype=_DTYPE), torch.nn.ReLU()]
             width = h
-        layers.append(torch.nn.Linear(width, n_out, dtype=_DTYPE))
+        layers.append(skip_init(torch.nn.Linear, width, n_out, dtype=_DTYPE))
         self.body = torch.nn.Sequential(*layers)
         # Initialise from our own generator so that torch's global RNG is neither used nor moved.
         with torch.no_grad():
@@ -114,7 +116,11 @@ class GradientFeatureSelector(SelectorMixin, BaseEstimator):
     gates_ : ndarray of shape (n_features,)
         Learned gate means clipped to ``[0, 1]``; 0 is closed.
     scores_ : ndarray of shape (n_features,)
-        Unclipped gate means (orders features whose gates are all closed or all open).
+        Unclipped gate means.
+    drop_losses_ : ndarray of shape (n_features,)
+        Increase of the training loss (on a row sample) when the feature's gate alone is
+        closed; NaN for closed gates. Open features are ranked by it (open gates saturate at
+        1, so their means do not order them), closed ones by their gate means.
     support_ : ndarray of bool
     ranking_ : ndarray of int
     loss_curve_ : list of float
@@ -221,10 +227,13 @@ class GradientFeatureSelector(SelectorMixin, BaseEstimator):
             net = _GatedNet(X.shape[1], n_out, hidden, float(self.sigma), generator)
             self.loss_curve_ = self._train(net, features, target, generator)
             mu = net.mu.detach().numpy().astype(np.float64)
+            self.gates_ = np.clip(mu, 0.0, 1.0)
+            self.drop_losses_ = self._drop_losses(net, features, target, generator)
 
         self.scores_ = mu
-        self.gates_ = np.clip(mu, 0.0, 1.0)
-        order = np.argsort(-mu, kind="stable")
+        # Open gates saturate at 1, so their order says little: rank open features by the
+        # loss increase when their gate is closed, then closed ones by their gate mean.
+        order = np.lexsort((-mu, -np.nan_to_num(self.drop_losses_, nan=-np.inf)))
         self.ranking_ = np.empty(mu.size, dtype=int)
         self.ranking_[order] = np.arange(1, mu.size + 1)
         if self.k is None and self.threshold is None:
@@ -251,11 +260,7 @@ class GradientFeatureSelector(SelectorMixin, BaseEstimator):
         steps_per_epoch = max(1, n // batch)
         n_steps = max(int(self.min_steps), int(self.max_epochs) * steps_per_epoch)
         optimiser = torch.optim.Adam(net.parameters(), lr=float(self.learning_rate))
-        if self.task_ == "classification":
-            task_loss = torch.nn.CrossEntropyLoss()
-        else:
-            def task_loss(out, t):
-                return torch.mean((out[:, 0] - t) ** 2)
+        task_loss = self._loss_fn()
         curve, running, count = [], 0.0, 0
         perm, pos = torch.randperm(n, generator=generator), 0
         p = features.shape[1]
@@ -282,6 +287,38 @@ class GradientFeatureSelector(SelectorMixin, BaseEstimator):
         if count:
             curve.append(running / count)
         return curve
+
+    @torch.no_grad()
+    def _drop_losses(self, net, features, target, generator):
+        """Training-loss increase on a row sample when each open gate alone is closed (NaN
+        for closed gates)."""
+        gates = torch.from_numpy(self.gates_.astype(np.float32))
+        open_idx = np.flatnonzero(self.gates_ > 0)
+        out = np.full(self.gates_.size, np.nan)
+        if open_idx.size == 0:
+            return out
+        p = features.shape[1]
+        width = max([p] + [int(h) for h in self.hidden_units])
+        # Bound the work to ~2e9 multiply-adds however many gates are open.
+        rows = int(np.clip(2e9 / (open_idx.size * p * width), 256, 4096))
+        sample = torch.randperm(features.shape[0], generator=generator)[:rows]
+        x, t = features[sample], target[sample]
+        loss = self._loss_fn()
+        net.eval()
+        base = float(loss(net.body(x * gates), t))
+        for j in open_idx:
+            g = gates.clone()
+            g[j] = 0.0
+            out[j] = float(loss(net.body(x * g), t)) - base
+        return out
+
+    def _loss_fn(self):
+        if self.task_ == "classification":
+            return torch.nn.CrossEntropyLoss()
+
+        def mse(out, t):
+            return torch.mean((out[:, 0] - t) ** 2)
+        return mse
 
     def _get_support_mask(self):
         check_is_fitted(self, "support_")
