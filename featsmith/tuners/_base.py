@@ -106,6 +106,19 @@ class Tuner(abc.ABC):
         Whether lower or higher objective values are better.
     random_state : int, numpy.random.Generator or None
         Seed for every random choice the tuner makes.
+
+    Examples
+    --------
+    A tuner that always proposes the centre of the unit cube:
+
+    >>> import numpy as np
+    >>> class Centre(Tuner):
+    ...     def _propose(self):
+    ...         return self.space.complete(np.full(self.space.n_params, 0.5), self._rng)[0], None, {}
+    ...     def _observe(self, trial, vector, loss):
+    ...         pass
+    >>> Centre({"x": {"_type": "uniform", "_value": [0, 10]}}).ask().params
+    {'x': 5.0}
     """
 
     #: whether ``ask`` returns trials with a budget (Hyperband, BOHB)

@@ -8,6 +8,7 @@ import math
 import signal
 import threading
 import time
+from collections import deque
 
 import numpy as np
 import pandas as pd
@@ -92,7 +93,7 @@ class Experiment:
     assessor : MedianStopAssessor, optional
         Early stopping from intermediate values.
     initial_configs : list of dict, optional
-        Configurations evaluated first (see :meth:`enqueue`).
+        Configurations evaluated first, in order (see :meth:`enqueue`; partial dicts allowed).
     tuner_options : dict, optional
         Keyword arguments for a tuner given by name (e.g. ``{"max_budget": 27}``).
     mp_context : str, default="spawn"
@@ -139,12 +140,18 @@ class Experiment:
 
     # ---- public --------------------------------------------------------------------------
     def enqueue(self, params: dict) -> None:
-        """Evaluate ``params`` before the tuner's own proposals (e.g. a known-good default)."""
+        """Evaluate ``params`` before the tuner's own proposals (e.g. a known-good default).
+
+        ``params`` may be partial or lie outside the space (``{}`` for a library's defaults):
+        the objective then receives exactly this dict, the trial is stored as usual, and only
+        configurations inside the space are learnt from by the tuner.
+        """
+        if not isinstance(params, dict):
+            raise TypeError(f"params must be a dict, got {type(params).__name__}.")
         if self._setup_done:
-            self.space_.encode(params)  # fail now, not mid-run
-            self._queue_config(params)
+            self._queue.append(dict(params))
         else:
-            self._enqueued.append(params)
+            self._enqueued.append(dict(params))
 
     def run(self) -> pd.DataFrame:
         """Run trials until ``max_trials``, ``time_budget`` or an exhausted grid; return
@@ -288,20 +295,26 @@ class Experiment:
                           error=rec["error"], start=rec["start_time"], end=rec["end_time"])
             self.trials_.append(trial)
             if trial.status in _FINISHED:
-                self.tuner_.tell(Trial(id=trial.id, params=trial.params, budget=trial.budget),
+                self._tell_tuner(Trial(id=trial.id, params=trial.params, budget=trial.budget),
                                  trial.value if trial.status != "failed" else None)
                 if trial.status == "complete" and self.assessor_ is not None:
                     self.assessor_.trial_completed([v for _, v in trial.intermediate])
             else:
                 self.tuner_._next_id = max(self.tuner_._next_id, trial.id + 1)
         seen = [t.params for t in self.trials_]
-        for params in self._enqueued:
-            if params not in seen:  # a resumed run does not redo its initial configs
-                self._queue_config(params)
+        # a resumed run does not redo its initial configs
+        self._queue = deque(p for p in self._enqueued if p not in seen)
         self._setup_done = True
 
-    def _queue_config(self, params: dict) -> None:
-        self.tuner_.enqueue(params)
+    def _tell_tuner(self, trial: Trial, value) -> None:
+        if trial.id not in self.tuner_._pending:
+            try:
+                self.space_.encode(trial.params)
+            except (ValueError, TypeError):
+                # a hand-made config outside the space (see enqueue): recorded, not modelled
+                self.tuner_._next_id = max(self.tuner_._next_id, trial.id + 1)
+                return
+        self.tuner_.tell(trial, value)
 
     # ---- the loop ------------------------------------------------------------------------
     def _n_finished(self) -> int:
@@ -314,7 +327,18 @@ class Experiment:
 
     def _ask(self) -> Trial | None:
         try:
-            trial = self.tuner_.ask()
+            if self._queue:
+                params = self._queue.popleft()
+                try:
+                    self.tuner_.enqueue(params)
+                    trial = self.tuner_.ask()
+                except (ValueError, TypeError):
+                    budget = self.tuner_.max_budget if self.tuner_.multi_fidelity else None
+                    trial = Trial(id=self.tuner_._next_id, params=params, budget=budget,
+                                  info={"outside_space": True})
+                    self.tuner_._next_id += 1
+            else:
+                trial = self.tuner_.ask()
         except SpaceExhausted:
             return None
         trial.start = time.time()
@@ -331,7 +355,8 @@ class Experiment:
         trial.start = outcome.get("start", trial.start)
         trial.end = outcome["end"]
         self.store_.finish_trial(self.name_, trial)
-        self.tuner_.tell(trial, trial.value if trial.status != "failed" else None)
+        if not trial.info.get("outside_space"):
+            self._tell_tuner(trial, trial.value if trial.status != "failed" else None)
         if trial.status == "complete" and self.assessor_ is not None:
             self.assessor_.trial_completed([v for _, v in trial.intermediate])
         if trial.status == "failed":

@@ -92,8 +92,24 @@ def test_initial_configs_and_enqueue_run_first():
     exp.enqueue(first[1])
     df = exp.run()
     assert df["params"].iloc[0] == first[0] and df["params"].iloc[1] == first[1]
-    with pytest.raises(ValueError, match="outside the space"):
-        exp.enqueue({"x": 100.0, "n": 1})
+    assert exp.tuner_.n_told == 5
+
+
+def test_partial_and_outside_configs_run_as_given_without_modelling():
+    seen = []
+
+    def objective(p):
+        seen.append(dict(p))
+        return quad({"x": p.get("x", 0.0), "n": p.get("n", 3)})
+
+    exp = Experiment(objective, SPACE, max_trials=6, random_state=0,
+                     initial_configs=[{}, {"x": 100.0, "n": 1}, {"x": 0.5, "n": 2}])
+    df = exp.run()
+    assert seen[:3] == [{}, {"x": 100.0, "n": 1}, {"x": 0.5, "n": 2}]
+    assert (df["status"] == "complete").all() and list(df["trial_id"]) == list(range(6))
+    assert exp.tuner_.n_told == 4  # the two hand-made configs outside the space are not modelled
+    with pytest.raises(TypeError, match="dict"):
+        exp.enqueue([1, 2])
 
 
 def test_reporter_feeds_the_median_stop_assessor():

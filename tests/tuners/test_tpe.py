@@ -126,7 +126,7 @@ def test_history_grows_in_place():
     "kwargs, match",
     [({"mode": "minimize"}, "mode"), ({"n_startup_trials": -1}, "n_startup_trials"),
      ({"n_ei_candidates": 0}, "n_ei_candidates"), ({"bandwidth": "silverman"}, "bandwidth"),
-     ({"prior_weight": 0}, "prior_weight")],
+     ({"prior_weight": 0}, "prior_weight"), ({"bandwidth_floor": "x"}, "bandwidth_floor")],
 )
 def test_bad_options(kwargs, match):
     with pytest.raises(ValueError, match=match):
