@@ -53,21 +53,33 @@ def _finite_or_none(v):
 
 
 class TrialStore:
-    """One SQLite file (or an in-memory database when ``path`` is None)."""
+    """One SQLite file (or an in-memory database when ``path`` is None).
 
-    def __init__(self, path=None):
+    ``read_only=True`` opens an existing file without creating tables or changing its journal
+    mode (for reports and dashboards next to a running experiment).
+    """
+
+    def __init__(self, path=None, read_only: bool = False):
         self.path = ":memory:" if path is None else str(path)
         try:
-            self._conn = sqlite3.connect(self.path, timeout=LOCK_TIMEOUT, isolation_level=None,
-                                         check_same_thread=False)
+            if read_only:
+                from pathlib import Path
+
+                uri = Path(self.path).resolve().as_uri() + "?mode=ro"
+                self._conn = sqlite3.connect(uri, uri=True, timeout=LOCK_TIMEOUT,
+                                             isolation_level=None, check_same_thread=False)
+            else:
+                self._conn = sqlite3.connect(self.path, timeout=LOCK_TIMEOUT,
+                                             isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:
             raise StorageError(f"cannot open the SQLite store {self.path!r}: {exc}.") from None
         with self._guard("set up"):
-            if self.path != ":memory:":
-                # WAL: readers (a notebook watching progress) never block the writer.
-                self._conn.execute("PRAGMA journal_mode=WAL")
-                self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.executescript(_SCHEMA)
+            if not read_only:
+                if self.path != ":memory:":
+                    # WAL: readers (a notebook watching progress) never block the writer.
+                    self._conn.execute("PRAGMA journal_mode=WAL")
+                    self._conn.execute("PRAGMA synchronous=NORMAL")
+                self._conn.executescript(_SCHEMA)
             cols = [r[1] for r in self._conn.execute("PRAGMA table_info(trials)")]
         if cols != _TRIAL_COLUMNS:
             self._conn.close()

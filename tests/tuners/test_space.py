@@ -141,3 +141,18 @@ def test_encode_rejects_params_outside_the_space():
 def test_malformed_space_gives_clear_error(spec, err, match):
     with pytest.raises(err, match=match):
         SearchSpace(spec)
+
+
+@pytest.mark.parametrize("spec", [hp.randint(-2, 5), hp.quniform(1, 10, 2), hp.qloguniform(1, 100, 5),
+                                  hp.quniform(0, 1, 0.3)])
+def test_cell_edges_hold_each_value_in_its_cell(spec):
+    p = SearchSpace({"v": spec}).params[0]
+    edges = p.cell_edges()
+    centres = p.grid(None)
+    assert edges[0] == 0 and edges[-1] == 1 and np.all(np.diff(edges) > 0)
+    assert len(edges) == len(centres) + 1
+    assert np.all((edges[:-1] <= centres) & (centres <= edges[1:]))
+    # any unit-cube point decodes to the value of the cell it lies in
+    u = np.random.default_rng(0).random(500)
+    cell = np.clip(np.searchsorted(edges, u, side="right") - 1, 0, len(centres) - 1)
+    np.testing.assert_allclose(p.decode(u), p.decode(centres[cell]))

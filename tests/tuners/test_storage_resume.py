@@ -131,3 +131,15 @@ def test_store_rows_hold_every_field(tmp_path):
             assert r["status"] == "failed" and "nope" in r["error"] and r["value"] is None
         else:
             assert r["status"] == "complete" and r["value"] == pytest.approx(quad(r["params"]))
+
+
+def test_read_only_store_reads_a_live_file(tmp_path):
+    db = str(tmp_path / "ro.sqlite")
+    Experiment(quad, SPACE, storage=db, name="e", max_trials=3).run()
+    ro = _storage.TrialStore(db, read_only=True)
+    try:
+        assert len(ro.load_trials("e")) == 3 and ro.get_experiment("e")["mode"] == "min"
+        with pytest.raises(StorageError):
+            ro.mark_interrupted("e")  # no writes through a read-only store
+    finally:
+        ro.close()

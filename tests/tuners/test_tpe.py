@@ -144,3 +144,24 @@ def test_all_quantised_space():
     tuner = TPETuner(space, random_state=0, n_startup_trials=4)
     values = optimise(tuner, lambda p: abs(p["a"] - 3) + abs(p["b"] - 5) + abs(p["c"] - 1), 40)
     assert values.min() == 0
+
+
+def test_kernel_cache_gives_the_same_proposals_as_a_fresh_fit():
+    from featsmith.tuners._tpe import sample_tpe
+
+    space = SearchSpace({**COND, "k": hp.randint(0, 7), "q": hp.quniform(0, 1, 0.25)})
+    rng = np.random.default_rng(0)
+    X = space.sample_vectors(60, rng)
+    y = rng.random(60)
+    caches = {}
+    for n in (30, 45, 60):  # growing history, as between asks
+        cached = sample_tpe(space, X[:n], y[:n], np.random.default_rng(n), caches=caches)
+        fresh = sample_tpe(space, X[:n], y[:n], np.random.default_rng(n))
+        np.testing.assert_allclose(cached, fresh)
+    assert caches
+
+
+@pytest.mark.parametrize("floor", ["trials", "kernels"])
+def test_bandwidth_floor_options_both_optimise(floor):
+    values = optimise(TPETuner(QUAD, random_state=0, bandwidth_floor=floor), quad, 50)
+    assert values.min() < 0.1
