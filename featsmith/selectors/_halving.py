@@ -289,13 +289,12 @@ class HalvingScreen(BaseEstimator):
     def _oof_base_scores(self, base, y_enc, n, n_classes, rng, n_jobs):
         X, categorical = _base_matrix(base, n)
         params = lgb_params(self.task_, n_classes, draw_seed(rng), n_jobs)
-        if categorical:
-            params["categorical_feature"] = categorical
         folds = (StratifiedKFold if self.task_ == "classification" else KFold)(
             n_splits=self.cv, shuffle=True, random_state=draw_seed(rng))
         oof = np.zeros(n) if n_classes <= 2 else np.zeros((n_classes, n))
         for fit_idx, pred_idx in folds.split(X, y_enc):
-            booster = fit_booster(X[fit_idx], y_enc[fit_idx], params, self.base_estimators)
+            booster = fit_booster(X[fit_idx], y_enc[fit_idx], params, self.base_estimators,
+                                  categorical=categorical)
             oof[..., pred_idx] = raw_predict(booster, X[pred_idx])
         return oof
 

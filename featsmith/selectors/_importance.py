@@ -10,9 +10,11 @@ from featsmith.selectors._common import draw_seed
 from featsmith.selectors._losses import row_loss
 
 
-def fit_booster(X, y, params, n_estimators, init_score=None):
-    """Train a LightGBM booster on numpy data (no validation set, fixed number of rounds)."""
+def fit_booster(X, y, params, n_estimators, init_score=None, categorical=()):
+    """Train a LightGBM booster on numpy data (no validation set, fixed number of rounds);
+    ``categorical`` lists the columns holding integer category codes."""
     data = lgb.Dataset(X, label=y, init_score=init_score, free_raw_data=True,
+                       categorical_feature=list(categorical) or "auto",
                        params={"max_bin": params.get("max_bin", 255), "verbosity": -1})
     return lgb.train(params, data, num_boost_round=int(n_estimators))
 

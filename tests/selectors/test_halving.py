@@ -1,0 +1,183 @@
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import load_breast_cancer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import log_loss
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from featsmith._types import ArrayCandidateSource, CandidateSource
+from featsmith.selectors import HalvingScreen
+from tests.selectors.conftest import recovery
+
+TRUE = [0, 1, 2, 3, 4, 5]
+
+
+def make_screen_data(task="regression", n=6000, n_noise=300, seed=0):
+    """Base features explain part of y; six of the candidates add to it (linear, |x|, step,
+    sigmoid, square, a missing-value signal), the rest are noise; three more columns copy
+    true candidates (exact, monotone transform, near-copy)."""
+    rng = np.random.default_rng(seed)
+    B = rng.normal(size=(n, 3))
+    C = rng.normal(size=(n, n_noise))
+    C[rng.random(n) < 0.3, 5] = np.nan
+    f = (B[:, 0] - B[:, 1] + 0.6 * C[:, 0] + 0.6 * np.abs(C[:, 1]) + 0.6 * (C[:, 2] > 0.5)
+         + np.tanh(2 * C[:, 3]) * 0.6 + 0.3 * C[:, 4] ** 2 + 0.6 * np.isnan(C[:, 5]))
+    dups = np.column_stack([C[:, 0], np.exp(C[:, 1]), C[:, 2] + 1e-4 * rng.normal(size=n)])
+    C = np.column_stack([C, dups]).astype(np.float32)
+    noise = rng.normal(size=n)
+    if task == "regression":
+        y = f + 0.5 * noise
+    elif task == "binary":
+        y = (f + 0.5 * noise > np.median(f)).astype(int)
+    else:
+        z = f + 0.5 * noise
+        y = np.digitize(z, np.quantile(z, [1 / 3, 2 / 3]))
+    return B, C, y
+
+
+@pytest.mark.parametrize("task, n", [("regression", 6000), ("binary", 10000)])
+def test_recovers_informative_candidates_on_top_of_base(task, n):
+    # Documented settings: defaults, n_keep larger than the number of true candidates.
+    B, C, y = make_screen_data(task, n=n)
+    screen = HalvingScreen(n_keep=20, random_state=0).fit(C, y, base=B)
+    picked = [int(s[1:]) for s in screen.selected_names_]
+    # A copy of a true candidate counts as that candidate.
+    canonical = [{300: 0, 301: 1, 302: 2}.get(i, i) for i in picked]
+    assert len(set(canonical)) == len(canonical), picked  # duplicates were dropped
+    found, false = recovery(canonical, TRUE)
+    assert found >= 0.9 and false <= 0.1, picked
+    status = screen.scores_.set_index("name")["status"]
+    assert status["f300"] == "duplicate"  # exact copy of f0 (f0 comes first)
+    assert {status["f1"], status["f301"]} == {"selected", "near_duplicate"}
+    assert {status["f2"], status["f302"]} == {"selected", "near_duplicate"}
+    assert len(screen.scores_) == C.shape[1]
+    assert screen.scores_.columns.tolist() == ["name", "score", "round", "n_rows", "se", "status"]
+
+
+def test_multiclass_and_init_score():
+    B, C, y = make_screen_data("multiclass", n=6000, n_noise=60)
+    screen = HalvingScreen(n_keep=10, random_state=0).fit(C, y, base=B)
+    picked = {int(s[1:]) for s in screen.selected_names_}
+    assert len(picked & {0, 1, 2, 3, 300, 301, 302}) >= 3 and len(picked - set(range(6)) - {300, 301, 302}) <= 1
+    # init_score given directly (out-of-fold scores from the first fit) reproduces the ranking.
+    again = HalvingScreen(n_keep=10, random_state=0).fit(C, y, init_score=screen.init_score_)
+    assert again.selected_names_ == screen.selected_names_
+
+
+def test_successive_halving_schedule_and_lazy_source():
+    B, C, y = make_screen_data(n=8000, n_noise=400)
+
+    class Recording(ArrayCandidateSource):
+        calls = []
+
+        def evaluate(self, names, rows=None):
+            self.calls.append((len(names), self.n_rows if rows is None else len(rows)))
+            return super().evaluate(names, rows)
+
+    src = Recording(C)
+    assert isinstance(src, CandidateSource)
+    screen = HalvingScreen(n_keep=10, init_rows=500, random_state=0).fit(src, y, base=B)
+    rounds = screen.rounds_
+    # Round 0 sees every candidate but the exact copy f300 of f0.
+    assert rounds[0]["candidates"] == C.shape[1] - 1 and rounds[0]["rows"] == 500
+    for a, b in zip(rounds, rounds[1:]):
+        assert b["rows"] == min(2 * a["rows"], 8000)
+        assert b["candidates"] <= max(20, -(-a["candidates"] // 2))
+    assert rounds[-1]["rows"] == 8000 and rounds[-1]["candidates"] <= 20
+    # Every request is about one round's work; the full candidates x rows matrix (16x more
+    # here) is never asked for.
+    assert max(c * r for c, r in Recording.calls) <= 1.1 * C.shape[1] * 500
+
+
+def test_no_leakage_base_scores_are_out_of_fold():
+    rng = np.random.default_rng(1)
+    n = 3000
+    B = rng.normal(size=(n, 20))  # pure noise: no honest model can predict y from it
+    y = rng.normal(size=n)
+    C = rng.normal(size=(n, 30))
+    screen = HalvingScreen(n_keep=5, random_state=0).fit(C, y, base=B)
+    assert abs(np.corrcoef(screen.init_score_, y)[0, 1]) < 0.1
+    # In-sample predictions of the same kind of model would be strongly correlated with y
+    # (so the check above can fail).
+    import lightgbm as lgb
+
+    insample = lgb.train({"verbosity": -1, "num_threads": 1}, lgb.Dataset(B, y), 200).predict(B)
+    assert np.corrcoef(insample, y)[0, 1] > 0.5
+    # Candidates are credited on held-out rows only: fine bins overfit in-sample, not here.
+    fine = HalvingScreen(n_keep=5, n_bins=128, random_state=0).fit(C, y, base=B)
+    assert fine.scores_["score"].mean() < 0
+    assert fine.selected_names_ == [] or len(fine.selected_names_) <= 1
+
+
+def test_deterministic_under_random_state():
+    B, C, y = make_screen_data(n=3000, n_noise=100)
+    a = HalvingScreen(n_keep=5, random_state=3).fit(C, y, base=B)
+    b = HalvingScreen(n_keep=5, random_state=3).fit(C, y, base=B)
+    pd.testing.assert_frame_equal(a.scores_, b.scores_)
+    g1 = HalvingScreen(n_keep=5, random_state=np.random.default_rng(2)).fit(C, y)
+    g2 = HalvingScreen(n_keep=5, random_state=np.random.default_rng(2)).fit(C, y)
+    pd.testing.assert_frame_equal(g1.scores_, g2.scores_)
+
+
+def test_frames_transform_and_names():
+    B, C, y = make_screen_data(n=3000, n_noise=20)
+    frame = pd.DataFrame(C, columns=[f"cand_{i}" for i in range(C.shape[1])])
+    base = pd.DataFrame({"b0": B[:, 0], "b1": B[:, 1], "shop": np.where(B[:, 2] > 0, "a", "b")})
+    screen = HalvingScreen(n_keep=4, random_state=0).fit(frame, y, base=base)
+    names = screen.get_feature_names_out()
+    assert list(names) == screen.selected_names_ and "cand_0" in names
+    out = screen.transform(frame)
+    assert out.shape == (3000, len(names)) and out.dtype == np.float32
+    with pytest.raises(ValueError, match="lacks the selected"):
+        screen.transform(frame.drop(columns=["cand_0"]))
+
+
+@pytest.mark.parametrize(
+    "fit_kwargs, y, match",
+    [
+        ({}, np.arange(99.0), "99 values but X has 100 rows"),
+        ({}, np.r_[np.arange(99.0), np.nan], "missing"),
+        ({"base": np.ones((100, 2)), "init_score": np.zeros(100)}, np.arange(100.0), "either base or init_score"),
+        ({"init_score": np.zeros(50)}, np.arange(100.0), "init_score has shape"),
+        ({"base": np.ones((90, 2))}, np.arange(100.0), "base has 90 rows"),
+    ],
+)
+def test_clear_errors(fit_kwargs, y, match):
+    C = np.random.default_rng(0).normal(size=(100, 5))
+    with pytest.raises(ValueError, match=match):
+        HalvingScreen().fit(C, y, **fit_kwargs)
+
+
+def test_type_errors():
+    y = np.arange(10.0)
+    with pytest.raises(TypeError, match="numeric"):
+        HalvingScreen().fit(pd.DataFrame({"a": list("abcdefghij")}), y)
+    with pytest.raises(TypeError, match="CandidateSource"):
+        HalvingScreen().fit("not a table", y)
+    with pytest.raises(ValueError, match="n_keep"):
+        HalvingScreen(n_keep=0).fit(np.ones((10, 2)), y)
+
+
+def test_real_data_breast_cancer():
+    """Base: radius, texture and perimeter; candidates: the other 27 columns and the pairwise
+    products of all ten 'mean' measurements. The selection must improve a held-out model."""
+    X, y = load_breast_cancer(return_X_y=True)
+    X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.3, random_state=0, stratify=y)
+    base_tr, base_te = X_tr[:, :3], X_te[:, :3]
+    i, j = np.triu_indices(10, 1)
+
+    def candidates(Xp):
+        return np.column_stack([Xp[:, 3:], Xp[:, i] * Xp[:, j]])
+
+    screen = HalvingScreen(n_keep=5, random_state=0).fit(candidates(X_tr), y_tr, base=base_tr)
+    idx = [int(s[1:]) for s in screen.selected_names_]
+    assert 2 <= len(idx) <= 5
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000))
+    loss_base = log_loss(y_te, model.fit(base_tr, y_tr).predict_proba(base_te))
+    aug_tr = np.column_stack([base_tr, candidates(X_tr)[:, idx]])
+    aug_te = np.column_stack([base_te, candidates(X_te)[:, idx]])
+    loss_sel = log_loss(y_te, model.fit(aug_tr, y_tr).predict_proba(aug_te))
+    assert loss_sel < loss_base
