@@ -88,6 +88,7 @@ class GridTuner(Tuner):
             self._points = self._points[self._rng.permutation(len(self._points))]
         self.n_grid = len(self._points)
         self._cursor = 0
+        self._done: set = set()
 
     def _enumerate(self, axes) -> np.ndarray:
         space = self.space
@@ -116,7 +117,14 @@ class GridTuner(Tuner):
                 out[r, i] = value
         return out
 
+    @staticmethod
+    def _key(vector) -> bytes:
+        return np.round(np.nan_to_num(np.asarray(vector, dtype=float), nan=-1.0), 9).tobytes()
+
     def _propose(self):
+        # points already told (a resumed experiment replays them) are not proposed again
+        while self._cursor < self.n_grid and self._key(self._points[self._cursor]) in self._done:
+            self._cursor += 1
         if self._cursor >= self.n_grid:
             raise SpaceExhausted(f"GridTuner: all {self.n_grid} grid points were proposed.")
         vector = self._points[self._cursor]
@@ -124,4 +132,4 @@ class GridTuner(Tuner):
         return vector.copy(), None, {}
 
     def _observe(self, trial, vector, loss):
-        pass
+        self._done.add(self._key(self.space.snap(vector)[0]))

@@ -40,3 +40,19 @@ def test_grid_continuous_needs_n_points():
     params = [tuner.ask().params for _ in range(9)]
     assert sorted({p["u"] for p in params}) == pytest.approx([1 / 6, 0.5, 5 / 6])
     assert sorted({p["l"] for p in params})[1] == pytest.approx(10.0)
+
+
+def test_grid_skips_points_told_before():
+    from featsmith.tuners import Trial
+
+    tuner = GridTuner(NESTED, random_state=0)
+    tuner.tell(Trial(id=0, params={"a": "z", "b": 0.5}), 1.0)
+    tuner.tell(Trial(id=1, params={"a": {"_name": "x", "k": 2}, "b": 0.0}), 1.0)
+    rest = []
+    while True:
+        try:
+            rest.append(tuner.ask().params)
+        except SpaceExhausted:
+            break
+    assert len(rest) == 16
+    assert {"a": "z", "b": 0.5} not in rest and {"a": {"_name": "x", "k": 2}, "b": 0.0} not in rest
