@@ -410,7 +410,8 @@ class RelationalSynth:
         frame = frame.with_columns(_key_cast(pl.col("__g"), key_dtype))
         if d.get("time"):
             frame = frame.with_columns(pl.col(d["time"]).cast(pl.Datetime("us")).alias("__t"))
-            frame = frame.sort(["__g", "__t", "__ord"], nulls_last=True)
+            # A stable sort on time alone puts every group's rows in time order (ties: table order).
+            frame = frame.sort("__t", nulls_last=True, maintain_order=True)
         return frame
 
     def _compute(self, X, tables, cutoff, feats):
@@ -485,8 +486,9 @@ class RelationalSynth:
         if cutoff is None:
             self.primitives = [p for p in self.primitives if p != "time_since_last"]
         self.features = self._enumerate(X)
-        values = self._compute(X, tables, cutoff, self.features)
         self._build_lookups(X, tables)
+        # Without cutoffs a row's value depends on its key only: compute once per key, then join.
+        values = self._from_lookups(X) if cutoff is None else self._compute(X, tables, cutoff, self.features)
         logger.info("RelationalSynth: %d relational features for table %r.", len(self.features), self.target)
         return values
 
@@ -497,26 +499,25 @@ class RelationalSynth:
         for d in self.features:
             by_key[d["key"]].append(d)
         for key, ds in by_key.items():
-            parent = [p for fk, p, pk in self._parents(self.target) if fk == key]
+            parent = [(p, pk) for fk, p, pk in self._parents(self.target) if fk == key]
             if parent:
-                pk = [pk for fk, p, pk in self._parents(self.target) if fk == key][0]
-                keys = tables[parent[0]].get_column(pk).unique(maintain_order=True)
+                keys = tables[parent[0][0]].get_column(parent[0][1]).unique(maintain_order=True)
             else:
                 keys = X.get_column(key).unique(maintain_order=True)
-            kx = pl.DataFrame({key: keys})
-            vals = self._compute(kx, tables, None, ds)
-            for d in ds:
-                col = vals.get_column(d["name"])
-                if col.dtype.is_temporal():
-                    col = col.cast(pl.Datetime("us")).dt.epoch("us")
-                    dtype = "datetime"
-                else:
-                    dtype = "number" if col.dtype.is_numeric() else "string"
-                    if dtype == "string":
-                        col = col.cast(pl.String)
-                self.lookups[d["name"]] = {
-                    "key": key, "keys": keys.to_list(), "values": col.to_list(), "dtype": dtype,
-                }
+            vals = self._compute(pl.DataFrame({key: keys}), tables, None, ds)
+            self.lookups[key] = vals.insert_column(0, keys.alias("__k"))
+
+    def _from_lookups(self, X):
+        parts = []
+        for key, table in self.lookups.items():
+            q = pl.DataFrame({"__k": X.get_column(key)})
+            q = q.with_columns(_key_cast(pl.col("__k"), table.schema["__k"]))
+            parts.append(q.join(table, on="__k", how="left", maintain_order="left").drop("__k"))
+        res = pl.concat(parts, how="horizontal") if parts else pl.DataFrame(height=X.height)
+        zero = [d["name"] for d in self.features
+                if d["type"] != "direct" and d.get("prim", d.get("outer")) in ("count", "sum", "nunique")]
+        res = res.with_columns([pl.col(n).fill_null(0) for n in zero if n in res.columns])
+        return res.select([d["name"] for d in self.features])
 
     def transform(self, X, tables=None, cutoff=None):
         """Relational columns for new rows: recomputed from ``tables`` or read from the lookups."""
@@ -529,27 +530,17 @@ class RelationalSynth:
                 self.time_index, self.target, X,
             )
             return self._compute(X, frames, cutoff, self.features)
-        cols = []
-        for d in self.features:
-            lk = self.lookups[d["name"]]
-            vals = pl.Series("__v", lk["values"])
-            if lk["dtype"] == "datetime":
-                vals = vals.cast(pl.Int64).cast(pl.Datetime("us"))
-            tab = pl.DataFrame({"__k": pl.Series(lk["keys"]), "__v": vals})
-            q = pl.DataFrame({"__k": X.get_column(lk["key"])})
-            q = q.with_columns(_key_cast(pl.col("__k"), tab.schema["__k"]))
-            v = q.join(tab, on="__k", how="left", maintain_order="left").get_column("__v")
-            if d["type"] != "direct" and d.get("prim", d.get("outer")) in ("count", "sum", "nunique"):
-                v = v.fill_null(0)
-            cols.append(v.alias(d["name"]))
-        return pl.DataFrame(cols) if cols else pl.DataFrame(height=X.height)
+        return self._from_lookups(X)
 
     def subset(self, names):
         keep = set(names)
         out = RelationalSynth(self.target, self.relationships, self.time_index, self.primitives,
                               self.max_depth, self.include_cutoff_time)
         out.features = [d for d in self.features if d["name"] in keep]
-        out.lookups = {n: v for n, v in self.lookups.items() if n in keep}
+        keys = {d["key"] for d in out.features}
+        out.lookups = {
+            k: t.select(["__k"] + [c for c in t.columns if c in keep]) for k, t in self.lookups.items() if k in keys
+        }
         out.schemas = self.schemas
         return out
 
@@ -558,7 +549,7 @@ class RelationalSynth:
             "target": self.target, "relationships": [list(r) for r in self.relationships],
             "time_index": self.time_index, "primitives": self.primitives, "max_depth": self.max_depth,
             "include_cutoff_time": self.include_cutoff_time, "features": self.features,
-            "lookups": self.lookups, "schemas": self.schemas,
+            "lookups": {k: _table_to_dict(t) for k, t in self.lookups.items()}, "schemas": self.schemas,
         }
 
     @classmethod
@@ -566,7 +557,7 @@ class RelationalSynth:
         out = cls(d["target"], [tuple(r) for r in d["relationships"]], d["time_index"], d["primitives"],
                   d["max_depth"], d["include_cutoff_time"])
         out.features = [_tuplify_hops(f) for f in d["features"]]
-        out.lookups = d["lookups"]
+        out.lookups = {k: _table_from_dict(t) for k, t in d["lookups"].items()}
         out.schemas = d["schemas"]
         return out
 
@@ -578,3 +569,30 @@ def _tuplify_hops(f):
     if "inner" in f:
         f["inner"] = _tuplify_hops(f["inner"])
     return f
+
+
+def _table_to_dict(t: pl.DataFrame) -> dict:
+    """A lookup table as JSON-friendly columns (datetimes as epoch microseconds)."""
+    cols, dtypes = {}, {}
+    for name in t.columns:
+        s = t.get_column(name)
+        if s.dtype.is_temporal():
+            s, dtypes[name] = s.cast(pl.Datetime("us")).dt.epoch("us"), "datetime"
+        elif s.dtype.is_numeric() or s.dtype == pl.Boolean:
+            dtypes[name] = "number"
+        else:
+            s, dtypes[name] = s.cast(pl.String), "string"
+        cols[name] = s.to_list()
+    return {"columns": cols, "dtypes": dtypes}
+
+
+def _table_from_dict(d: dict) -> pl.DataFrame:
+    cols = []
+    for name, values in d["columns"].items():
+        s = pl.Series(name, values)
+        if d["dtypes"][name] == "datetime":
+            s = s.cast(pl.Int64).cast(pl.Datetime("us"))
+        elif d["dtypes"][name] == "string":
+            s = s.cast(pl.String)
+        cols.append(s)
+    return pl.DataFrame(cols)

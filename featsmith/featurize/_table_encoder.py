@@ -61,6 +61,8 @@ class TableEncoder(TransformerMixin, BaseEstimator):
     feature_names_out_ : list of str
     categorical_features_ : list of int
         Positions of the native categorical codes in the output.
+    feature_inputs_ : dict
+        Output feature name -> the input column it is computed from.
 
     Examples
     --------
@@ -132,28 +134,32 @@ class TableEncoder(TransformerMixin, BaseEstimator):
         return self
 
     def _build_output_spec(self, dtypes):
-        names, cat_idx = [], []
+        names, cat_idx, inputs = [], [], {}
         for name, kind in self.schema_.items():
+            outs = []
             if kind == "numeric" or kind == "boolean":
-                names.append(name)
+                outs.append(name)
             elif kind == "categorical":
                 cat_idx.append(len(names))
-                names.append(name)
+                outs.append(name)
                 if self.frequency_encoding:
-                    names.append(f"freq({name})")
+                    outs.append(f"freq({name})")
             elif kind == "datetime":
                 if self.datetime_parts:
                     parts = ["year", "month", "day", "dayofweek", "dayofyear"]
                     if self.has_time_of_day_[name]:
                         parts.append("hour")
-                    names += [f"{p}({name})" for p in parts]
-                names.append(f"timestamp({name})")
+                    outs += [f"{p}({name})" for p in parts]
+                outs.append(f"timestamp({name})")
             elif kind == "text" and self.text_stats:
-                names += [f"len({name})", f"words({name})"]
+                outs += [f"len({name})", f"words({name})"]
             if self.missing_indicators and name in self.missing_columns_:
-                names.append(f"missing({name})")
+                outs.append(f"missing({name})")
+            names += outs
+            inputs.update({o: name for o in outs})
         self.feature_names_out_ = names
         self.categorical_features_ = cat_idx
+        self.feature_inputs_ = inputs
 
     def _expressions(self, dtypes):
         exprs = []
