@@ -1,7 +1,7 @@
 """Cross-model batched training: K architectures of the tabular head space as one module.
 
 Every parameter carries a leading ``K`` dimension and every layer is one batched op
-(``torch.baddbmm`` for the linear layers, a gather for the embeddings), so the K candidates
+(``torch.bmm`` for the linear layers, a gather for the embeddings), so the K candidates
 share each mini-batch, each kernel launch and each optimiser step. Architectures need not have
 the same shape: widths and embedding dimensions are padded to the group's maximum and the
 padding is held at exactly zero (zero init, zero output mask, hence zero gradient), depth is
@@ -264,7 +264,7 @@ class BatchedHead(nn.Module):
         outs = []
         final = None
         for i in range(self.L):
-            z = torch.baddbmm(self.biases[i], h, self.weights[i])
+            z = torch.bmm(h, self.weights[i]) + self.biases[i]
             if self._masks[i] is not None:
                 # Zero already unless weights are shared with wider paths (one-shot supernet).
                 z = z * self._masks[i]
@@ -285,7 +285,7 @@ class BatchedHead(nn.Module):
             if self._last_any[i]:
                 part = fit_width(z, self.final_width) * self._last[i]
                 final = part if final is None else final + part
-        return torch.baddbmm(self.head_bias, final, self.head_weight)
+        return torch.bmm(final, self.head_weight) + self.head_bias
 
     # -- export ----------------------------------------------------------------------------
     @torch.no_grad()

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from featsmith.tuners.nas._batched import BatchedAdamW, BatchedHead
-from featsmith.tuners.nas._space import SCALERS, TabularHeadSpace
+from featsmith.tuners.nas._space import SCALERS
 
 __all__ = ["TrainingData", "TrainedCandidate", "train_candidates", "effective_batch_size"]
 
@@ -73,6 +73,77 @@ class TrainedCandidate:
     epochs: int
     seconds: float
     model: torch.nn.Module | None = field(default=None, repr=False)
+
+
+# Cost model of one training step, in multiply-add equivalents, used to decide which
+# candidates to batch together. A separate module pays a fixed per-step cost (Python,
+# autograd and optimiser dispatch) that batching shares; padding a small candidate to a large
+# group's shape costs compute. Measured on CPU: a step's fixed cost is worth about 1e8
+# multiply-adds, and one elementwise pass over a value about 12.
+_STEP_OVERHEAD = 1.0e8
+_ELEMENTWISE = 12.0
+
+
+def _group_cost(archs, n_numeric, n_categorical, batch_size) -> float:
+    """Estimated cost of one training step of ``archs`` as one batched module."""
+    K = len(archs)
+    depth = max(a["depth"] for a in archs)
+    emb = max((a.get("embedding_dim", 0) for a in archs), default=0) if n_categorical else 0
+    widths = [max(a[f"width_{i}"] for a in archs if a["depth"] > i) for i in range(depth)]
+    n_act = len({a["activation"] for a in archs})
+    n_norm = len({a["norm"] for a in archs} - {"none"})
+    passes = 6 + 3 * n_act + 8 * n_norm + (2 if n_act > 1 else 0) + (2 if n_norm else 0)
+    fan_in = n_numeric + n_categorical * emb
+    per_row = 0.0
+    for w in widths:
+        per_row += 3 * fan_in * w + _ELEMENTWISE * passes * w
+        fan_in = w
+    per_row += 3 * fan_in
+    return _STEP_OVERHEAD + batch_size * K * per_row
+
+
+def _structure(arch):
+    """What must match for batching to stay cheap: mixing activations, normalisations,
+    depths or skip patterns makes every candidate pay for all of them, which measured slower
+    than training apart. Widths and embedding sizes may differ (padding; see the cost model)."""
+    return (
+        arch["depth"],
+        arch["activation"],
+        arch["norm"],
+        tuple(arch.get(f"skip_{i}", -1) for i in range(1, arch["depth"])),
+    )
+
+
+def plan_groups(archs, n_numeric, n_categorical, batch_size) -> list[list[int]]:
+    """Split candidates (of one batch size) into groups worth training as one batched module.
+
+    Candidates of the same structure (depth, activation, normalisation, skips) may be grouped;
+    greedily, largest first, each joins the group where batching it saves the most estimated
+    time, or starts its own group when padding it would cost more than batching saves.
+    """
+    cost = {}
+
+    def c(members):
+        key = tuple(members)
+        if key not in cost:
+            cost[key] = _group_cost([archs[i] for i in members], n_numeric, n_categorical, batch_size)
+        return cost[key]
+
+    order = sorted(range(len(archs)), key=lambda i: -c([i]))
+    groups: list[list[int]] = []
+    for i in order:
+        best, best_gain = None, 0.0
+        for g in groups:
+            if _structure(archs[g[0]]) != _structure(archs[i]):
+                continue
+            gain = c(g) + c([i]) - c(g + [i])
+            if gain > best_gain:
+                best, best_gain = g, gain
+        if best is None:
+            groups.append([i])
+        else:
+            best.append(i)
+    return [sorted(g) for g in groups]
 
 
 def effective_batch_size(batch_size: int, n_rows: int) -> int:
@@ -148,8 +219,11 @@ class _SingleEngine:
     K = 1
 
     def __init__(self, data: TrainingData, arch, seed):
-        torch.manual_seed(int(seed))
-        self.model = TabularHeadSpace.fixed(arch, data.n_numeric, data.cardinalities, data.n_outputs).to(data.device)
+        torch.manual_seed(int(seed))  # dropout masks (the caller forks the global RNG)
+        # The same initial weights as slot k of a batched module with seeds[k] == seed, so a
+        # candidate trains alike whether it is grouped or not.
+        init = BatchedHead([arch], data.n_numeric, data.cardinalities, data.n_outputs, [seed], device=data.device)
+        self.model = init.export(0)
         self.scaler = SCALERS.index(arch["scaler"])
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=arch["lr"], weight_decay=arch["weight_decay"])
         self.base_lr = arch["lr"]
@@ -236,9 +310,12 @@ def train_candidates(
 ) -> list[TrainedCandidate]:
     """Train candidates on ``data`` and return them in input order.
 
-    Candidates with the same effective batch size are trained together as one batched module
-    (``batched=True``) or one after another as concrete modules (``batched=False``, the
-    reference). Both see the same mini-batches, schedule and early stopping.
+    With ``batched=True``, candidates with the same effective batch size are split by
+    :func:`plan_groups` into groups that are each trained as one batched module (equal or
+    similar shapes end up together; a candidate whose padding would cost more than batching
+    saves trains in its own group). A group of one, and every candidate with
+    ``batched=False`` (the reference), trains as a concrete module with ``torch.optim.AdamW``
+    from the same initial weights. All see the same mini-batches, schedule and early stopping.
 
     Parameters
     ----------
@@ -259,11 +336,16 @@ def train_candidates(
     groups: dict[int, list[int]] = {}
     for i, a in enumerate(archs):
         groups.setdefault(effective_batch_size(a["batch_size"], data.n_train), []).append(i)
+    n_cat = len(data.cardinalities)
     for bs, members in groups.items():
-        units = [members] if batched else [[m] for m in members]
+        if batched:
+            plan = plan_groups([archs[i] for i in members], data.n_numeric, n_cat, bs)
+            units = [[members[j] for j in g] for g in plan]
+        else:
+            units = [[m] for m in members]
         for unit in units:
             t0 = time.perf_counter()
-            if batched:
+            if len(unit) > 1:
                 engine = _BatchedEngine(data, [archs[i] for i in unit], [seeds[i] for i in unit])
                 best, epochs = _fit(engine, data, bs, max_epochs, patience, deadline, shuffle_seed, min_epochs)
             else:
