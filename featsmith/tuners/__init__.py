@@ -16,35 +16,42 @@ Experiment, Reporter, StorageError
     The trial loop: budgets, parallel workers or a Dask cluster, failures, SQLite store, resume.
 """
 
-from featsmith.tuners import hp
-from featsmith.tuners._assessor import MedianStopAssessor, TrialPruned
-from featsmith.tuners._base import SpaceExhausted, Trial, Tuner
-from featsmith.tuners._evolution import AnnealTuner, EvolutionTuner
-from featsmith.tuners._experiment import Experiment
-from featsmith.tuners._hyperband import BOHBTuner, HyperbandTuner
-from featsmith.tuners._random import GridTuner, RandomTuner
-from featsmith.tuners._space import SearchSpace, parse_space
-from featsmith.tuners._storage import StorageError
-from featsmith.tuners._tpe import TPETuner
-from featsmith.tuners._worker import Reporter
+import importlib
 
-__all__ = [
-    "SearchSpace",
-    "parse_space",
-    "hp",
-    "Trial",
-    "Tuner",
-    "SpaceExhausted",
-    "RandomTuner",
-    "GridTuner",
-    "AnnealTuner",
-    "EvolutionTuner",
-    "TPETuner",
-    "HyperbandTuner",
-    "BOHBTuner",
-    "MedianStopAssessor",
-    "TrialPruned",
-    "Experiment",
-    "Reporter",
-    "StorageError",
-]
+# Public name -> private module. Imported on first use (PEP 562) so that a trial worker process,
+# which only needs ``_worker``, starts without loading scipy and pandas.
+_EXPORTS = {
+    "SearchSpace": "_space",
+    "parse_space": "_space",
+    "Trial": "_base",
+    "Tuner": "_base",
+    "SpaceExhausted": "_base",
+    "RandomTuner": "_random",
+    "GridTuner": "_random",
+    "AnnealTuner": "_evolution",
+    "EvolutionTuner": "_evolution",
+    "TPETuner": "_tpe",
+    "HyperbandTuner": "_hyperband",
+    "BOHBTuner": "_hyperband",
+    "MedianStopAssessor": "_assessor",
+    "TrialPruned": "_assessor",
+    "Experiment": "_experiment",
+    "Reporter": "_worker",
+    "StorageError": "_storage",
+}
+
+__all__ = ["hp", *_EXPORTS]
+
+
+def __getattr__(name):
+    if name == "hp":
+        return importlib.import_module("featsmith.tuners.hp")
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f"featsmith.tuners.{_EXPORTS[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'featsmith.tuners' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

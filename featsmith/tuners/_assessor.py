@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from featsmith.tuners._base import _check_int
 
 __all__ = ["MedianStopAssessor", "TrialPruned"]
 
@@ -45,8 +44,11 @@ class MedianStopAssessor:
     """
 
     def __init__(self, start_step: int = 3, min_completed: int = 3, mode: str | None = None):
-        self.start_step = _check_int(start_step, "start_step")
-        self.min_completed = _check_int(min_completed, "min_completed", 1)
+        for name, value, low in (("start_step", start_step, 0), ("min_completed", min_completed, 1)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}.")
+        self.start_step = int(start_step)
+        self.min_completed = int(min_completed)
         if mode not in (None, "min", "max"):
             raise ValueError(f"mode must be 'min', 'max' or None, got {mode!r}.")
         self.mode = mode

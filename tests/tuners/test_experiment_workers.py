@@ -1,28 +1,14 @@
 """Trials in worker processes and on a Dask cluster: crashes, hangs and kills stay contained."""
 
-import os
-import signal
 import time
 
 import pytest
+from _worker_objectives import faulty, slow
 
 from featsmith.tuners import Experiment, hp
 
 SPACE = {"mode": hp.choice("ok", "raise", "nan", "hang", "kill"), "x": hp.uniform(0, 1)}
 CONFIGS = [{"mode": m, "x": 0.5} for m in ("ok", "raise", "nan", "hang", "kill", "ok")]
-
-
-def faulty(params):
-    mode = params["mode"]
-    if mode == "raise":
-        raise ValueError("bad config")
-    if mode == "nan":
-        return float("nan")
-    if mode == "hang":
-        time.sleep(60)
-    if mode == "kill":
-        os.kill(os.getpid(), signal.SIGKILL)
-    return params["x"] + os.getpid() * 0.0
 
 
 def test_worker_processes_isolate_errors_hangs_and_killed_workers():
@@ -42,10 +28,6 @@ def test_worker_processes_isolate_errors_hangs_and_killed_workers():
 
 
 def test_time_budget_stops_running_trials_without_timeout():
-    def slow(p):  # a closure: sent to the workers with cloudpickle
-        time.sleep(30)
-        return p["x"]
-
     exp = Experiment(slow, {"x": hp.uniform(0, 1)}, max_trials=10, n_jobs=2, time_budget=1.0)
     t0 = time.monotonic()
     df = exp.run()

@@ -68,7 +68,7 @@ def test_flat_names_groups_and_nested_params():
 def test_sampling_semantics_of_every_type():
     space = SearchSpace(ALL_TYPES)
     rng = np.random.default_rng(1)
-    samples = [space.decode(v) for v in space.sample_vectors(4000, rng)]
+    samples = [space.decode(v) for v in space.sample_vectors(2000, rng)]
     col = {k: np.array([s[k] for s in samples if not isinstance(s[k], (str, bool, type(None)))],
                        dtype=float) for k in ALL_TYPES}
     assert {type(s["c"]) for s in samples} == {str, int, bool, type(None)}
