@@ -40,12 +40,24 @@ class Feature:
 
     @classmethod
     def from_dict(cls, d: dict) -> "Feature":
-        return cls(d["name"], d["op"], tuple(d["inputs"]), d["state"], d["kind"], d["card"], d["order"])
+        state = {k: _array(k, v) for k, v in d["state"].items()}
+        return cls(d["name"], d["op"], tuple(d["inputs"]), state, d["kind"], d["card"], d["order"])
 
     def formula(self, features: dict) -> str:
         if self.op == "base":
             return f"raw column {self.name}"
         return OPS[self.op].formula([features[i].name for i in self.inputs])
+
+
+_INT_STATE = {"sorted": np.int64, "code": np.int32}
+
+
+def _array(key, value):
+    """Lists in a loaded state back to the numpy arrays operators index with."""
+    if isinstance(value, list) and key not in ("null_codes",):
+        return np.asarray([np.nan if v is None else v for v in value] if key not in _INT_STATE else value,
+                          dtype=_INT_STATE.get(key, np.float64))
+    return value
 
 
 def dependencies(names, features: dict) -> list[str]:
@@ -106,7 +118,9 @@ class Evaluator:
     def block(self, names) -> np.ndarray:
         first = next(iter(self.base.values()), None)
         n = len(first) if first is not None else 0
-        out = np.empty((n, len(names)), dtype=np.float32)
+        # Fill one contiguous row per feature and hand back the transposed view: column writes
+        # into a row-major (n, k) block would stride through memory for every feature.
+        out = np.empty((len(names), n), dtype=np.float32)
         for j, name in enumerate(names):
             value = self.get(name)
             if self.features[name].kind != "num":
@@ -114,5 +128,5 @@ class Evaluator:
                 if self.features[name].kind == "cat":
                     # Codes are labels; the unknown slot reads as missing, like an unseen category.
                     value = np.where(value >= self.features[name].card, np.nan, value)
-            out[:, j] = value
-        return out
+            out[j] = value
+        return out.T

@@ -15,7 +15,14 @@ from featsmith._frame import to_polars
 from featsmith.featurize._columns import NULL_TOKEN, ColumnCoder, take_rows
 from featsmith.featurize._enumerate import enumerate_specs
 from featsmith.featurize._features import Evaluator, Feature, dependencies
-from featsmith.featurize._ops import OPS, combine_card, group_rank_sketch, group_stat_tables, target_stats
+from featsmith.featurize._ops import (
+    OPS,
+    combine_card,
+    group_rank_sketch,
+    group_stat_tables,
+    oof_target_tables,
+    target_stats,
+)
 from featsmith.featurize._plan import FeaturePlan
 from featsmith.featurize._relational import RelationalSynth, resolve_tables
 
@@ -288,11 +295,15 @@ class FeatureGenerator(TransformerMixin, BaseEstimator):
             return cache[name]
 
         # Group statistics in one polars pass per key.
-        by_key = defaultdict(set)
+        by_key = defaultdict(lambda: defaultdict(set))
         for name, op, inputs, _ in specs:
             if op.startswith("gb_") and op != "gb_rank":
-                by_key[inputs[1]].add(inputs[0])
-        tables = {k: group_stat_tables(value(k), feats[k].card, {x: value(x) for x in sorted(xs)}) for k, xs in by_key.items()}
+                stat = "mean" if op in ("gb_dev", "gb_ratio") else op[3:]
+                by_key[inputs[1]][inputs[0]].add(stat)
+        tables = {
+            k: group_stat_tables(value(k), feats[k].card, {x: (value(x), xs[x]) for x in sorted(xs)})
+            for k, xs in by_key.items()
+        }
         oof = {}
         null_code = {c: v.index(NULL_TOKEN) for c, v in coder.vocab.items() if NULL_TOKEN in v}
         for name, op, inputs, extra in specs:
@@ -301,20 +312,17 @@ class FeatureGenerator(TransformerMixin, BaseEstimator):
             cards = [feats[i].card for i in inputs]
             order = 1 + max(feats[i].order for i in inputs)
             if op in ("gb_dev", "gb_ratio"):
-                state = {"table": tables[inputs[1]][inputs[0]]["mean"].tolist()}
+                state = {"table": tables[inputs[1]][inputs[0]]["mean"]}
             elif op == "gb_rank":
-                state = {"sketch": group_rank_sketch(value(inputs[1]), cards[1], value(inputs[0])).tolist()}
+                state = {"sketch": group_rank_sketch(value(inputs[1]), cards[1], value(inputs[0]))}
             elif op.startswith("gb_"):
-                state = {"table": tables[inputs[1]][inputs[0]][op[3:]].tolist()}
+                state = {"table": tables[inputs[1]][inputs[0]][op[3:]]}
             elif op == "te":
                 cls = 0 if extra is None else labels.index(extra)
                 codes, card = value(inputs[0]), cards[0]
                 yc = yenc[:, cls]
-                state = {"table": target_stats(codes, card, yc, self.smoothing).tolist(), "class": extra}
-                oof[name] = np.stack([
-                    target_stats(codes[self._folds != f], card, yc[self._folds != f], self.smoothing)
-                    for f in range(self.n_folds)
-                ])
+                state = {"table": target_stats(codes, card, yc, self.smoothing), "class": extra}
+                oof[name] = oof_target_tables(codes, card, yc, self._folds, self.n_folds, self.smoothing)
             elif op == "missing":
                 state = {"null_code": null_code.get(inputs[0])}
             elif op == "n_missing":

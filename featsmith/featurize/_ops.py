@@ -64,7 +64,7 @@ def _abs(v, s):
 def _fit_qbin(v, cards, ctx):
     x = v[0][np.isfinite(v[0])]
     edges = np.unique(np.quantile(x, np.linspace(0, 1, _N_BINS + 1)[1:-1])) if x.size else np.array([])
-    return {"edges": edges.tolist()}
+    return {"edges": edges}
 
 
 def _qbin(v, s):
@@ -77,7 +77,7 @@ def _qbin(v, s):
 def _fit_rank(v, cards, ctx):
     x = v[0][np.isfinite(v[0])]
     q = np.quantile(x, np.linspace(0, 1, _RANK_SKETCH)) if x.size else np.array([0.0])
-    return {"sketch": q.tolist()}
+    return {"sketch": q}
 
 
 def _rank(v, s):
@@ -115,7 +115,7 @@ def _lookup(table, codes):
 def _fit_freq(v, cards, ctx):
     counts = np.bincount(v[0], minlength=cards[0] + 1).astype(np.float64)
     counts[cards[0]] = 0.0
-    return {"table": (counts / max(v[0].size, 1)).tolist()}
+    return {"table": counts / max(v[0].size, 1)}
 
 
 def _apply_table(v, s):
@@ -132,33 +132,53 @@ def target_stats(codes, card, y, smoothing):
     return table
 
 
+def oof_target_tables(codes, card, y, folds, n_folds, smoothing):
+    """``(n_folds, card + 1)`` target encodings, row f fitted on every fold but f.
+
+    One bincount over (fold, code) gives every fold's totals; each table is the overall total
+    minus its own fold, so the cost does not grow with the number of folds.
+    """
+    width = card + 1
+    idx = folds * width + codes
+    counts = np.bincount(idx, minlength=n_folds * width).reshape(n_folds, width).astype(np.float64)
+    sums = np.bincount(idx, weights=y, minlength=n_folds * width).reshape(n_folds, width)
+    out_counts = counts.sum(0)[None, :] - counts
+    out_sums = sums.sum(0)[None, :] - sums
+    n_out = out_counts.sum(1, keepdims=True)
+    prior = np.divide(out_sums.sum(1, keepdims=True), n_out, out=np.zeros_like(n_out), where=n_out > 0)
+    tables = (out_sums + smoothing * prior) / np.maximum(out_counts + smoothing, 1e-300)
+    tables[:, card] = prior[:, 0]
+    return tables
+
+
 def _fit_te(v, cards, ctx, cls):
     y = ctx["y"][:, cls]
-    return {"table": target_stats(v[0], cards[0], y, ctx["smoothing"]).tolist(), "class": cls}
+    return {"table": target_stats(v[0], cards[0], y, ctx["smoothing"]), "class": cls}
 
 
 def _fit_combine(v, cards, ctx):
     pair = v[0].astype(np.int64) * (cards[1] + 1) + v[1]
     uniq, counts = np.unique(pair, return_counts=True)
-    # Frequent pairs first, like the base vocabularies, so codes are stable and meaningful.
+    # Codes number frequent pairs first, like the base vocabularies; ``sorted`` is kept sorted
+    # for the lookup and ``code`` is each sorted pair's code.
     order = np.lexsort((uniq, -counts))
-    return {"pairs": uniq[order].tolist(), "stride": cards[1] + 1}
+    code = np.empty(uniq.size, dtype=np.int32)
+    code[order] = np.arange(uniq.size, dtype=np.int32)
+    return {"sorted": uniq, "code": code, "stride": cards[1] + 1}
 
 
 def combine_card(state) -> int:
-    return len(state["pairs"])
+    return len(state["sorted"])
 
 
 def _combine(v, s):
-    pairs = np.asarray(s["pairs"], dtype=np.int64)
+    sorted_pairs = np.asarray(s["sorted"], dtype=np.int64)
+    codes = np.asarray(s["code"], dtype=np.int32)
     pair = v[0].astype(np.int64) * s["stride"] + v[1]
-    order = np.argsort(pairs, kind="stable")
-    sorted_pairs = pairs[order]
-    pos = np.searchsorted(sorted_pairs, pair)
-    pos_c = np.minimum(pos, max(sorted_pairs.size - 1, 0))
-    found = sorted_pairs.size > 0
-    hit = (sorted_pairs[pos_c] == pair) if found else np.zeros(pair.shape, bool)
-    return np.where(hit, order[pos_c] if found else 0, pairs.size).astype(np.int32)
+    if sorted_pairs.size == 0:
+        return np.zeros(pair.shape, np.int32)
+    pos = np.minimum(np.searchsorted(sorted_pairs, pair), sorted_pairs.size - 1)
+    return np.where(sorted_pairs[pos] == pair, codes[pos], sorted_pairs.size).astype(np.int32)
 
 
 def _fit_nunique_within(v, cards, ctx):
@@ -167,7 +187,7 @@ def _fit_nunique_within(v, cards, ctx):
     table = np.full(cards[1] + 1, np.nan)
     table[agg.get_column("b").to_numpy()] = agg.get_column("n").to_numpy()
     table[cards[1]] = np.nan
-    return {"table": table.tolist()}
+    return {"table": table}
 
 
 def _apply_table_b(v, s):
@@ -175,34 +195,33 @@ def _apply_table_b(v, s):
 
 
 # ----------------------------------------------------------------- group-by (x numeric, k categorical)
-_GROUP_STATS = ("mean", "std", "min", "max", "median", "count", "nunique")
+
+
+def _stat_expr(c, stat):
+    return {
+        "mean": c.mean(), "std": c.std(), "min": c.min(), "max": c.max(), "median": c.median(),
+        "count": c.count(), "nunique": c.drop_nulls().n_unique(),
+    }[stat]
 
 
 def group_stat_tables(k: np.ndarray, card: int, xs: dict) -> dict:
-    """All group statistics of several numeric columns by one key, in one polars pass.
+    """Group statistics of several numeric columns by one key, in one polars pass.
 
-    Returns ``{x_name: {stat: table}}`` where each table has ``card + 1`` entries.
+    ``xs`` maps a column name to ``(values, stats)``; returns ``{name: {stat: table}}`` where
+    each table has ``card + 1`` entries (the last, for unseen categories, is missing).
     """
     cols = {"__k": k}
     exprs = []
-    for i, (name, x) in enumerate(xs.items()):
+    for i, (name, (x, stats)) in enumerate(xs.items()):
         cols[f"x{i}"] = x
         c = pl.col(f"x{i}").fill_nan(None)
-        exprs += [
-            c.mean().alias(f"x{i}|mean"),
-            c.std().alias(f"x{i}|std"),
-            c.min().alias(f"x{i}|min"),
-            c.max().alias(f"x{i}|max"),
-            c.median().alias(f"x{i}|median"),
-            c.count().alias(f"x{i}|count"),
-            c.drop_nulls().n_unique().alias(f"x{i}|nunique"),
-        ]
+        exprs += [_stat_expr(c, stat).alias(f"x{i}|{stat}") for stat in sorted(stats)]
     agg = pl.DataFrame(cols).group_by("__k").agg(exprs)
     idx = agg.get_column("__k").to_numpy()
     out = {}
-    for i, name in enumerate(xs):
+    for i, (name, (_, stats)) in enumerate(xs.items()):
         out[name] = {}
-        for stat in _GROUP_STATS:
+        for stat in stats:
             table = np.full(card + 1, np.nan)
             table[idx] = agg.get_column(f"x{i}|{stat}").cast(pl.Float64).to_numpy()
             table[card] = np.nan

@@ -45,7 +45,8 @@ def test_group_statistics_match_pandas():
     k = rng.integers(0, 4, 300).astype(np.int32)
     x = rng.normal(size=300)
     x[::7] = np.nan
-    tables = group_stat_tables(k, 5, {"x": x})["x"]
+    stats = {"mean", "std", "min", "max", "median", "count", "nunique"}
+    tables = group_stat_tables(k, 5, {"x": (x, stats)})["x"]
     ref = pd.DataFrame({"k": k, "x": x}).groupby("k")["x"].agg(["mean", "std", "min", "max", "median", "count", "nunique"])
     for stat in ref.columns:
         np.testing.assert_allclose(tables[stat][:4], ref[stat].to_numpy(), err_msg=stat)
@@ -65,7 +66,7 @@ def test_combine_and_frequency_handle_unknown_codes():
     b = np.array([0, 1, 1, 1], dtype=np.int32)
     state = OPS["combine"].fit([a[:3], b[:3]], [2, 2], {})
     codes = apply("combine", [a, b], state)
-    assert len(set(codes[:3])) == 3 and codes[3] == len(state["pairs"])
+    assert len(set(codes[:3])) == 3 and codes[3] == len(state["sorted"])
     freq = OPS["freq"].fit([a[:3]], [2], {})
     np.testing.assert_allclose(apply("freq", [a], freq), [2 / 3, 2 / 3, 1 / 3, 0.0])
 
@@ -82,3 +83,16 @@ def test_target_stats_smooth_towards_prior():
 def test_every_operator_has_a_readable_name(op):
     names = ["a", "b", "c"][: max(1, len(OPS[op].inputs))]
     assert OPS[op].label(names) and OPS[op].formula(names)
+
+
+def test_oof_target_tables_equal_refits_without_each_fold():
+    from featsmith.featurize._ops import oof_target_tables
+
+    rng = np.random.default_rng(0)
+    codes = rng.integers(0, 6, 200).astype(np.int32)
+    y = rng.normal(size=200)
+    folds = rng.permutation(200) % 4
+    got = oof_target_tables(codes, 6, y, folds, 4, smoothing=3.0)
+    for f in range(4):
+        keep = folds != f
+        np.testing.assert_allclose(got[f], target_stats(codes[keep], 6, y[keep], 3.0))
