@@ -72,6 +72,9 @@ class GBDTSelector(SelectorMixin, BaseEstimator):
         Boosting rounds of the importance model.
     learning_rate : float, default=0.1
     num_leaves : int, default=31
+    max_bin : int, default=63
+        LightGBM histogram bins; importances need less resolution than predictions, and 63
+        bins make the fits about twice as fast as LightGBM's 255.
     n_null_runs : int, default=5
         Shadow-feature refits for the automatic cut (not done when ``k`` or ``threshold`` is
         given, unless ``compute_null=True``).
@@ -131,6 +134,7 @@ class GBDTSelector(SelectorMixin, BaseEstimator):
         "n_estimators": [Interval(numbers.Integral, 1, None, closed="left")],
         "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
         "num_leaves": [Interval(numbers.Integral, 2, None, closed="left")],
+        "max_bin": [Interval(numbers.Integral, 2, None, closed="left")],
         "n_null_runs": [Interval(numbers.Integral, 1, None, closed="left")],
         "compute_null": ["boolean"],
         "cv": [Interval(numbers.Integral, 2, None, closed="left")],
@@ -148,6 +152,7 @@ class GBDTSelector(SelectorMixin, BaseEstimator):
         n_estimators=100,
         learning_rate=0.1,
         num_leaves=31,
+        max_bin=63,
         n_null_runs=5,
         compute_null=False,
         cv=3,
@@ -162,6 +167,7 @@ class GBDTSelector(SelectorMixin, BaseEstimator):
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
+        self.max_bin = max_bin
         self.n_null_runs = n_null_runs
         self.compute_null = compute_null
         self.cv = cv
@@ -197,7 +203,7 @@ class GBDTSelector(SelectorMixin, BaseEstimator):
         kind = kind_of(self.task_, n_classes)
         params = lgb_params(self.task_, n_classes, draw_seed(rng), n_jobs,
                             learning_rate=float(self.learning_rate),
-                            num_leaves=int(self.num_leaves),
+                            num_leaves=int(self.num_leaves), max_bin=int(self.max_bin),
                             min_data_in_leaf=int(min(20, max(1, X.shape[0] // 10))))
 
         automatic = self.k is None and self.threshold is None

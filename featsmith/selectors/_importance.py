@@ -50,6 +50,10 @@ def raw_predict(booster, X, kind=None):
     return raw.T.copy() if raw.ndim == 2 else raw
 
 
+# Rows per LightGBM predict call when shuffled copies of several columns are stacked.
+PREDICT_ROWS = 1 << 18
+
+
 def permutation_importances(booster, X_val, y_val, kind, n_repeats, rng):
     """Held-out loss increase when each column is shuffled.
 
@@ -57,21 +61,26 @@ def permutation_importances(booster, X_val, y_val, kind, n_repeats, rng):
     ``(n_repeats, p)``, and the sum and sum of squares over held-out rows of each row's
     increase (averaged over shuffles), shape ``(p,)``, from which a standard error over rows
     follows: it accounts for which rows happened to be held out, which the spread over
-    shuffles alone does not. All repeats of one column are predicted in one stacked call to
-    keep LightGBM's per-call overhead out of the loop.
+    shuffles alone does not. Shuffled copies of several columns are stacked into one predict
+    call, which keeps LightGBM's per-call overhead out of the loop.
     """
     base_rows = row_loss(kind, y_val, raw_predict(booster, X_val))
     n, p = X_val.shape
     out, row_sum, row_sq = np.empty((n_repeats, p)), np.empty(p), np.empty(p)
-    y_rep = np.tile(y_val, n_repeats)
-    stacked = np.tile(X_val, (n_repeats, 1))
-    for j in range(p):
-        for r in range(n_repeats):
-            stacked[r * n:(r + 1) * n, j] = X_val[rng.permutation(n), j]
-        per_row = row_loss(kind, y_rep, raw_predict(booster, stacked)).reshape(n_repeats, n)
-        diff = per_row - base_rows
-        out[:, j] = diff.mean(axis=1)
-        row_diff = diff.mean(axis=0)
-        row_sum[j], row_sq[j] = row_diff.sum(), (row_diff ** 2).sum()
-        stacked[:, j] = np.tile(X_val[:, j], n_repeats)
+    block = n * n_repeats
+    cols_per_call = max(1, PREDICT_ROWS // block)
+    y_rep = np.tile(y_val, n_repeats * cols_per_call)
+    for lo in range(0, p, cols_per_call):
+        cols = range(lo, min(p, lo + cols_per_call))
+        stacked = np.tile(X_val, (n_repeats * len(cols), 1))
+        for c, j in enumerate(cols):
+            for r in range(n_repeats):
+                start = (c * n_repeats + r) * n
+                stacked[start:start + n, j] = X_val[rng.permutation(n), j]
+        per_row = row_loss(kind, y_rep[:stacked.shape[0]], raw_predict(booster, stacked))
+        per_row = per_row.reshape(len(cols), n_repeats, n) - base_rows
+        for c, j in enumerate(cols):
+            out[:, j] = per_row[c].mean(axis=1)
+            row_diff = per_row[c].mean(axis=0)
+            row_sum[j], row_sq[j] = row_diff.sum(), (row_diff ** 2).sum()
     return out, row_sum, row_sq

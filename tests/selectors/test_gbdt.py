@@ -50,7 +50,8 @@ def test_top_k_and_threshold():
 
 def test_null_pvalues_separate_signal_from_noise():
     X, y = make_recovery("regression")
-    sel = GBDTSelector(k=10, compute_null=True, n_null_runs=4, random_state=0).fit(X, y)
+    sel = GBDTSelector(k=10, compute_null=True, n_null_runs=4, n_estimators=50,
+                       random_state=0).fit(X, y)
     assert sel.null_importances_.shape == (4, X.shape[1])
     # Informative features beat every shadow; noise features look like shadows.
     assert (sel.null_pvalues_[INFORMATIVE] == 1.0 / (1 + sel.null_importances_.size)).all()

@@ -34,11 +34,11 @@ def test_top_k_threshold_and_multiclass():
     sel = GradientFeatureSelector(k=6, random_state=0).fit(X, y)
     assert set(sel.get_support(indices=True)) == set(INFORMATIVE)
     assert sel.classes_.tolist() == [0, 1, 2]
-    top2 = GradientFeatureSelector(k=2, threshold=0.5, random_state=0).fit(X, y)
+    Xr, yr = make_recovery("regression", n=600)
+    top2 = GradientFeatureSelector(k=2, threshold=0.5, hidden_units=(), random_state=0).fit(Xr, yr)
     assert top2.get_support().sum() == 2
-    assert set(top2.get_support(indices=True)) <= set(INFORMATIVE)
-    linear = GradientFeatureSelector(k=3, hidden_units=(), random_state=0).fit(X, y)
-    assert set(linear.get_support(indices=True)) <= set(INFORMATIVE)
+    # The two largest linear effects.
+    assert set(top2.get_support(indices=True)) == {0, 1}
 
 
 def test_leaves_torch_global_state_alone():
