@@ -15,7 +15,7 @@ import numpy as np
 from featsmith.featurize._ops import CROSS_OPS, DATETIME_OPS, GROUP_OPS, OPS, UNARY_OPS
 
 # Specs are (name, op, inputs, extra) tuples; extra carries e.g. the class of a target encoding.
-_ORDER2_GROUP_OPS = ["gb_mean", "gb_std", "gb_dev"]
+_ORDER2_GROUP_OPS = GROUP_OPS
 
 
 def _allowed(op, operators):

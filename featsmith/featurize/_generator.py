@@ -21,6 +21,7 @@ from featsmith.featurize._ops import (
     group_rank_sketch,
     group_stat_tables,
     oof_target_tables,
+    value_ranks,
     target_stats,
 )
 from featsmith.featurize._plan import FeaturePlan
@@ -304,7 +305,7 @@ class FeatureGenerator(TransformerMixin, BaseEstimator):
             k: group_stat_tables(value(k), feats[k].card, {x: (value(x), xs[x]) for x in sorted(xs)})
             for k, xs in by_key.items()
         }
-        oof = {}
+        oof, ranks = {}, {}
         null_code = {c: v.index(NULL_TOKEN) for c, v in coder.vocab.items() if NULL_TOKEN in v}
         for name, op, inputs, extra in specs:
             if op == "base":
@@ -314,7 +315,9 @@ class FeatureGenerator(TransformerMixin, BaseEstimator):
             if op in ("gb_dev", "gb_ratio"):
                 state = {"table": tables[inputs[1]][inputs[0]]["mean"]}
             elif op == "gb_rank":
-                state = {"sketch": group_rank_sketch(value(inputs[1]), cards[1], value(inputs[0]))}
+                if inputs[0] not in ranks:
+                    ranks[inputs[0]] = value_ranks(value(inputs[0]))
+                state = {"sketch": group_rank_sketch(value(inputs[1]), cards[1], value(inputs[0]), ranks[inputs[0]])}
             elif op.startswith("gb_"):
                 state = {"table": tables[inputs[1]][inputs[0]][op[3:]]}
             elif op == "te":

@@ -229,14 +229,23 @@ def group_stat_tables(k: np.ndarray, card: int, xs: dict) -> dict:
     return out
 
 
-def group_rank_sketch(k: np.ndarray, card: int, x: np.ndarray) -> np.ndarray:
+def value_ranks(x: np.ndarray) -> np.ndarray:
+    """Position of each value in the sorted column (shared by every key's rank sketch)."""
+    ranks = np.empty(x.size, dtype=np.int64)
+    ranks[np.argsort(x, kind="stable")] = np.arange(x.size)
+    return ranks
+
+
+def group_rank_sketch(k: np.ndarray, card: int, x: np.ndarray, ranks=None) -> np.ndarray:
     """Per-group quantile sketch of ``x`` (``card + 1`` rows, NaN where a group is empty)."""
-    ok = ~np.isnan(x)
-    k, x = k[ok], x[ok]
     sketch = np.full((card + 1, _GROUP_RANK_SKETCH), np.nan)
-    if x.size == 0:
+    ok = ~np.isnan(x)
+    if not ok.any():
         return sketch
-    order = np.lexsort((x, k))
+    ranks = value_ranks(x) if ranks is None else ranks
+    # One integer sort on (key, value rank) orders every group by value.
+    order = np.argsort(k.astype(np.int64) * x.size + ranks, kind="stable")
+    order = order[ok[order]]
     ks, xs = k[order], x[order]
     counts = np.bincount(ks, minlength=card + 1)
     starts = np.r_[0, np.cumsum(counts)[:-1]]
