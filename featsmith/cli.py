@@ -40,6 +40,7 @@ TASKS = ("auto", "binary", "multiclass", "regression")
 # Missing-value spellings read as null from CSV (pandas reads these as NaN too).
 CSV_NULLS = ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None"]
 _LOSS_WORDS = ("error", "loss", "deviance", "rmse", "mse", "mae")
+STORE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 
 logger = logging.getLogger("featsmith")
 
@@ -387,7 +388,12 @@ def _leaderboard_text(model, top=10) -> str:
     board = getattr(model, "leaderboard_", None)
     if board is None or len(board) == 0:
         return "(no leaderboard)"
-    ranked = _best_first(board.reset_index(drop=True), model).head(top)
+    return _ranked_text(_best_first(board.reset_index(drop=True), model), top)
+
+
+def _ranked_text(board, top) -> str:
+    """A leaderboard already sorted best first, its ``top`` rows as a plain-text table."""
+    ranked = board.head(top)
     header = ["rank"] + [c for c in ("model", "score", "seconds", "status", "params") if c in ranked]
     rows = []
     for rank, (_, trial) in enumerate(ranked.iterrows(), start=1):
@@ -397,7 +403,7 @@ def _leaderboard_text(model, top=10) -> str:
             if col == "score":
                 value = _format_value(float(value))
             elif col == "seconds":
-                value = f"{float(value):.1f}"
+                value = _format_value(float(value)) if float(value) < 0.1 else f"{float(value):.1f}"
             elif col == "params":
                 value = _format_params(value) or "(defaults)"
             row.append(value)
@@ -447,6 +453,29 @@ def _report_text(model, *, name="model", top=10) -> str:
     return "\n".join(parts)
 
 
+def _store_text(path, *, experiment=None, top=10) -> str:
+    """A plain-text summary of a tuning experiment store: each experiment's facts and its
+    best trials."""
+    from featsmith.pipelines._report import store_leaderboards
+
+    parts = []
+    for summary in store_leaderboards(path, experiment=experiment):
+        if parts:
+            parts.append("")
+        parts += [_kv_table(summary["facts"]), "", f"Leaderboard ({summary['name']})",
+                  _ranked_text(summary["leaderboard"], top)]
+    return "\n".join(parts)
+
+
+def _is_store(path: Path) -> bool:
+    """An experiment store by extension, or any file that starts like a SQLite database."""
+    if path.suffix.lower() in STORE_SUFFIXES:
+        return True
+    with contextlib.suppress(OSError), open(path, "rb") as fh:
+        return fh.read(16) == b"SQLite format 3\x00"
+    return False
+
+
 # --------------------------------------------------------------------------------------------
 # Console
 # --------------------------------------------------------------------------------------------
@@ -461,8 +490,7 @@ class _Console:
 
     @property
     def show_progress(self) -> bool:
-        # The pipeline draws its own display in verbose mode; two live displays cannot share a
-        # terminal.
+        # With --verbose the log lines are the display; a live bar would garble them.
         return not self.quiet and not self.verbose and sys.stderr.isatty()
 
     def result(self, text="") -> None:
@@ -525,35 +553,53 @@ def _logging_to_stderr(quiet, verbose):
 # --------------------------------------------------------------------------------------------
 
 
-def _check_writable(out) -> Path:
+def _check_writable(out, option="--out", example="model.joblib") -> Path:
     out = Path(out)
     if out.is_dir():
-        raise CLIError(f"--out {out}: is a directory; give a file name such as model.joblib")
+        raise CLIError(f"{option} {out}: is a directory; give a file name such as {example}")
     if not out.parent.exists():
-        raise CLIError(f"--out {out}: directory {str(out.parent)!r} does not exist")
+        raise CLIError(f"{option} {out}: directory {str(out.parent)!r} does not exist")
     return out
 
 
-def _fit(args, console, X, y, label):
+def _fit(args, console, X, y, label, **fit_params):
+    """Fit an AutoPipeline; ``fit_params`` (``tables``, ``relationships``) go to its ``fit``."""
     from featsmith import AutoPipeline
 
     model = AutoPipeline(
         task=args.task, metric=args.metric, time_budget=args.time_budget,
         max_trials=args.max_trials, random_state=args.random_state, n_jobs=args.n_jobs,
-        # Our own spinner is the progress display; with --verbose the pipeline logs each trial.
-        verbose=2 if console.verbose else 0,
+        # The pipeline draws the progress (stage, elapsed / budget, best score so far) on a
+        # terminal; with --verbose it logs each trial instead.
+        verbose=2 if console.verbose else 1 if console.show_progress else 0,
     )
-    description = f"fitting {label}: {X.height} rows x {X.width} columns, budget {args.time_budget:g} s"
+    if console.show_progress:  # on a terminal, say what the progress bar is about
+        related = fit_params.get("tables") or {}
+        console.note(
+            f"fitting {label}: {X.height} rows x {X.width} columns"
+            + (f" + {len(related)} related table(s)" if related else "")
+            + f", budget {args.time_budget:g} s"
+        )
     start = time.perf_counter()
-    with console.progress(description):
-        model.fit(X, y)
+    model.fit(X, y, **fit_params)
     return model, time.perf_counter() - start
 
 
 def _save_model(model, out: Path, console) -> None:
     import joblib
+    import tempfile
 
-    joblib.dump(model, out)
+    # Written beside the target and renamed into place, so a failed save never leaves a
+    # truncated model file (or destroys an earlier good one).
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    os.close(fd)
+    try:
+        joblib.dump(model, tmp)
+        os.replace(tmp, out)
+    except Exception as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise CLIError(f"cannot save the model to {out}: {_first_line(exc)}") from None
     console.note(f"model written to {out}")
 
 
@@ -569,14 +615,146 @@ def _fit_summary(model, seconds, out) -> str:
     ])
 
 
+def _check_report_path(args, out: Path) -> Path | None:
+    if args.report is None:
+        return None
+    report = _check_writable(args.report, "--report", "report.html")
+    if report.resolve() == out.resolve():
+        raise CLIError(f"--report {report} is also the model file (--out); give it another name")
+    return report
+
+
 def _cmd_fit(args, console) -> int:
     out = _check_writable(args.out)
+    report = _check_report_path(args, out)
     frame = _read_table(args.data)
     X, y = _split_target(frame, args.target, args.data)
-    model, seconds = _fit(args, console, X, y, Path(args.data).name)
+    model, seconds = _fit(args, console, X, y, Path(args.data).name,
+                          **_relational_inputs(args, X))
     _save_model(model, out, console)
+    if report is not None:
+        _write_html_report(model, report, console)
     console.result(_fit_summary(model, seconds, out))
     return 0
+
+
+# --------------------------------------------------------------------------------------------
+# Related tables
+# --------------------------------------------------------------------------------------------
+
+
+def _read_tables(directory, *, skip=(), target_table=None) -> dict:
+    """Every .csv, .csv.gz and .parquet file in ``directory`` as a table named by its file
+    stem (``users.parquet`` is table ``users``), leaving out the files in ``skip`` and those of
+    the target table (the rows being fitted or predicted stand in for it)."""
+    directory = Path(directory)
+    if not directory.exists():
+        raise CLIError(f"--tables {directory}: no such directory")
+    if not directory.is_dir():
+        raise CLIError(f"--tables {directory}: not a directory; give the folder that holds one "
+                       ".csv or .parquet file per table")
+    skip = {Path(p).resolve() for p in skip}
+    files = sorted(
+        p for p in directory.iterdir()
+        if p.is_file() and _table_format(p) and p.resolve() not in skip
+        and ".predictions." not in p.name
+    )
+    if not files:
+        raise CLIError(f"--tables {directory}: holds no .csv, .csv.gz or .parquet file")
+    sources, tables = {}, {}
+    for path in files:
+        name = _stem(path)
+        if name == target_table:
+            logger.warning("--tables: %s is a file for the target table %r; the rows of DATA "
+                           "are used for it", path.name, target_table)
+            continue
+        if "." in name:
+            raise CLIError(f"--tables: {path.name} gives table name {name!r}, and table names "
+                           "cannot contain '.'; rename the file")
+        if name in sources:
+            raise CLIError(f"--tables {directory}: two files for table {name!r} "
+                           f"({sources[name].name} and {path.name}); keep one")
+        sources[name] = path
+        tables[name] = _read_table(path)
+    return tables
+
+
+def _table_column(ref, item, frames, target_table):
+    """``table.column`` (the table name ends at the first '.') checked against the tables."""
+    table, dot, column = ref.strip().partition(".")
+    if not (table and dot and column):
+        raise CLIError(f"--relationships {item!r}: {ref!r} must read table.column, e.g. "
+                       "ratings.user_id=users.user_id")
+    if table not in frames:
+        others = sorted(t for t in frames if t != target_table)
+        raise CLIError(
+            f"--relationships {item!r} names table {table!r}, which is neither a file in "
+            f"--tables ({', '.join(others) or 'none'}) nor the target table {target_table!r} "
+            "(DATA; set --target-table to name it otherwise)"
+        )
+    if column not in frames[table].columns:
+        raise CLIError(
+            f"--relationships {item!r}: table {table!r} has no column {column!r}; its columns "
+            f"are {_columns_preview(frames[table].columns)}"
+        )
+    return f"{table}.{column}"
+
+
+def _parse_relationships(values, tables, target_table, X) -> list[tuple[str, str]]:
+    """``child.fk=parent.pk`` items (space- or comma-separated, option repeated) as
+    ``("child.fk", "parent.pk")`` pairs, every table and column checked to exist."""
+    import re
+
+    frames = {**tables, target_table: X}
+    items = [item for value in values for item in re.split(r"[,\s]+", value) if item]
+    pairs = []
+    for item in items:
+        if item.count("=") != 1:
+            raise CLIError(f"--relationships {item!r}: expected child_table.column="
+                           "parent_table.column, e.g. ratings.user_id=users.user_id")
+        child, parent = item.split("=")
+        pairs.append((_table_column(child, item, frames, target_table),
+                      _table_column(parent, item, frames, target_table)))
+    if not pairs:
+        raise CLIError("--relationships: give at least one child_table.column="
+                       "parent_table.column")
+    named = {ref.partition(".")[0] for pair in pairs for ref in pair}
+    if target_table not in named:
+        raise CLIError(
+            f"--relationships never names the target table {target_table!r}, so no related "
+            f"table reaches its rows; relate it to one of {', '.join(sorted(tables))}, or set "
+            "--target-table if DATA's table has another name"
+        )
+    return pairs
+
+
+def _relational_inputs(args, X) -> dict:
+    """``tables=`` and ``relationships=`` for ``AutoPipeline.fit`` from --tables,
+    --relationships and --target-table; empty when none is given."""
+    if args.tables is None and not args.relationships:
+        if args.target_table is not None:
+            raise CLIError("--target-table needs --tables and --relationships")
+        return {}
+    if args.tables is None:
+        raise CLIError("--relationships needs --tables DIR, the folder of related tables")
+    if not args.relationships:
+        raise CLIError("--tables needs --relationships, e.g. --relationships "
+                       "ratings.user_id=users.user_id")
+    target_table = args.target_table or _stem(Path(args.data))
+    if not target_table or "." in target_table:
+        raise CLIError(f"target table name {target_table!r} cannot contain '.'; set "
+                       "--target-table NAME")
+    tables = _read_tables(args.tables, skip=[args.data], target_table=target_table)
+    if not tables:
+        raise CLIError(f"--tables {args.tables}: holds no table besides the target table")
+    return {"tables": tables,
+            "relationships": _parse_relationships(args.relationships, tables, target_table, X)}
+
+
+def _model_target_table(model) -> str | None:
+    """The name a relational model gave its own rows' table, if it records one."""
+    plan = getattr(model, "feature_plan_", None)
+    return getattr(getattr(plan, "relational", None), "target", None)
 
 
 def _expand_inputs(patterns) -> list[Path]:
@@ -642,9 +820,10 @@ def _plan_outputs(inputs, out) -> list[Path | None]:
     return plan
 
 
-def _predict_frame(model, frame, *, id_column=None, proba=False, path="data"):
+def _predict_frame(model, frame, *, id_column=None, proba=False, path="data", tables=None):
     """Predictions for one table: the id column if given, ``prediction`` and, with
-    ``proba=True``, one ``proba_<class>`` column per class."""
+    ``proba=True``, one ``proba_<class>`` column per class. ``tables`` (related tables) go to
+    the model's ``predict``."""
     import numpy as np
     import polars as pl
 
@@ -654,9 +833,10 @@ def _predict_frame(model, frame, *, id_column=None, proba=False, path="data"):
     columns = []
     if id_column is not None:
         columns.append(frame.get_column(id_column))
-    columns.append(pl.Series("prediction", np.asarray(model.predict(X))))
+    related = {} if tables is None else {"tables": tables}
+    columns.append(pl.Series("prediction", np.asarray(model.predict(X, **related))))
     if proba:
-        P = np.asarray(model.predict_proba(X), dtype=float)
+        P = np.asarray(model.predict_proba(X, **related), dtype=float)
         columns += [pl.Series(f"proba_{c}", P[:, k]) for k, c in enumerate(model.classes_)]
     return pl.DataFrame(columns)
 
@@ -669,11 +849,14 @@ def _cmd_predict(args, console) -> int:
         raise CLIError(f"--id {args.id!r} clashes with an output column name; rename that column")
     inputs = _expand_inputs(args.data)
     plan = _plan_outputs(inputs, args.out)
+    tables = None
+    if args.tables is not None:
+        tables = _read_tables(args.tables, skip=inputs, target_table=_model_target_table(model))
     with console.progress("predicting", total=len(inputs), enabled=console.show_progress
                           and len(inputs) > 1) as advance:
         for path, out in zip(inputs, plan):
             result = _predict_frame(model, _read_table(path), id_column=args.id, proba=args.proba,
-                                   path=path)
+                                   path=path, tables=tables)
             if out is None:
                 sys.stdout.write(result.write_csv())
             else:
@@ -694,9 +877,34 @@ def _cmd_evaluate(args, console) -> int:
 
 
 def _cmd_report(args, console) -> int:
-    model = _load_model(args.model)
-    console.result(_report_text(model, name=Path(args.model).name, top=args.top))
+    source = Path(args.source)
+    out = None if args.out is None else _check_writable(args.out, "--out", "report.html")
+    if not source.exists():
+        raise CLIError(f"{source}: no such file")
+    if source.is_dir():
+        raise CLIError(f"{source}: is a directory, expected a model file or an experiment store")
+    if _is_store(source):
+        if out is None:
+            console.result(_store_text(source, experiment=args.experiment, top=args.top))
+        else:
+            _write_html_report(str(source), out, console, experiment=args.experiment)
+        return 0
+    if args.experiment is not None:
+        raise CLIError(f"--experiment applies to an experiment store (.db, .sqlite), and "
+                       f"{source} is a model file")
+    model = _load_model(source)
+    if out is None:
+        console.result(_report_text(model, name=source.name, top=args.top))
+    else:
+        _write_html_report(model, out, console)
     return 0
+
+
+def _write_html_report(source, out: Path, console, experiment=None) -> None:
+    from featsmith.pipelines._report import write_report
+
+    write_report(source, out, experiment=experiment)
+    console.note(f"report written to {out}")
 
 
 def _cmd_demo(args, console) -> int:
@@ -706,6 +914,7 @@ def _cmd_demo(args, console) -> int:
     from featsmith.datasets import load
 
     out = _check_writable(args.out)
+    report = _check_report_path(args, out)
     data = load(args.dataset, as_frame="polars", return_X_y=False)
     rows = np.arange(data.data.height)
     stratify = None if data.task == "regression" else data.target.to_numpy()
@@ -721,6 +930,8 @@ def _cmd_demo(args, console) -> int:
     X, y = data.data, data.target
     model, seconds = _fit(args, console, X[train], y[train], data.name)
     _save_model(model, out, console)
+    if report is not None:
+        _write_html_report(model, report, console)
     result = _evaluate_model(model, X[test], y[test], pos_label=data.positive_class,
                             path=f"{data.name} held-out rows")
     console.result(f"Leaderboard (cross-validated {model.metric_} on the training rows)")
@@ -781,6 +992,8 @@ def _add_fit_options(parser, budget_default):
                         help="stop after N configurations (default: as many as the budget allows)")
     parser.add_argument("--n-jobs", type=int, default=None, metavar="N",
                         help="threads for training (default: all cores)")
+    parser.add_argument("--report", default=None, metavar="FILE",
+                        help="also write the HTML report of the fit (see 'featsmith report')")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -808,6 +1021,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data", metavar="DATA", help="training table: .csv, .csv.gz or .parquet")
     p.add_argument("--target", required=True, metavar="COL", help="column to predict")
     _add_fit_options(p, budget_default=60.0)
+    p.add_argument("--tables", default=None, metavar="DIR",
+                   help="folder of related tables, one .csv, .csv.gz or .parquet file per table, "
+                        "named by its file stem (users.parquet is table 'users')")
+    p.add_argument("--relationships", nargs="+", action="extend", default=[],
+                   metavar="CHILD.FK=PARENT.PK",
+                   help="how the tables join, child_table.column=parent_table.column, e.g. "
+                        "ratings.user_id=users.user_id; several separated by spaces or commas")
+    p.add_argument("--target-table", default=None, metavar="NAME",
+                   help="DATA's table name in --relationships (default: DATA's file stem)")
     p.add_argument("--random-state", type=int, default=None, metavar="N",
                    help="seed for reproducible results")
     p.add_argument("--out", default="model.joblib", metavar="FILE",
@@ -828,6 +1050,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--id", default=None, metavar="COL", help="column copied to the output")
     p.add_argument("--proba", action="store_true",
                    help="add one proba_<class> column per class (classification)")
+    p.add_argument("--tables", default=None, metavar="DIR",
+                   help="fresh related tables (one file per table, as for fit) to recompute the "
+                        "relational features from (default: the lookups stored at fit time)")
     p.set_defaults(handler=_cmd_predict)
 
     p = sub.add_parser("evaluate", parents=[common], help="score a saved model on labelled data",
@@ -841,12 +1066,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(handler=_cmd_evaluate)
 
-    p = sub.add_parser("report", parents=[common], help="summarise a saved model",
-                       description="Print task, metric, CV score, leaderboard, features and "
-                       "stage timings of a saved model.")
-    p.add_argument("model", metavar="MODEL")
+    p = sub.add_parser(
+        "report", parents=[common], help="summarise a saved model or an experiment store",
+        description="Print task, metric, CV score, leaderboard, features and stage timings of a "
+        "saved model, or the trials of a tuning experiment store (.db, .sqlite). With --out, "
+        "write one self-contained HTML page instead (viewable offline): leaderboard, score over "
+        "time, hyperparameter effects, features with formulas and importance, time per stage.",
+    )
+    p.add_argument("source", metavar="MODEL_OR_EXPERIMENT",
+                   help="model file from 'featsmith fit', or an experiment's SQLite store")
+    p.add_argument("--out", default=None, metavar="FILE",
+                   help="write the HTML report here (e.g. report.html) instead of printing text")
+    p.add_argument("--experiment", default=None, metavar="NAME",
+                   help="stores: only this experiment (default: every experiment in the store)")
     p.add_argument("--top", type=_positive_int, default=10, metavar="N",
-                   help="leaderboard rows (default 10)")
+                   help="leaderboard rows in the text summary (default 10)")
     p.set_defaults(handler=_cmd_report)
 
     p = sub.add_parser("demo", parents=[common], help="fit and score on a shipped dataset",

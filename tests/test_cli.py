@@ -2,6 +2,7 @@ import gzip
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -13,7 +14,8 @@ import pytest
 from sklearn.metrics import f1_score, mean_absolute_error, roc_auc_score
 
 import featsmith
-from featsmith.cli import _Console, main
+from featsmith.cli import _Console, _relational_inputs, build_parser, main
+from featsmith.tuners import Experiment
 
 # Tiny searches keep every fit to a few seconds on a busy machine.
 FAST = ["--time-budget", "5", "--max-trials", "1", "--n-jobs", "1", "--random-state", "0"]
@@ -115,14 +117,58 @@ def test_fit_reads_gzipped_csv_and_honours_task_and_metric(regression):
     assert model.task_ == "regression" and model.metric_ == "mae"
 
 
-def test_fit_prints_a_summary_and_notes(capsys, workdir):
+def test_fit_prints_a_summary_and_notes(capsys, workdir, monkeypatch):
     _regression_frame(120, 4).write_parquet(workdir / "small.parquet")
-    out_path = workdir / "small.joblib"
+    out_path, report = workdir / "small.joblib", workdir / "small.html"
+    # As on a terminal: the pipeline draws its own progress (it checks the terminal itself,
+    # so nothing is drawn here) and the CLI says what is being fitted.
+    monkeypatch.setattr(_Console, "show_progress", property(lambda self: True))
     code, out, err = run(capsys, "fit", workdir / "small.parquet", "--target", "price",
-                         "--out", out_path, *FAST)
-    assert code == 0 and out_path.exists()
+                         "--out", out_path, "--report", report, *FAST)
+    assert code == 0 and out_path.exists() and report.exists()
     assert "task      regression" in out and "CV score" in out and str(out_path) in out
-    assert f"model written to {out_path}" in err
+    assert f"model written to {out_path}" in err and f"report written to {report}" in err
+    assert "fitting small.parquet: 120 rows x 3 columns, budget 5 s" in err
+    model = joblib.load(out_path)
+    assert model.verbose == 1
+    page = report.read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and 'data-chart="search"' in page
+    assert page.count("<tr") - 1 >= len(model.leaderboard_)
+
+
+def test_tables_and_relationships_become_fit_arguments(tmp_path, caplog):
+    tables = tmp_path / "tables"
+    tables.mkdir()
+    pl.DataFrame({"user_id": [1, 2], "age": [30, 40]}).write_parquet(tables / "users.parquet")
+    pl.DataFrame({"movie_id": [7], "year": [1999]}).write_csv(tables / "movies.csv")
+    with gzip.open(tables / "users_extra.csv.gz", "wb") as fh:
+        pl.DataFrame({"user_id": [1], "n": [3]}).write_csv(fh)
+    ratings = pl.DataFrame({"user_id": [1, 2], "movie_id": [7, 7], "rating": [4.0, 3.0]})
+    # DATA itself and a stale copy of the target table may sit in the folder.
+    ratings.write_csv(tables / "ratings.csv")
+    ratings.write_parquet(tables / "ratings.parquet")
+    (tables / "README.txt").write_text("not a table")
+    argv = ["fit", str(tables / "ratings.csv"), "--target", "rating", "--tables", str(tables),
+            "--relationships", "ratings.user_id=users.user_id, ratings.movie_id=movies.movie_id",
+            "users_extra.user_id=users.user_id", "--relationships",
+            "ratings.movie_id=movies.movie_id"]
+    args = build_parser().parse_args(argv)
+    X = ratings.drop("rating")
+    fit_params = _relational_inputs(args, X)
+    assert sorted(fit_params["tables"]) == ["movies", "users", "users_extra"]
+    assert fit_params["tables"]["users"].columns == ["user_id", "age"]
+    assert fit_params["relationships"] == [
+        ("ratings.user_id", "users.user_id"), ("ratings.movie_id", "movies.movie_id"),
+        ("users_extra.user_id", "users.user_id"), ("ratings.movie_id", "movies.movie_id"),
+    ]
+    assert "ratings.parquet is a file for the target table 'ratings'" in caplog.text
+    # --target-table names DATA's table when its file is called something else.
+    args = build_parser().parse_args(
+        ["fit", str(tmp_path / "train_2024.csv"), "--target", "rating", "--tables", str(tables),
+         "--target-table", "ratings", "--relationships", "ratings.user_id=users.user_id"])
+    assert _relational_inputs(args, X)["relationships"] == [("ratings.user_id", "users.user_id")]
+    args = build_parser().parse_args(["fit", "d.csv", "--target", "y"])
+    assert _relational_inputs(args, X) == {}
 
 
 # -- predict --------------------------------------------------------------------------------
@@ -276,6 +322,51 @@ def test_report_summarises_the_model(capsys, binary):
     assert "Stage timings (s)" in out and "search" in out
 
 
+def test_report_writes_html_for_a_model(capsys, binary, tmp_path):
+    out_path = tmp_path / "binary.html"
+    code, out, err = run(capsys, "report", binary["model"], "--out", out_path)
+    assert code == 0 and out == "" and f"report written to {out_path}" in err
+    page = out_path.read_text(encoding="utf-8")
+    model = joblib.load(binary["model"])
+    assert "roc_auc (higher is better)" in page and f"{model.best_score_:.5g}" in page
+    assert page.count('data-chart="search"') == 1 and page.count('data-chart="stages"') == 1
+    assert "http" not in page and "<script" not in page
+
+
+@pytest.fixture(scope="module")
+def store(workdir):
+    path = workdir / "tuning.db"
+    space = {"x": {"_type": "uniform", "_value": [-3, 3]},
+             "kind": {"_type": "choice", "_value": ["a", "b"]}}
+    Experiment(lambda p: (p["x"] - 1) ** 2 + (p["kind"] == "b"), space, tuner="random",
+               max_trials=12, storage=path, name="first", random_state=0).run()
+    Experiment(lambda p: -p["x"], space, tuner="random", mode="max", max_trials=5, storage=path,
+               name="second", random_state=1).run()
+    return path
+
+
+def test_report_reads_an_experiment_store(capsys, store, tmp_path):
+    code, out, err = run(capsys, "report", store, "--top", "3")
+    assert code == 0 and err == ""
+    assert re.search(r"experiment +first", out) and re.search(r"experiment +second", out)
+    assert "Leaderboard (first)" in out and "(3 of 12 trials shown, best first)" in out
+    first = out.split("Leaderboard (first)")[1].splitlines()
+    assert first[1].split()[:2] == ["rank", "model"] and first[2].split()[0] == "1"
+    code, out, _ = run(capsys, "report", store, "--experiment", "second")
+    assert code == 0 and "Leaderboard (first)" not in out and "maximised" in out
+
+    out_path = tmp_path / "store.html"
+    code, _, err = run(capsys, "report", store, "--out", out_path, "--experiment", "first")
+    assert code == 0 and "report written to" in err
+    page = out_path.read_text(encoding="utf-8")
+    assert page.count('data-chart="search"') == 1 and page.count('data-chart="param"') == 2
+    # A store under another extension is recognised by its SQLite header.
+    renamed = tmp_path / "tuning.store"
+    shutil.copy(store, renamed)
+    code, out, _ = run(capsys, "report", renamed)
+    assert code == 0 and "Leaderboard (second)" in out
+
+
 def test_demo_fits_scores_and_saves(capsys, tmp_path):
     out_path = tmp_path / "demo.joblib"
     code, out, err = run(capsys, "demo", "--dataset", "penguins", "--out", out_path,
@@ -304,6 +395,18 @@ def bad_files(workdir):
     _binary_frame(20, 5).with_columns(pl.lit("maybe").alias("bought")).write_csv(
         workdir / "unseen.csv"
     )
+    import sqlite3
+
+    sqlite3.connect(workdir / "foreign.db").execute("CREATE TABLE notes (x TEXT)")
+    for name, tables in (("rel", {"customers.csv": "customer_id,region\n1,north\n"}),
+                         ("rel_bad", {"customers.csv": "customer_id,region\n1,north\n",
+                                      "broken.parquet": "not parquet"}),
+                         ("rel_twice", {"customers.csv": "customer_id\n1\n",
+                                        "customers.parquet": ""}),
+                         ("rel_empty", {"notes.txt": "nothing"})):
+        (workdir / name).mkdir(exist_ok=True)
+        for file, text in tables.items():
+            (workdir / name / file).write_text(text)
     return workdir
 
 
@@ -344,13 +447,54 @@ def bad_files(workdir):
         (["evaluate", "{d}/binary.joblib", "{d}/test.csv", "--target", "bought",
           "--pos-label", "maybe"], ["--pos-label 'maybe' is not one of the model's classes"]),
         (["report", "{d}/missing.joblib"], ["no such file"]),
+        (["report", "{d}/foreign.db"], ["without featsmith's 'experiments' and 'trials'"]),
+        (["report", "{d}/tuning.db", "--experiment", "third"], ["no experiment named 'third'"]),
+        (["report", "{d}/binary.joblib", "--experiment", "first"], ["--experiment applies"]),
+        (["report", "{d}/binary.joblib", "--out", "{d}/nodir/r.html"], ["does not exist"]),
+        (["fit", "{d}/train.csv", "--target", "bought", "--report", "{d}"],
+         ["--report", "is a directory"]),
+        (["fit", "{d}/train.csv", "--target", "bought", "--tables", "{d}/rel"],
+         ["--tables needs --relationships"]),
+        (["fit", "{d}/train.csv", "--target", "bought", "--relationships", "a.b=c.d"],
+         ["--relationships needs --tables"]),
+        (["fit", "{d}/train.csv", "--target", "bought", "--target-table", "t"],
+         ["--target-table needs --tables"]),
+        (["fit", "{d}/train.csv", "--target", "bought", "--tables", "{d}/nowhere",
+          "--relationships", "train.x1=customers.customer_id"], ["no such directory"]),
+        (["fit", "{d}/train.csv", "--target", "bought", "--tables", "{d}/rel_empty",
+          "--relationships", "train.x1=customers.customer_id"], ["holds no .csv"]),
+        (["fit", "{d}/train.csv", "--target", "bought", "--tables", "{d}/rel_bad",
+          "--relationships", "train.row_id=customers.customer_id"],
+         ["broken.parquet: cannot read it as Parquet"]),
+        (["fit", "{d}/train.csv", "--target", "bought", "--tables", "{d}/rel_twice",
+          "--relationships", "train.row_id=customers.customer_id"],
+         ["two files for table 'customers'"]),
+        (["fit", "{d}/train.csv", "--target", "bought", "--tables", "{d}/rel",
+          "--relationships", "train.row_id=users.user_id"],
+         ["names table 'users'", "customers", "target table 'train'"]),
+        (["fit", "{d}/train.csv", "--target", "bought", "--tables", "{d}/rel",
+          "--relationships", "train.row_id=customers.id"],
+         ["table 'customers' has no column 'id'", "'customer_id'"]),
+        (["fit", "{d}/train.csv", "--target", "bought", "--tables", "{d}/rel",
+          "--relationships", "train.client=customers.customer_id"],
+         ["table 'train' has no column 'client'"]),
+        (["fit", "{d}/train.csv", "--target", "bought", "--tables", "{d}/rel",
+          "--relationships", "train.row_id->customers.customer_id"],
+         ["expected child_table.column=parent_table.column"]),
+        (["fit", "{d}/train.csv", "--target", "bought", "--tables", "{d}/rel",
+          "--relationships", "train=customers.customer_id"], ["'train' must read table.column"]),
+        (["fit", "{d}/train.csv", "--target", "bought", "--tables", "{d}/rel",
+          "--target-table", "orders", "--relationships", "customers.customer_id=customers.region"],
+         ["never names the target table 'orders'"]),
+        (["predict", "{d}/binary.joblib", "{d}/test.csv", "--tables", "{d}/nowhere"],
+         ["no such directory"]),
         (["demo", "--dataset", "iris"], ["unknown dataset 'iris'", "penguins"]),
         (["frobnicate"], ["invalid choice"]),
         ([], ["choose a command"]),
     ],
 )
-def test_bad_input_gives_one_line_and_status_2(capsys, bad_files, binary, regression, argv,
-                                               fragments):
+def test_bad_input_gives_one_line_and_status_2(capsys, bad_files, binary, regression, store,
+                                               argv, fragments):
     argv = [a.format(d=bad_files) for a in argv]
     code, out, err = run(capsys, *argv)
     assert_one_line_error(code, err, *fragments)

@@ -276,8 +276,8 @@ def _model_page(model) -> _Page:
 
 
 def _store_experiments(path: Path) -> list[dict]:
-    """The experiments in a tuners SQLite store, oldest first (read-only; checks the schema
-    first so a foreign SQLite file is never given featsmith's tables)."""
+    """The experiments in a tuners SQLite store, oldest first (read-only: a report never
+    changes the store, and a foreign SQLite file is refused before anything else reads it)."""
     if not path.exists():
         raise ValueError(f"{path}: no such file; pass a fitted AutoPipeline or the storage= file "
                          "of a featsmith.tuners.Experiment.")
@@ -320,13 +320,16 @@ def _family(params: dict) -> tuple[str, dict]:
 
 
 def _store_search(path: Path, info: dict, index: int) -> _Search:
-    from featsmith.tuners._storage import TrialStore
+    from featsmith.tuners._storage import StorageError, TrialStore
 
-    store = TrialStore(path)
     try:
-        records = store.load_trials(info["name"])
-    finally:
-        store.close()
+        store = TrialStore(path, read_only=True)
+        try:
+            records = store.load_trials(info["name"])
+        finally:
+            store.close()
+    except StorageError as exc:  # not ours after all (other columns), or locked
+        raise ValueError(str(exc)) from None
     starts = [r["start_time"] for r in records if r["start_time"] is not None]
     origin = min(starts) if starts else 0.0
     rows = []
@@ -887,6 +890,25 @@ def _page(source, experiment=None) -> _Page:
             f"{type(source).__name__}."
         )
     return _model_page(source)
+
+
+def store_leaderboards(path, *, experiment=None) -> list[dict]:
+    """The trials of each experiment in a tuners store, for a text summary.
+
+    Returns one dict per experiment: ``name``, ``facts`` (list of (label, text) pairs),
+    ``greater_is_better`` and ``leaderboard`` (a DataFrame with ``trial``, ``model``,
+    ``score``, ``seconds``, ``status``, ``params``, best first).
+    """
+    out = []
+    for search in _store_page(path, experiment).searches:
+        board = search.trials.copy()
+        board.loc[board["status"].isin(_UNSCORED), "score"] = np.nan
+        board = board.sort_values("score", ascending=not search.greater_is_better,
+                                  na_position="last", kind="stable")
+        out.append({"name": search.facts[0][1], "facts": search.facts,
+                    "greater_is_better": search.greater_is_better,
+                    "leaderboard": board.reset_index(drop=True)})
+    return out
 
 
 def render_report(source, *, experiment=None) -> str:
