@@ -24,7 +24,15 @@ from featsmith._validation import (
 )
 from featsmith._version import __version__
 from featsmith.featurize import TableEncoder
-from featsmith.pipelines._lgbm import KNOWN_GOOD_CONFIGS, BoosterAverage, LGBMTrialRunner, sample_lgbm_config
+from featsmith.pipelines._ensemble import greedy_ensemble
+from featsmith.pipelines._lgbm import (
+    KNOWN_GOOD_CONFIGS,
+    LGBM_SPACE,
+    BoosterAverage,
+    LGBMTrialRunner,
+    TrialResult,
+    WeightedModel,
+)
 from featsmith.pipelines._metrics import resolve_metric
 from featsmith.pipelines._task import TASKS, infer_task
 
@@ -34,6 +42,71 @@ logger = logging.getLogger("featsmith")
 # already tight and k-fold would spend the budget on k fits per trial.
 HOLDOUT_MIN_ROWS = 20_000
 DEFAULT_FOLDS = 5
+# Trials whose fold models and out-of-fold predictions are kept for ensembling.
+TOP_TRIALS_KEPT = 8
+
+
+class _StageClock:
+    """Seconds per stage of ``fit``, in order."""
+
+    def __init__(self, t0):
+        self.last = t0
+        self.timings = {}
+
+    def lap(self, stage):
+        now = time.perf_counter()
+        self.timings[stage] = self.timings.get(stage, 0.0) + now - self.last
+        self.last = now
+
+
+class _Member:
+    def __init__(self, trial, weight):
+        self.trial = trial
+        self.weight = float(weight)
+        self.ensemble_value = trial.value
+
+
+class _RowSubset:
+    """A :class:`featsmith._types.CandidateSource` restricted to some rows (the validation
+    rows of a holdout, the only ones with out-of-fold base predictions)."""
+
+    def __init__(self, source, rows):
+        self.source = source
+        self.rows = np.asarray(rows)
+        self.names = source.names
+        self.n_rows = len(self.rows)
+
+    def evaluate(self, names, rows=None):
+        return self.source.evaluate(names, self.rows if rows is None else self.rows[np.asarray(rows)])
+
+
+def _usable(trial) -> bool:
+    return np.isfinite(trial.value) and trial.status in ("ok", "truncated")
+
+
+def _best(trials):
+    usable = [tr for tr in trials if _usable(tr)]
+    return max(usable, key=lambda tr: tr.value) if usable else trials[0]
+
+
+def _keep_top(trials, k):
+    """Drop fold models and predictions of all but the ``k`` best usable trials."""
+    ranked = sorted((tr for tr in trials if _usable(tr)), key=lambda tr: tr.value, reverse=True)
+    keep = {id(tr) for tr in ranked[:k]}
+    for tr in trials:
+        if id(tr) not in keep:
+            tr.boosters, tr.oof = [], None
+
+
+def _raw_scores(oof, task, rows):
+    """Out-of-fold probabilities/values -> the raw scores a booster would start from."""
+    pred = oof[rows]
+    if task == "regression":
+        return pred
+    p = np.clip(pred, 1e-7, 1 - 1e-7)
+    if task == "binary":
+        return np.log(p[:, 1] / p[:, 0])
+    return np.log(p)
 
 
 def _resolve_threads(n_jobs) -> int:
@@ -82,9 +155,23 @@ def make_splits(y, task, *, cv=None, random_state=0):
 class AutoPipeline(BaseEstimator):
     """Automated feature engineering and model tuning, exported as one estimator.
 
-    ``fit`` types the columns, builds features (native categorical codes, frequency
-    encodings, datetime parts, text statistics, missing indicators), tunes LightGBM on
-    validation folds under a wall-clock budget and refits the best configuration on all rows.
+    ``fit`` runs these stages under one wall-clock budget (``stage_timings_`` records them):
+
+    1. **encode**: type the columns and encode them for LightGBM (native categorical codes,
+       frequency encodings, datetime parts, text statistics, missing indicators).
+    2. **baseline**: LightGBM's defaults, validated out of fold.
+    3. **generate / screen / validate_features**: :class:`featsmith.featurize.FeatureGenerator`
+       enumerates candidate features (transforms, crosses, group-by statistics, out-of-fold
+       target encodings, relational aggregations when ``tables`` are given);
+       :class:`featsmith.selectors.HalvingScreen` scores them by the held-out gain they add to
+       the baseline's out-of-fold predictions; the survivors are kept only if LightGBM's
+       defaults validate better with them (``feature_plan_``).
+    4. **search**: known-good LightGBM configurations, then TPE, through
+       :class:`featsmith.tuners.Experiment`, one trial at a time while the budget allows.
+    5. **ensemble**: greedy ensemble selection (Caruana) over the best trials' out-of-fold
+       predictions.
+    6. **refit**: every ensemble member on all rows (rounds scaled to the row count), or its
+       averaged fold models when a refit would overrun the budget.
 
     Parameters
     ----------
@@ -101,15 +188,25 @@ class AutoPipeline(BaseEstimator):
         Seconds for the whole ``fit``, refit included. ``fit`` returns within the budget
         plus 10% (with a floor of a few seconds) up to about 100k rows.
     max_trials : int, default=None
-        Stop after this many configurations. With a time budget alone, how many trials run
-        depends on the machine's speed; set ``max_trials`` (and a generous budget) for results
-        that are identical run to run.
+        Stop after this many model trials (the baseline and the feature check count). With
+        a time budget alone, how many trials run depends on the machine's speed; set
+        ``max_trials`` (and a generous budget) for results that are identical run to run.
     cv : int or scikit-learn splitter, default=None
-        Validation scheme for tuning: ``None`` is 5-fold CV (stratified for classification)
-        up to 20,000 rows and an 80/20 holdout above; an int is that many folds.
+        Validation scheme: ``None`` is 5-fold CV (stratified for classification) up to
+        20,000 rows and an 80/20 holdout above; an int is that many folds.
+    feature_generation : bool, default=True
+        Generate and screen candidate features (always on when ``tables`` are given).
+    max_candidates : int, default=None
+        Candidates to generate; ``None`` sizes it to about a quarter of the budget.
+    max_new_features : int, default=30
+        Most generated features kept.
+    ensemble : bool, default=True
+        Ensemble the best trials when that validates better than the single best.
+    storage : str or path, default=None
+        SQLite file where the tuning experiment stores its trials (in memory when None).
     random_state : int, numpy Generator or None, default=None
-        Seeds folds, search and LightGBM. Same ``random_state``, ``n_jobs=1`` and
-        ``max_trials`` give the same model and predictions.
+        Seeds folds, feature generation, search and LightGBM. Same ``random_state``,
+        ``n_jobs=1`` and ``max_trials`` give the same model and predictions.
     n_jobs : int, default=None
         Threads for LightGBM; ``None`` or ``-1`` uses every core.
     verbose : int, default=1
@@ -120,24 +217,40 @@ class AutoPipeline(BaseEstimator):
     task_ : str
         ``"binary"``, ``"multiclass"`` or ``"regression"``.
     metric_ : str
-        Name of the tuned metric.
+        Name of the tuned metric; ``metric_greater_is_better_`` tells its direction.
     classes_ : ndarray
         Class labels (classification only).
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Only when ``X`` had string column names.
     encoder_ : TableEncoder
-        The fitted feature step.
+        The fitted encoding of the raw columns.
+    feature_plan_ : FeaturePlan or None
+        The generated features the model uses (``feature_plan_.describe()`` shows their
+        formulas); None when none validated better.
+    feature_screen_ : HalvingScreen or None
+        The screen's scores of every candidate.
     leaderboard_ : pandas.DataFrame
         One row per trial: ``trial``, ``model``, ``params``, ``score`` (in the metric's
-        natural units), ``seconds``, ``n_rounds``, ``status``; best first.
+        natural units), ``seconds``, ``started`` (seconds into ``fit``), ``n_rounds``,
+        ``status``; best first.
+    ensemble_ : pandas.DataFrame
+        The final model's members: leaderboard ``trial`` number, ``model`` and ``weight``.
     best_params_ : dict
+        The best single trial's configuration.
     best_score_ : float
-        Validation score of the chosen configuration, in the metric's natural units.
-    model_ : lightgbm.Booster
-        The refitted model.
+        Out-of-fold score of the final model (the ensemble's when there is one), in the
+        metric's natural units.
+    validation_ : str
+        ``"5-fold"``, ``"holdout"``, ...
+    tuning_history_ : pandas.DataFrame
+        The tuning experiment's trials (:meth:`featsmith.tuners.Experiment.trials_dataframe`;
+        also in ``storage`` when given).
+    model_ : object
+        The refitted model(s).
     stage_timings_ : dict
         Seconds per stage.
+    fit_seconds_ : float
 
     Examples
     --------
@@ -158,6 +271,11 @@ class AutoPipeline(BaseEstimator):
         time_budget=60,
         max_trials=None,
         cv=None,
+        feature_generation=True,
+        max_candidates=None,
+        max_new_features=30,
+        ensemble=True,
+        storage=None,
         random_state=None,
         n_jobs=None,
         verbose=1,
@@ -167,6 +285,11 @@ class AutoPipeline(BaseEstimator):
         self.time_budget = time_budget
         self.max_trials = max_trials
         self.cv = cv
+        self.feature_generation = feature_generation
+        self.max_candidates = max_candidates
+        self.max_new_features = max_new_features
+        self.ensemble = ensemble
+        self.storage = storage
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.verbose = verbose
@@ -191,14 +314,24 @@ class AutoPipeline(BaseEstimator):
         return int(rs)
 
     # -- fit --------------------------------------------------------------------------------
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, tables=None, relationships=None, cutoff_time=None, time_index=None):
         """Fit on a table ``X`` and target ``y``.
 
         Parameters
         ----------
         X : pandas, polars or pyarrow DataFrame, or 2-D numpy array
+            The training rows (the target table when ``tables`` are given).
         y : array-like of shape (n_samples,) or str
             The target, or the name of the target column of ``X``.
+        tables : dict of name -> DataFrame, or a featuretools EntitySet, optional
+            Related tables for relational features (see
+            :class:`featsmith.featurize.FeatureGenerator`). Their aggregates are kept as lookup
+            tables, so ``predict`` works without them.
+        relationships : list of ("child.fk", "parent.pk"), optional
+        cutoff_time : str or array-like, optional
+            A column of ``X`` (or one timestamp per row): related rows count only when their
+            time index is before it.
+        time_index : dict of table -> column, optional
 
         Returns
         -------
@@ -213,12 +346,13 @@ class AutoPipeline(BaseEstimator):
             raise ValueError("X has no feature columns besides the target; pass at least one feature column.")
         y = check_target(y, df.height, estimator_name=type(self).__name__)
         if df.height < 2:
-            raise ValueError(f"X has 1 sample (n_samples = 1); at least 2 samples are needed to fit.")
+            raise ValueError("X has 1 sample (n_samples = 1); at least 2 samples are needed to fit.")
         warn_infinite(df)
         seed = self._seed()
         self.task_ = infer_task(y, self.task)
         metric = resolve_metric(self.metric, self.task_)
         self.metric_ = metric.name
+        self.metric_greater_is_better_ = metric.greater_is_better
         self.n_features_in_ = df.width
         kind = frame_kind(X)
         has_names = kind != "numpy" and (kind != "pandas" or all(isinstance(c, str) for c in X.columns))
@@ -235,112 +369,226 @@ class AutoPipeline(BaseEstimator):
             self.classes_, y_enc = np.unique(y, return_inverse=True)
             n_classes = len(self.classes_)
 
-        timings = {}
-        t = time.perf_counter()
+        clock = _StageClock(t0)
         self.encoder_ = TableEncoder().fit(df)
         Xmat = self.encoder_.transform(df)
-        timings["features"] = time.perf_counter() - t
-        if Xmat.shape[1] == 0:
+        clock.lap("encode")
+        if Xmat.shape[1] == 0 and tables is None:
             raise ValueError(
                 "No usable feature: every column of X is empty, constant or an identifier "
                 f"(schema: {self.encoder_.schema_}). Pass informative columns."
             )
-
-        t = time.perf_counter()
-        splits = make_splits(y_enc if self.task_ != "regression" else y, self.task_, cv=self.cv, random_state=seed % (2**31))
-        runner = LGBMTrialRunner(
-            Xmat, y_enc, task=self.task_, n_classes=n_classes,
-            categorical=self.encoder_.categorical_features_, metric=metric, splits=splits,
+        splits = make_splits(y_enc, self.task_, cv=self.cv, random_state=seed % (2**31))
+        self.validation_ = "holdout" if len(splits) == 1 else f"{len(splits)}-fold"
+        runner_args = dict(
+            task=self.task_, n_classes=n_classes, metric=metric, splits=splits,
             n_threads=_resolve_threads(self.n_jobs), seed=seed,
         )
-        trials = self._search(runner, splits, t0, budget, seed)
-        timings["search"] = time.perf_counter() - t
+        runner = LGBMTrialRunner(Xmat, y_enc, categorical=self.encoder_.categorical_features_, **runner_args)
+        trials = []
+        if not splits:  # too few rows to validate: LightGBM's defaults, unvalidated
+            trials.append(TrialResult({}, float("nan"), 100, 0.0, "unvalidated"))
+        else:
+            trials.append(self._run_trial(runner, {}, t0 + budget * 0.3, t0))
+        clock.lap("baseline")
 
-        t = time.perf_counter()
-        ok = [tr for tr in trials if np.isfinite(tr.value)]
-        best = max(ok, key=lambda tr: tr.value) if ok else trials[0]
-        self.model_, n_rounds = self._refit(runner, best, splits, t0, budget, len(y_enc))
-        runner.free()
-        timings["refit"] = time.perf_counter() - t
+        self.feature_plan_ = None
+        self.feature_screen_ = None
+        if splits and (self.feature_generation or tables is not None):
+            runner, aug_trial = self._generate_features(
+                df, y, y_enc, Xmat, runner, runner_args, trials[0], t0, budget, seed, clock,
+                tables=tables, relationships=relationships, cutoff_time=cutoff_time, time_index=time_index,
+            )
+            if aug_trial is not None:
+                trials.append(aug_trial)
+        if splits:
+            trials += self._search(runner, t0, budget, seed, n_done=len(trials), best_so_far=trials)
+        clock.lap("search")
+
+        members = self._ensemble(trials, metric, runner, splits)
+        clock.lap("ensemble")
+        self.model_ = self._refit_members(members, runner, splits, t0, budget, len(y_enc))
+        clock.lap("refit")
+        self._feature_names = list(self.encoder_.feature_names_out_) + (
+            list(self.feature_plan_.names) if self.feature_plan_ is not None else []
+        )
+        best = _best(trials)
         self.best_params_ = dict(best.params)
-        self.best_score_ = metric.natural(best.value) if np.isfinite(best.value) else float("nan")
-        self.n_rounds_ = n_rounds
+        self.ensemble_ = pd.DataFrame(
+            [{"trial": trials.index(m.trial), "model": m.trial.family, "weight": m.weight} for m in members]
+        )
+        ens_value = members[0].ensemble_value if len(members) > 1 else best.value
+        self.best_score_ = metric.natural(ens_value) if np.isfinite(ens_value) else float("nan")
         self.leaderboard_ = self._leaderboard(trials, metric)
-        self.stage_timings_ = timings
+        self.stage_timings_ = clock.timings
         self.featsmith_version_ = __version__
         self.fit_seconds_ = time.perf_counter() - t0
+        for tr in trials:  # fold models and OOF predictions are not part of the fitted model
+            tr.boosters, tr.oof = [], None
         logger.info(
-            "AutoPipeline: %s, %s=%.5g from %d trials in %.1fs",
-            self.task_, self.metric_, self.best_score_, len(trials), self.fit_seconds_,
+            "AutoPipeline: %s, %s=%.5g (%s) from %d trials in %.1fs",
+            self.task_, self.metric_, self.best_score_, self.validation_, len(trials), self.fit_seconds_,
         )
         return self
 
-    def _refit(self, runner, best, splits, t0, budget, n_rows):
-        """Refit the best configuration on all rows; keep its averaged fold models instead
-        when the refit would not finish by the hard end of the budget."""
-        hard_end = t0 + budget + max(0.1 * budget, 3.0) - 0.5
-        if not splits:
-            n_rounds = best.n_rounds
-            model = runner.refit(best.params, n_rounds, deadline=float("inf"))
-            return model, n_rounds
-        n_train = np.mean([len(tr) for tr, _ in splits])
-        n_rounds = int(np.ceil(best.n_rounds * n_rows / n_train))
-        per_fit = best.seconds / max(len(best.boosters), 1) * n_rows / n_train
-        model = None
-        if time.perf_counter() + per_fit < hard_end or not best.boosters:
-            model = runner.refit(best.params, n_rounds, deadline=hard_end)
-        if model is None:
-            if not best.boosters:  # nothing finished in time: train what the budget allows
-                model = runner.refit(best.params, n_rounds, deadline=float("inf"))
-            else:
-                logger.info("Refit would overrun the budget; using the averaged fold models.")
-                model = BoosterAverage(best.boosters, [b.best_iteration or b.current_iteration() for b in best.boosters])
-        return model, n_rounds
+    def _run_trial(self, runner, config, deadline, t0):
+        started = time.perf_counter() - t0
+        result = runner.run(config, deadline)
+        result.started = started
+        if self.verbose >= 2:
+            logger.info("trial %s %s value=%.5g %.2fs", result.family, result.status, result.value, result.seconds)
+        return result
 
-    def _search(self, runner, splits, t0, budget, seed):
-        rng = np.random.default_rng(seed)
-        trials = []
-        max_trials = self.max_trials if self.max_trials is not None else 10**9
-        if not splits:  # too few rows to validate: take LightGBM's defaults as they are
-            from featsmith.pipelines._lgbm import TrialResult
+    def _generate_features(self, df, y, y_enc, Xmat, runner, runner_args, baseline, t0, budget, seed, clock,
+                           *, tables, relationships, cutoff_time, time_index):
+        """Generate candidates, screen them against the baseline's out-of-fold predictions,
+        and keep the survivors only if LightGBM's defaults validate better with them."""
+        from featsmith.featurize import FeatureGenerator
+        from featsmith.selectors._halving import HalvingScreen  # not the package: it imports torch
 
-            return [TrialResult({}, float("nan"), 100, 0.0, "unvalidated")]
-        configs = iter(KNOWN_GOOD_CONFIGS)
+        remaining = t0 + budget - time.perf_counter()
+        if remaining < 0.45 * budget and tables is None:
+            logger.info("Feature generation skipped: %.1fs of the budget left.", remaining)
+            return runner, None
+        n_rows = len(y_enc)
+        max_candidates = self.max_candidates
+        if max_candidates is None:
+            # About a quarter of the budget, at the screen's measured ~1.5M cells per second.
+            max_candidates = int(np.clip(0.25 * budget * 1.5e6 / n_rows, 50, 2000))
+        gen = FeatureGenerator(
+            max_candidates=max_candidates, random_state=seed % (2**31),
+            task=self.task_ if self.task_ != "regression" else "regression",
+        )
+        gen.fit(df, y, tables=tables, relationships=relationships, cutoff_time=cutoff_time, time_index=time_index)
+        source = gen.candidate_source()
+        clock.lap("generate")
+        if not source.names or not np.isfinite(baseline.value):
+            return runner, None
+        screen = HalvingScreen(
+            n_keep=self.max_new_features, random_state=seed % (2**31), n_jobs=runner.n_threads,
+            task="regression" if self.task_ == "regression" else "classification",
+        )
+        rows = np.flatnonzero(runner.valid_mask)
+        screened = source if len(rows) == n_rows else _RowSubset(source, rows)
+        screen.fit(screened, y_enc[rows], init_score=_raw_scores(baseline.oof, self.task_, rows))
+        self.feature_screen_ = screen
+        names = list(screen.selected_names_)
+        clock.lap("screen")
+        if not names:
+            return runner, None
+        Xaug = np.hstack([Xmat, source.evaluate(names).astype(np.float64)])
+        aug_runner = LGBMTrialRunner(Xaug, y_enc, categorical=self.encoder_.categorical_features_, **runner_args)
+        trial = self._run_trial(aug_runner, {}, t0 + budget * 0.6, t0)
+        trial.status = "ok"
+        clock.lap("validate_features")
+        if np.isfinite(trial.value) and trial.value > baseline.value:
+            self.feature_plan_ = gen.plan(names)
+            runner.free()
+            baseline.boosters, baseline.oof = [], None  # trained on other columns: not refittable here
+            baseline.status = "raw columns only"
+            return aug_runner, trial
+        logger.info("Generated features did not validate better (%.5g vs %.5g); dropped.", trial.value, baseline.value)
+        trial.status = "rejected features"
+        trial.boosters, trial.oof = [], None
+        return runner, trial
+
+    def _search(self, runner, t0, budget, seed, n_done, best_so_far):
+        """Tune LightGBM through :class:`featsmith.tuners.Experiment` (TPE), known-good
+        configurations first, one trial at a time until the budget's search share is spent."""
+        from featsmith.tuners import Experiment
+
+        max_trials = (self.max_trials if self.max_trials is not None else 10**9) - n_done
+        if max_trials <= 0:
+            return []
+        results = {}
+        state = {"deadline": 0.0}
+
+        def objective(params, reporter):
+            result = self._run_trial(runner, params, state["deadline"], t0)
+            results[reporter.trial_id] = result
+            return result.value if np.isfinite(result.value) else None
+
+        experiment = Experiment(
+            objective, LGBM_SPACE, tuner="tpe", mode="max", random_state=seed % (2**31),
+            initial_configs=KNOWN_GOOD_CONFIGS[1:], storage=self.storage, name=f"lightgbm-{seed}",
+        )
         progress = self._progress(budget)
-        refit_estimate = 0.0
+        trials = []
+        kept = list(best_so_far)
+        per_fit = max(best_so_far[0].seconds / max(len(runner.splits), 1), 0.01)
+        refit_estimate = 2.0 * per_fit + 0.03 * budget
         try:
             while len(trials) < max_trials:
                 elapsed = time.perf_counter() - t0
-                if trials:
-                    recent = max(tr.seconds for tr in trials[-3:])
-                    if elapsed + recent + refit_estimate > budget * 0.95:
-                        break
-                    deadline = t0 + budget * 0.95 - refit_estimate
-                else:
-                    deadline = t0 + budget * 0.6
-                config = next(configs, None)
-                if config is None:
-                    config = sample_lgbm_config(rng)
-                result = runner.run(config, deadline)
-                trials.append(result)
-                # Only the best trial's fold models and predictions are kept (for the refit
-                # fallback); the rest would pile up over hundreds of trials.
-                best = max(trials, key=lambda tr: tr.value)
-                for tr in trials:
-                    if tr is not best:
-                        tr.boosters, tr.oof = [], None
-                if len(trials) == 1:
-                    # A refit trains once on all rows for as many rounds as a fold did.
-                    per_fit = result.seconds / max(len(splits), 1)
-                    refit_estimate = per_fit * 2.0 + 0.05 * budget
-                if self.verbose >= 2:
-                    logger.info("trial %d %s value=%.5g %.2fs", len(trials), result.status, result.value, result.seconds)
+                recent = max(tr.seconds for tr in (trials or best_so_far)[-3:])
+                if elapsed + recent + refit_estimate > budget * 0.95:
+                    break
+                state["deadline"] = t0 + budget * 0.95 - refit_estimate
+                experiment.max_trials = len(experiment.trials_) + 1
+                experiment.run()
+                last = experiment.trials_[-1]
+                if last.id not in results:  # the objective never ran (e.g. the space is exhausted)
+                    break
+                trials.append(results.pop(last.id))
+                kept.append(trials[-1])
+                _keep_top(kept, TOP_TRIALS_KEPT)
                 if progress is not None:
-                    progress.update(time.perf_counter() - t0, len(trials), max(tr.value for tr in trials))
+                    progress.update(time.perf_counter() - t0, len(kept), max(tr.value for tr in kept))
         finally:
             if progress is not None:
                 progress.close()
+            # The experiment holds the objective (a closure over the data) and the store's
+            # connection: keep only its record.
+            self.tuning_history_ = experiment.trials_dataframe()
         return trials
+
+    def _ensemble(self, trials, metric, runner, splits):
+        """Greedy ensemble selection over the kept trials' out-of-fold predictions."""
+        ok = [tr for tr in trials if _usable(tr) and tr.oof is not None and tr.boosters]
+        best = _best(trials)
+        if len(ok) < 2 or not self.ensemble:
+            return [_Member(best, 1.0)]
+        ok = sorted(ok, key=lambda tr: tr.value, reverse=True)[:TOP_TRIALS_KEPT]
+        mask = runner.valid_mask
+        y_valid = runner.y[mask]
+        classes = None if self.task_ == "regression" else np.arange(runner.n_classes)
+
+        def score(pred):
+            try:
+                return metric.score_predictions(y_valid, pred, classes=classes)
+            except ValueError:
+                return -np.inf
+
+        weights, value = greedy_ensemble([tr.oof[mask] for tr in ok], score)
+        members = [_Member(tr, w) for tr, w in zip(ok, weights) if w > 0]
+        if len(members) == 1:
+            return [_Member(members[0].trial, 1.0)]
+        for m in members:
+            m.ensemble_value = value
+        logger.info("Ensemble of %d trials: %.5g (best single %.5g)", len(members), value, ok[0].value)
+        return members
+
+    def _refit_members(self, members, runner, splits, t0, budget, n_rows):
+        """Refit each ensemble member on all rows while the budget allows; a member whose
+        refit would overrun keeps its averaged fold models instead."""
+        hard_end = t0 + budget + max(0.1 * budget, 3.0) - 0.5
+        fitted = []
+        for m in members:
+            tr = m.trial
+            if not splits:
+                fitted.append((m.weight, runner.refit(tr.params, tr.n_rounds, deadline=float("inf"))))
+                continue
+            n_train = np.mean([len(a) for a, _ in splits])
+            n_rounds = int(np.ceil(tr.n_rounds * n_rows / n_train))
+            per_fit = tr.seconds / max(len(tr.boosters), 1) * n_rows / n_train
+            model = None
+            if time.perf_counter() + per_fit < hard_end or not tr.boosters:
+                model = runner.refit(tr.params, n_rounds, deadline=hard_end if tr.boosters else float("inf"))
+            if model is None:
+                logger.info("Refit would overrun the budget; using the averaged fold models.")
+                model = BoosterAverage(tr.boosters, [b.best_iteration or b.current_iteration() for b in tr.boosters])
+            fitted.append((m.weight, model))
+        return WeightedModel(fitted, self.task_)
 
     def _progress(self, budget):
         if self.verbose < 1:
@@ -357,50 +605,92 @@ class AutoPipeline(BaseEstimator):
         rows = [
             {
                 "trial": i,
-                "model": "lightgbm",
+                "model": tr.family,
                 "params": tr.params,
                 "score": metric.natural(tr.value) if np.isfinite(tr.value) else np.nan,
                 "seconds": tr.seconds,
+                "started": tr.started,
                 "n_rounds": tr.n_rounds,
                 "status": tr.status,
                 "_value": tr.value,
             }
             for i, tr in enumerate(trials)
         ]
-        lb = pd.DataFrame(rows).sort_values("_value", ascending=False, kind="stable")
+        lb = pd.DataFrame(rows).sort_values("_value", ascending=False, kind="stable", na_position="last")
         return lb.drop(columns="_value").reset_index(drop=True)
 
     # -- predict ------------------------------------------------------------------------------
-    def _features(self, X):
+    def _features(self, X, tables=None):
         check_is_fitted(self, "model_")
         df = check_predict_frame(
             X, n_features_in=self.n_features_in_, feature_names_in=self._input_columns,
             estimator_name=type(self).__name__,
         )
-        return self.encoder_.transform(df.select(self._input_columns))
-
-    def _raw_predict(self, X):
-        return self.model_.predict(self._features(X))
+        Xmat = self.encoder_.transform(df.select(self._input_columns))
+        if self.feature_plan_ is None:
+            return Xmat
+        extra = self.feature_plan_.transform(df, tables=tables).to_numpy().astype(np.float64)
+        return np.hstack([Xmat, extra])
 
     def _is_classifier(self):
         task = getattr(self, "task_", self.task)
         return task != "regression"
 
     @available_if(_is_classifier)
-    def predict_proba(self, X):
-        """Class probabilities, columns in the order of ``classes_`` (classification only)."""
-        check_is_fitted(self, "model_")
-        raw = self._raw_predict(X)
-        if self.task_ == "binary":
-            return np.column_stack([1.0 - raw, raw])
-        return raw
+    def predict_proba(self, X, tables=None):
+        """Class probabilities, columns in the order of ``classes_`` (classification only).
 
-    def predict(self, X):
+        ``tables`` recomputes relational features from fresh related tables; without it the
+        aggregates stored at fit time are looked up."""
+        features = self._features(X, tables)
+        return self.model_.predict(features)
+
+    def predict(self, X, tables=None):
         """Predicted class labels (classification) or values (regression)."""
-        check_is_fitted(self, "model_")
+        features = self._features(X, tables)
+        pred = self.model_.predict(features)
         if self.task_ == "regression":
-            return self._raw_predict(X)
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+            return pred
+        return self.classes_[np.argmax(pred, axis=1)]
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the features the final model sees (encoded raw columns, then the plan's)."""
+        check_is_fitted(self, "model_")
+        return np.asarray(self._feature_names, dtype=object)
+
+    def explain(self, by="feature"):
+        """Importance (LightGBM gain, weighted over the ensemble) of the model's features.
+
+        Parameters
+        ----------
+        by : {"feature", "input"}, default="feature"
+            ``"input"`` rolls each feature's importance up to the raw input columns it is
+            computed from (split evenly when it has several), through its lineage.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``feature`` (or ``input``), ``importance`` and ``share``, most important first.
+        """
+        check_is_fitted(self, "model_")
+        if by not in ("feature", "input"):
+            raise ValueError(f"by={by!r} must be 'feature' or 'input'.")
+        gain = self.model_.feature_importance("gain")
+        imp = pd.DataFrame({"feature": self._feature_names, "importance": gain})
+        if by == "input":
+            lineage = dict((k, [v]) for k, v in self.encoder_.feature_inputs_.items())
+            if self.feature_plan_ is not None:
+                for row in self.feature_plan_.describe().iter_rows(named=True):
+                    inputs = row["inputs"]
+                    lineage[row["name"]] = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+            rows = []
+            for f, g in zip(imp["feature"], imp["importance"]):
+                ins = lineage.get(f) or [f]
+                rows += [(i, g / len(ins)) for i in ins]
+            imp = pd.DataFrame(rows, columns=["input", "importance"]).groupby("input", as_index=False).sum()
+        total = imp["importance"].sum()
+        imp["share"] = imp["importance"] / total if total > 0 else 0.0
+        return imp.sort_values("importance", ascending=False, kind="stable").reset_index(drop=True)
 
     def score(self, X, y):
         """Score with the tuned metric in scikit-learn's convention (higher is better: losses

@@ -81,6 +81,33 @@ class TrialResult:
     status: str
     oof: np.ndarray | None = field(default=None, repr=False)
     boosters: list = field(default_factory=list, repr=False)
+    family: str = "lightgbm"
+    started: float = 0.0
+
+
+def booster_output(raw: np.ndarray, task: str) -> np.ndarray:
+    """LightGBM's prediction as probabilities ``(n, n_classes)`` or values ``(n,)``."""
+    if task == "binary":
+        return np.column_stack([1.0 - raw, raw])
+    return raw
+
+
+class WeightedModel:
+    """The final predictor: a weighted average of refitted models (one, for a single best)."""
+
+    def __init__(self, members, task):
+        self.members = members
+        self.task = task
+
+    def predict(self, X):
+        total = None
+        for weight, model in self.members:
+            pred = weight * booster_output(model.predict(X), self.task)
+            total = pred if total is None else total + pred
+        return total
+
+    def feature_importance(self, importance_type="gain"):
+        return sum(w * np.asarray(m.feature_importance(importance_type), dtype=float) for w, m in self.members)
 
 
 class BoosterAverage:
@@ -118,6 +145,9 @@ class LGBMTrialRunner:
         self.seed = seed
         self.class_labels = class_labels
         self._folds = None
+        self.valid_mask = np.zeros(len(y), dtype=bool)
+        for _, va in splits:
+            self.valid_mask[va] = True
         if task == "multiclass":
             prior = np.bincount(y, minlength=n_classes) / len(y)
             self.prior_log_loss = float(-np.mean(np.log(np.clip(prior[y], 1e-15, 1))))
@@ -166,11 +196,6 @@ class LGBMTrialRunner:
                 self._folds.append((dtrain, dvalid))
         return self._folds
 
-    def _as_proba(self, raw: np.ndarray) -> np.ndarray:
-        if self.task == "binary":
-            return np.column_stack([1.0 - raw, raw])
-        return raw
-
     def run(self, config: dict, deadline: float) -> TrialResult:
         """Evaluate ``config`` out of fold; stops boosting at ``deadline`` (perf_counter)."""
         start = time.perf_counter()
@@ -193,7 +218,7 @@ class LGBMTrialRunner:
             rounds.append(best)
             boosters.append(booster)
             pred = booster.predict(self.X[va], num_iteration=best)
-            oof[va] = self._as_proba(pred) if self.task != "regression" else pred
+            oof[va] = booster_output(pred, self.task)
             scored[va] = True
             if stopper.hit:
                 truncated = True

@@ -74,9 +74,14 @@ def test_binary_end_to_end(mixed, fitted):
 
 def test_leaderboard_records_every_trial(fitted):
     lb = fitted.leaderboard_
-    assert len(lb) == 2
+    assert len(lb) == 2  # max_trials counts every model trial
     assert {"trial", "model", "params", "score", "seconds", "n_rounds", "status"} <= set(lb.columns)
-    assert lb["score"].iloc[0] == pytest.approx(fitted.best_score_)
+    if len(fitted.ensemble_) == 1:
+        assert lb["score"].iloc[0] == pytest.approx(fitted.best_score_)
+    else:  # the ensemble is kept only when it validates better than the best single trial
+        assert fitted.best_score_ > lb["score"].iloc[0]
+        assert fitted.ensemble_["weight"].sum() == pytest.approx(1.0)
+    assert {"started"} <= set(lb.columns)
     assert lb["score"].is_monotonic_decreasing  # roc_auc: best first
     assert (lb["seconds"] > 0).all()
 
