@@ -7,6 +7,7 @@ from collections import defaultdict
 
 import numpy as np
 import polars as pl
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted
@@ -233,9 +234,14 @@ class FeatureGenerator(TransformerMixin, BaseEstimator):
         return self
 
     def fit_frame_(self, X, y, tables, relationships, cutoff_time, time_index):
-        df = to_polars(X)
-        if df.height == 0 or df.width == 0:
-            raise ValueError(f"X is empty (shape {df.shape}); pass at least one row and one column.")
+        df = _as_frame(X)
+        if df.width == 0:
+            raise ValueError(f"0 feature(s) (shape={df.shape}) while a minimum of 1 is required; X has no columns.")
+        if df.height < 2:
+            raise ValueError(
+                f"X has n_samples = {df.height} (shape={df.shape}); FeatureGenerator needs at least 2 rows to fit statistics."
+            )
+        self.input_is_array_ = not hasattr(X, "columns")
         self.feature_names_in_ = np.asarray(df.columns, dtype=object)
         self.n_features_in_ = df.width
         n = df.height
@@ -345,7 +351,14 @@ class FeatureGenerator(TransformerMixin, BaseEstimator):
 
     def _base_for(self, X, tables=None):
         check_is_fitted(self, "features_")
-        df = to_polars(X, column_names=self.feature_names_in_)
+        if not hasattr(X, "columns") and not sp.issparse(X):
+            X = np.asarray(X)
+            if X.ndim == 2 and X.shape[1] != self.n_features_in_:
+                raise ValueError(
+                    f"X has {X.shape[1]} features, but FeatureGenerator is expecting {self.n_features_in_} "
+                    "features as input."
+                )
+        df = _as_frame(X, column_names=self.feature_names_in_)
         if len(set(df.columns)) != len(df.columns):
             raise ValueError("X has duplicate column names; rename them so each column is unique.")
         if self.relational_ is not None:
@@ -407,7 +420,22 @@ class FeatureGenerator(TransformerMixin, BaseEstimator):
         tags.input_tags.categorical = True
         tags.input_tags.string = True
         tags.target_tags.required = False
+        tags.transformer_tags.preserves_dtype = []  # candidates are always float32
         return tags
+
+
+def _as_frame(X, column_names=None) -> pl.DataFrame:
+    """Convert at the public boundary, with scikit-learn's wording for the usual mistakes."""
+    if sp.issparse(X):
+        raise TypeError("Sparse input is not supported by FeatureGenerator; convert it with X.toarray().")
+    if isinstance(X, np.ndarray) or (not hasattr(X, "columns") and hasattr(X, "__array__")):
+        arr = np.asarray(X)
+        if arr.ndim == 1:
+            raise ValueError("Expected a 2-D table, got a 1-D array. Reshape your data with X.reshape(-1, 1) "
+                             "for a single feature or X.reshape(1, -1) for a single row.")
+        if np.iscomplexobj(arr):
+            raise ValueError("Complex data not supported; pass real-valued columns.")
+    return to_polars(X, column_names=column_names)
 
 
 def _cutoff_values(df, cutoff_time, required=True):
