@@ -201,10 +201,11 @@ class BatchedHead(nn.Module):
     def _inputs(self, x_num, x_cat):
         """x_num: (S, B, n_numeric), one slice per scaler in SCALERS order (or S == 1)."""
         K, B = self.K, x_cat.shape[0]
-        if x_num.shape[0] == 1:
-            xn = x_num.expand(K, B, self.n_numeric)
-        elif self._one_scaler:
-            xn = x_num[self._scaler_idx[0]].expand(K, B, self.n_numeric)
+        if x_num.shape[0] == 1 or self._one_scaler:
+            shared = x_num[0] if x_num.shape[0] == 1 else x_num[self._scaler_idx[0]]
+            if self.emb is None:
+                return shared  # (B, n): the first layer broadcasts it over the K candidates
+            xn = shared.expand(K, B, self.n_numeric)
         else:
             xn = x_num[self._scaler_idx]
         if self.emb is None:
@@ -264,7 +265,8 @@ class BatchedHead(nn.Module):
         outs = []
         final = None
         for i in range(self.L):
-            z = torch.bmm(h, self.weights[i]) + self.biases[i]
+            # matmul broadcasts a shared (B, n) input as one GEMM; bmm on an expanded copy is slower
+            z = (torch.matmul(h, self.weights[i]) if h.dim() == 2 else torch.bmm(h, self.weights[i])) + self.biases[i]
             if self._masks[i] is not None:
                 # Zero already unless weights are shared with wider paths (one-shot supernet).
                 z = z * self._masks[i]
@@ -342,16 +344,26 @@ class BatchedAdamW:
         lr = self.lr * lr_factor
         decay = 1 - lr * self.weight_decay
         step = lr / bc1
-        for p, m, v in zip(self.params, self.exp_avg, self.exp_avg_sq):
-            if p.grad is None:
-                continue
-            g = p.grad
+        live = [i for i, p in enumerate(self.params) if p.grad is not None]
+        if not live:
+            return
+        params = [self.params[i] for i in live]
+        grads = [p.grad for p in params]
+        ms = [self.exp_avg[i] for i in live]
+        vs = [self.exp_avg_sq[i] for i in live]
+        # Multi-tensor ops where the factor is a scalar; per-parameter ops only where it is
+        # the per-candidate learning rate.
+        torch._foreach_lerp_(ms, grads, 1 - b1)
+        torch._foreach_mul_(vs, b2)
+        torch._foreach_addcmul_(vs, grads, grads, value=1 - b2)
+        denom = torch._foreach_sqrt(vs)
+        torch._foreach_div_(denom, bc2_sqrt)
+        torch._foreach_add_(denom, self.eps)
+        updates = torch._foreach_div(ms, denom)
+        for p, u in zip(params, updates):
             shape = (-1,) + (1,) * (p.dim() - 1)
-            m.lerp_(g, 1 - b1)
-            v.mul_(b2).addcmul_(g, g, value=1 - b2)
             p.mul_(decay.view(shape))
-            denom = (v.sqrt() / bc2_sqrt).add_(self.eps)
-            p.sub_(m / denom * step.view(shape))
+            p.sub_(u.mul_(step.view(shape)))
 
     def zero_grad(self):
         for p in self.params:
