@@ -38,7 +38,7 @@ class FeaturePlan:
     >>> from featsmith.featurize import FeatureGenerator, FeaturePlan
     >>> X = pd.DataFrame({"x": np.arange(10.0), "c": list("ababababab")})
     >>> plan = FeatureGenerator(random_state=0).fit(X).plan(["log1p(x)", "mean(x) by c"])
-    >>> plan.transform(X.head(2)).to_numpy().round(3).tolist()
+    >>> plan.transform(X.head(2)).to_numpy().astype(float).round(3).tolist()
     [[0.0, 4.0], [0.693, 5.0]]
     >>> FeaturePlan.from_json(plan.to_json()).names == plan.names
     True
