@@ -32,6 +32,8 @@ from featsmith.selectors._losses import kind_of, prior_raw
 
 # Rows used to find near-duplicates among the final survivors (rank correlation).
 DEDUP_ROWS = 20_000
+# Candidates with at most this many distinct values are compared as groupings of the rows.
+MAX_GROUPS = 1024
 
 
 class HalvingScreen(BaseEstimator):
@@ -53,9 +55,10 @@ class HalvingScreen(BaseEstimator):
     3. Each round keeps the better half (never fewer than ``2 * n_keep``) and doubles the rows,
        until the survivors fit and the rows reach all rows (or ``max_rows``).
     4. Survivors whose held-out gain in the last round does not beat noise (``min_gain`` and
-       ``z_threshold`` standard errors) are dropped, then near-duplicates
-       (absolute Spearman correlation >= ``dedup_threshold`` with a better survivor), and the
-       best ``n_keep`` are selected.
+       ``z_threshold`` standard errors) are dropped, then near-duplicates of a better survivor
+       (absolute Spearman correlation >= ``dedup_threshold``, or a function of a better
+       survivor with at most 1,024 distinct values, as two statistics grouped by one key
+       are), and the best ``n_keep`` are selected.
 
     Parameters
     ----------
@@ -82,7 +85,7 @@ class HalvingScreen(BaseEstimator):
         Cap on the rows of the last round.
     cv : int, default=5
         Folds for the out-of-fold base model on ``base``.
-    base_estimators : int, default=200
+    base_estimators : int, default=100
         Boosting rounds of the base model.
     task : {"auto", "regression", "classification"}, default="auto"
     random_state : int, numpy.random.Generator or None, default=None
@@ -145,7 +148,7 @@ class HalvingScreen(BaseEstimator):
         n_newton_steps=None,
         max_rows=None,
         cv=5,
-        base_estimators=200,
+        base_estimators=100,
         task="auto",
         random_state=None,
         n_jobs=1,
@@ -299,7 +302,10 @@ class HalvingScreen(BaseEstimator):
         return oof
 
     def _drop_near_duplicates(self, source, ranked, rows):
-        """Greedy in score order: drop a candidate too rank-correlated with a kept one."""
+        """Greedy in score order: drop a candidate that is too rank-correlated with a kept one,
+        or that is a function of a kept one with few distinct values (two statistics grouped
+        by the same key split the rows into the same groups: the same feature to a tree,
+        whatever their values)."""
         if len(ranked) < 2 or self.dedup_threshold >= 1.0:
             return list(ranked)
         values = source.evaluate(ranked, np.sort(rows)).astype(np.float64)
@@ -311,12 +317,26 @@ class HalvingScreen(BaseEstimator):
         constant = norms == 0
         norms[constant] = 1.0
         corr = np.abs((ranks.T @ ranks) / np.outer(norms, norms))
+        codes, n_unique = [], []
+        for j in range(values.shape[1]):
+            uniq, inverse = np.unique(values[:, j], return_inverse=True)
+            codes.append(inverse.astype(np.int64))
+            n_unique.append(uniq.size)
+
+        def determined_by(j, i):
+            """Is candidate j a function of candidate i (j's groups unions of i's)?"""
+            if n_unique[i] > MAX_GROUPS or n_unique[j] > n_unique[i]:
+                return False
+            return np.unique(codes[i] * n_unique[j] + codes[j]).size == n_unique[i]
+
         kept = []
         for j in range(len(ranked)):
             if constant[j]:
                 continue
-            if not kept or corr[j, kept].max() < self.dedup_threshold:
-                kept.append(j)
+            if kept and (corr[j, kept].max() >= self.dedup_threshold
+                         or any(determined_by(j, i) for i in kept)):
+                continue
+            kept.append(j)
         return [ranked[j] for j in kept]
 
     # ------------------------------------------------------------ transform

@@ -1,0 +1,295 @@
+"""Feature selection vs OpenFE, per dev task: LightGBM defaults on
+
+  (a) raw     the TableEncoder columns (the anchor),
+  (b) all     raw + every FeatureGenerator candidate,
+  (c) screen  raw + the candidates featsmith's HalvingScreen keeps (``--keep`` of them),
+  (d) openfe  raw + the top ``--keep`` features of OpenFE 0.0.12 (run in its own virtualenv
+              through a subprocess, same n_jobs, categoricals as strings, missing as a level).
+
+Seconds: (b) generate + fit, (c) generate + screen + fit, (d) OpenFE fit + transform + fit.
+The screen is compared with OpenFE on selection time alone (``screen s`` vs ``openfe s``).
+Metrics as in the suite's manifest (roc_auc higher is better; log_loss, rmse lower). The
+relational task is skipped (OpenFE takes one table).
+
+``--scale`` also times HalvingScreen on 5,000 generated candidates x 100,000 rows and
+GradientFeatureSelector on 100,000 rows x 1,000 features.
+
+    python benchmarks/selectors.py --quick     # 3 tasks, 300 candidates
+    python benchmarks/selectors.py             # all single-table tasks, 1,000 candidates
+    python benchmarks/selectors.py --scale     # the timing runs only
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# This file's name shadows the standard library's `selectors` (which subprocess imports):
+# drop the script's folder from the import path before anything imports it.
+if sys.path and os.path.abspath(sys.path[0] or ".") == os.path.dirname(os.path.abspath(__file__)):
+    sys.path.pop(0)
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from sklearn.metrics import log_loss, roc_auc_score
+
+from featsmith.featurize import FeatureGenerator, TableEncoder
+from featsmith.selectors import GradientFeatureSelector, HalvingScreen
+
+DATASETS = "/work/shared/datasets"
+OPENFE_PYTHON = "/tmp/openfe-venv/bin/python"
+QUICK = ["credit_data", "hotel_rates", "diamonds"]
+HIGHER_IS_BETTER = {"roc_auc": True, "log_loss": False, "rmse": False}
+
+# Runs inside the OpenFE virtualenv: reads the prepared parquet files, writes OpenFE's new
+# columns for the train and test rows, and the seconds fit + transform took.
+OPENFE_RUNNER = r"""
+import json, sys, time, warnings
+warnings.filterwarnings("ignore")
+import pandas as pd
+from openfe import OpenFE, transform
+cfg = json.load(open(sys.argv[1]))
+tr = pd.read_parquet(cfg["train"]); te = pd.read_parquet(cfg["test"])
+y = tr.pop("__target__"); te.pop("__target__")
+for c in cfg["categorical"]:
+    tr[c] = tr[c].astype("category"); te[c] = te[c].astype("category")
+t0 = time.perf_counter()
+ofe = OpenFE()
+feats = ofe.fit(data=tr, label=y.to_frame(), n_jobs=cfg["n_jobs"], task=cfg["task"],
+                categorical_features=cfg["categorical"], seed=0, verbose=False)
+new_tr, new_te = transform(tr, te, feats[:cfg["keep"]], n_jobs=cfg["n_jobs"])
+seconds = time.perf_counter() - t0
+added = [c for c in new_tr.columns if c not in tr.columns]
+out_tr, out_te = new_tr[added].copy(), new_te[added].copy()
+for c in added:
+    if not pd.api.types.is_numeric_dtype(out_tr[c]):
+        cats = pd.Categorical(out_tr[c]).categories
+        out_tr[c] = pd.Categorical(out_tr[c], categories=cats).codes.astype(float)
+        out_te[c] = pd.Categorical(out_te[c], categories=cats).codes.astype(float)
+out_tr.columns = out_te.columns = [f"ofe{i}" for i in range(len(added))]
+out_tr.to_parquet(cfg["out_train"]); out_te.to_parquet(cfg["out_test"])
+json.dump({"seconds": seconds, "n_features": len(added)}, open(cfg["out_meta"], "w"))
+"""
+
+
+def score(info, model, Xte, yte):
+    if info["task"] == "regression":
+        return float(np.sqrt(np.mean((model.predict(Xte) - np.asarray(yte, float)) ** 2)))
+    proba = model.predict_proba(Xte)
+    if info["task"] == "binary":
+        pos = list(model.classes_).index(info["positive_class"])
+        return float(roc_auc_score(np.asarray(yte) == info["positive_class"], proba[:, pos]))
+    return float(log_loss(yte, proba, labels=model.classes_))
+
+
+def fit_score(info, Xtr, ytr, Xte, yte, categorical, n_jobs):
+    """LightGBM defaults; returns (score, fit seconds)."""
+    cls = lgb.LGBMRegressor if info["task"] == "regression" else lgb.LGBMClassifier
+    t = time.perf_counter()
+    model = cls(verbose=-1, n_jobs=n_jobs, random_state=0).fit(
+        Xtr, ytr, categorical_feature=list(categorical) or "auto")
+    return score(info, model, Xte, yte), time.perf_counter() - t
+
+
+def openfe_inputs(X):
+    """OpenFE's input: categoricals as strings with missing as its own level (NaN crashes
+    its group-by operators), datetimes as seconds, booleans as numbers."""
+    out, cats = pd.DataFrame(index=X.index), []
+    for c in X.columns:
+        s = X[c]
+        if pd.api.types.is_datetime64_any_dtype(s):
+            out[c] = s.astype("int64").where(s.notna(), np.nan) / 1e9
+        elif pd.api.types.is_bool_dtype(s):
+            out[c] = s.astype(float)
+        elif pd.api.types.is_numeric_dtype(s):
+            out[c] = s.astype(float)
+        else:
+            out[c] = s.astype(str).where(s.notna(), "__missing__")
+            cats.append(c)
+    out.columns = [f"c{i}" for i in range(len(out.columns))]  # OpenFE's formulas dislike odd names
+    cats = [f"c{list(X.columns).index(c)}" for c in cats]
+    return out, cats
+
+
+def run_openfe(info, Xtr, ytr, Xte, keep, n_jobs, timeout):
+    with tempfile.TemporaryDirectory() as d:
+        tr, cats = openfe_inputs(Xtr)
+        te, _ = openfe_inputs(Xte)
+        if info["task"] == "regression":
+            target = np.asarray(ytr, float)
+        else:
+            target = pd.Categorical(ytr).codes.astype(int)
+        tr["__target__"] = target
+        te["__target__"] = 0
+        cfg = {k: os.path.join(d, f"{k}.parquet") for k in ("train", "test", "out_train", "out_test")}
+        cfg.update(out_meta=os.path.join(d, "meta.json"), categorical=cats, keep=keep,
+                   n_jobs=n_jobs,
+                   task="regression" if info["task"] == "regression" else "classification")
+        tr.to_parquet(cfg["train"])
+        te.to_parquet(cfg["test"])
+        with open(os.path.join(d, "cfg.json"), "w") as fh:
+            json.dump(cfg, fh)
+        env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
+        proc = subprocess.run([OPENFE_PYTHON, "-c", OPENFE_RUNNER, os.path.join(d, "cfg.json")],
+                              capture_output=True, text=True, timeout=timeout, env=env)
+        if proc.returncode != 0:
+            raise RuntimeError(proc.stderr[-2000:])
+        meta = json.load(open(cfg["out_meta"]))
+        return (pd.read_parquet(cfg["out_train"]).to_numpy(float),
+                pd.read_parquet(cfg["out_test"]).to_numpy(float), meta["seconds"])
+
+
+def run_task(name, n_candidates, keep, n_jobs, with_openfe, openfe_timeout):
+    sys.path.insert(0, DATASETS)
+    from load import load, task_info
+
+    info = task_info(name)
+    Xtr, ytr, Xte, yte, _ = load(name)
+    enc = TableEncoder().fit(Xtr)
+    raw_tr, raw_te = enc.transform(Xtr), enc.transform(Xte)
+    cats = list(getattr(enc, "categorical_features_", []))
+    row = {"task": name, "metric": info["metric"]}
+    row["raw"], row["raw_s"] = fit_score(info, raw_tr, ytr, raw_te, yte, cats, n_jobs)
+
+    t = time.perf_counter()
+    gen = FeatureGenerator(max_candidates=n_candidates, random_state=0).fit(Xtr, ytr)
+    src = gen.candidate_source()
+    gen_s = time.perf_counter() - t
+    names = list(src.names)
+    all_tr = src.evaluate(names)  # target encodings out of fold on the training rows
+    all_te = gen.transform(Xte)
+    row["n_candidates"] = len(names)
+    s, fit_s = fit_score(info, np.hstack([raw_tr, all_tr]), ytr, np.hstack([raw_te, all_te]), yte,
+                         cats, n_jobs)
+    row["all"], row["all_s"] = s, gen_s + fit_s
+
+    t = time.perf_counter()
+    screen = HalvingScreen(n_keep=keep, random_state=0, n_jobs=n_jobs).fit(src, ytr, base=raw_tr)
+    row["screen_s"] = time.perf_counter() - t
+    idx = [names.index(a) for a in screen.selected_names_]
+    row["n_selected"] = len(idx)
+    s, fit_s = fit_score(info, np.hstack([raw_tr, all_tr[:, idx]]), ytr,
+                         np.hstack([raw_te, all_te[:, idx]]), yte, cats, n_jobs)
+    row["sel"], row["sel_s"] = s, gen_s + row["screen_s"] + fit_s
+    row["gen_s"] = gen_s
+    row["selected"] = screen.selected_names_[:5]
+
+    row["ofe"] = row["ofe_s"] = row["openfe_s"] = None
+    if with_openfe:
+        try:
+            o_tr, o_te, o_s = run_openfe(info, Xtr, ytr, Xte, keep, n_jobs, openfe_timeout)
+            s, fit_s = fit_score(info, np.hstack([raw_tr, o_tr]), ytr, np.hstack([raw_te, o_te]),
+                                 yte, cats, n_jobs)
+            row["ofe"], row["openfe_s"], row["ofe_s"] = s, o_s, o_s + fit_s
+        except Exception as exc:  # recorded in the table, not fatal to the other tasks
+            row["ofe_error"] = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1][:120]}"
+    return info, row
+
+
+def fmt(v, digits=4):
+    return "—" if v is None else f"{v:.{digits}f}"
+
+
+def scale_runs(n_jobs):
+    """Timing at the issue's scale on synthetic data (no quality claim)."""
+    rng = np.random.default_rng(0)
+    n, p = 100_000, 100
+    X = rng.normal(size=(n, p)).astype(np.float32)
+    y = X[:, 0] * X[:, 1] + X[:, 2] + np.abs(X[:, 3]) + 0.5 * rng.normal(size=n)
+
+    class PairSource:
+        """5,000 candidates op(x_a, x_b), computed on demand (never all at once)."""
+
+        OPS = (np.multiply, np.subtract, np.add, lambda a, b: a / (np.abs(b) + 1e-3))
+
+        def __init__(self):
+            pairs = [(a, b) for a in range(p) for b in range(a + 1, p)]
+            self.specs = [(o, a, b) for a, b in pairs for o in range(4)][:5000]
+            self.names = [f"op{o}(x{a},x{b})" for o, a, b in self.specs]
+            self._index = dict(zip(self.names, self.specs))
+            self.n_rows = n
+
+        def evaluate(self, names, rows=None):
+            Xr = X if rows is None else X[rows]
+            out = np.empty((Xr.shape[0], len(names)), np.float32)
+            for j, nm in enumerate(names):
+                o, a, b = self._index[nm]
+                out[:, j] = self.OPS[o](Xr[:, a], Xr[:, b])
+            return out
+
+    src = PairSource()
+    t = time.perf_counter()
+    screen = HalvingScreen(n_keep=50, random_state=0, n_jobs=n_jobs).fit(src, y, base=X[:, :10])
+    total = time.perf_counter() - t
+    print(f"\nHalvingScreen, 5,000 candidates x 100,000 rows, base = 10 columns, n_jobs={n_jobs}: "
+          f"{total:.1f} s total ({screen.base_seconds_:.1f} s out-of-fold base model, "
+          f"{total - screen.base_seconds_:.1f} s screening); rounds: "
+          + ", ".join(f"{r['candidates']}x{r['rows']}" for r in screen.rounds_))
+    print("  top 5:", screen.selected_names_[:5])
+
+    Xg = rng.normal(size=(n, 1000)).astype(np.float32)
+    yg = Xg[:, :10] @ rng.normal(size=10) + 0.5 * rng.normal(size=n)
+    t = time.perf_counter()
+    sel = GradientFeatureSelector(k=10, random_state=0, n_jobs=n_jobs).fit(Xg, yg)
+    found = len(set(sel.get_support(indices=True)) & set(range(10)))
+    print(f"GradientFeatureSelector, 100,000 x 1,000, n_jobs={n_jobs}, defaults (10 epochs): "
+          f"{time.perf_counter() - t:.1f} s; {found}/10 true features in its top 10")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--tasks", nargs="*")
+    ap.add_argument("--candidates", type=int, default=None)
+    ap.add_argument("--keep", type=int, default=20)
+    ap.add_argument("--n-jobs", type=int, default=1)
+    ap.add_argument("--no-openfe", action="store_true")
+    ap.add_argument("--openfe-timeout", type=int, default=1800)
+    ap.add_argument("--scale", action="store_true", help="only the timing runs at scale")
+    args = ap.parse_args(argv)
+    if args.scale:
+        scale_runs(args.n_jobs)
+        return
+    sys.path.insert(0, DATASETS)
+    from load import read_manifest
+
+    single = [t["name"] for t in read_manifest() if "relationships" not in t]
+    tasks = args.tasks or (QUICK if args.quick else single)
+    n_cand = args.candidates or (300 if args.quick else 1000)
+    with_openfe = not args.no_openfe and os.path.exists(OPENFE_PYTHON)
+    print(f"LightGBM defaults, n_jobs={args.n_jobs}; {n_cand} candidates; keep {args.keep}.\n")
+    print("| task | metric | (a) raw | (b) raw+all | (c) raw+screen | (d) raw+OpenFE | (c) vs (a) | (c) vs (d) "
+          "| (b) s | (c) s (screen s) | (d) s (OpenFE s) | screen / OpenFE time |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    notes = []
+    for name in tasks:
+        info, r = run_task(name, n_cand, args.keep, args.n_jobs, with_openfe, args.openfe_timeout)
+        hib = HIGHER_IS_BETTER[info["metric"]]
+
+        def better(a, b):
+            if a is None or b is None:
+                return "—"
+            return "better" if (a > b if hib else a < b) else ("same" if a == b else "worse")
+
+        ratio = "—" if not r["openfe_s"] else f"{r['screen_s'] / r['openfe_s']:.3f}"
+        print(f"| {name} | {info['metric']} | {fmt(r['raw'])} | {fmt(r['all'])} | {fmt(r['sel'])} | "
+              f"{fmt(r['ofe'])} | {better(r['sel'], r['raw'])} | {better(r['sel'], r['ofe'])} | "
+              f"{r['all_s']:.1f} | {r['sel_s']:.1f} ({r['screen_s']:.1f}) | "
+              f"{fmt(r['ofe_s'], 1)} ({fmt(r['openfe_s'], 1)}) | {ratio} |", flush=True)
+        notes.append(f"- {name}: {r['n_candidates']} candidates (generated in {r['gen_s']:.1f} s), "
+                     f"{r['n_selected']} selected, first: {r['selected']}"
+                     + (f"; OpenFE failed: {r['ofe_error']}" if "ofe_error" in r else ""))
+    print("\n" + "\n".join(notes))
+
+
+if __name__ == "__main__":
+    main()
