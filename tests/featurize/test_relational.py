@@ -103,7 +103,8 @@ def test_equals_featuretools_dfs_on_mock_customer():
     warnings.filterwarnings("ignore")
     es = ft.demo.load_mock_customer(return_entityset=True)
     X = es["customers"][["customer_id", "join_date"]].reset_index(drop=True)
-    cutoff = pd.Timestamp("2014-01-01 04:00:00")
+    # a different cutoff per customer, some before part of their sessions
+    cutoff = pd.Timestamp("2014-01-01 02:00:00") + pd.to_timedelta(np.arange(len(X)) * 40, unit="min")
     ct = pd.DataFrame({"customer_id": X["customer_id"], "time": cutoff})
     prims = ["count", "sum", "mean", "std", "min", "max", "num_unique", "mode", "first", "last", "time_since_last"]
     fm, _ = ft.dfs(entityset=es, target_dataframe_name="customers", agg_primitives=prims, trans_primitives=[],
@@ -126,6 +127,6 @@ def test_equals_featuretools_dfs_on_mock_customer():
         np.testing.assert_allclose(ours[c], fm[c].astype(float), rtol=1e-6, equal_nan=True, err_msg=c)
     # categorical results (mode, first, last of device) compare as labels
     raw = gen.relational_.fit(pl.from_pandas(X), resolve_tables(es, None, None, "customers", pl.from_pandas(X))[0],
-                              pl.Series([cutoff] * len(X)).cast(pl.Datetime("us")))
+                              pl.Series(cutoff).cast(pl.Datetime("us")))
     for c in [c for c in common if c not in numeric]:
         assert raw[c].cast(pl.String).to_list() == fm[c].astype(str).tolist(), c
