@@ -473,6 +473,11 @@ class AutoPipeline(BaseEstimator):
         screen.fit(screened, y_enc[rows], init_score=_raw_scores(baseline.oof, self.task_, rows))
         self.feature_screen_ = screen
         names = list(screen.selected_names_)
+        if gen.relational_ is not None:
+            # Relational aggregates are what related tables are given for (featuretools' DFS
+            # output): keep them all, numeric ones, and let the screen add derived features.
+            relational = [n for n in gen.relational_.output_names if n in source.names and n not in names]
+            names = relational + names
         clock.lap("screen")
         if not names:
             return runner, None

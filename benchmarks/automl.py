@@ -1,0 +1,192 @@
+"""AutoPipeline vs LightGBM defaults (and FLAML) on the shared dev suite, in one run.
+
+Usage::
+
+    python benchmarks/automl.py --budget 60 [--tasks credit_data diamonds] [--flaml]
+        [--suite ../shared/datasets] [--out results.csv]
+
+Every tool is scored on each task's fixed test split with the task's metric (ROC AUC for the
+manifest's positive class, log loss over all classes, RMSE). "LightGBM defaults" is
+``LGBMClassifier()``/``LGBMRegressor()`` with string columns as pandas categoricals and
+datetimes as epoch seconds. The table shows test scores, fit seconds, and the normalised score
+``(score - lgbm) / (best - lgbm)`` (1 = the best of the tools in this run, 0 = LightGBM
+defaults; oriented so that higher is better for every metric). On relational tasks featsmith
+gets the related tables and the manifest's relationships (``--no-tables`` withholds them);
+LightGBM and FLAML see the target table only, as they cannot use more.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import log_loss, mean_squared_error, roc_auc_score
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_SUITE = HERE.parent.parent / "shared" / "datasets"
+
+
+def load_suite(folder: Path):
+    sys.path.insert(0, str(folder))
+    from load import load  # the suite's own loader
+
+    manifest = json.loads((folder / "manifest.json").read_text())
+    return load, {t["name"]: t for t in manifest}
+
+
+def score(task: dict, y_true, model_classes, proba=None, pred=None) -> float:
+    if task["metric"] == "roc_auc":
+        pos = list(model_classes).index(task["positive_class"])
+        return roc_auc_score(np.asarray(y_true) == task["positive_class"], proba[:, pos])
+    if task["metric"] == "log_loss":
+        return log_loss(y_true, proba, labels=list(model_classes))
+    return float(np.sqrt(mean_squared_error(y_true, pred)))
+
+
+def lower_is_better(task: dict) -> bool:
+    return task["metric"] in ("log_loss", "rmse")
+
+
+def lgbm_frame(X: pd.DataFrame, ref: pd.DataFrame | None = None) -> pd.DataFrame:
+    """String columns -> categoricals (categories from the training frame), datetimes -> seconds."""
+    out = X.copy()
+    for c in out.columns:
+        if pd.api.types.is_datetime64_any_dtype(out[c]):
+            out[c] = out[c].astype("int64") / 1e9
+        elif out[c].dtype == object or isinstance(out[c].dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(out[c]):
+            cats = (ref if ref is not None else X)[c].astype("category").cat.categories
+            out[c] = pd.Categorical(out[c], categories=cats)
+        elif out[c].dtype == bool:
+            out[c] = out[c].astype(float)
+    return out
+
+
+def run_lgbm(task, Xtr, ytr, Xte, yte, n_jobs):
+    import lightgbm as lgb
+
+    A, B = lgbm_frame(Xtr), lgbm_frame(Xte, ref=Xtr)
+    t = time.perf_counter()
+    if task["task"] == "regression":
+        m = lgb.LGBMRegressor(verbose=-1, n_jobs=n_jobs).fit(A, ytr)
+        secs = time.perf_counter() - t
+        return score(task, yte, None, pred=m.predict(B)), secs
+    m = lgb.LGBMClassifier(verbose=-1, n_jobs=n_jobs).fit(A, ytr)
+    secs = time.perf_counter() - t
+    return score(task, yte, m.classes_, proba=m.predict_proba(B)), secs
+
+
+def run_featsmith(task, Xtr, ytr, Xte, yte, budget, n_jobs, seed, tables=None):
+    from featsmith import AutoPipeline
+
+    kw = {}
+    if tables:  # relational task: the related tables and the manifest's relationships
+        kw = {"tables": tables, "relationships": [tuple(r) for r in task["relationships"]]}
+    t = time.perf_counter()
+    m = AutoPipeline(time_budget=budget, random_state=seed, n_jobs=n_jobs, verbose=0).fit(Xtr, ytr, **kw)
+    secs = time.perf_counter() - t
+    if task["task"] == "regression":
+        return score(task, yte, None, pred=m.predict(Xte)), secs
+    return score(task, yte, m.classes_, proba=m.predict_proba(Xte)), secs
+
+
+def run_flaml(task, Xtr, ytr, Xte, yte, budget, n_jobs, seed):
+    from flaml import AutoML
+
+    metric = {"roc_auc": "roc_auc", "log_loss": "log_loss", "rmse": "rmse"}[task["metric"]]
+    kind = "regression" if task["task"] == "regression" else "classification"
+    A, B = Xtr.copy(), Xte.copy()
+    for c in A.columns:  # FLAML handles categoricals but not raw datetimes everywhere
+        if pd.api.types.is_datetime64_any_dtype(A[c]):
+            A[c] = A[c].astype("int64") / 1e9
+            B[c] = B[c].astype("int64") / 1e9
+    automl = AutoML()
+    t = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        automl.fit(A, ytr, task=kind, metric=metric, time_budget=budget, n_jobs=n_jobs, seed=seed, verbose=0)
+    secs = time.perf_counter() - t
+    if kind == "regression":
+        return score(task, yte, None, pred=automl.predict(B)), secs
+    return score(task, yte, automl.classes_, proba=automl.predict_proba(B)), secs
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--budget", type=float, default=60)
+    ap.add_argument("--tasks", nargs="*")
+    ap.add_argument("--suite", type=Path, default=DEFAULT_SUITE)
+    ap.add_argument("--flaml", action="store_true", help="also run FLAML's AutoML at the same budget")
+    ap.add_argument("--n-jobs", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", type=Path)
+    ap.add_argument("--no-tables", action="store_true", help="fit relational tasks on the target table only")
+    args = ap.parse_args(argv)
+
+    load, manifest = load_suite(args.suite)
+    names = args.tasks or list(manifest)
+    rows = []
+    for name in names:
+        task = manifest[name]
+        Xtr, ytr, Xte, yte, tables = load(name, folder=str(args.suite))
+        row = {"task": name, "metric": task["metric"], "relational": bool(tables)}
+        row["lgbm"], row["lgbm_s"] = run_lgbm(task, Xtr, ytr, Xte, yte, args.n_jobs)
+        row["featsmith"], row["featsmith_s"] = run_featsmith(
+            task, Xtr, ytr, Xte, yte, args.budget, args.n_jobs, args.seed, tables=None if args.no_tables else tables
+        )
+        if args.flaml:
+            row["flaml"], row["flaml_s"] = run_flaml(task, Xtr, ytr, Xte, yte, args.budget, args.n_jobs, args.seed)
+        rows.append(row)
+        print(json.dumps(row), file=sys.stderr, flush=True)
+    df = pd.DataFrame(rows)
+    tools = ["lgbm", "featsmith"] + (["flaml"] if args.flaml else [])
+    norm = []
+    for _, r in df.iterrows():
+        sign = -1 if lower_is_better(manifest[r["task"]]) else 1
+        vals = {t: sign * r[t] for t in tools}
+        best = max(vals.values())
+        span = best - vals["lgbm"]
+        norm.append({t: (vals[t] - vals["lgbm"]) / span if span > 0 else 0.0 for t in tools})
+    for t in tools:
+        df[f"{t}_norm"] = [n[t] for n in norm]
+    if args.out:
+        df.to_csv(args.out, index=False)
+
+    head = ["task", "metric"] + [f"{t}" for t in tools] + [f"{t} s" for t in tools] + ["featsmith/lgbm"]
+    print(f"\nbudget {args.budget:g}s, n_jobs={args.n_jobs}, seed={args.seed}\n")
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
+    for _, r in df.iterrows():
+        ratio = r["featsmith"] / r["lgbm"]
+        note = " (relational; baselines see the target table only)" if r["relational"] and not args.no_tables else ""
+        cells = [r["task"] + note, r["metric"]]
+        cells += [f"{r[t]:.5g}" for t in tools] + [f"{r[t + '_s']:.1f}" for t in tools] + [f"{ratio:.3f}"]
+        print("| " + " | ".join(cells) + " |")
+    print()
+    for t in tools:
+        print(f"mean normalised score {t}: {df[f'{t}_norm'].mean():.3f}")
+    wins = sum(
+        (r["featsmith"] < r["lgbm"]) if lower_is_better(manifest[r["task"]]) else (r["featsmith"] > r["lgbm"])
+        for _, r in df.iterrows()
+    )
+    print(f"featsmith better than LightGBM defaults on {wins}/{len(df)} tasks")
+    if args.flaml:
+        wins_f = sum(
+            (r["featsmith"] < r["flaml"]) if lower_is_better(manifest[r["task"]]) else (r["featsmith"] > r["flaml"])
+            for _, r in df.iterrows()
+        )
+        print(f"featsmith better than FLAML on {wins_f}/{len(df)} tasks")
+    over = df[df["featsmith_s"] > args.budget * 1.1 + 3]
+    print(f"fits over budget+10% (3 s floor): {len(over)}" + (f" {over['task'].tolist()}" if len(over) else ""))
+
+
+if __name__ == "__main__":
+    main()
