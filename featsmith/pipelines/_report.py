@@ -264,6 +264,15 @@ def _model_page(model) -> _Page:
     inputs = _importance(model, by="input", notes=notes)
     search = _Search("Search", "search", trials, gib, metric, budget,
                      extra=_extra_columns(board))
+    ensemble = getattr(model, "ensemble_", None)
+    if isinstance(ensemble, pd.DataFrame) and {"trial", "weight"} <= set(ensemble.columns):
+        weights = dict(zip(ensemble["trial"], ensemble["weight"]))
+        # Blank for trials outside the final model, so its members stand out.
+        trials["ensemble weight"] = [_fmt(weights[t]) if t in weights else ""
+                                     for t in trials["trial"]]
+        search.extra.append("ensemble weight")
+        facts.insert(3, ("final model", f"ensemble of {len(ensemble)} trial(s)"
+                         if len(ensemble) > 1 else "the single best trial"))
     stages = getattr(model, "stage_timings_", None)
     return _Page(
         title=f"featsmith report: {type(model).__name__}",
@@ -662,7 +671,7 @@ def _bar_chart(kind: str, labels, values, unit: str, title: str, fmt=_fmt) -> st
     """Horizontal bars, largest first as given; long labels are cut (full text on hover)."""
     labels, values = list(labels)[:MAX_BARS], np.asarray(values, dtype=float)[:MAX_BARS]
     width, row = 900, 22
-    height = 30 + row * len(labels)
+    height = 16 + row * len(labels)
     left, right = 300, 90
     top_value = float(np.nanmax(values)) if len(values) and np.isfinite(values).any() else 1.0
     top_value = top_value if top_value > 0 else 1.0
@@ -677,7 +686,7 @@ def _bar_chart(kind: str, labels, values, unit: str, title: str, fmt=_fmt) -> st
             f'fill="{BAR_COLOUR}"><title>{_e(label)}: {_e(fmt(v))} {_e(unit)}</title></rect>'
             f'<text class="tick" x="{left + w + 6:.1f}" y="{y + 14}">{_e(fmt(v))} {_e(unit)}</text>'
         )
-    parts.append(f'<line class="axis" x1="{left}" x2="{left}" y1="4" y2="{height - 18}"/>')
+    parts.append(f'<line class="axis" x1="{left}" x2="{left}" y1="4" y2="{height - 4}"/>')
     return _svg(kind, width, height, "".join(parts), title)
 
 
@@ -731,7 +740,8 @@ def _leaderboard_html(search: _Search) -> str:
     head += [str(c) for c in search.extra]
     head += ["params"]
     numeric = {"rank", "trial", search.metric, "seconds", "started (s)", "budget"}
-    numeric |= {str(c) for c in search.extra if pd.api.types.is_numeric_dtype(trials[c])}
+    numeric |= {str(c) for c in search.extra
+                if pd.api.types.is_numeric_dtype(trials[c]) or c == "ensemble weight"}
     rows = []
     for rank, (_, row) in enumerate(ranked.iterrows(), start=1):
         cells = [rank, row["trial"], row["model"], _fmt(row["score"]), _secs(row["seconds"]),

@@ -49,6 +49,8 @@ class _Fitted:
         self.fit_seconds_ = 12.5
         self.time_budget = 15
         self.n_features_in_ = 3
+        self.ensemble_ = pd.DataFrame({"trial": [7, 11], "model": ["lightgbm", "linear"],
+                                       "weight": [0.75, 0.25]})
 
     def explain(self, by="feature"):
         return self._by_input if by == "input" else self._importance
@@ -161,6 +163,15 @@ def test_model_report_has_every_section(stub):
         assert html_escape(formula) in features
     assert _charts(page, "input-importance")[0].count('class="bar"') == 3
     assert "12.5 s of a 15 s budget" in page and "9.9.9" in page
+
+    # The final ensemble's members carry their weight in the leaderboard.
+    assert "ensemble of 2 trial(s)" in page and ">ensemble weight</th>" in table
+    weights = {}
+    for row in re.findall(r"<tr[^>]*>(.*?)</tr>", table, flags=re.S)[1:]:
+        cells = re.findall(r"<td[^>]*>(.*?)</td>", row)
+        weights[int(cells[1])] = cells[-2]
+    assert weights[7] == "0.75" and weights[11] == "0.25"
+    assert sum(w == "" for w in weights.values()) == len(board) - 2
 
 
 def html_escape(text):
