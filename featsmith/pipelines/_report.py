@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from featsmith.tuners._experiment import _flatten
+
 __all__ = ["render_report", "write_report"]
 
 logger = logging.getLogger("featsmith")
@@ -70,23 +72,9 @@ class _Page:
     notes: list = field(default_factory=list)
 
 
-def _flatten(params, prefix="") -> dict:
-    """NNI nested choices (``{"_name": ..., ...}``) become ``key`` = option name plus
-    ``key/option/sub`` entries, the way ``Experiment.trials_dataframe`` names them."""
-    out = {}
-    for key, value in params.items():
-        if isinstance(value, dict) and "_name" in value:
-            out[prefix + key] = value["_name"]
-            out.update(_flatten({k: v for k, v in value.items() if k != "_name"},
-                                f"{prefix}{key}/{value['_name']}/"))
-        elif isinstance(value, dict):
-            out.update(_flatten(value, f"{prefix}{key}/"))
-        else:
-            out[prefix + key] = value
-    return out
-
-
 def _as_params(value) -> dict:
+    """Trial parameters as one flat dict: NNI nested choices become ``key`` = option name plus
+    ``key/option/sub`` entries, named as ``Experiment.trials_dataframe`` names them."""
     if isinstance(value, dict):
         return _flatten(value)
     if isinstance(value, str):
