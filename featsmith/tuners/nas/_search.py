@@ -17,6 +17,9 @@ logger = logging.getLogger("featsmith")
 ROUND_SIZE = 8
 # Rounds in a row without a new architecture before the space counts as exhausted.
 _MAX_EMPTY_ROUNDS = 5
+# Decisions a sibling resamples: they leave the network's shape alone, so a sibling trains in
+# its proposal's batched group for a fraction of a separate candidate's cost.
+SIBLING_LABELS = ("lr", "weight_decay", "dropout", "scaler")
 
 
 @dataclass
@@ -53,8 +56,14 @@ def run_multi_trial(
     max_epochs: int,
     patience: int,
     round_size: int = ROUND_SIZE,
+    siblings: int = 1,
 ) -> SearchResult:
     """Run a multi-trial strategy until the deadline or ``max_candidates``.
+
+    Each round asks the strategy for up to ``round_size`` architectures and adds, for each,
+    ``siblings`` variants that differ only in training choices (``SIBLING_LABELS``); a
+    sibling shares its proposal's shape, so it trains in the same batched group at little
+    extra cost. Every trained candidate is told to the strategy.
 
     The first round always contains the space's default architecture and always trains for
     at least one epoch, so a result exists even when the budget is too small for anything else.
@@ -68,7 +77,7 @@ def run_multi_trial(
         left = np.inf if max_candidates is None else max_candidates - len(seen)
         if left <= 0 or (round_ > 0 and deadline is not None and time.perf_counter() >= deadline):
             break
-        n = int(min(round_size, left))
+        n = int(min(round_size, np.ceil(left / (1 + siblings))))
         proposals = [space.default()] if round_ == 0 else []
         proposals += [space.canonicalize(a) for a in strategy.ask(n - len(proposals))] if n > len(proposals) else []
         fresh = list(dict.fromkeys(a for a in proposals if a not in seen))
@@ -82,19 +91,42 @@ def run_multi_trial(
                 break
             continue
         empty = 0
-        seeds = rng.integers(2**31 - 1, size=len(fresh)).tolist()
+        extra = _siblings(space, fresh, siblings, left - len(fresh), seen, rng)
+        batch = fresh + extra
+        seeds = rng.integers(2**31 - 1, size=len(batch)).tolist()
         shuffle_seed = int(rng.integers(2**31 - 1))
         trained = train_candidates(
-            data, fresh, seeds, max_epochs=max_epochs, patience=patience, deadline=deadline, shuffle_seed=shuffle_seed
+            data, batch, seeds, max_epochs=max_epochs, patience=patience, deadline=deadline, shuffle_seed=shuffle_seed
         )
-        for cand in trained:
+        for k, cand in enumerate(trained):
             seen[cand.arch] = cand.val_loss
-            result.record(cand, round_, "trained")
+            result.record(cand, round_, "trained" if k < len(fresh) else "sibling")
         for a in proposals:
             if a in fresh:
                 strategy.tell(a, seen[a])
+        for a in extra:
+            strategy.tell(a, seen[a])
         logger.info(
             "NAS round %d: %d candidates, best validation loss so far %.5g", round_, len(fresh), result.best.val_loss
         )
         round_ += 1
     return result
+
+
+def _siblings(space, archs, per_arch, limit, seen, rng) -> list:
+    """Up to ``per_arch`` new variants of each architecture with resampled training choices."""
+    labels = [lab for lab in SIBLING_LABELS if lab in space.decisions]
+    taken = set(seen) | set(archs)
+    out = []
+    for a in archs:
+        for _ in range(per_arch):
+            if len(out) >= limit:
+                return out
+            for _attempt in range(4):
+                d = space.decisions
+                sib = space.canonicalize({**a, **{lab: d[lab].candidates[rng.integers(len(d[lab].candidates))] for lab in labels}})
+                if sib not in taken:
+                    taken.add(sib)
+                    out.append(sib)
+                    break
+    return out

@@ -8,7 +8,7 @@ that they can be trained together.
 from __future__ import annotations
 
 import abc
-from collections import deque
+from collections import Counter, deque
 
 import numpy as np
 
@@ -99,23 +99,25 @@ class RegularizedEvolution(Strategy):
     def setup(self, space, rng):
         super().setup(space, rng)
         self.population_ = deque(maxlen=self.population_size)
-        self._pending = 0
+        self._pending = Counter()
 
     def ask(self, n):
         out = []
         for _ in range(n):
-            if len(self.population_) + self._pending < self.population_size or not self.population_:
+            pending = sum(self._pending.values()) + len(out)
+            if len(self.population_) + pending < self.population_size or not self.population_:
                 out.append(self.space_.sample(self.rng_))
             else:
                 members = list(self.population_)
                 idx = self.rng_.choice(len(members), size=min(self.sample_size, len(members)), replace=False)
                 parent = min((members[i] for i in idx), key=lambda m: m[1])[0]
                 out.append(self.space_.mutate(parent, self.rng_, self.n_mutations))
-        self._pending += len(out)
+        self._pending.update(out)
         return out
 
     def tell(self, arch, value):
-        self._pending = max(0, self._pending - 1)
+        if self._pending[arch] > 0:
+            self._pending[arch] -= 1
         self.population_.append((arch, float(value) if np.isfinite(value) else np.inf))
 
 

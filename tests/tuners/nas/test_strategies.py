@@ -74,8 +74,23 @@ def test_search_stops_when_the_strategy_only_repeats_itself():
             return [space.canonicalize({**default, "lr": [1e-3, 3e-3][self.rng_.integers(2)]}) for _ in range(n)]
 
     res = run_multi_trial(_data(), space, TwoArchitectures(), rng=np.random.default_rng(0), deadline=None,
-                          max_candidates=50, max_epochs=1, patience=1, round_size=4)
+                          max_candidates=50, max_epochs=1, patience=1, round_size=4, siblings=0)
     assert len(res.history) == 2
+
+
+def test_siblings_share_their_proposals_shape_and_count_towards_the_limit():
+    space = _space()
+    res = run_multi_trial(_data(), space, RandomStrategy(), rng=np.random.default_rng(1), deadline=None,
+                          max_candidates=9, max_epochs=1, patience=1, round_size=3, siblings=2)
+    assert len(res.history) == 9
+    shape_only = {"lr", "weight_decay", "dropout", "scaler"}
+    proposals = [h["architecture"] for h in res.history if h["status"] == "trained"]
+    for h in res.history:
+        if h["status"] == "sibling":
+            a = h["architecture"]
+            assert any({k: v for k, v in a.items() if k not in shape_only}
+                       == {k: v for k, v in p.items() if k not in shape_only} for p in proposals)
+    assert sum(h["status"] == "sibling" for h in res.history) == 6
 
 
 def test_same_seed_same_search():
