@@ -12,9 +12,14 @@ candidates carry before the selectors prune them. Metrics as in the suite's mani
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
+
+# Run as a script, this folder is sys.path[0]; a sibling script named like a standard-library
+# module (benchmarks/selectors.py) would shadow it, so drop the folder from the path.
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
+
+import argparse
 import time
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")

@@ -20,10 +20,15 @@ first ``--cutoff-rows`` target rows (featuretools computes each distinct cutoff 
 
 from __future__ import annotations
 
-import argparse
-import multiprocessing as mp
 import os
 import sys
+
+# Run as a script, this folder is sys.path[0]; a sibling script named like a standard-library
+# module (benchmarks/selectors.py) would shadow it, so drop the folder from the path.
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
+
+import argparse
+import multiprocessing as mp
 import time
 import warnings
 

@@ -12,8 +12,14 @@ does it) on a sample of them.
 
 from __future__ import annotations
 
-import argparse
 import os
+import sys
+
+# Run as a script, this folder is sys.path[0]; a sibling script named like a standard-library
+# module (benchmarks/selectors.py) would shadow it, so drop the folder from the path.
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
+
+import argparse
 import time
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
