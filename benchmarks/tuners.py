@@ -24,6 +24,10 @@ import time
 import warnings
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# Running this file puts benchmarks/ first on sys.path, where sibling scripts named like
+# standard-library modules (selectors.py) would shadow them; this script imports no sibling.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
 
 import numpy as np  # noqa: E402
 
