@@ -213,7 +213,7 @@ class FeatureGenerator(TransformerMixin, BaseEstimator):
         return task, onehot, [c.item() if hasattr(c, "item") else c for c in classes]
 
     # ------------------------------------------------------------------ fit
-    def fit(self, X, y=None, tables=None, relationships=None, cutoff_time=None, time_index=None):
+    def fit(self, X, y=None, tables=None, relationships=None, cutoff_time=None, time_index=None, groups=None):
         """Enumerate candidates and fit their statistics on the training rows.
 
         Parameters
@@ -228,12 +228,15 @@ class FeatureGenerator(TransformerMixin, BaseEstimator):
             A column of X, or one timestamp per row: child rows count only when their time
             index is before it.
         time_index : dict of table -> column, optional
+        groups : array-like, optional
+            A group label per row (an incident, a customer): target-encoding folds then keep
+            each group whole, so rows of one group never encode each other.
         """
         self._validate_params()
-        self.fit_frame_(X, y, tables, relationships, cutoff_time, time_index)
+        self.fit_frame_(X, y, tables, relationships, cutoff_time, time_index, groups)
         return self
 
-    def fit_frame_(self, X, y, tables, relationships, cutoff_time, time_index):
+    def fit_frame_(self, X, y, tables, relationships, cutoff_time, time_index, groups=None):
         df = _as_frame(X)
         if df.width == 0:
             raise ValueError(f"0 feature(s) (shape={df.shape}) while a minimum of 1 is required; X has no columns.")
@@ -268,7 +271,7 @@ class FeatureGenerator(TransformerMixin, BaseEstimator):
         self._train_base = base
         self.n_train_rows_ = n
         rng = np.random.default_rng(self.random_state)
-        self._folds = (rng.permutation(n) % self.n_folds).astype(np.int64)
+        self._folds = _assign_folds(n, self.n_folds, rng, groups)
         labels = None
         yenc = None
         if y is not None:
@@ -422,6 +425,21 @@ class FeatureGenerator(TransformerMixin, BaseEstimator):
         tags.target_tags.required = False
         tags.transformer_tags.preserves_dtype = []  # candidates are always float32
         return tags
+
+
+def _assign_folds(n, n_folds, rng, groups=None):
+    """Shuffled fold of every row; with ``groups``, whole groups go to one fold."""
+    if groups is None:
+        return (rng.permutation(n) % n_folds).astype(np.int64)
+    groups = np.asarray(groups)
+    if groups.shape != (n,):
+        raise ValueError(f"groups has shape {groups.shape}; pass one group label per row of X ({n} rows).")
+    _, inverse = np.unique(groups, return_inverse=True)
+    n_groups = int(inverse.max()) + 1
+    if n_groups < n_folds:
+        raise ValueError(f"groups has {n_groups} distinct labels, fewer than n_folds={n_folds}; lower n_folds.")
+    fold_of_group = rng.permutation(n_groups) % n_folds
+    return fold_of_group[inverse].astype(np.int64)
 
 
 def _as_frame(X, column_names=None) -> pl.DataFrame:

@@ -208,3 +208,19 @@ def test_plan_json_roundtrip(fitted):
         gen.plan(["nope"])
     with pytest.raises(ValueError, match="missing column"):
         plan.transform(X.drop(columns="shop"))
+
+
+def test_groups_keep_target_encoding_folds_whole():
+    # Rows of one group share their target: with random folds a group's other rows leak its
+    # target into the encoding; with groups=, no row is encoded by its own group.
+    rng = np.random.default_rng(0)
+    g = np.repeat(np.arange(300), 4)
+    X = pd.DataFrame({"grp": g.astype(str), "x": rng.normal(size=g.size)})
+    y = rng.normal(size=300)[g]
+    leaky = FeatureGenerator(operators=["te"], smoothing=1.0, random_state=0).fit(X, y)
+    safe = FeatureGenerator(operators=["te"], smoothing=1.0, random_state=0).fit(X, y, groups=g)
+    corr = lambda gen: np.corrcoef(gen.candidate_source().evaluate(["te(grp)"]).ravel(), y)[0, 1]
+    assert corr(leaky) > 0.5 and abs(corr(safe)) < 0.1
+    assert np.all(pd.Series(safe._folds).groupby(g).nunique() == 1)
+    with pytest.raises(ValueError, match="groups has shape"):
+        FeatureGenerator().fit(X, y, groups=g[:5])
