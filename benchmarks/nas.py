@@ -20,14 +20,19 @@ a standardised target. Everything runs on one thread.
 
 from __future__ import annotations
 
-import argparse
 import os
-import statistics
 import sys
-import time
-import warnings
 
+# benchmarks/selectors.py would shadow the standard library's `selectors` (imported by
+# subprocess and socket) for a script run from this folder: drop the folder from the path.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import argparse  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402

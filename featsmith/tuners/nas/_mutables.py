@@ -142,6 +142,17 @@ def _check_label(label, primitive):
         raise TypeError(f"{primitive} needs a non-empty string label, got {label!r}; pass label='...'.")
 
 
+def _resolve(kind: str, primitive: str, label: str, cands: tuple, default):
+    """Check the candidates and default of a primitive and resolve it in the active context."""
+    if not cands:
+        raise ValueError(f"{primitive} {label!r} needs at least one candidate.")
+    default = cands[0] if default is None else default
+    if default not in cands:
+        raise ValueError(f"{primitive} {label!r}: default {default!r} is not among {list(cands)}.")
+    ctx = _current()
+    return default if ctx is None else ctx.resolve(_Decision(label, kind, cands, default))
+
+
 def _plain(value):
     """Convert numpy scalars to Python ones so architectures stay JSON-able and hashable."""
     if isinstance(value, np.generic):
@@ -176,18 +187,11 @@ class ValueChoice:
     def __new__(cls, candidates: Sequence, label: str, default=None):
         _check_label(label, "ValueChoice")
         cands = tuple(_plain(c) for c in candidates)
-        if not cands:
-            raise ValueError(f"ValueChoice {label!r} needs at least one candidate.")
         try:
             hash(cands)
         except TypeError as exc:
             raise TypeError(f"ValueChoice {label!r} candidates must be hashable plain values.") from exc
-        default = cands[0] if default is None else _plain(default)
-        if default not in cands:
-            raise ValueError(f"ValueChoice {label!r}: default {default!r} is not among {list(cands)}.")
-        ctx = _current()
-        decision = _Decision(label, "value", cands, default)
-        return default if ctx is None else ctx.resolve(decision)
+        return _resolve("value", "ValueChoice", label, cands, None if default is None else _plain(default))
 
 
 class LayerChoice:
@@ -221,13 +225,8 @@ class LayerChoice:
         else:
             ops = list(candidates)
             keys = tuple(range(len(ops)))
-        if not ops:
-            raise ValueError(f"LayerChoice {label!r} needs at least one candidate.")
-        default = keys[0] if default is None else default
-        if default not in keys:
-            raise ValueError(f"LayerChoice {label!r}: default {default!r} is not among {list(keys)}.")
+        chosen = _resolve("layer", "LayerChoice", label, keys, default)
         ctx = _current()
-        chosen = default if ctx is None else ctx.resolve(_Decision(label, "layer", keys, default))
         if ctx is not None and ctx.mode == "record":
             built = [_build(op) for op in ops]
             return built[keys.index(chosen)]
@@ -296,12 +295,7 @@ class InputChoice:
         if int(n_candidates) < 1:
             raise ValueError(f"InputChoice {label!r} needs n_candidates >= 1, got {n_candidates}.")
         cands = ((-1,) if allow_none else ()) + tuple(range(int(n_candidates)))
-        default = cands[0] if default is None else default
-        if default not in cands:
-            raise ValueError(f"InputChoice {label!r}: default {default!r} is not among {list(cands)}.")
-        ctx = _current()
-        index = default if ctx is None else ctx.resolve(_Decision(label, "input", cands, default))
-        return ChosenInput(index)
+        return ChosenInput(_resolve("input", "InputChoice", label, cands, default))
 
 
 class Repeat:
@@ -335,13 +329,11 @@ class Repeat:
             cands = tuple(range(lo, hi + 1))
         else:
             cands = tuple(int(d) for d in depth)
-        if not cands or min(cands) < 0:
-            raise ValueError(f"Repeat {label!r}: depth must be non-negative with at least one option, got {depth!r}.")
-        default = cands[0] if default is None else int(default)
-        if default not in cands:
-            raise ValueError(f"Repeat {label!r}: default {default!r} is not among {list(cands)}.")
+        if cands and min(cands) < 0:
+            raise ValueError(f"Repeat {label!r}: depth must be non-negative, got {depth!r}.")
+        default = cands[0] if default is None and cands else default
+        n = _resolve("repeat", "Repeat", label, cands, None if default is None else int(default))
         ctx = _current()
-        n = default if ctx is None else ctx.resolve(_Decision(label, "repeat", cands, default))
         if ctx is not None and ctx.mode == "record":
             n = max(cands)
         blocks = []
