@@ -17,10 +17,16 @@ LightGBM and FLAML see the target table only, as they cannot use more.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import sys
+
+# This folder also holds selectors.py (the selectors benchmark); as the script's folder it is
+# first on sys.path and would shadow the standard library's `selectors` module.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
+
+import argparse
+import json
 import time
 import warnings
 from pathlib import Path

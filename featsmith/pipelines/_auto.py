@@ -25,14 +25,9 @@ from featsmith._validation import (
 from featsmith._version import __version__
 from featsmith.featurize import TableEncoder
 from featsmith.pipelines._ensemble import greedy_ensemble
-from featsmith.pipelines._lgbm import (
-    KNOWN_GOOD_CONFIGS,
-    LGBM_SPACE,
-    BoosterAverage,
-    LGBMTrialRunner,
-    TrialResult,
-    WeightedModel,
-)
+from featsmith.pipelines._lgbm import KNOWN_GOOD_CONFIGS, LGBM_SPACE, LGBMTrialRunner
+from featsmith.pipelines._portfolio import NAS_CONFIG, PORTFOLIO_CONFIGS, EstimatorTrialRunner
+from featsmith.pipelines._trials import TrialResult, WeightedModel
 from featsmith.pipelines._metrics import resolve_metric
 from featsmith.pipelines._task import TASKS, infer_task
 
@@ -44,6 +39,8 @@ HOLDOUT_MIN_ROWS = 20_000
 DEFAULT_FOLDS = 5
 # Trials whose fold models and out-of-fold predictions are kept for ensembling.
 TOP_TRIALS_KEPT = 8
+# The neural head joins the portfolio only when the budget leaves it room to train.
+NAS_MIN_BUDGET = 120
 
 
 class _StageClock:
@@ -81,12 +78,16 @@ class _RowSubset:
 
 
 def _usable(trial) -> bool:
-    return np.isfinite(trial.value) and trial.status in ("ok", "truncated")
+    """Validated on every fold: comparable with the others and fit for the ensemble."""
+    return np.isfinite(trial.value) and trial.status == "ok"
 
 
 def _best(trials):
-    usable = [tr for tr in trials if _usable(tr)]
-    return max(usable, key=lambda tr: tr.value) if usable else trials[0]
+    for ok in (_usable, lambda tr: np.isfinite(tr.value) and tr.status == "truncated"):
+        usable = [tr for tr in trials if ok(tr)]
+        if usable:
+            return max(usable, key=lambda tr: tr.value)
+    return trials[0]
 
 
 def _keep_top(trials, k):
@@ -95,7 +96,7 @@ def _keep_top(trials, k):
     keep = {id(tr) for tr in ranked[:k]}
     for tr in trials:
         if id(tr) not in keep:
-            tr.boosters, tr.oof = [], None
+            tr.models, tr.oof = [], None
 
 
 def _raw_scores(oof, task, rows):
@@ -202,6 +203,10 @@ class AutoPipeline(BaseEstimator):
         Most generated features kept.
     ensemble : bool, default=True
         Ensemble the best trials when that validates better than the single best.
+    portfolio : bool, default=True
+        Besides LightGBM, validate extra trees and a linear model (and, with a budget of
+        120 s or more, the searched neural head of :mod:`featsmith.tuners.nas`) for the
+        ensemble.
     storage : str or path, default=None
         SQLite file where the tuning experiment stores its trials (in memory when None).
     random_state : int, numpy Generator or None, default=None
@@ -275,6 +280,7 @@ class AutoPipeline(BaseEstimator):
         max_candidates=None,
         max_new_features=30,
         ensemble=True,
+        portfolio=True,
         storage=None,
         random_state=None,
         n_jobs=None,
@@ -289,6 +295,7 @@ class AutoPipeline(BaseEstimator):
         self.max_candidates = max_candidates
         self.max_new_features = max_new_features
         self.ensemble = ensemble
+        self.portfolio = portfolio
         self.storage = storage
         self.random_state = random_state
         self.n_jobs = n_jobs
@@ -423,8 +430,8 @@ class AutoPipeline(BaseEstimator):
         self.stage_timings_ = clock.timings
         self.featsmith_version_ = __version__
         self.fit_seconds_ = time.perf_counter() - t0
-        for tr in trials:  # fold models and OOF predictions are not part of the fitted model
-            tr.boosters, tr.oof = [], None
+        for tr in trials:  # fold models, predictions and data are not part of the fitted model
+            tr.models, tr.oof, tr.runner = [], None, None
         logger.info(
             "AutoPipeline: %s, %s=%.5g (%s) from %d trials in %.1fs",
             self.task_, self.metric_, self.best_score_, self.validation_, len(trials), self.fit_seconds_,
@@ -489,12 +496,12 @@ class AutoPipeline(BaseEstimator):
         if np.isfinite(trial.value) and trial.value > baseline.value:
             self.feature_plan_ = gen.plan(names)
             runner.free()
-            baseline.boosters, baseline.oof = [], None  # trained on other columns: not refittable here
+            baseline.models, baseline.oof = [], None  # trained on other columns: not refittable here
             baseline.status = "raw columns only"
             return aug_runner, trial
         logger.info("Generated features did not validate better (%.5g vs %.5g); dropped.", trial.value, baseline.value)
         trial.status = "rejected features"
-        trial.boosters, trial.oof = [], None
+        trial.models, trial.oof = [], None
         return runner, trial
 
     def _search(self, runner, t0, budget, seed, n_done, best_so_far):
@@ -507,15 +514,25 @@ class AutoPipeline(BaseEstimator):
             return []
         results = {}
         state = {"deadline": 0.0}
+        estimators = EstimatorTrialRunner(
+            runner.X, runner.y, categorical=runner.categorical, task=runner.task, n_classes=runner.n_classes,
+            metric=runner.metric, splits=runner.splits, n_threads=runner.n_threads, seed=runner.seed,
+        )
 
         def objective(params, reporter):
-            result = self._run_trial(runner, params, state["deadline"], t0)
+            family = estimators if "model" in params else runner
+            result = self._run_trial(family, params, state["deadline"], t0)
             results[reporter.trial_id] = result
             return result.value if np.isfinite(result.value) else None
 
+        initial = list(KNOWN_GOOD_CONFIGS[1:])
+        if self.portfolio:
+            initial[1:1] = PORTFOLIO_CONFIGS  # diversity early: after the first known-good config
+            if self.time_budget >= NAS_MIN_BUDGET:
+                initial.insert(3, NAS_CONFIG)
         experiment = Experiment(
             objective, LGBM_SPACE, tuner="tpe", mode="max", random_state=seed % (2**31),
-            initial_configs=KNOWN_GOOD_CONFIGS[1:], storage=self.storage, name=f"lightgbm-{seed}",
+            initial_configs=initial, storage=self.storage, name=f"lightgbm-{seed}",
         )
         progress = self._progress(budget)
         trials = []
@@ -549,7 +566,7 @@ class AutoPipeline(BaseEstimator):
 
     def _ensemble(self, trials, metric, runner, splits):
         """Greedy ensemble selection over the kept trials' out-of-fold predictions."""
-        ok = [tr for tr in trials if _usable(tr) and tr.oof is not None and tr.boosters]
+        ok = [tr for tr in trials if _usable(tr) and tr.oof is not None and tr.models]
         best = _best(trials)
         if len(ok) < 2 or not self.ensemble:
             return [_Member(best, 1.0)]
@@ -580,19 +597,20 @@ class AutoPipeline(BaseEstimator):
         fitted = []
         for m in members:
             tr = m.trial
+            family = tr.runner or runner
             if not splits:
-                fitted.append((m.weight, runner.refit(tr.params, tr.n_rounds, deadline=float("inf"))))
+                fitted.append((m.weight, family.member(family.refit(tr.params, tr.n_rounds, float("inf")))))
                 continue
             n_train = np.mean([len(a) for a, _ in splits])
             n_rounds = int(np.ceil(tr.n_rounds * n_rows / n_train))
-            per_fit = tr.seconds / max(len(tr.boosters), 1) * n_rows / n_train
+            per_fit = tr.seconds / max(len(tr.models), 1) * n_rows / n_train
             model = None
-            if time.perf_counter() + per_fit < hard_end or not tr.boosters:
-                model = runner.refit(tr.params, n_rounds, deadline=hard_end if tr.boosters else float("inf"))
+            if time.perf_counter() + per_fit < hard_end or not tr.models:
+                model = family.refit(tr.params, n_rounds, deadline=hard_end if tr.models else float("inf"))
             if model is None:
-                logger.info("Refit would overrun the budget; using the averaged fold models.")
-                model = BoosterAverage(tr.boosters, [b.best_iteration or b.current_iteration() for b in tr.boosters])
-            fitted.append((m.weight, model))
+                logger.info("Refit of %s would overrun the budget; using its averaged fold models.", tr.family)
+                model = family.fold_average(tr.models)
+            fitted.append((m.weight, family.member(model)))
         return WeightedModel(fitted, self.task_)
 
     def _progress(self, budget):
@@ -681,6 +699,8 @@ class AutoPipeline(BaseEstimator):
         if by not in ("feature", "input"):
             raise ValueError(f"by={by!r} must be 'feature' or 'input'.")
         gain = self.model_.feature_importance("gain")
+        if gain is None:  # no LightGBM member: the ensemble has no gain to report
+            gain = np.zeros(len(self._feature_names))
         imp = pd.DataFrame({"feature": self._feature_names, "importance": gain})
         if by == "input":
             lineage = dict((k, [v]) for k, v in self.encoder_.feature_inputs_.items())

@@ -6,10 +6,11 @@ from __future__ import annotations
 import logging
 import time
 import warnings
-from dataclasses import dataclass, field
 
 import lightgbm as lgb
 import numpy as np
+
+from featsmith.pipelines._trials import BoosterAverage, FoldRunner, booster_output
 
 logger = logging.getLogger("featsmith")
 
@@ -72,85 +73,20 @@ class _Deadline:
             raise lgb.callback.EarlyStopException(env.iteration, env.evaluation_result_list or [])
 
 
-@dataclass
-class TrialResult:
-    params: dict
-    value: float  # scorer value, higher is better (-inf when the trial failed or diverged)
-    n_rounds: int
-    seconds: float
-    status: str
-    oof: np.ndarray | None = field(default=None, repr=False)
-    boosters: list = field(default_factory=list, repr=False)
-    family: str = "lightgbm"
-    started: float = 0.0
-
-
-def booster_output(raw: np.ndarray, task: str) -> np.ndarray:
-    """LightGBM's prediction as probabilities ``(n, n_classes)`` or values ``(n,)``."""
-    if task == "binary":
-        return np.column_stack([1.0 - raw, raw])
-    return raw
-
-
-class WeightedModel:
-    """The final predictor: a weighted average of refitted models (one, for a single best)."""
-
-    def __init__(self, members, task):
-        self.members = members
-        self.task = task
-
-    def predict(self, X):
-        total = None
-        for weight, model in self.members:
-            pred = weight * booster_output(model.predict(X), self.task)
-            total = pred if total is None else total + pred
-        return total
-
-    def feature_importance(self, importance_type="gain"):
-        return sum(w * np.asarray(m.feature_importance(importance_type), dtype=float) for w, m in self.members)
-
-
-class BoosterAverage:
-    """The fold models of one configuration, averaged: the fallback when a refit on all rows
-    would not finish within the budget."""
-
-    def __init__(self, boosters, n_iterations):
-        self.boosters = boosters
-        self.n_iterations = n_iterations
-
-    def predict(self, X):
-        preds = [b.predict(X, num_iteration=k) for b, k in zip(self.boosters, self.n_iterations)]
-        return np.mean(preds, axis=0)
-
-    def feature_importance(self, importance_type="gain"):
-        return np.mean([b.feature_importance(importance_type) for b in self.boosters], axis=0)
-
-
-class LGBMTrialRunner:
-    """Cross-validated LightGBM trials on fixed folds.
+class LGBMTrialRunner(FoldRunner):
+    """Cross-validated LightGBM trials on fixed folds, with early stopping on each fold.
 
     The binned fold datasets are built once and shared by every trial, so a trial costs only
     the boosting itself.
     """
 
-    def __init__(self, X, y, *, task, n_classes, categorical, metric, splits, n_threads, seed, class_labels=None):
-        self.X = X
-        self.y = y
-        self.task = task
-        self.n_classes = n_classes
+    family = "lightgbm"
+    output_kind = "booster"
+
+    def __init__(self, X, y, *, categorical, **kwargs):
+        super().__init__(X, y, **kwargs)
         self.categorical = list(categorical)
-        self.metric = metric
-        self.splits = splits
-        self.n_threads = n_threads
-        self.seed = seed
-        self.class_labels = class_labels
         self._folds = None
-        self.valid_mask = np.zeros(len(y), dtype=bool)
-        for _, va in splits:
-            self.valid_mask[va] = True
-        if task == "multiclass":
-            prior = np.bincount(y, minlength=n_classes) / len(y)
-            self.prior_log_loss = float(-np.mean(np.log(np.clip(prior[y], 1e-15, 1))))
 
     def base_params(self) -> dict:
         objective = {"binary": "binary", "multiclass": "multiclass", "regression": "regression"}[self.task]
@@ -196,55 +132,18 @@ class LGBMTrialRunner:
                 self._folds.append((dtrain, dvalid))
         return self._folds
 
-    def run(self, config: dict, deadline: float) -> TrialResult:
-        """Evaluate ``config`` out of fold; stops boosting at ``deadline`` (perf_counter)."""
-        start = time.perf_counter()
-        params = self._params(config)
-        if self.task == "regression":
-            oof = np.zeros(len(self.y))
-        else:
-            oof = np.zeros((len(self.y), self.n_classes))
-        rounds, boosters, truncated = [], [], False
-        scored = np.zeros(len(self.y), dtype=bool)
-        for (tr, va), (dtrain, dvalid) in zip(self.splits, self._datasets()):
-            stopper = _Deadline(deadline)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                booster = lgb.train(
-                    params, dtrain, num_boost_round=MAX_ROUNDS, valid_sets=[dvalid],
-                    callbacks=[lgb.early_stopping(EARLY_STOPPING_ROUNDS, verbose=False), stopper],
-                )
-            best = booster.best_iteration or booster.current_iteration()
-            rounds.append(best)
-            boosters.append(booster)
-            pred = booster.predict(self.X[va], num_iteration=best)
-            oof[va] = booster_output(pred, self.task)
-            scored[va] = True
-            if stopper.hit:
-                truncated = True
-                break
-        y_scored = self.y[scored]
-        pred_scored = oof[scored]
-        status = "truncated" if truncated else "ok"
-        try:
-            if self.task == "regression":
-                value = self.metric.score_predictions(y_scored, pred_scored)
-            else:
-                value = self.metric.score_predictions(y_scored, pred_scored, classes=np.arange(self.n_classes))
-        except ValueError as exc:  # e.g. a fold with one class for ROC AUC
-            logger.debug("Scoring failed: %s", exc)
-            value, status = -np.inf, "failed"
-        if self.task == "multiclass":
-            # Guard against LightGBM's multiclass blow-up (log loss far above the class prior).
-            p = np.clip(pred_scored[np.arange(len(y_scored)), y_scored], 1e-15, 1)
-            if float(-np.mean(np.log(p))) > self.prior_log_loss:
-                value, status = -np.inf, "diverged"
-        if not np.isfinite(value):
-            value = -np.inf
-        return TrialResult(
-            params=dict(config), value=float(value), n_rounds=int(np.mean(rounds)),
-            seconds=time.perf_counter() - start, status=status, oof=oof, boosters=boosters,
-        )
+    def _fit_fold(self, config, index, train_rows, valid_rows, deadline):
+        dtrain, dvalid = self._datasets()[index]
+        stopper = _Deadline(deadline)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            booster = lgb.train(
+                self._params(config), dtrain, num_boost_round=MAX_ROUNDS, valid_sets=[dvalid],
+                callbacks=[lgb.early_stopping(EARLY_STOPPING_ROUNDS, verbose=False), stopper],
+            )
+        best = booster.best_iteration or booster.current_iteration()
+        pred = booster_output(booster.predict(self.X[valid_rows], num_iteration=best), self.task)
+        return booster, pred, best, stopper.hit
 
     def refit(self, config: dict, n_rounds: int, deadline: float):
         """Train ``config`` on every row for ``n_rounds``; returns ``None`` when the deadline
@@ -259,6 +158,9 @@ class LGBMTrialRunner:
             warnings.simplefilter("ignore")
             booster = lgb.train(params, dall, num_boost_round=max(1, n_rounds), callbacks=[stopper])
         return None if stopper.hit else booster
+
+    def fold_average(self, models):
+        return BoosterAverage(models, [b.best_iteration or b.current_iteration() for b in models])
 
     def free(self):
         self._folds = None

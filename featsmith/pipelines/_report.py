@@ -245,6 +245,9 @@ def _model_page(model) -> _Page:
     if n_in is not None:
         facts.append(("input columns", str(n_in)))
     facts.append(("featsmith version", str(getattr(model, "featsmith_version_", "?"))))
+    storage = getattr(model, "storage", None)
+    if isinstance(storage, (str, os.PathLike)):
+        facts.append(("trial store", str(storage)))
     notes = []
     features = _feature_table(model, notes)
     if features is not None:
@@ -296,7 +299,8 @@ def _store_experiments(path: Path) -> list[dict]:
             conn.close()
     except sqlite3.Error as exc:
         raise ValueError(f"{path}: not a readable experiment store ({exc}); pass the storage= "
-                         "file of a featsmith.tuners.Experiment.") from None
+                         "file of a featsmith.tuners.Experiment, or a fitted model (load a saved "
+                         "one with joblib.load first).") from None
     return [dict(zip(["name", "mode", "tuner", "created"], r)) for r in rows]
 
 
@@ -827,10 +831,10 @@ def _stages_html(page: _Page) -> str:
         parts.append('<p class="note">This model records no stage timings.</p>')
         return "".join(parts)
     names = [str(k) for k in page.stages]
-    secs = np.asarray([float(v) for v in page.stages.values()])
+    secs = np.asarray([float(v) if _is_number(v) else np.nan for v in page.stages.values()])
     parts.append('<div class="card">' + _bar_chart("stages", names, secs, "s",
                                                     "seconds per stage", fmt=_secs) + "</div>")
-    total = page.fit_seconds or float(secs.sum())
+    total = page.fit_seconds or float(np.nansum(secs))
     rows = "".join(
         f'<tr><td>{_e(n)}</td><td class="num">{_secs(s)}</td>'
         f'<td class="num">{(100 * s / total if total > 0 else 0):.1f}%</td></tr>'

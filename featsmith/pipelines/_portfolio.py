@@ -1,0 +1,125 @@
+"""Model families beside LightGBM: extra trees, a linear model and the searched neural head.
+
+They add diversity for the ensemble: each is validated on the same folds as LightGBM, so
+their out-of-fold predictions can be mixed by greedy ensemble selection.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+
+import numpy as np
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import ExtraTreesClassifier, ExtraTreesRegressor
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from featsmith.pipelines._trials import FoldRunner, estimator_output
+
+# Tried after LightGBM's known-good configurations, one each (their defaults are strong).
+PORTFOLIO_CONFIGS = [
+    {"model": "extra_trees", "n_estimators": 300, "max_features": 0.5, "min_samples_leaf": 2},
+    {"model": "linear", "C": 1.0},
+]
+NAS_CONFIG = {"model": "nas_head"}
+
+
+class EstimatorTrialRunner(FoldRunner):
+    """Out-of-fold trials of scikit-learn estimators built from a configuration dict."""
+
+    output_kind = "estimator"
+
+    def __init__(self, X, y, *, categorical, nas_seconds=None, **kwargs):
+        super().__init__(X, y, **kwargs)
+        self.categorical = list(categorical)
+        self.nas_seconds = nas_seconds
+
+    @property
+    def family(self):
+        return "estimator"
+
+    def build(self, config: dict, seconds: float | None = None):
+        """The unfitted estimator for ``config``."""
+        model = config["model"]
+        classification = self.task != "regression"
+        seed = self.seed % (2**31)
+        if model == "extra_trees":
+            cls = ExtraTreesClassifier if classification else ExtraTreesRegressor
+            return cls(
+                n_estimators=config.get("n_estimators", 300), max_features=config.get("max_features", 0.5),
+                min_samples_leaf=config.get("min_samples_leaf", 2), n_jobs=self.n_threads, random_state=seed,
+            )
+        if model == "linear":
+            numeric = [i for i in range(self.X.shape[1]) if i not in self.categorical]
+            prep = ColumnTransformer(
+                [
+                    ("num", make_pipeline(SimpleImputer(strategy="median", add_indicator=True), StandardScaler()), numeric),
+                    ("cat", make_pipeline(
+                        SimpleImputer(strategy="constant", fill_value=-1),
+                        OneHotEncoder(handle_unknown="ignore", max_categories=30),
+                    ), self.categorical),
+                ],
+                sparse_threshold=0,
+            )
+            if classification:
+                head = LogisticRegression(C=config.get("C", 1.0), max_iter=300)
+            else:
+                head = Ridge(alpha=1.0 / config.get("C", 1.0))
+            return make_pipeline(prep, head)
+        if model == "nas_head":
+            from featsmith.tuners.nas import NASHeadClassifier, NASHeadRegressor
+
+            cls = NASHeadClassifier if classification else NASHeadRegressor
+            return cls(
+                time_budget=seconds or self.nas_seconds or 10.0, categorical_features=self.categorical or None,
+                n_jobs=self.n_threads, random_state=seed,
+            )
+        raise ValueError(f"Unknown model family {model!r}.")
+
+    def _fit_fold(self, config, index, train_rows, valid_rows, deadline):
+        seconds = None
+        if config["model"] == "nas_head":
+            seconds = max(1.0, (deadline - time.perf_counter()) / (len(self.splits) - index + 0.5))
+        est = self.build(config, seconds)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            est.fit(self.X[train_rows], self.y[train_rows])
+        pred = estimator_output(est, self.X[valid_rows], self.task, self.n_classes)
+        return est, pred, 0, time.perf_counter() > deadline
+
+    def run(self, config, deadline):
+        result = super().run(config, deadline)
+        result.family = config["model"]
+        return result
+
+    def refit(self, config, n_rounds, deadline):
+        seconds = None
+        if config["model"] == "nas_head":
+            seconds = max(1.0, deadline - time.perf_counter()) * 0.8
+        est = self.build(config, seconds)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            est.fit(self.X, self.y)
+        return est
+
+    def fold_average(self, models):
+        return _EstimatorAverage(models, self.task, self.n_classes)
+
+
+class _EstimatorAverage:
+    def __init__(self, models, task, n_classes):
+        self.models = models
+        self.task = task
+        self.n_classes = n_classes
+        self.classes_ = np.arange(n_classes)
+
+    def predict_proba(self, X):
+        return np.mean([estimator_output(m, X, self.task, self.n_classes) for m in self.models], axis=0)
+
+    def predict(self, X):
+        if self.task == "regression":
+            return np.mean([m.predict(X) for m in self.models], axis=0)
+        return np.argmax(self.predict_proba(X), axis=1)

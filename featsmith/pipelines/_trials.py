@@ -1,0 +1,193 @@
+"""What every model family shares: out-of-fold trials on fixed splits, their results, and the
+weighted model the pipeline ships."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+logger = logging.getLogger("featsmith")
+
+
+@dataclass
+class TrialResult:
+    params: dict
+    value: float  # scorer value, higher is better (-inf when the trial failed or diverged)
+    n_rounds: int
+    seconds: float
+    status: str
+    oof: np.ndarray | None = field(default=None, repr=False)
+    models: list = field(default_factory=list, repr=False)
+    family: str = "lightgbm"
+    started: float = 0.0
+    runner: object = field(default=None, repr=False)
+
+
+def booster_output(raw: np.ndarray, task: str) -> np.ndarray:
+    """LightGBM's prediction as probabilities ``(n, n_classes)`` or values ``(n,)``."""
+    if task == "binary":
+        return np.column_stack([1.0 - raw, raw])
+    return raw
+
+
+def estimator_output(model, X, task: str, n_classes: int) -> np.ndarray:
+    """A scikit-learn model's prediction as probabilities over all ``n_classes`` (columns in
+    class-code order, zero for a class the model never saw) or values."""
+    if task == "regression":
+        return np.asarray(model.predict(X), dtype=np.float64)
+    proba = model.predict_proba(X)
+    out = np.zeros((len(proba), n_classes))
+    out[:, np.asarray(model.classes_, dtype=int)] = proba
+    return out
+
+
+class BoosterAverage:
+    """The fold models of one LightGBM configuration, averaged: the fallback when a refit on
+    all rows would not finish within the budget."""
+
+    def __init__(self, boosters, n_iterations):
+        self.boosters = boosters
+        self.n_iterations = n_iterations
+
+    def predict(self, X):
+        preds = [b.predict(X, num_iteration=k) for b, k in zip(self.boosters, self.n_iterations)]
+        return np.mean(preds, axis=0)
+
+    def feature_importance(self, importance_type="gain"):
+        return np.mean([b.feature_importance(importance_type) for b in self.boosters], axis=0)
+
+
+class WeightedModel:
+    """The final predictor: a weighted average of each member's probabilities (or values).
+
+    ``members`` is a list of ``(weight, output)`` where ``output(X)`` gives probabilities
+    ``(n, n_classes)`` or values ``(n,)``; see :class:`MemberOutput`.
+    """
+
+    def __init__(self, members, task):
+        self.members = members
+        self.task = task
+
+    def predict(self, X):
+        total = None
+        for weight, member in self.members:
+            pred = weight * member.output(X)
+            total = pred if total is None else total + pred
+        return total
+
+    def feature_importance(self, importance_type="gain"):
+        """Gain importance averaged over the LightGBM members (weights renormalised)."""
+        parts = [(w, m.model) for w, m in self.members if hasattr(m.model, "feature_importance")]
+        if not parts:
+            return None
+        total = sum(w for w, _ in parts)
+        return sum(w / total * np.asarray(m.feature_importance(importance_type), dtype=float) for w, m in parts)
+
+
+class MemberOutput:
+    """A fitted model of any family, answering ``output(X)`` in the pipeline's format.
+
+    ``kind`` is ``"booster"`` (LightGBM's raw ``predict``) or ``"estimator"`` (scikit-learn's
+    ``predict_proba`` / ``predict``)."""
+
+    def __init__(self, model, kind, task, n_classes):
+        self.model = model
+        self.kind = kind
+        self.task = task
+        self.n_classes = n_classes
+
+    def output(self, X):
+        if self.kind == "booster":
+            return booster_output(self.model.predict(X), self.task)
+        return estimator_output(self.model, X, self.task, self.n_classes)
+
+
+class FoldRunner:
+    """Out-of-fold trials of one model family on fixed splits.
+
+    Subclasses implement ``_fit_fold`` (fit on the training rows of one split and predict its
+    validation rows, stopping at a wall-clock deadline) and ``refit`` (fit on every row).
+    """
+
+    family = "model"
+    output_kind = "estimator"
+
+    def __init__(self, X, y, *, task, n_classes, metric, splits, n_threads, seed):
+        self.X = X
+        self.y = y
+        self.task = task
+        self.n_classes = n_classes
+        self.metric = metric
+        self.splits = splits
+        self.n_threads = n_threads
+        self.seed = seed
+        self.valid_mask = np.zeros(len(y), dtype=bool)
+        for _, va in splits:
+            self.valid_mask[va] = True
+        if task == "multiclass":
+            prior = np.bincount(y, minlength=n_classes) / len(y)
+            self.prior_log_loss = float(-np.mean(np.log(np.clip(prior[y], 1e-15, 1))))
+
+    def _fit_fold(self, config, index, train_rows, valid_rows, deadline):
+        """Return ``(model, validation predictions, rounds, deadline_hit)``."""
+        raise NotImplementedError
+
+    def refit(self, config, n_rounds, deadline):
+        """Fit on every row; ``None`` when the deadline stopped it first."""
+        raise NotImplementedError
+
+    def fold_average(self, models):
+        """A model averaging the fold models (used when a refit would overrun)."""
+        raise NotImplementedError
+
+    def run(self, config: dict, deadline: float) -> TrialResult:
+        """Evaluate ``config`` out of fold, stopping at ``deadline`` (``time.perf_counter``)."""
+        start = time.perf_counter()
+        n = len(self.y)
+        oof = np.zeros(n) if self.task == "regression" else np.zeros((n, self.n_classes))
+        rounds, models, scored = [], [], np.zeros(n, dtype=bool)
+        status = "ok"
+        try:
+            for index, (tr, va) in enumerate(self.splits):
+                model, pred, n_rounds, hit = self._fit_fold(config, index, tr, va, deadline)
+                models.append(model)
+                rounds.append(n_rounds)
+                oof[va] = pred
+                scored[va] = True
+                if hit or time.perf_counter() > deadline:
+                    if index < len(self.splits) - 1:
+                        status = "truncated"  # later folds never ran: the score covers fewer rows
+                    break
+        except (ValueError, ArithmeticError, MemoryError) as exc:
+            logger.warning("%s trial %s failed: %s", self.family, config, exc)
+            status = "failed"
+        value = -np.inf
+        if status != "failed" and scored.any():
+            y_scored, pred_scored = self.y[scored], oof[scored]
+            classes = None if self.task == "regression" else np.arange(self.n_classes)
+            try:
+                value = self.metric.score_predictions(y_scored, pred_scored, classes=classes)
+            except ValueError as exc:  # e.g. a fold with one class for ROC AUC
+                logger.debug("Scoring failed: %s", exc)
+                status = "failed"
+            if self.task == "multiclass" and status != "failed":
+                # Guard against a multiclass blow-up (log loss above the class prior's).
+                p = np.clip(pred_scored[np.arange(len(y_scored)), y_scored], 1e-15, 1)
+                if float(-np.mean(np.log(p))) > self.prior_log_loss:
+                    value, status = -np.inf, "diverged"
+        if not np.isfinite(value):
+            value = -np.inf
+        return TrialResult(
+            params=dict(config), value=float(value), n_rounds=int(np.mean(rounds)) if rounds else 0,
+            seconds=time.perf_counter() - start, status=status, oof=oof, models=models,
+            family=self.family, runner=self,
+        )
+
+    def member(self, model):
+        return MemberOutput(model, self.output_kind, self.task, self.n_classes)
+
+    def free(self):
+        """Release cached data (the runner is not part of the fitted model)."""
