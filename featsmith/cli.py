@@ -627,6 +627,10 @@ def _check_report_path(args, out: Path) -> Path | None:
 def _cmd_fit(args, console) -> int:
     out = _check_writable(args.out)
     report = _check_report_path(args, out)
+    data = Path(args.data).resolve()
+    for option, path in (("--out", out), ("--report", report)):
+        if path is not None and path.resolve() == data:
+            raise CLIError(f"{option} {path} would overwrite the training data; give another name")
     frame = _read_table(args.data)
     X, y = _split_target(frame, args.target, args.data)
     model, seconds = _fit(args, console, X, y, Path(args.data).name,
