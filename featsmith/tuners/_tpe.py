@@ -120,7 +120,7 @@ class _Parzen:
     def __init__(self, X: np.ndarray, weights: np.ndarray, numeric: np.ndarray, n_choices: np.ndarray,
                  prior_weight: float, multivariate_bw: bool, edges: dict,
                  cache: _KernelCache | None = None, rows: np.ndarray | None = None,
-                 n_clip: int | None = None):
+                 n_clip: int | None = None, cell_floor: np.ndarray | None = None):
         k = len(X)
         self.k = k
         self.numeric = numeric
@@ -135,6 +135,9 @@ class _Parzen:
             sig = np.full_like(mus, max(0.2 * k ** (-1.0 / (d + 4)), 1.0 / min(100.0, k + 2.0)))
         else:
             sig = _gap_bandwidth(mus, n_clip) if k else mus
+        if k and cell_floor is not None:
+            # a kernel narrower than its cell says nothing about the neighbouring cells
+            sig = np.maximum(sig, cell_floor[None, :])
         prior_mu = np.full((1, mus.shape[1]), 0.5)
         prior_sig = np.ones((1, mus.shape[1]))
         self.mu = np.vstack([mus, prior_mu])
@@ -248,7 +251,8 @@ class TPETuner(Tuner):
         The good mixture never has more than 25 kernels, so counting kernels keeps its width
         above ~4% of the range forever; counting trials lets it resolve the optimum more
         finely as evidence accumulates (a large gain on smooth low-dimensional functions; see
-        ``benchmarks/tuners.py``).
+        ``benchmarks/tuners.py``). Kernels of bounded discrete parameters are never narrower
+        than one cell.
 
     Examples
     --------
@@ -380,6 +384,9 @@ def sample_tpe(space: SearchSpace, X: np.ndarray, y: np.ndarray, rng: np.random.
             vector[cols] = space.sample_vectors(1, rng, all_active=True)[0, cols]
             continue
         edges = _edges(space, cols)
+        cell_floor = np.zeros(int(numeric.sum()))
+        for d, e in edges.items():
+            cell_floor[d] = 1.0 / (len(e) - 1)  # mean cell width in the unit cube
         ests = []
         for rows, label in ((b, "below"), (a, "above")):
             cache = None
@@ -389,7 +396,7 @@ def sample_tpe(space: SearchSpace, X: np.ndarray, y: np.ndarray, rng: np.random.
                     caches[key] = _KernelCache(int(numeric.sum()), edges)
                 cache = caches[key]
             ests.append(_Parzen(X[np.ix_(rows, cols)], default_weights(len(rows)), numeric, n_choices,
-                                prior_weight, scott, edges, cache, rows, n_clip))
+                                prior_weight, scott, edges, cache, rows, n_clip, cell_floor))
         l_est, g_est = ests
         cand = l_est.sample(rng, n_candidates)
         cells = _cells(space, cols, cand)
