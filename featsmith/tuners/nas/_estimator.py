@@ -258,10 +258,12 @@ _PARAMS_DOC = """
     Parameters
     ----------
     time_budget : float or None, default=30
-        Wall-clock seconds for the search. The first round (which always contains the
-        space's default architecture) always trains for at least one epoch, so a model is
-        returned even when the budget is too small for anything else; the budget may then be
-        exceeded by that epoch. ``None`` means no time limit (set ``max_candidates``).
+        Wall-clock seconds for the search. The first round trains the space's default
+        architecture (and a variant with other training choices) for at least one epoch, so a
+        model is returned even when the budget is too small for anything else; the budget may
+        then be exceeded by that epoch. Each later round trains up to 8 proposed architectures
+        plus one training-choice variant of each, batched together where shapes allow.
+        ``None`` means no time limit (set ``max_candidates``).
     strategy : {"evolution", "random", "tpe", "oneshot"} or strategy object, default="evolution"
         Regularised evolution, uniform random sampling, TPE through
         :class:`featsmith.tuners.TPETuner`, or one-shot weight sharing.

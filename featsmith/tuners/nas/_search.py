@@ -65,8 +65,9 @@ def run_multi_trial(
     sibling shares its proposal's shape, so it trains in the same batched group at little
     extra cost. Every trained candidate is told to the strategy.
 
-    The first round always contains the space's default architecture and always trains for
-    at least one epoch, so a result exists even when the budget is too small for anything else.
+    The first round is the space's default architecture alone (with its siblings) and always
+    trains for at least one epoch, so a result exists even when the budget is too small for
+    anything else.
     """
     strategy.setup(space, rng)
     result = SearchResult()
@@ -78,8 +79,12 @@ def run_multi_trial(
         if left <= 0 or (round_ > 0 and deadline is not None and time.perf_counter() >= deadline):
             break
         n = int(min(round_size, np.ceil(left / (1 + siblings))))
-        proposals = [space.default()] if round_ == 0 else []
-        proposals += [space.canonicalize(a) for a in strategy.ask(n - len(proposals))] if n > len(proposals) else []
+        if round_ == 0:
+            # A small first round: the default architecture (and its siblings) gets the whole
+            # machine, so a tiny budget still ends with a well-trained safe baseline.
+            proposals = [space.default()]
+        else:
+            proposals = [space.canonicalize(a) for a in strategy.ask(n)]
         fresh = list(dict.fromkeys(a for a in proposals if a not in seen))
         for a in proposals:
             if a in seen:
