@@ -36,6 +36,11 @@ from featsmith.selectors._common import (
 from featsmith.selectors._gbdt import check_k
 
 _DTYPE = torch.float32
+# Below this many rows nothing is held out (the drop test then runs on the training rows).
+MIN_ROWS_FOR_HOLDOUT = 50
+# An open gate passes the automatic cut when closing it raises the held-out loss by more than
+# this many standard errors.
+DROP_Z = 2.0
 
 
 @contextlib.contextmanager
@@ -102,6 +107,9 @@ class GradientFeatureSelector(SelectorMixin, BaseEstimator):
     learning_rate : float, default=0.01
         Adam step size for the network and the gates.
     batch_size : int, default=512
+    validation_fraction : float in [0, 1), default=0.2
+        Rows held out of training; the drop test (below) runs on them. With fewer than 50
+        rows, or 0, nothing is held out and the drop test uses the training rows.
     max_epochs : int, default=10
         Passes over the data ...
     min_steps : int, default=600
@@ -118,9 +126,9 @@ class GradientFeatureSelector(SelectorMixin, BaseEstimator):
     scores_ : ndarray of shape (n_features,)
         Unclipped gate means.
     drop_losses_ : ndarray of shape (n_features,)
-        Increase of the training loss (on a row sample) when the feature's gate alone is
-        closed; NaN for closed gates. Open features are ranked by it (open gates saturate at
-        1, so their means do not order them), closed ones by their gate means.
+        Increase of the held-out loss (on up to 8,192 held-out rows) when the feature's gate
+        alone is closed; NaN for closed gates. Open features are ranked by it (open gates
+        saturate at 1, so their means do not order them), closed ones by their gate means.
     support_ : ndarray of bool
     ranking_ : ndarray of int
     loss_curve_ : list of float
@@ -154,6 +162,7 @@ class GradientFeatureSelector(SelectorMixin, BaseEstimator):
         "sigma": [Interval(numbers.Real, 0, None, closed="neither")],
         "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="left")],
         "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
         "min_steps": [Interval(numbers.Integral, 1, None, closed="left")],
         "task": [StrOptions({"auto", "regression", "classification"})],
@@ -170,6 +179,7 @@ class GradientFeatureSelector(SelectorMixin, BaseEstimator):
         sigma=0.5,
         learning_rate=0.01,
         batch_size=512,
+        validation_fraction=0.2,
         max_epochs=10,
         min_steps=600,
         task="auto",
@@ -183,6 +193,7 @@ class GradientFeatureSelector(SelectorMixin, BaseEstimator):
         self.sigma = sigma
         self.learning_rate = learning_rate
         self.batch_size = batch_size
+        self.validation_fraction = validation_fraction
         self.max_epochs = max_epochs
         self.min_steps = min_steps
         self.task = task
@@ -223,12 +234,17 @@ class GradientFeatureSelector(SelectorMixin, BaseEstimator):
         features = torch.from_numpy(_standardise(X))
 
         generator = torch.Generator().manual_seed(draw_seed(rng))
+        n = features.shape[0]
+        n_val = int(round(self.validation_fraction * n)) if n >= MIN_ROWS_FOR_HOLDOUT else 0
+        perm = torch.randperm(n, generator=generator)
+        val, fit = (perm[:n_val], perm[n_val:]) if n_val else (perm, perm)
         with torch_threads(n_jobs):
             net = _GatedNet(X.shape[1], n_out, hidden, float(self.sigma), generator)
-            self.loss_curve_ = self._train(net, features, target, generator)
+            self.loss_curve_ = self._train(net, features[fit], target[fit], generator)
             mu = net.mu.detach().numpy().astype(np.float64)
             self.gates_ = np.clip(mu, 0.0, 1.0)
-            self.drop_losses_ = self._drop_losses(net, features, target, generator)
+            self.drop_losses_, drop_se = self._drop_losses(net, features[val], target[val],
+                                                           generator)
 
         self.scores_ = mu
         # Open gates saturate at 1, so their order says little: rank open features by the
@@ -238,6 +254,9 @@ class GradientFeatureSelector(SelectorMixin, BaseEstimator):
         self.ranking_[order] = np.arange(1, mu.size + 1)
         if self.k is None and self.threshold is None:
             mask = self.gates_ >= 0.5
+            if n_val:
+                # An open gate must also matter on rows the network never saw.
+                mask &= np.nan_to_num(self.drop_losses_, nan=-np.inf) > DROP_Z * drop_se
         else:
             mask = np.ones(mu.size, dtype=bool)
             if self.threshold is not None:
@@ -290,34 +309,38 @@ class GradientFeatureSelector(SelectorMixin, BaseEstimator):
 
     @torch.no_grad()
     def _drop_losses(self, net, features, target, generator):
-        """Training-loss increase on a row sample when each open gate alone is closed (NaN
-        for closed gates)."""
+        """Mean loss increase over (held-out) rows when each open gate alone is closed, and
+        its standard error over rows; NaN for closed gates."""
         gates = torch.from_numpy(self.gates_.astype(np.float32))
         open_idx = np.flatnonzero(self.gates_ > 0)
-        out = np.full(self.gates_.size, np.nan)
+        mean = np.full(self.gates_.size, np.nan)
+        se = np.full(self.gates_.size, np.nan)
         if open_idx.size == 0:
-            return out
+            return mean, se
         p = features.shape[1]
         width = max([p] + [int(h) for h in self.hidden_units])
         # Bound the work to ~2e9 multiply-adds however many gates are open.
-        rows = int(np.clip(2e9 / (open_idx.size * p * width), 256, 4096))
+        rows = int(np.clip(2e9 / (open_idx.size * p * width), 256, 8192))
         sample = torch.randperm(features.shape[0], generator=generator)[:rows]
         x, t = features[sample], target[sample]
-        loss = self._loss_fn()
+        loss = self._loss_fn(reduction="none")
         net.eval()
-        base = float(loss(net.body(x * gates), t))
+        base = loss(net.body(x * gates), t)
         for j in open_idx:
             g = gates.clone()
             g[j] = 0.0
-            out[j] = float(loss(net.body(x * g), t)) - base
-        return out
+            diff = (loss(net.body(x * g), t) - base).numpy().astype(np.float64)
+            mean[j] = diff.mean()
+            se[j] = diff.std(ddof=1) / np.sqrt(diff.size) if diff.size > 1 else 0.0
+        return mean, se
 
-    def _loss_fn(self):
+    def _loss_fn(self, reduction="mean"):
         if self.task_ == "classification":
-            return torch.nn.CrossEntropyLoss()
+            return torch.nn.CrossEntropyLoss(reduction=reduction)
 
         def mse(out, t):
-            return torch.mean((out[:, 0] - t) ** 2)
+            sq = (out[:, 0] - t) ** 2
+            return sq if reduction == "none" else torch.mean(sq)
         return mse
 
     def _get_support_mask(self):
