@@ -3,7 +3,9 @@
 Part 1 trains K=16 candidates of equal shape (the space's default architecture with different
 learning rates, weight decays and dropout rates) one by one as concrete torch modules and
 together as one batched module, on the same mini-batches for the same epochs, in the same
-run; repetitions are interleaved and medians compared. It prints ``batched speed-up: N.Nx``.
+run; repetitions are interleaved and medians compared. It prints ``batched speed-up: N.Nx`` for
+the default architecture (two blocks of 128 units); extra rows show narrower equal shapes and 16
+random architectures (grouped by the trainer's cost model).
 
 Part 2 compares, on the dev tasks in /work/shared/datasets, the searched head
 (``NASHeadClassifier`` / ``NASHeadRegressor``) with scikit-learn's ``MLPClassifier`` /
@@ -62,10 +64,13 @@ def _speed_data(n=4096, d=16, seed=0):
     return TrainingData("binary", 1, [], x[:, tr], c[tr], y[tr], x[:, va], c[va], y[va])
 
 
-def _equal_shape_archs(space, k):
+def _equal_shape_archs(space, k, width=None):
     lrs, wds, drops = (3e-4, 1e-3, 3e-3, 1e-2), (0.0, 1e-4, 1e-3, 1e-2), (0.0, 0.1, 0.2, 0.3)
+    shape = {} if width is None else {"width_0": width, "width_1": width}
     return [
-        space.canonicalize({"lr": lrs[i % 4], "weight_decay": wds[(i // 4) % 4], "dropout": drops[(i // 2) % 4]})
+        space.canonicalize(
+            {**shape, "lr": lrs[i % 4], "weight_decay": wds[(i // 4) % 4], "dropout": drops[(i // 2) % 4]}
+        )
         for i in range(k)
     ]
 
@@ -196,8 +201,12 @@ def main(argv=None):
         print("|---|---|---|---|")
         one, together, ratio = measure_speedup(_equal_shape_archs(space, 16), data, epochs, reps)
         print(f"| equal shape (default architecture) | {one:.2f} | {together:.2f} | {ratio:.1f}x |")
+        for width in (32, 64):
+            w_one, w_together, w_ratio = measure_speedup(_equal_shape_archs(space, 16, width), data, epochs, reps)
+            print(f"| equal shape, width {width} instead of 128 | {w_one:.2f} | {w_together:.2f} | {w_ratio:.1f}x |")
         m_one, m_together, m_ratio = measure_speedup(_mixed_archs(space, 16), data, epochs, reps)
-        print(f"| mixed shapes (random architectures, padded) | {m_one:.2f} | {m_together:.2f} | {m_ratio:.1f}x |")
+        print(f"| mixed shapes (random architectures, grouped by cost model) | {m_one:.2f} | {m_together:.2f} "
+              f"| {m_ratio:.1f}x |")
         print(f"\nbatched speed-up: {ratio:.1f}x\n")
         sys.stdout.flush()
         if args.skip_tasks:
