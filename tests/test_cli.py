@@ -568,3 +568,52 @@ def test_a_model_from_another_version_loads_with_a_one_line_warning(capsys, bina
     assert len(lines) == 1 and "0.0.1" in lines[0] and lines[0].startswith("featsmith: WARNING")
     _, _, err = run(capsys, "--quiet", "report", tmp_path / "old.joblib")
     assert err == ""
+
+
+# -- related tables, end to end -------------------------------------------------------------
+
+
+def test_fit_and_predict_with_related_tables(capsys, tmp_path):
+    # spend is the sum of each order's payments: only the payments table can explain it.
+    rng = np.random.default_rng(0)
+    n_orders, n_payments = 360, 1100
+    payments = pl.DataFrame({"payment_id": np.arange(n_payments),
+                             "order_id": rng.integers(0, n_orders, n_payments),
+                             "value": rng.gamma(2.0, 10.0, n_payments)})
+    spend = payments.group_by("order_id").agg(pl.col("value").sum().alias("spend"))
+    orders = (pl.DataFrame({"order_id": np.arange(n_orders),
+                            "customer_id": rng.integers(0, 40, n_orders),
+                            "noise": rng.normal(size=n_orders)})
+              .join(spend, on="order_id", how="left").with_columns(pl.col("spend").fill_null(0.0)))
+    tables = tmp_path / "tables"
+    tables.mkdir()
+    payments.write_parquet(tables / "payments.parquet")
+    pl.DataFrame({"customer_id": np.arange(40), "region": rng.choice(["n", "s"], 40)}).write_csv(
+        tables / "customers.csv")
+    orders.head(280).write_csv(tmp_path / "orders.csv")
+    orders.tail(80).drop("spend").write_csv(tmp_path / "new_orders.csv")
+    model_path, report = tmp_path / "orders.joblib", tmp_path / "orders.html"
+    # A cold `import torch` (by featsmith.selectors, several seconds on a busy machine) would
+    # otherwise fall inside this short fit budget; the full suite has imported it already.
+    import featsmith.selectors  # noqa: F401
+
+    code, out, err = run(capsys, "fit", tmp_path / "orders.csv", "--target", "spend",
+                         "--tables", tables, "--relationships",
+                         "payments.order_id=orders.order_id,orders.customer_id=customers.customer_id",
+                         "--out", model_path, "--report", report, "--time-budget", "10", "--max-trials", "3",
+                         "--n-jobs", "1", "--random-state", "0")
+    assert code == 0, err
+    model = joblib.load(model_path)
+    described = model.feature_plan_.describe()
+    assert any("payments" in name for name in described["name"].to_list())
+    assert "payments" in report.read_text(encoding="utf-8")
+
+    code, out, err = run(capsys, "predict", model_path, tmp_path / "new_orders.csv",
+                         "--tables", tables, "--id", "order_id")
+    assert code == 0, err
+    predicted = pl.read_csv(io.StringIO(out)).join(orders.select("order_id", "spend"),
+                                                   on="order_id")
+    truth = predicted["spend"].to_numpy()
+    rmse = float(np.sqrt(np.mean((predicted["prediction"].to_numpy() - truth) ** 2)))
+    # Without the payments the best possible RMSE is the spread of spend itself.
+    assert rmse < 0.5 * truth.std()
