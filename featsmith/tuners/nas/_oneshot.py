@@ -126,13 +126,15 @@ class OneShotStrategy:
                 target.copy_(value.expand_as(target) if value.shape[0] == 1 else value)
             if any(a["norm"] == "batch" for a in chunk):
                 head.train()
-                g = torch.Generator().manual_seed(int(rng.integers(2**31 - 1)))
+                seed = int(rng.integers(2**31 - 1))
+                g = torch.Generator().manual_seed(seed)
+                g_dev = torch.Generator(device=data.device).manual_seed(seed + 1)
                 for i in range(head.L):
                     getattr(head, f"running_mean_{i}").zero_()
                     getattr(head, f"running_var_{i}").fill_(1.0)
                 for _ in range(_RECALIBRATION_BATCHES):
                     idx = torch.randperm(data.n_train, generator=g)[:bs].to(data.device)
-                    head(data.x_train[:, idx], data.c_train[idx])
+                    head(data.x_train[:, idx], data.c_train[idx], g_dev)
             head.eval()
             out = head(data.x_val, data.c_val)
             val = per_model_loss(data.task, out, data.y_val).double().cpu().numpy()

@@ -349,7 +349,8 @@ def train_candidates(
                 engine = _BatchedEngine(data, [archs[i] for i in unit], [seeds[i] for i in unit])
                 best, epochs = _fit(engine, data, bs, max_epochs, patience, deadline, shuffle_seed, min_epochs)
             else:
-                with torch.random.fork_rng(devices=[]):
+                cuda = [data.device.index or 0] if data.device.type == "cuda" else []
+                with torch.random.fork_rng(devices=cuda):
                     engine = _SingleEngine(data, archs[unit[0]], seeds[unit[0]])
                     best, epochs = _fit(engine, data, bs, max_epochs, patience, deadline, shuffle_seed, min_epochs)
             seconds = (time.perf_counter() - t0) / len(unit)

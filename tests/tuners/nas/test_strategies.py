@@ -127,3 +127,13 @@ def test_one_shot_ranks_with_shared_weights_then_retrains_the_best():
     assert np.ptp([h["val_loss"] for h in ranked]) > 0
     assert res.best.val_loss == min(h["val_loss"] for h in retrained)
     assert res.best.model is not None
+
+
+def test_one_shot_is_reproducible_for_a_seed():
+    runs = [
+        OneShotStrategy(n_retrain=1).search(_data(), _space(), rng=np.random.default_rng(4), deadline=None,
+                                            max_candidates=8, max_epochs=2, patience=2)
+        for _ in range(2)
+    ]
+    assert [h["val_loss"] for h in runs[0].history] == [h["val_loss"] for h in runs[1].history]
+    assert any(h["architecture"]["norm"] == "batch" for h in runs[0].history)
