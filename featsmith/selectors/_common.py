@@ -170,3 +170,29 @@ def check_X_numeric(estimator, X, reset=True):
             ) from exc
         raise
     return X
+
+
+def ranking_from_order(order):
+    """1-based ranks from an ordering of the features (best first)."""
+    ranking = np.empty(len(order), dtype=int)
+    ranking[order] = np.arange(1, len(order) + 1)
+    return ranking
+
+
+def cut(ranking, values, k, threshold, automatic_mask, who):
+    """The support mask of a selector: the automatic mask when neither ``k`` nor
+    ``threshold`` is given, else ``values >= threshold`` and / or the ``k`` best ranks among
+    those passing. Never empty: the best-ranked feature is kept if nothing passes."""
+    if k is None and threshold is None:
+        mask = automatic_mask.copy()
+    else:
+        mask = np.ones(ranking.size, dtype=bool)
+        if threshold is not None:
+            mask &= values >= threshold
+        if k is not None and mask.any():
+            kth = np.sort(ranking[mask])[min(k, int(mask.sum())) - 1]
+            mask &= ranking <= kth
+    if not mask.any():
+        logger.warning("%s: no feature passed the cut; keeping the best-ranked one.", who)
+        mask[np.argmin(ranking)] = True
+    return mask

@@ -16,10 +16,11 @@ from featsmith.selectors._common import (
     check_X_y,
     draw_seed,
     encode_classes,
+    cut,
     infer_task,
     lgb_params,
-    logger,
     make_rng,
+    ranking_from_order,
 )
 from featsmith.selectors._importance import (
     booster_importance,
@@ -231,23 +232,9 @@ class GBDTSelector(SelectorMixin, BaseEstimator):
         total = positive.sum()
         self.feature_importances_ = positive / total if total > 0 else np.zeros_like(positive)
         # Stable order: ties keep the column order, so results do not depend on the sort.
-        order = np.argsort(-self.importances_, kind="stable")
-        self.ranking_ = np.empty(X.shape[1], dtype=int)
-        self.ranking_[order] = np.arange(1, X.shape[1] + 1)
-
-        if automatic:
-            mask = beats_noise.copy()
-        else:
-            mask = np.ones(X.shape[1], dtype=bool)
-            if self.threshold is not None:
-                mask &= self.feature_importances_ >= self.threshold
-            if self.k is not None:
-                mask &= self.ranking_ <= self._k_within(mask)
-        if not mask.any():
-            logger.warning(
-                "GBDTSelector: no feature passed the cut; keeping the single most important one."
-            )
-            mask[order[0]] = True
+        self.ranking_ = ranking_from_order(np.argsort(-self.importances_, kind="stable"))
+        mask = cut(self.ranking_, self.feature_importances_, self.k, self.threshold, beats_noise,
+                   "GBDTSelector")
         self.support_ = mask
         return self
 
@@ -270,11 +257,6 @@ class GBDTSelector(SelectorMixin, BaseEstimator):
         mean = total / n
         var = np.maximum(total_sq / n - mean ** 2, 0.0) * n / max(n - 1, 1)
         return mean, np.sqrt(var / n), np.vstack(repeats)
-
-    def _k_within(self, mask):
-        """Rank of the k-th best feature among those still in ``mask``."""
-        ranks = np.sort(self.ranking_[mask])
-        return ranks[min(self.k, ranks.size) - 1] if ranks.size else 0
 
     def _get_support_mask(self):
         check_is_fitted(self, "support_")

@@ -29,9 +29,10 @@ from featsmith.selectors._common import (
     check_X_y,
     draw_seed,
     encode_classes,
+    cut,
     infer_task,
-    logger,
     make_rng,
+    ranking_from_order,
 )
 from featsmith.selectors._gbdt import check_k
 
@@ -250,26 +251,13 @@ class GradientFeatureSelector(SelectorMixin, BaseEstimator):
         # Open gates saturate at 1, so their order says little: rank open features by the
         # loss increase when their gate is closed, then closed ones by their gate mean.
         order = np.lexsort((-mu, -np.nan_to_num(self.drop_losses_, nan=-np.inf)))
-        self.ranking_ = np.empty(mu.size, dtype=int)
-        self.ranking_[order] = np.arange(1, mu.size + 1)
-        if self.k is None and self.threshold is None:
-            mask = self.gates_ >= 0.5
-            if n_val:
-                # An open gate must also matter on rows the network never saw.
-                mask &= np.nan_to_num(self.drop_losses_, nan=-np.inf) > DROP_Z * drop_se
-        else:
-            mask = np.ones(mu.size, dtype=bool)
-            if self.threshold is not None:
-                mask &= self.gates_ >= self.threshold
-            if self.k is not None:
-                ranks = np.sort(self.ranking_[mask])
-                mask &= self.ranking_ <= (ranks[min(self.k, ranks.size) - 1] if ranks.size else 0)
-        if not mask.any():
-            logger.warning(
-                "GradientFeatureSelector: every gate closed; keeping the feature with the highest "
-                "gate. Lower `penalty` to keep more."
-            )
-            mask[order[0]] = True
+        self.ranking_ = ranking_from_order(order)
+        automatic = self.gates_ >= 0.5
+        if n_val:
+            # An open gate must also matter on rows the network never saw.
+            automatic &= np.nan_to_num(self.drop_losses_, nan=-np.inf) > DROP_Z * drop_se
+        mask = cut(self.ranking_, self.gates_, self.k, self.threshold, automatic,
+                   "GradientFeatureSelector")
         self.support_ = mask
         return self
 
