@@ -559,7 +559,9 @@ def _search_chart(search: _Search) -> str:
     x_max = max(float(search.trials["finished"].max()), 1e-3)
     if search.budget:
         x_max = max(x_max, search.budget)
-    plot = _Plot(width, height, (0.0, x_max * 1.03), _padded(scored["score"]), bottom=44)
+    # The legend sits in the right margin: inside the plot it would hide early points.
+    plot = _Plot(width, height, (0.0, x_max * 1.03), _padded(scored["score"]), right=150,
+                 bottom=44)
     direction = "higher is better" if search.greater_is_better else "lower is better"
     parts = [plot.axes("seconds since the search started", f"{search.metric} ({direction})")]
     if search.budget and search.budget <= x_max * 1.03:
@@ -581,7 +583,8 @@ def _search_chart(search: _Search) -> str:
         tip = (f"trial {row.trial} · {row.model} · {search.metric} {_fmt(row.score)} · "
                f"{_fmt(row.seconds)} s · {_params_text(row.params) or 'defaults'}")
         parts.append(_point(plot.x(row.finished), plot.y(row.score), colours[row.model], tip))
-    parts.append(_legend(families, colours, plot.left + 8, plot.top + 6, best_line=len(t) > 0))
+    parts.append(_legend(families, colours, width - plot.right + 14, plot.top + 2,
+                         best_line=len(t) > 0))
     return _svg("search", width, height, "".join(parts), f"{search.title}: score over time")
 
 
@@ -590,7 +593,7 @@ def _legend(families, colours, x, y, best_line=False) -> str:
     for i, family in enumerate(families[:len(PALETTE)]):
         cy = y + 14 * i + 6
         parts.append(f'<circle cx="{x + 5}" cy="{cy}" r="4" fill="{colours[family]}"/>'
-                     f'<text class="tick" x="{x + 14}" y="{cy + 4}">{_e(_short(family, 24))}</text>')
+                     f'<text class="tick" x="{x + 14}" y="{cy + 4}">{_e(_short(family, 18))}</text>')
     if best_line:
         cy = y + 14 * min(len(families), len(PALETTE)) + 6
         parts.append(f'<line x1="{x}" x2="{x + 10}" y1="{cy}" y2="{cy}" stroke="{BEST_COLOUR}" '
@@ -706,7 +709,7 @@ th{background:#eef1f5;position:sticky;top:0}td.num,th.num{text-align:right;
 code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px;
  overflow-wrap:anywhere}
 .note{color:#5b6475;font-size:13px;margin:4px 0}
-.meter{display:inline-block;height:9px;background:#4e79a7;border-radius:2px;vertical-align:middle}
+td.imp{white-space:nowrap}.meter{display:inline-block;height:9px;background:#4e79a7;border-radius:2px;vertical-align:middle}
 svg.chart{display:block;max-width:100%;height:auto}
 svg .frame{fill:#fbfcfd;stroke:#c9ced8}svg .grid{stroke:#e6e9ee}svg .axis{stroke:#9aa3b2}
 svg .tick{font-size:11px;fill:#4a5263}svg .label{font-size:12px;fill:#1d2330}
@@ -816,7 +819,7 @@ def _features_html(page: _Page) -> str:
         rows.append(
             f'<tr><td class="num">{i}</td><td><code>{_e(row.feature)}</code></td>'
             f"<td>{_e(row.formula)}</td><td>{_e(row.operator)}</td><td>{_e(row.inputs)}</td>"
-            f'<td class="num">{meter}{_e(_fmt(imp))}</td></tr>'
+            f'<td class="num imp">{meter}{_e(_fmt(imp))}</td></tr>'
         )
     parts.append('<h3>Chosen features</h3><div class="scroll"><table class="features"><thead><tr>'
                  '<th class="num">#</th><th>feature</th><th>formula</th><th>operator</th>'
