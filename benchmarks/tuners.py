@@ -202,41 +202,40 @@ def _overhead_value(p):
         p["booster"] != "gbdt") + 0.5 * (p["loss"] != "l2") + abs(math.log10(p["reg"]))
 
 
-def _median_ms(ask, tell, lo: int, hi: int) -> float:
-    """Median ms of ``ask()`` + ``tell(handle, value)`` over trials ``lo..hi`` (the objective
-    itself is not timed). ``ask`` returns ``(handle, params)``."""
-    times = []
-    for i in range(hi):
-        t0 = time.perf_counter()
-        handle, params = ask()
-        t1 = time.perf_counter()
-        value = _overhead_value(params)
-        t2 = time.perf_counter()
-        tell(handle, value)
-        t3 = time.perf_counter()
-        if i >= lo:
-            times.append((t1 - t0) + (t3 - t2))
-    return 1000 * float(np.median(times))
+def _step(ask, tell) -> float:
+    """Seconds of one ``ask()`` + ``tell(handle, value)`` (the objective itself not timed);
+    ``ask`` returns ``(handle, params)``."""
+    t0 = time.perf_counter()
+    handle, params = ask()
+    t1 = time.perf_counter()
+    value = _overhead_value(params)
+    t2 = time.perf_counter()
+    tell(handle, value)
+    return (t1 - t0) + (time.perf_counter() - t2)
 
 
 def part_overhead(n_total: int, window: int) -> None:
     lo = n_total - window // 2
     hi = n_total + window // 2
     tuner = TPETuner(OVERHEAD_SPACE, random_state=0)
+    optuna = _optuna()
+    study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=0))
 
     def ours_ask():
         trial = tuner.ask()
         return trial, trial.params
 
-    ours = _median_ms(ours_ask, tuner.tell, lo, hi)
-    optuna = _optuna()
-    study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=0))
-
     def optuna_ask():
         trial = study.ask()
         return trial, optuna_params(trial, OVERHEAD_SPACE)
 
-    theirs = _median_ms(optuna_ask, study.tell, lo, hi)
+    for _ in range(lo):
+        _step(ours_ask, tuner.tell)
+        _step(optuna_ask, study.tell)
+    # the timed window alternates the two, so both see the same load on a shared machine
+    times = np.array([(_step(ours_ask, tuner.tell), _step(optuna_ask, study.tell))
+                      for _ in range(lo, hi)])
+    ours, theirs = 1000 * np.median(times, axis=0)
     print(f"\n## Overhead: median ms per ask+tell, trials {lo}-{hi} (7 mixed parameters)\n")
     print("| tuner | ms / ask+tell | ratio to Optuna |")
     print("|---|---|---|")
