@@ -386,7 +386,7 @@ class AutoPipeline(BaseEstimator):
                 f"(schema: {self.encoder_.schema_}). Pass informative columns."
             )
         splits = make_splits(y_enc, self.task_, cv=self.cv, random_state=seed % (2**31))
-        self.validation_ = "holdout" if len(splits) == 1 else f"{len(splits)}-fold"
+        self.validation_ = "none" if not splits else "holdout" if len(splits) == 1 else f"{len(splits)}-fold"
         runner_args = dict(
             task=self.task_, n_classes=n_classes, metric=metric, splits=splits,
             n_threads=_resolve_threads(self.n_jobs), seed=seed,
@@ -396,7 +396,18 @@ class AutoPipeline(BaseEstimator):
         if not splits:  # too few rows to validate: LightGBM's defaults, unvalidated
             trials.append(TrialResult({}, float("nan"), 100, 0.0, "unvalidated"))
         else:
-            trials.append(self._run_trial(runner, {}, t0 + budget * 0.3, t0))
+            baseline = self._run_trial(runner, {}, t0 + budget * 0.3, t0, folds_budget=0.2 * budget)
+            if baseline.status == "truncated" and baseline.models:
+                # k-fold is too slow for this budget: validate on the folds that finished (a
+                # holdout when it is one) from here on, and score the baseline on them alone.
+                done = len(baseline.models)
+                logger.info("Validation cut to %d of %d folds to fit the budget.", done, len(splits))
+                runner.restrict_folds(done)
+                splits = runner.splits
+                runner_args["splits"] = splits
+                baseline.value, baseline.status = runner.score_oof(baseline.oof, runner.valid_mask)
+            self.validation_ = "holdout" if len(splits) == 1 else f"{len(splits)}-fold"
+            trials.append(baseline)
         clock.lap("baseline")
 
         self.feature_plan_ = None
@@ -438,9 +449,9 @@ class AutoPipeline(BaseEstimator):
         )
         return self
 
-    def _run_trial(self, runner, config, deadline, t0):
+    def _run_trial(self, runner, config, deadline, t0, folds_budget=None):
         started = time.perf_counter() - t0
-        result = runner.run(config, deadline)
+        result = runner.run(config, deadline, folds_budget=folds_budget)
         result.started = started
         if self.verbose >= 2:
             logger.info("trial %s %s value=%.5g %.2fs", result.family, result.status, result.value, result.seconds)
@@ -454,8 +465,13 @@ class AutoPipeline(BaseEstimator):
         from featsmith.selectors._halving import HalvingScreen  # not the package: it imports torch
 
         remaining = t0 + budget - time.perf_counter()
-        if remaining < 0.45 * budget and tables is None:
-            logger.info("Feature generation skipped: %.1fs of the budget left.", remaining)
+        if tables is None and (remaining < 0.45 * budget or baseline.seconds > 0.15 * budget):
+            # Checking generated features costs one more full trial: not worth it when a
+            # trial is a large share of the budget (tuning pays more there).
+            logger.info(
+                "Feature generation skipped: %.1fs of the budget left, a trial takes %.1fs.",
+                remaining, baseline.seconds,
+            )
             return runner, None
         n_rows = len(y_enc)
         max_candidates = self.max_candidates
@@ -538,14 +554,15 @@ class AutoPipeline(BaseEstimator):
         trials = []
         kept = list(best_so_far)
         per_fit = max(best_so_far[0].seconds / max(len(runner.splits), 1), 0.01)
-        refit_estimate = 2.0 * per_fit + 0.03 * budget
+        # An ensemble refits a few members: reserve for two.
+        refit_estimate = 4.0 * per_fit + 0.03 * budget
         try:
             while len(trials) < max_trials:
                 elapsed = time.perf_counter() - t0
                 recent = max(tr.seconds for tr in (trials or best_so_far)[-3:])
-                if elapsed + recent + refit_estimate > budget * 0.95:
+                if elapsed + recent + refit_estimate > budget * 0.92:
                     break
-                state["deadline"] = t0 + budget * 0.95 - refit_estimate
+                state["deadline"] = t0 + budget * 0.92 - refit_estimate
                 experiment.max_trials = len(experiment.trials_) + 1
                 experiment.run()
                 last = experiment.trials_[-1]
@@ -593,7 +610,7 @@ class AutoPipeline(BaseEstimator):
     def _refit_members(self, members, runner, splits, t0, budget, n_rows):
         """Refit each ensemble member on all rows while the budget allows; a member whose
         refit would overrun keeps its averaged fold models instead."""
-        hard_end = t0 + budget + max(0.1 * budget, 3.0) - 0.5
+        hard_end = t0 + budget + max(0.05 * budget, 2.0)
         fitted = []
         for m in members:
             tr = m.trial

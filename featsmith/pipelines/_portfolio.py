@@ -21,7 +21,7 @@ from featsmith.pipelines._trials import FoldRunner, estimator_output
 
 # Tried after LightGBM's known-good configurations, one each (their defaults are strong).
 PORTFOLIO_CONFIGS = [
-    {"model": "extra_trees", "n_estimators": 300, "max_features": 0.5, "min_samples_leaf": 2},
+    {"model": "extra_trees", "n_estimators": 150, "max_features": 0.5, "min_samples_leaf": 2},
     {"model": "linear", "C": 1.0},
 ]
 NAS_CONFIG = {"model": "nas_head"}
@@ -90,8 +90,8 @@ class EstimatorTrialRunner(FoldRunner):
         pred = estimator_output(est, self.X[valid_rows], self.task, self.n_classes)
         return est, pred, 0, time.perf_counter() > deadline
 
-    def run(self, config, deadline):
-        result = super().run(config, deadline)
+    def run(self, config, deadline, folds_budget=None):
+        result = super().run(config, deadline, folds_budget)
         result.family = config["model"]
         return result
 

@@ -143,8 +143,20 @@ class FoldRunner:
         """A model averaging the fold models (used when a refit would overrun)."""
         raise NotImplementedError
 
-    def run(self, config: dict, deadline: float) -> TrialResult:
-        """Evaluate ``config`` out of fold, stopping at ``deadline`` (``time.perf_counter``)."""
+    def restrict_folds(self, n_folds: int) -> None:
+        """Keep only the first ``n_folds`` splits (validation on fewer rows, for budgets
+        where k-fold is too slow)."""
+        self.splits = self.splits[:n_folds]
+        self.valid_mask[:] = False
+        for _, va in self.splits:
+            self.valid_mask[va] = True
+
+    def run(self, config: dict, deadline: float, folds_budget: float | None = None) -> TrialResult:
+        """Evaluate ``config`` out of fold, stopping at ``deadline`` (``time.perf_counter``).
+
+        With ``folds_budget`` (seconds), no further fold starts once the folds done so far
+        project the whole trial past it; the trial is then ``"truncated"`` after a whole fold.
+        """
         start = time.perf_counter()
         n = len(self.y)
         oof = np.zeros(n) if self.task == "regression" else np.zeros((n, self.n_classes))
@@ -157,7 +169,9 @@ class FoldRunner:
                 rounds.append(n_rounds)
                 oof[va] = pred
                 scored[va] = True
-                if hit or time.perf_counter() > deadline:
+                now = time.perf_counter()
+                projected = (now - start) / (index + 1) * len(self.splits)
+                if hit or now > deadline or (folds_budget is not None and projected > folds_budget):
                     if index < len(self.splits) - 1:
                         status = "truncated"  # later folds never ran: the score covers fewer rows
                     break
@@ -166,25 +180,28 @@ class FoldRunner:
             status = "failed"
         value = -np.inf
         if status != "failed" and scored.any():
-            y_scored, pred_scored = self.y[scored], oof[scored]
-            classes = None if self.task == "regression" else np.arange(self.n_classes)
-            try:
-                value = self.metric.score_predictions(y_scored, pred_scored, classes=classes)
-            except ValueError as exc:  # e.g. a fold with one class for ROC AUC
-                logger.debug("Scoring failed: %s", exc)
-                status = "failed"
-            if self.task == "multiclass" and status != "failed":
-                # Guard against a multiclass blow-up (log loss above the class prior's).
-                p = np.clip(pred_scored[np.arange(len(y_scored)), y_scored], 1e-15, 1)
-                if float(-np.mean(np.log(p))) > self.prior_log_loss:
-                    value, status = -np.inf, "diverged"
-        if not np.isfinite(value):
-            value = -np.inf
+            value, status = self.score_oof(oof, scored, status)
         return TrialResult(
             params=dict(config), value=float(value), n_rounds=int(np.mean(rounds)) if rounds else 0,
             seconds=time.perf_counter() - start, status=status, oof=oof, models=models,
             family=self.family, runner=self,
         )
+
+    def score_oof(self, oof, rows, status="ok"):
+        """Score out-of-fold predictions on ``rows`` (a mask); returns ``(value, status)``."""
+        y_scored, pred_scored = self.y[rows], oof[rows]
+        classes = None if self.task == "regression" else np.arange(self.n_classes)
+        try:
+            value = self.metric.score_predictions(y_scored, pred_scored, classes=classes)
+        except ValueError as exc:  # e.g. a fold with one class for ROC AUC
+            logger.debug("Scoring failed: %s", exc)
+            return -np.inf, "failed"
+        if self.task == "multiclass":
+            # Guard against a multiclass blow-up (log loss above the class prior's).
+            p = np.clip(pred_scored[np.arange(len(y_scored)), y_scored], 1e-15, 1)
+            if float(-np.mean(np.log(p))) > self.prior_log_loss:
+                return -np.inf, "diverged"
+        return (value, status) if np.isfinite(value) else (-np.inf, status)
 
     def member(self, model):
         return MemberOutput(model, self.output_kind, self.task, self.n_classes)
