@@ -99,9 +99,16 @@ def run_featsmith(task, Xtr, ytr, Xte, yte, budget, n_jobs, seed, tables=None):
     t = time.perf_counter()
     m = AutoPipeline(time_budget=budget, random_state=seed, n_jobs=n_jobs, verbose=0).fit(Xtr, ytr, **kw)
     secs = time.perf_counter() - t
+    info = {
+        "trials": len(m.leaderboard_),
+        "new_features": 0 if m.feature_plan_ is None else len(m.feature_plan_.names),
+        "ensemble": len(m.ensemble_),
+        "validation": m.validation_,
+    }
+    print(json.dumps({"task": task["name"], **info, "stages": m.stage_timings_}), file=sys.stderr, flush=True)
     if task["task"] == "regression":
-        return score(task, yte, None, pred=m.predict(Xte)), secs
-    return score(task, yte, m.classes_, proba=m.predict_proba(Xte)), secs
+        return score(task, yte, None, pred=m.predict(Xte)), secs, info
+    return score(task, yte, m.classes_, proba=m.predict_proba(Xte)), secs, info
 
 
 def run_flaml(task, Xtr, ytr, Xte, yte, budget, n_jobs, seed):
@@ -145,9 +152,10 @@ def main(argv=None):
         Xtr, ytr, Xte, yte, tables = load(name, folder=str(args.suite))
         row = {"task": name, "metric": task["metric"], "relational": bool(tables)}
         row["lgbm"], row["lgbm_s"] = run_lgbm(task, Xtr, ytr, Xte, yte, args.n_jobs)
-        row["featsmith"], row["featsmith_s"] = run_featsmith(
+        row["featsmith"], row["featsmith_s"], info = run_featsmith(
             task, Xtr, ytr, Xte, yte, args.budget, args.n_jobs, args.seed, tables=None if args.no_tables else tables
         )
+        row.update({f"fs_{k}": v for k, v in info.items()})
         if args.flaml:
             row["flaml"], row["flaml_s"] = run_flaml(task, Xtr, ytr, Xte, yte, args.budget, args.n_jobs, args.seed)
         rows.append(row)
@@ -167,6 +175,7 @@ def main(argv=None):
         df.to_csv(args.out, index=False)
 
     head = ["task", "metric"] + [f"{t}" for t in tools] + [f"{t} s" for t in tools] + ["featsmith/lgbm"]
+    head += ["trials", "new features", "ensemble", "validation"]
     print(f"\nbudget {args.budget:g}s, n_jobs={args.n_jobs}, seed={args.seed}\n")
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
@@ -175,6 +184,7 @@ def main(argv=None):
         note = " (relational; baselines see the target table only)" if r["relational"] and not args.no_tables else ""
         cells = [r["task"] + note, r["metric"]]
         cells += [f"{r[t]:.5g}" for t in tools] + [f"{r[t + '_s']:.1f}" for t in tools] + [f"{ratio:.3f}"]
+        cells += [str(r["fs_trials"]), str(r["fs_new_features"]), str(r["fs_ensemble"]), r["fs_validation"]]
         print("| " + " | ".join(cells) + " |")
     print()
     for t in tools:
