@@ -84,6 +84,8 @@ def resolve_tables(tables, relationships, time_index, target_table, X):
     if tables is not None and _is_entityset(tables):
         tables, es_rels, es_ti = _from_entityset(tables)
         relationships = list(relationships or []) + es_rels
+        if target_table in es_ti and es_ti[target_table] not in X.columns:
+            es_ti.pop(target_table)  # X is the target's rows; its time index is optional there
         time_index = {**es_ti, **time_index}
     tables = dict(tables or {})
     if not isinstance(relationships, (list, tuple)) or not relationships:
@@ -425,13 +427,16 @@ class RelationalSynth:
                     q = q.with_columns(cutoff.alias("__cut"))
                 key_frames[d["key"]] = q
         batches = defaultdict(list)
+        nested = defaultdict(list)
         for d in feats:
             if d["type"] == "agg":
                 batches[(d["key"], d["source"], repr(d["hops"]))].append(d)
             elif d["type"] == "direct":
                 out[d["name"]] = self._direct(X, tables, d)
             else:
-                out[d["name"]] = self._aggagg(X, tables, cutoff, d)
+                nested[(d["key"], d["child"], d["inner"]["source"], repr(d["inner"]["hops"]))].append(d)
+        for ds in nested.values():
+            out.update(self._aggagg(X, tables, cutoff, ds))
         for (key, _, _), ds in batches.items():
             q = key_frames[key]
             src = self._source_frame(ds[0], tables, q.schema["__q"])
@@ -455,8 +460,12 @@ class RelationalSynth:
         q = pl.DataFrame({"__k": keys}).with_columns(_key_cast(pl.col("__k"), tab.schema["__k"]))
         return q.join(tab, on="__k", how="left", maintain_order="left").get_column("__v")
 
-    def _aggagg(self, X, tables, cutoff, d):
-        inner, C = d["inner"], d["child"]
+    def _aggagg(self, X, tables, cutoff, ds):
+        """Aggregations over a child's rows of per-child aggregations, all sharing one child and
+        one grandchild path: the (row, child row) pairs, the inner values and the outer
+        aggregation are each computed once for the batch."""
+        d = ds[0]
+        C = d["child"]
         child = tables[C].with_row_index("__ord")
         ti = self.time_index.get(C)
         q = pl.DataFrame({"__q": X.get_column(d["key"])}).with_row_index("__row")
@@ -468,13 +477,18 @@ class RelationalSynth:
                        on="__q", how="inner")
         if cutoff is not None and ti:
             pairs = pairs.filter(pl.col("__ct") < pl.col("__cut") if not self.include_cutoff_time else pl.col("__ct") <= pl.col("__cut"))
-        src = self._source_frame(inner, tables, pairs.schema["__cpk"])
+        # Each child row's inner aggregates (as of the row's cutoff), one column per inner feature.
+        inner = {e["inner"]["name"]: e["inner"] for e in ds}
+        src = self._source_frame(d["inner"], tables, pairs.schema["__cpk"])
         iq = pairs.select(pl.col("__cpk").alias("__q"), *(["__cut"] if "__cut" in pairs.columns else []))
-        inner_vals = aggregate(src, [("__v", inner["prim"], inner["column"])], iq, strict=not self.include_cutoff_time)
-        pairs = pairs.with_columns(inner_vals.get_column("__v").cast(pl.Float64).alias("__v"))
-        agg = pairs.group_by("__row").agg(_agg_exprs([("__o", d["outer"], "__v")], False))
-        res = q.select("__row").join(agg, on="__row", how="left", maintain_order="left")
-        return _fill_empty(res, [("__o", d["outer"], None)]).get_column("__o")
+        alias = {name: f"__i{i}" for i, name in enumerate(inner)}
+        specs = [(alias[name], i["prim"], i["column"]) for name, i in inner.items()]
+        inner_vals = aggregate(src, specs, iq, strict=not self.include_cutoff_time)
+        pairs = pairs.with_columns([inner_vals.get_column(a).cast(pl.Float64) for a in alias.values()])
+        outer = [(f"__o{j}", e["outer"], alias[e["inner"]["name"]]) for j, e in enumerate(ds)]
+        agg = pairs.group_by("__row").agg(_agg_exprs(outer, False))
+        res = _fill_empty(q.select("__row").join(agg, on="__row", how="left", maintain_order="left"), outer)
+        return {e["name"]: res.get_column(f"__o{j}") for j, e in enumerate(ds)}
 
     def fit(self, X, tables, cutoff):
         """Enumerate the relational features and compute them for the rows of X."""
