@@ -197,15 +197,12 @@ class _NASHeadBase(BaseEstimator):
             )
         else:
             tr = va = idx
+        x_num, x_cat = torch.as_tensor(x_num, device=device), torch.as_tensor(x_cat, device=device)
         y_t = torch.as_tensor(y_train_values, device=device)
 
         def rows(a):
             a = torch.as_tensor(a, device=device)
-            return (
-                torch.as_tensor(x_num, device=device)[:, a],
-                torch.as_tensor(x_cat, device=device)[a],
-                y_t[a],
-            )
+            return x_num[:, a], x_cat[a], y_t[a]
 
         data = TrainingData(task, n_outputs, list(self.preprocessor_.cardinalities_), *rows(tr), *rows(va))
         space = TabularHeadSpace.search_space(self.preprocessor_.n_numeric, self.preprocessor_.cardinalities_, n_outputs)
@@ -279,8 +276,9 @@ _PARAMS_DOC = """
     patience : int, default=6
         Epochs without a better validation loss before a candidate stops.
     validation_fraction : float, default=0.15
-        Rows held out for early stopping and ranking (with fewer than 20 rows the
-        training rows are used).
+        Rows held out for early stopping and ranking; the returned model is the best
+        candidate as trained on the other rows (with fewer than 20 rows all rows are used
+        for both).
     device : str, default="cpu"
         Torch device; "cuda" when a GPU is present.
     n_jobs : int or None, default=None
