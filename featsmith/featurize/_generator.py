@@ -233,10 +233,10 @@ class FeatureGenerator(TransformerMixin, BaseEstimator):
             each group whole, so rows of one group never encode each other.
         """
         self._validate_params()
-        self.fit_frame_(X, y, tables, relationships, cutoff_time, time_index, groups)
+        self._fit_frame(X, y, tables, relationships, cutoff_time, time_index, groups)
         return self
 
-    def fit_frame_(self, X, y, tables, relationships, cutoff_time, time_index, groups=None):
+    def _fit_frame(self, X, y, tables, relationships, cutoff_time, time_index, groups=None):
         df = _as_frame(X)
         if df.width == 0:
             raise ValueError(f"0 feature(s) (shape={df.shape}) while a minimum of 1 is required; X has no columns.")

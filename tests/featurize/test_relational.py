@@ -130,3 +130,19 @@ def test_equals_featuretools_dfs_on_mock_customer():
                               pl.Series(cutoff).cast(pl.Datetime("us")))
     for c in [c for c in common if c not in numeric]:
         assert raw[c].cast(pl.String).to_list() == fm[c].astype(str).tolist(), c
+
+
+def test_fresh_tables_recompute_with_the_cutoff_column():
+    X, tables = small_world()
+    gen = FeatureGenerator(max_candidates=200, random_state=0).fit(
+        X, tables=tables, relationships=RELS, time_index={"history": "t"}, cutoff_time="t")
+    plan = gen.plan(["users.COUNT(history)", "users.MEAN(history.score)"])
+    new = pd.DataFrame({"rid": [7, 8], "user": ["a", "a"], "item": [10, 10],
+                        "t": pd.to_datetime(["2020-01-02", "2020-02-01"])})
+    fresh = plan.transform(new, tables=tables)  # as of each row's t
+    assert fresh["users.COUNT(history)"].to_list() == [1, 4]
+    np.testing.assert_allclose(fresh["users.MEAN(history.score)"].to_numpy(), [1.0, 3.0])
+    stored = plan.transform(new)  # lookups: all history of the fitted tables
+    assert stored["users.COUNT(history)"].to_list() == [4, 4]
+    idx = gen.candidate_names_.index("users.COUNT(history)")
+    assert gen.transform(new, tables=tables)[:, idx].tolist() == [1, 4]
