@@ -63,7 +63,7 @@ def _kernel_terms(mu: np.ndarray, sig: np.ndarray, edges: dict):
     tables = {}
     for d, e in edges.items():
         cdf = ndtr((e[None, :] - mu[:, d:d + 1]) / sig[:, d:d + 1])
-        tables[d] = np.log(np.maximum(np.diff(cdf, axis=1), _TINY)) - log_z[:, d:d + 1]
+        tables[d] = (np.log(np.maximum(np.diff(cdf, axis=1), _TINY)) - log_z[:, d:d + 1]).astype(np.float32)
         log_z[:, d] = 0.0
     return log_z, tables
 
@@ -77,7 +77,7 @@ class _KernelCache:
         self.mu = np.full((0, n_dims), np.nan)
         self.sig = np.full((0, n_dims), np.nan)
         self.log_z = np.zeros((0, n_dims))
-        self.tables = {d: np.zeros((0, len(e) - 1)) for d, e in edges.items()}
+        self.tables = {d: np.zeros((0, len(e) - 1), dtype=np.float32) for d, e in edges.items()}
 
     def _grow(self, size: int) -> None:
         old = len(self.mu)
@@ -86,7 +86,7 @@ class _KernelCache:
         new = max(size, 2 * old, 64)
 
         def pad(a, fill):
-            out = np.full((new, a.shape[1]), fill)
+            out = np.full((new, a.shape[1]), fill, dtype=a.dtype)
             out[:old] = a
             return out
 
@@ -176,20 +176,18 @@ class _Parzen:
         discrete, lo, hi, idx = cells
         x = Xc[:, self.numeric]
         m = len(Xc)
-        total = np.empty((self.k + 1, m), dtype=np.float32)
-        total[:] = (self.log_w - self.log_z.sum(axis=1))[:, None]
+        const = self.log_w - self.log_z.sum(axis=1)
         cont = ~discrete
-        if cont.any():
-            inv = 1.0 / self.sigma[:, cont]
-            i2 = inv * inv
-            mu = self.mu[:, cont]
-            xc = x[:, cont]
-            # sum_d ((x - mu) / s)^2 expanded into matrix products: no (k, m, d) temporaries
-            sq = i2 @ (-0.5 * xc * xc).T
-            sq += (mu * i2) @ xc.T
-            sq += (np.log(inv).sum(axis=1) - cont.sum() * _LOG_SQRT_2PI
-                   - 0.5 * (mu * mu * i2).sum(axis=1))[:, None]
-            total += sq
+        # the constant and sum_d -((x - mu) / s)^2 / 2 in one matrix product: each kernel row
+        # [const, -i2/2, mu*i2] against each candidate column [1, x^2, x], no (k, m, d) arrays
+        inv = 1.0 / self.sigma[:, cont]
+        i2 = inv * inv
+        mu = self.mu[:, cont]
+        xc = x[:, cont]
+        const = const + np.log(inv).sum(axis=1) - cont.sum() * _LOG_SQRT_2PI - 0.5 * (mu * mu * i2).sum(axis=1)
+        rows = np.hstack([const[:, None], -0.5 * i2, mu * i2]).astype(np.float32)
+        cols = np.vstack([np.ones((1, m)), (xc * xc).T, xc.T]).astype(np.float32)
+        total = rows @ cols
         for d, table in self.tables.items():
             total += table[:, idx[d]]
         direct = discrete.copy()
