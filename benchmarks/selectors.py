@@ -14,7 +14,7 @@ relational task is skipped (OpenFE takes one table).
 ``--scale`` also times HalvingScreen on 5,000 generated candidates x 100,000 rows and
 GradientFeatureSelector on 100,000 rows x 1,000 features.
 
-    python benchmarks/selectors.py --quick     # 3 tasks, 300 candidates
+    python benchmarks/selectors.py --quick     # 3 tasks, 1,000 candidates
     python benchmarks/selectors.py             # all single-table tasks, 1,000 candidates
     python benchmarks/selectors.py --scale     # the timing runs only
 """
@@ -264,7 +264,7 @@ def main(argv=None):
 
     single = [t["name"] for t in read_manifest() if "relationships" not in t]
     tasks = args.tasks or (QUICK if args.quick else single)
-    n_cand = args.candidates or (300 if args.quick else 1000)
+    n_cand = args.candidates or 1000
     with_openfe = not args.no_openfe and os.path.exists(OPENFE_PYTHON)
     print(f"LightGBM defaults, n_jobs={args.n_jobs}; {n_cand} candidates; keep {args.keep}.\n")
     print("| task | metric | (a) raw | (b) raw+all | (c) raw+screen | (d) raw+OpenFE | (c) vs (a) | (c) vs (d) "
