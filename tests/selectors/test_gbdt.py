@@ -11,7 +11,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from featsmith.selectors import GBDTSelector
-from tests.selectors.conftest import INFORMATIVE, make_recovery, recovery
+from selector_data import INFORMATIVE, make_recovery, recovery
 
 
 @parametrize_with_checks([GBDTSelector(n_estimators=20, n_null_runs=2, random_state=0)])

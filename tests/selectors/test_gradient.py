@@ -11,7 +11,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from featsmith.selectors import GradientFeatureSelector
-from tests.selectors.conftest import INFORMATIVE, make_recovery, recovery
+from selector_data import INFORMATIVE, make_recovery, recovery
 
 
 @parametrize_with_checks([GradientFeatureSelector(min_steps=40, max_epochs=2, random_state=0)])

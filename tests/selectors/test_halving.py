@@ -10,7 +10,7 @@ from sklearn.preprocessing import StandardScaler
 
 from featsmith._types import ArrayCandidateSource, CandidateSource
 from featsmith.selectors import HalvingScreen
-from tests.selectors.conftest import recovery
+from selector_data import recovery
 
 TRUE = [0, 1, 2, 3, 4, 5]
 
