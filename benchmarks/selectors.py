@@ -148,7 +148,7 @@ def run_openfe(info, Xtr, ytr, Xte, keep, n_jobs, timeout):
                 pd.read_parquet(cfg["out_test"]).to_numpy(float), meta["seconds"])
 
 
-def run_task(name, n_candidates, keep, n_jobs, with_openfe, openfe_timeout):
+def run_task(name, n_candidates, keep, n_jobs, with_openfe, openfe_timeout, z=2.0):
     sys.path.insert(0, DATASETS)
     from load import load, task_info
 
@@ -173,7 +173,8 @@ def run_task(name, n_candidates, keep, n_jobs, with_openfe, openfe_timeout):
     row["all"], row["all_s"] = s, gen_s + fit_s
 
     t = time.perf_counter()
-    screen = HalvingScreen(n_keep=keep, random_state=0, n_jobs=n_jobs).fit(src, ytr, base=raw_tr)
+    screen = HalvingScreen(n_keep=keep, z_threshold=z, random_state=0, n_jobs=n_jobs).fit(
+        src, ytr, base=raw_tr)
     row["screen_s"] = time.perf_counter() - t
     idx = [names.index(a) for a in screen.selected_names_]
     row["n_selected"] = len(idx)
@@ -252,6 +253,7 @@ def main(argv=None):
     ap.add_argument("--candidates", type=int, default=None)
     ap.add_argument("--keep", type=int, default=20)
     ap.add_argument("--n-jobs", type=int, default=1)
+    ap.add_argument("--z", type=float, default=2.0, help="HalvingScreen z_threshold (default 2)")
     ap.add_argument("--no-openfe", action="store_true")
     ap.add_argument("--openfe-timeout", type=int, default=1800)
     ap.add_argument("--scale", action="store_true", help="only the timing runs at scale")
@@ -266,13 +268,15 @@ def main(argv=None):
     tasks = args.tasks or (QUICK if args.quick else single)
     n_cand = args.candidates or 1000
     with_openfe = not args.no_openfe and os.path.exists(OPENFE_PYTHON)
-    print(f"LightGBM defaults, n_jobs={args.n_jobs}; {n_cand} candidates; keep {args.keep}.\n")
+    print(f"LightGBM defaults, n_jobs={args.n_jobs}; {n_cand} candidates; keep {args.keep}; "
+          f"screen z_threshold={args.z}.\n")
     print("| task | metric | (a) raw | (b) raw+all | (c) raw+screen | (d) raw+OpenFE | (c) vs (a) | (c) vs (d) "
           "| (b) s | (c) s (screen s) | (d) s (OpenFE s) | screen / OpenFE time |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     notes = []
     for name in tasks:
-        info, r = run_task(name, n_cand, args.keep, args.n_jobs, with_openfe, args.openfe_timeout)
+        info, r = run_task(name, n_cand, args.keep, args.n_jobs, with_openfe, args.openfe_timeout,
+                           args.z)
         hib = HIGHER_IS_BETTER[info["metric"]]
 
         def better(a, b):
