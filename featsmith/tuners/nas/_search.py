@@ -101,16 +101,17 @@ def run_multi_trial(
         seeds = rng.integers(2**31 - 1, size=len(batch)).tolist()
         shuffle_seed = int(rng.integers(2**31 - 1))
         trained = train_candidates(
-            data, batch, seeds, max_epochs=max_epochs, patience=patience, deadline=deadline, shuffle_seed=shuffle_seed
+            data, batch, seeds, max_epochs=max_epochs, patience=patience, deadline=deadline,
+            shuffle_seed=shuffle_seed, min_epochs=1 if round_ == 0 else 0,
         )
         for k, cand in enumerate(trained):
+            if cand.epochs == 0:  # the deadline came first: not evaluated, not recorded
+                continue
             seen[cand.arch] = cand.val_loss
             result.record(cand, round_, "trained" if k < len(fresh) else "sibling")
-        for a in proposals:
-            if a in fresh:
+        for a in proposals + extra:
+            if a in seen and (a in fresh or a in extra):
                 strategy.tell(a, seen[a])
-        for a in extra:
-            strategy.tell(a, seen[a])
         logger.info(
             "NAS round %d: %d candidates, best validation loss so far %.5g", round_, len(fresh), result.best.val_loss
         )

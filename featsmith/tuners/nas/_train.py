@@ -272,6 +272,8 @@ def _fit(engine, data: TrainingData, batch_size, max_epochs, patience, deadline,
     step = epochs = 0
     has_cat = data.c_train.shape[1] > 0
     for epoch in range(max_epochs):
+        if deadline is not None and epoch >= min_epochs and time.perf_counter() >= deadline:
+            break
         perm = torch.randperm(n, generator=g_cpu).to(dev)
         for idx in torch.tensor_split(perm, n_batches):
             c = data.c_train[idx]
@@ -288,8 +290,6 @@ def _fit(engine, data: TrainingData, batch_size, max_epochs, patience, deadline,
         best = np.minimum(best, val)
         stale = np.where(improved, 0, stale + 1)
         if (stale >= patience).all():
-            break
-        if deadline is not None and time.perf_counter() >= deadline and epochs >= min_epochs:
             break
     engine.restore()
     return best, epochs
@@ -327,8 +327,8 @@ def train_candidates(
     max_epochs, patience : int
         Epoch limit and early-stopping patience (epochs without a better validation loss).
     deadline : float, optional
-        A ``time.perf_counter()`` value; training stops after the epoch that passes it
-        (at least ``min_epochs`` epochs are always run).
+        A ``time.perf_counter()`` value; no epoch starts after it, except the first
+        ``min_epochs``. A candidate that got no epoch has ``epochs == 0`` and an infinite loss.
     export : bool
         Whether to return each candidate's concrete module (at its best epoch).
     """

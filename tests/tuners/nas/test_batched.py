@@ -137,3 +137,12 @@ def test_early_stopping_restores_the_best_epoch():
         logits = model(data.x_val[SCALERS.index(arch["scaler"])], data.c_val)[:, 0]
         loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, data.y_val)
     assert float(loss) == pytest.approx(res.val_loss, rel=1e-4)
+
+
+def test_no_epoch_starts_after_the_deadline_without_min_epochs():
+    import time
+
+    data = _data()
+    space = TabularHeadSpace.search_space(4, CARDS, 1)
+    res = train_candidates(data, [space.default()], [0], max_epochs=5, deadline=time.perf_counter(), min_epochs=0)
+    assert res[0].epochs == 0 and res[0].val_loss == float("inf")
