@@ -179,6 +179,24 @@ def run_task(name, folder, budget, strategy):
     return row
 
 
+def _print_speedup(reps, epochs):
+    data = _speed_data()
+    space = TabularHeadSpace.search_space(data.n_numeric, [], 1)
+    print(f"## Batched training, K=16, {epochs} epochs, {data.n_train} rows, median of {reps} interleaved runs\n")
+    print("| candidates | one by one CPU s | together CPU s | speed-up |")
+    print("|---|---|---|---|")
+    one, together, ratio = measure_speedup(_equal_shape_archs(space, 16), data, epochs, reps)
+    print(f"| equal shape (default architecture) | {one:.2f} | {together:.2f} | {ratio:.1f}x |")
+    for width in (32, 64):
+        w_one, w_together, w_ratio = measure_speedup(_equal_shape_archs(space, 16, width), data, epochs, reps)
+        print(f"| equal shape, width {width} instead of 128 | {w_one:.2f} | {w_together:.2f} | {w_ratio:.1f}x |")
+    m_one, m_together, m_ratio = measure_speedup(_mixed_archs(space, 16), data, epochs, reps)
+    print(f"| mixed shapes (random architectures, grouped by cost model) | {m_one:.2f} | {m_together:.2f} "
+          f"| {m_ratio:.1f}x |")
+    print(f"\nbatched speed-up: {ratio:.1f}x\n")
+    sys.stdout.flush()
+
+
 def _better(metric, a, b):
     return a > b if metric == "roc_auc" else a < b
 
@@ -191,26 +209,14 @@ def main(argv=None):
     parser.add_argument("--tasks", nargs="*", default=None)
     parser.add_argument("--data", default="/work/shared/datasets", help="benchmark suite folder")
     parser.add_argument("--skip-tasks", action="store_true", help="only measure the batched speed-up")
+    parser.add_argument("--skip-speedup", action="store_true", help="only run the dev tasks")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     reps, epochs = (3, 2) if args.quick else (5, 3)
 
     with threadpool_limits(1):
-        data = _speed_data()
-        space = TabularHeadSpace.search_space(data.n_numeric, [], 1)
-        print(f"## Batched training, K=16, {epochs} epochs, {data.n_train} rows, median of {reps} interleaved runs\n")
-        print("| candidates | one by one CPU s | together CPU s | speed-up |")
-        print("|---|---|---|---|")
-        one, together, ratio = measure_speedup(_equal_shape_archs(space, 16), data, epochs, reps)
-        print(f"| equal shape (default architecture) | {one:.2f} | {together:.2f} | {ratio:.1f}x |")
-        for width in (32, 64):
-            w_one, w_together, w_ratio = measure_speedup(_equal_shape_archs(space, 16, width), data, epochs, reps)
-            print(f"| equal shape, width {width} instead of 128 | {w_one:.2f} | {w_together:.2f} | {w_ratio:.1f}x |")
-        m_one, m_together, m_ratio = measure_speedup(_mixed_archs(space, 16), data, epochs, reps)
-        print(f"| mixed shapes (random architectures, grouped by cost model) | {m_one:.2f} | {m_together:.2f} "
-              f"| {m_ratio:.1f}x |")
-        print(f"\nbatched speed-up: {ratio:.1f}x\n")
-        sys.stdout.flush()
+        if not args.skip_speedup:
+            _print_speedup(reps, epochs)
         if args.skip_tasks:
             return
 
