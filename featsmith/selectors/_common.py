@@ -81,6 +81,16 @@ def encode_classes(y):
     return classes, codes
 
 
+def encode_target(y, task):
+    """Resolve the task and encode y: ``(task, classes or None, y_enc, n_classes)`` with
+    integer class codes for classification and float64 values (``n_classes=0``) otherwise."""
+    task = infer_task(y, task)
+    if task == "classification":
+        classes, codes = encode_classes(y)
+        return task, classes, codes, classes.size
+    return task, None, y.astype(np.float64), 0
+
+
 def make_rng(random_state):
     """A numpy Generator from ``None``, an int or a Generator (used as given)."""
     if random_state is None or isinstance(random_state, (numbers.Integral, np.random.Generator)):

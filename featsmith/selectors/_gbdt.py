@@ -14,10 +14,9 @@ from sklearn.utils.validation import check_is_fitted
 from featsmith.selectors._common import (
     check_n_jobs,
     check_X_y,
-    draw_seed,
-    encode_classes,
     cut,
-    infer_task,
+    draw_seed,
+    encode_target,
     lgb_params,
     make_rng,
     ranking_from_order,
@@ -195,12 +194,7 @@ class GBDTSelector(SelectorMixin, BaseEstimator):
         X, y = check_X_y(self, X, y)
         check_k(self.k, X.shape[1])
         rng = make_rng(self.random_state)
-        self.task_ = infer_task(y, self.task)
-        if self.task_ == "classification":
-            self.classes_, y_enc = encode_classes(y)
-            n_classes = self.classes_.size
-        else:
-            self.classes_, y_enc, n_classes = None, y.astype(np.float64), 0
+        self.task_, self.classes_, y_enc, n_classes = encode_target(y, self.task)
         kind = kind_of(self.task_, n_classes)
         params = lgb_params(self.task_, n_classes, draw_seed(rng), n_jobs,
                             learning_rate=float(self.learning_rate),

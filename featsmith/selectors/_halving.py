@@ -21,8 +21,7 @@ from featsmith.selectors._common import (
     check_n_jobs,
     check_target,
     draw_seed,
-    encode_classes,
-    infer_task,
+    encode_target,
     lgb_params,
     logger,
     make_rng,
@@ -200,12 +199,7 @@ class HalvingScreen(BaseEstimator):
         if base is not None and init_score is not None:
             raise ValueError("Pass either base or init_score, not both.")
         rng = make_rng(self.random_state)
-        self.task_ = infer_task(y, self.task)
-        if self.task_ == "classification":
-            self.classes_, y_enc = encode_classes(y)
-            n_classes = self.classes_.size
-        else:
-            self.classes_, y_enc, n_classes = None, y.astype(np.float64), 0
+        self.task_, self.classes_, y_enc, n_classes = encode_target(y, self.task)
         kind = kind_of(self.task_, n_classes)
         t0 = time.perf_counter()
         if init_score is not None:
