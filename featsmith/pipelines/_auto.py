@@ -537,6 +537,12 @@ class AutoPipeline(BaseEstimator):
 
         def objective(params, reporter):
             family = estimators if "model" in params else runner
+            slowest = max(tr.seconds for tr in kept)
+            if family is estimators and state["deadline"] - time.perf_counter() < max(10.0, 4 * slowest):
+                # A scikit-learn fit cannot be stopped midway: start one only with room to spare.
+                results[reporter.trial_id] = TrialResult(params, -np.inf, 0, 0.0, "skipped (budget)",
+                                                         family=params["model"])
+                return None
             result = self._run_trial(family, params, state["deadline"], t0)
             results[reporter.trial_id] = result
             return result.value if np.isfinite(result.value) else None
