@@ -14,8 +14,8 @@ def _expected_failed_checks(estimator):
 
 @parametrize_with_checks(
     [
-        NASHeadClassifier(time_budget=None, max_candidates=2, max_epochs=15, random_state=0),
-        NASHeadRegressor(time_budget=None, max_candidates=2, max_epochs=15, random_state=0),
+        NASHeadClassifier(time_budget=None, max_candidates=2, max_epochs=10, random_state=0),
+        NASHeadRegressor(time_budget=None, max_candidates=2, max_epochs=10, random_state=0),
     ],
     expected_failed_checks=_expected_failed_checks,
 )
