@@ -55,9 +55,9 @@ class HalvingScreen(BaseEstimator):
        until the survivors fit and the rows reach all rows (or ``max_rows``).
     4. Survivors whose held-out gain in the last round does not beat noise (``min_gain`` and
        ``z_threshold`` standard errors) are dropped, then near-duplicates of a better survivor
-       (absolute Spearman correlation >= ``dedup_threshold``, or a function of a better
-       survivor with at most 1,024 distinct values, as two statistics grouped by one key
-       are), and the best ``n_keep`` are selected.
+       or of a ``base`` column (absolute Spearman correlation >= ``dedup_threshold``, or a
+       function of one with at most 1,024 distinct values, as two statistics grouped by one
+       key are), and the best ``n_keep`` are selected.
 
     Parameters
     ----------
@@ -198,6 +198,7 @@ class HalvingScreen(BaseEstimator):
         y = check_target(y, n_rows=n)
         if base is not None and init_score is not None:
             raise ValueError("Pass either base or init_score, not both.")
+        base_X = None
         rng = make_rng(self.random_state)
         self.task_, self.classes_, y_enc, n_classes = encode_target(y, self.task)
         kind = kind_of(self.task_, n_classes)
@@ -205,7 +206,8 @@ class HalvingScreen(BaseEstimator):
         if init_score is not None:
             raw0 = _check_init_score(init_score, n, kind, n_classes)
         elif base is not None:
-            raw0 = self._oof_base_scores(base, y_enc, n, n_classes, rng, n_jobs)
+            base_X, categorical = _base_matrix(base, n)
+            raw0 = self._oof_base_scores(base_X, categorical, y_enc, n, n_classes, rng, n_jobs)
         else:
             raw0 = prior_raw(kind, y_enc, n_classes)
         self.init_score_ = raw0.T if raw0.ndim == 2 else raw0
@@ -261,7 +263,8 @@ class HalvingScreen(BaseEstimator):
                    if last[a][0] > self.min_gain and last[a][0] > self.z_threshold * last[a][3]]
         for a in set(finalists) - set(gaining):
             status[a] = "no_gain"
-        distinct = self._drop_near_duplicates(source, gaining, order[:min(n_max, DEDUP_ROWS)])
+        distinct = self._drop_near_duplicates(source, gaining, order[:min(n_max, DEDUP_ROWS)],
+                                              base_X)
         for a in set(gaining) - set(distinct):
             status[a] = "near_duplicate"
         self.selected_names_ = distinct[: self.n_keep]
@@ -283,8 +286,7 @@ class HalvingScreen(BaseEstimator):
         self.n_candidates_ = len(names)
         return self
 
-    def _oof_base_scores(self, base, y_enc, n, n_classes, rng, n_jobs):
-        X, categorical = _base_matrix(base, n)
+    def _oof_base_scores(self, X, categorical, y_enc, n, n_classes, rng, n_jobs):
         params = lgb_params(self.task_, n_classes, draw_seed(rng), n_jobs)
         folds = (StratifiedKFold if self.task_ == "classification" else KFold)(
             n_splits=self.cv, shuffle=True, random_state=draw_seed(rng))
@@ -295,14 +297,18 @@ class HalvingScreen(BaseEstimator):
             oof[..., pred_idx] = raw_predict(booster, X[pred_idx])
         return oof
 
-    def _drop_near_duplicates(self, source, ranked, rows):
-        """Greedy in score order: drop a candidate that is too rank-correlated with a kept one,
-        or that is a function of a kept one with few distinct values (two statistics grouped
-        by the same key split the rows into the same groups: the same feature to a tree,
-        whatever their values)."""
-        if len(ranked) < 2 or self.dedup_threshold >= 1.0:
+    def _drop_near_duplicates(self, source, ranked, rows, base_X=None):
+        """Greedy in score order: drop a candidate that is too rank-correlated with a kept one
+        or a base column, or that is a function of one with few distinct values (two
+        statistics grouped by the same key split the rows into the same groups: the same
+        feature to a tree, whatever their values; so is ``log1p(x)`` to ``x``)."""
+        n_anchor = 0 if base_X is None else base_X.shape[1]
+        if not ranked or self.dedup_threshold >= 1.0 or (len(ranked) < 2 and not n_anchor):
             return list(ranked)
-        values = source.evaluate(ranked, np.sort(rows)).astype(np.float64)
+        rows = np.sort(rows)
+        values = source.evaluate(ranked, rows).astype(np.float64)
+        if n_anchor:
+            values = np.column_stack([base_X[rows].astype(np.float64), values])
         # Missing values rank below every observed one, so the missing pattern counts too.
         values[np.isnan(values)] = -np.inf
         ranks = rankdata(values, axis=0)
@@ -323,15 +329,16 @@ class HalvingScreen(BaseEstimator):
                 return False
             return np.unique(codes[i] * n_unique[j] + codes[j]).size == n_unique[i]
 
-        kept = []
-        for j in range(len(ranked)):
+        # Base columns are kept from the start: a candidate that copies one adds nothing.
+        kept = [i for i in range(n_anchor) if not constant[i]]
+        for j in range(n_anchor, values.shape[1]):
             if constant[j]:
                 continue
             if kept and (corr[j, kept].max() >= self.dedup_threshold
                          or any(determined_by(j, i) for i in kept)):
                 continue
             kept.append(j)
-        return [ranked[j] for j in kept]
+        return [ranked[j - n_anchor] for j in kept if j >= n_anchor]
 
     # ------------------------------------------------------------ transform
     def get_feature_names_out(self, input_features=None):

@@ -181,3 +181,18 @@ def test_real_data_breast_cancer():
     aug_te = np.column_stack([base_te, candidates(X_te)[:, idx]])
     loss_sel = log_loss(y_te, model.fit(aug_tr, y_tr).predict_proba(aug_te))
     assert loss_sel < loss_base
+
+
+def test_copies_of_base_columns_are_not_selected():
+    # A one-tree base model under-fits B0, so exp(B0) and the rank of B0 gain on top of it;
+    # they are still the same feature to a tree as the base column B0 itself.
+    rng = np.random.default_rng(0)
+    n = 4000
+    B = rng.normal(size=(n, 2))
+    C = np.column_stack([np.exp(B[:, 0]), np.argsort(np.argsort(B[:, 0])), rng.normal(size=n)])
+    y = 2 * B[:, 0] + 0.3 * rng.normal(size=n)
+    screen = HalvingScreen(n_keep=3, base_estimators=1, random_state=0).fit(C, y, base=B)
+    status = screen.scores_.set_index("name")
+    assert (status.loc[["f0", "f1"], "score"] > 0.05).all()  # they do gain over the weak base
+    assert set(status.loc[["f0", "f1"], "status"]) == {"near_duplicate"}
+    assert screen.selected_names_ == []
