@@ -55,9 +55,9 @@ class HalvingScreen(BaseEstimator):
        until the survivors fit and the rows reach all rows (or ``max_rows``).
     4. Survivors whose held-out gain in the last round does not beat noise (``min_gain`` and
        ``z_threshold`` standard errors) are dropped, then near-duplicates of a better survivor
-       or of a ``base`` column (absolute Spearman correlation >= ``dedup_threshold``, or a
-       function of one with at most 1,024 distinct values, as two statistics grouped by one
-       key are), and the best ``n_keep`` are selected.
+       (absolute Spearman correlation >= ``dedup_threshold`` with it or with a ``base``
+       column, or a function of a better survivor with at most 1,024 distinct values, as two
+       statistics grouped by one key are), and the best ``n_keep`` are selected.
 
     Parameters
     ----------
@@ -299,9 +299,9 @@ class HalvingScreen(BaseEstimator):
 
     def _drop_near_duplicates(self, source, ranked, rows, base_X=None):
         """Greedy in score order: drop a candidate that is too rank-correlated with a kept one
-        or a base column, or that is a function of one with few distinct values (two
-        statistics grouped by the same key split the rows into the same groups: the same
-        feature to a tree, whatever their values; so is ``log1p(x)`` to ``x``)."""
+        or a base column (``log1p(x)`` is ``x`` to a tree), or that is a function of a kept
+        candidate with few distinct values (two statistics grouped by the same key split the
+        rows into the same groups: the same feature to a tree, whatever their values)."""
         n_anchor = 0 if base_X is None else base_X.shape[1]
         if not ranked or self.dedup_threshold >= 1.0 or (len(ranked) < 2 and not n_anchor):
             return list(ranked)
@@ -329,13 +329,16 @@ class HalvingScreen(BaseEstimator):
                 return False
             return np.unique(codes[i] * n_unique[j] + codes[j]).size == n_unique[i]
 
-        # Base columns are kept from the start: a candidate that copies one adds nothing.
+        # Base columns are kept from the start: a candidate that copies one (a monotone
+        # transform) adds nothing. A function of a base column is not dropped, though: a
+        # statistic grouped by a many-valued base key orders its categories in a way the
+        # key's codes do not.
         kept = [i for i in range(n_anchor) if not constant[i]]
         for j in range(n_anchor, values.shape[1]):
             if constant[j]:
                 continue
             if kept and (corr[j, kept].max() >= self.dedup_threshold
-                         or any(determined_by(j, i) for i in kept)):
+                         or any(determined_by(j, i) for i in kept if i >= n_anchor)):
                 continue
             kept.append(j)
         return [ranked[j - n_anchor] for j in kept if j >= n_anchor]
