@@ -66,5 +66,5 @@ class ArrayCandidateSource:
 
     def evaluate(self, names, rows=None):
         cols = [self._index[n] for n in names]
-        block = self.values[:, cols] if rows is None else self.values[np.asarray(rows)][:, cols]
+        block = self.values[:, cols] if rows is None else self.values[np.ix_(np.asarray(rows), cols)]
         return np.ascontiguousarray(block, dtype=np.float32)

@@ -161,12 +161,14 @@ class AutoPipeline(BaseEstimator):
     1. **encode**: type the columns and encode them for LightGBM (native categorical codes,
        frequency encodings, datetime parts, text statistics, missing indicators).
     2. **baseline**: LightGBM's defaults, validated out of fold.
-    3. **generate / screen / validate_features**: :class:`featsmith.featurize.FeatureGenerator`
-       enumerates candidate features (transforms, crosses, group-by statistics, out-of-fold
-       target encodings, relational aggregations when ``tables`` are given);
-       :class:`featsmith.selectors.HalvingScreen` scores them by the held-out gain they add to
-       the baseline's out-of-fold predictions; the survivors are kept only if LightGBM's
-       defaults validate better with them (``feature_plan_``).
+    3. **generate / screen / select / validate_features**:
+       :class:`featsmith.featurize.FeatureGenerator` enumerates candidate features
+       (transforms, crosses, group-by statistics, out-of-fold target encodings, relational
+       aggregations when ``tables`` are given); :class:`featsmith.selectors.HalvingScreen`
+       scores them by the held-out gain they add to the baseline's out-of-fold predictions;
+       :class:`featsmith.selectors.GBDTSelector` keeps the survivors whose importance beats
+       shuffled shadow columns; they are kept only if LightGBM's defaults validate better with
+       them (``feature_plan_``).
     4. **search**: known-good LightGBM configurations, then TPE, through
        :class:`featsmith.tuners.Experiment`, one trial at a time while the budget allows.
     5. **ensemble**: greedy ensemble selection (Caruana) over the best trials' out-of-fold
@@ -235,6 +237,8 @@ class AutoPipeline(BaseEstimator):
         formulas); None when none validated better.
     feature_screen_ : HalvingScreen or None
         The screen's scores of every candidate.
+    feature_selector_ : GBDTSelector or None
+        The importance-vs-shadow selection applied to the screened features.
     leaderboard_ : pandas.DataFrame
         One row per trial: ``trial``, ``model``, ``params``, ``score`` (in the metric's
         natural units), ``seconds``, ``started`` (seconds into ``fit``), ``n_rounds``,
@@ -412,6 +416,7 @@ class AutoPipeline(BaseEstimator):
 
         self.feature_plan_ = None
         self.feature_screen_ = None
+        self.feature_selector_ = None
         if splits and (self.feature_generation or tables is not None):
             runner, aug_trial = self._generate_features(
                 df, y, y_enc, Xmat, runner, runner_args, trials[0], t0, budget, seed, clock,
@@ -462,7 +467,7 @@ class AutoPipeline(BaseEstimator):
         """Generate candidates, screen them against the baseline's out-of-fold predictions,
         and keep the survivors only if LightGBM's defaults validate better with them."""
         from featsmith.featurize import FeatureGenerator
-        from featsmith.selectors._halving import HalvingScreen  # not the package: it imports torch
+        from featsmith.selectors import HalvingScreen
 
         remaining = t0 + budget - time.perf_counter()
         if tables is None and (remaining < 0.45 * budget or baseline.seconds > 0.15 * budget):
@@ -496,12 +501,15 @@ class AutoPipeline(BaseEstimator):
         screen.fit(screened, y_enc[rows], init_score=_raw_scores(baseline.oof, self.task_, rows))
         self.feature_screen_ = screen
         names = list(screen.selected_names_)
+        clock.lap("screen")
+        if names and time.perf_counter() - t0 < 0.5 * budget:
+            names = self._select_generated(Xmat, source.evaluate(names).astype(np.float64), names, y_enc, runner, seed)
+            clock.lap("select")
         if gen.relational_ is not None:
             # Relational aggregates are what related tables are given for (featuretools' DFS
             # output): keep them all, numeric ones, and let the screen add derived features.
             relational = [n for n in gen.relational_.output_names if n in source.names and n not in names]
             names = relational + names
-        clock.lap("screen")
         if not names:
             return runner, None
         Xaug = np.hstack([Xmat, source.evaluate(names).astype(np.float64)])
@@ -519,6 +527,22 @@ class AutoPipeline(BaseEstimator):
         trial.status = "rejected features"
         trial.models, trial.oof = [], None
         return runner, trial
+
+    def _select_generated(self, Xmat, Xnew, names, y_enc, runner, seed):
+        """Keep the screened features whose LightGBM gain, next to every raw column, beats
+        shuffled copies of the columns (:class:`featsmith.selectors.GBDTSelector`'s automatic
+        cut); it is fitted on the training rows only."""
+        from featsmith.selectors import GBDTSelector
+
+        selector = GBDTSelector(
+            n_null_runs=2, task="regression" if self.task_ == "regression" else "classification",
+            random_state=seed % (2**31), n_jobs=runner.n_threads,
+        )
+        selector.fit(np.hstack([Xmat, Xnew]), y_enc)
+        self.feature_selector_ = selector
+        keep = selector.get_support()[Xmat.shape[1]:]
+        logger.info("GBDTSelector kept %d of %d screened features.", int(keep.sum()), len(names))
+        return [n for n, k in zip(names, keep) if k]
 
     def _search(self, runner, t0, budget, seed, n_done, best_so_far):
         """Tune LightGBM through :class:`featsmith.tuners.Experiment` (TPE), known-good
