@@ -10,7 +10,7 @@ import warnings
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
-from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
+from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, StratifiedKFold, train_test_split
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
@@ -121,18 +121,31 @@ def _resolve_threads(n_jobs) -> int:
     return int(n_jobs)
 
 
-def make_splits(y, task, *, cv=None, random_state=0):
+def make_splits(y, task, *, cv=None, random_state=0, groups=None):
     """Validation splits for tuning, as a list of ``(train_idx, valid_idx)``.
 
     ``cv=None``: 5-fold CV (stratified for classification) up to 20,000 rows, a single 80/20
     holdout (stratified for classification) above. An int asks for that many folds; any
-    scikit-learn splitter is used as given. Classes too rare to stratify fall back to plain
-    shuffled folds; a handful of rows gets as many folds as it can hold.
+    scikit-learn splitter (``GroupKFold``, ``TimeSeriesSplit``, ...) is used as given, with
+    ``groups``. With ``groups`` and no splitter, whole groups stay on one side
+    (``StratifiedGroupKFold`` for classification, ``GroupKFold`` otherwise). Classes too rare
+    to stratify fall back to plain shuffled folds; a handful of rows gets as many folds as it
+    can hold.
     """
     n = len(y)
     classification = task != "regression"
     if cv is not None and not isinstance(cv, (int, np.integer)):
-        return [(np.asarray(tr), np.asarray(va)) for tr, va in cv.split(np.zeros((n, 1)), y)]
+        return [(np.asarray(tr), np.asarray(va)) for tr, va in cv.split(np.zeros((n, 1)), y, groups)]
+    if groups is not None:
+        n_groups = len(np.unique(groups))
+        k = min(int(cv) if cv is not None else DEFAULT_FOLDS, n_groups)
+        if k < 2:
+            raise ValueError(f"groups has {n_groups} distinct value(s); grouped validation needs at least 2.")
+        splitter = (
+            StratifiedGroupKFold(k, shuffle=True, random_state=random_state)
+            if classification else GroupKFold(k)
+        )
+        return list(splitter.split(np.zeros((n, 1)), y, groups))
     min_class = int(np.bincount(y).min()) if classification else n
     if cv is None and n > HOLDOUT_MIN_ROWS:
         strat = y if classification and min_class >= 2 else None
@@ -325,7 +338,7 @@ class AutoPipeline(BaseEstimator):
         return int(rs)
 
     # -- fit --------------------------------------------------------------------------------
-    def fit(self, X, y=None, tables=None, relationships=None, cutoff_time=None, time_index=None):
+    def fit(self, X, y=None, tables=None, relationships=None, cutoff_time=None, time_index=None, groups=None):
         """Fit on a table ``X`` and target ``y``.
 
         Parameters
@@ -343,6 +356,10 @@ class AutoPipeline(BaseEstimator):
             A column of ``X`` (or one timestamp per row): related rows count only when their
             time index is before it.
         time_index : dict of table -> column, optional
+        groups : array-like of shape (n_samples,), optional
+            Group labels (a customer, an incident): validation folds and the out-of-fold
+            target encodings keep each group whole, so no group is scored by a model that saw
+            it. Passed to a scikit-learn splitter given as ``cv``.
 
         Returns
         -------
@@ -389,7 +406,13 @@ class AutoPipeline(BaseEstimator):
                 "No usable feature: every column of X is empty, constant or an identifier "
                 f"(schema: {self.encoder_.schema_}). Pass informative columns."
             )
-        splits = make_splits(y_enc, self.task_, cv=self.cv, random_state=seed % (2**31))
+        if groups is not None:
+            groups = np.asarray(groups)
+            if len(groups) != len(y_enc):
+                raise ValueError(
+                    f"groups has {len(groups)} values but X has {len(y_enc)} rows; pass one group label per row."
+                )
+        splits = make_splits(y_enc, self.task_, cv=self.cv, random_state=seed % (2**31), groups=groups)
         self.validation_ = "none" if not splits else "holdout" if len(splits) == 1 else f"{len(splits)}-fold"
         runner_args = dict(
             task=self.task_, n_classes=n_classes, metric=metric, splits=splits,
@@ -421,6 +444,7 @@ class AutoPipeline(BaseEstimator):
             runner, aug_trial = self._generate_features(
                 df, y, y_enc, Xmat, runner, runner_args, trials[0], t0, budget, seed, clock,
                 tables=tables, relationships=relationships, cutoff_time=cutoff_time, time_index=time_index,
+                groups=groups,
             )
             if aug_trial is not None:
                 trials.append(aug_trial)
@@ -463,7 +487,7 @@ class AutoPipeline(BaseEstimator):
         return result
 
     def _generate_features(self, df, y, y_enc, Xmat, runner, runner_args, baseline, t0, budget, seed, clock,
-                           *, tables, relationships, cutoff_time, time_index):
+                           *, tables, relationships, cutoff_time, time_index, groups):
         """Generate candidates, screen them against the baseline's out-of-fold predictions,
         and keep the survivors only if LightGBM's defaults validate better with them."""
         from featsmith.featurize import FeatureGenerator
@@ -487,7 +511,8 @@ class AutoPipeline(BaseEstimator):
             max_candidates=max_candidates, random_state=seed % (2**31),
             task=self.task_ if self.task_ != "regression" else "regression",
         )
-        gen.fit(df, y, tables=tables, relationships=relationships, cutoff_time=cutoff_time, time_index=time_index)
+        gen.fit(df, y, tables=tables, relationships=relationships, cutoff_time=cutoff_time,
+                time_index=time_index, groups=groups)
         source = gen.candidate_source()
         clock.lap("generate")
         if not source.names or not np.isfinite(baseline.value):

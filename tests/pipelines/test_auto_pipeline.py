@@ -220,3 +220,25 @@ def test_custom_cv_splitter(mixed):
     assert model.leaderboard_["status"].iloc[0] == "ok"
     splits = make_splits(np.zeros(30_000, dtype=int) + np.arange(30_000) % 2, "binary")
     assert len(splits) == 1 and len(splits[0][1]) == 6000  # holdout above 20k rows
+
+
+def test_groups_keep_whole_groups_out_of_fold(mixed):
+    X, y = mixed
+    groups = np.arange(len(y)) // 6  # e.g. six rows per customer
+    model = fast(max_trials=2).fit(X, y, groups=groups)
+    assert model.validation_ == "5-fold"
+    splits = make_splits((y == "yes").astype(int), "binary", groups=groups)
+    for train, valid in splits:
+        assert not set(groups[train]) & set(groups[valid])
+    with pytest.raises(ValueError, match="one group label per row"):
+        fast().fit(X, y, groups=groups[:-1])
+
+
+def test_time_ordered_splits(mixed):
+    from sklearn.model_selection import TimeSeriesSplit
+
+    X, y = mixed
+    model = fast(cv=TimeSeriesSplit(3), max_trials=3).fit(X, y)
+    assert model.validation_ == "3-fold"
+    assert model.leaderboard_["status"].iloc[0] == "ok"
+    assert model.predict_proba(X).shape == (len(X), 2)
