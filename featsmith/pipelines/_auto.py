@@ -41,6 +41,8 @@ DEFAULT_FOLDS = 5
 TOP_TRIALS_KEPT = 8
 # The neural head joins the portfolio only when the budget leaves it room to train.
 NAS_MIN_BUDGET = 120
+# ... and its search, over all folds, takes at most this share of the budget.
+NAS_BUDGET_SHARE = 0.2
 
 
 class _StageClock:
@@ -582,6 +584,7 @@ class AutoPipeline(BaseEstimator):
         estimators = EstimatorTrialRunner(
             runner.X, runner.y, categorical=runner.categorical, task=runner.task, n_classes=runner.n_classes,
             metric=runner.metric, splits=runner.splits, n_threads=runner.n_threads, seed=runner.seed,
+            nas_seconds=NAS_BUDGET_SHARE * budget / max(len(runner.splits), 1),
         )
 
         def objective(params, reporter):

@@ -82,7 +82,9 @@ class EstimatorTrialRunner(FoldRunner):
     def _fit_fold(self, config, index, train_rows, valid_rows, deadline):
         seconds = None
         if config["model"] == "nas_head":
-            seconds = max(1.0, (deadline - time.perf_counter()) / (len(self.splits) - index + 0.5))
+            # Its own search would take all the time it is given: cap it at its share.
+            remaining = (deadline - time.perf_counter()) / (len(self.splits) - index + 0.5)
+            seconds = max(1.0, min(remaining, self.nas_seconds or remaining))
         est = self.build(config, seconds)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -98,7 +100,7 @@ class EstimatorTrialRunner(FoldRunner):
     def refit(self, config, n_rounds, deadline):
         seconds = None
         if config["model"] == "nas_head":
-            seconds = max(1.0, deadline - time.perf_counter()) * 0.8
+            seconds = max(1.0, min((deadline - time.perf_counter()) * 0.8, 1.5 * (self.nas_seconds or np.inf)))
         est = self.build(config, seconds)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
