@@ -1,6 +1,6 @@
 """One internal layer for frame conversion, so pandas / polars / numpy / pyarrow inputs do not
 fork through the code base: everything is converted to :class:`polars.DataFrame` once, at the
-public boundary, and converted back only where ``set_output`` asks for it."""
+public boundary; scikit-learn's ``set_output`` converts transformer outputs back."""
 
 from __future__ import annotations
 
@@ -60,15 +60,3 @@ def to_polars(X, column_names=None) -> pl.DataFrame:
     if arr.dtype == object:
         return pl.DataFrame({n: pd.Series(arr[:, i]).tolist() for i, n in enumerate(names)}, strict=False)
     return pl.DataFrame({n: arr[:, i] for i, n in enumerate(names)})
-
-
-def from_polars(df: pl.DataFrame, kind: str):
-    """Convert a polars frame to the caller's kind (``"pandas"``, ``"polars"``, ``"pyarrow"``
-    or ``"default"``/``"numpy"`` for a float numpy array)."""
-    if kind == "polars":
-        return df
-    if kind == "pandas":
-        return df.to_pandas()
-    if kind == "pyarrow":
-        return df.to_arrow()
-    return df.to_numpy()

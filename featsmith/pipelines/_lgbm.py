@@ -8,7 +8,6 @@ import time
 import warnings
 
 import lightgbm as lgb
-import numpy as np
 
 from featsmith.pipelines._trials import BoosterAverage, FoldRunner, booster_output
 
@@ -41,21 +40,6 @@ KNOWN_GOOD_CONFIGS = [
     {"learning_rate": 0.05, "num_leaves": 127, "min_child_samples": 5, "colsample_bytree": 0.8,
      "subsample": 0.9, "reg_lambda": 0.1},
 ]
-
-
-def sample_lgbm_config(rng: np.random.Generator) -> dict:
-    """Draw one configuration from :data:`LGBM_SPACE` (log-uniform where the space says so)."""
-    cfg = {}
-    for name, spec in LGBM_SPACE.items():
-        kind, (low, high, *q) = spec["_type"], spec["_value"]
-        if kind.endswith("loguniform"):
-            v = float(np.exp(rng.uniform(np.log(low), np.log(high))))
-        else:
-            v = float(rng.uniform(low, high))
-        if kind.startswith("q"):
-            v = int(round(v / q[0]) * q[0])
-        cfg[name] = v
-    return cfg
 
 
 class _Deadline:
