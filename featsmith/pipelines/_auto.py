@@ -133,6 +133,13 @@ def make_splits(y, task, *, cv=None, random_state=0, groups=None):
     (``StratifiedGroupKFold`` for classification, ``GroupKFold`` otherwise). Classes too rare
     to stratify fall back to plain shuffled folds; a handful of rows gets as many folds as it
     can hold.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> splits = make_splits(np.array([0, 1] * 50), "binary", random_state=0)
+    >>> len(splits), len(splits[0][1])
+    (5, 20)
     """
     n = len(y)
     classification = task != "regression"

@@ -94,6 +94,13 @@ def resolve_metric(metric, task: str) -> Metric:
     or a plain function ``f(y_true, y_pred)``. A plain function is maximised unless its name
     contains "error", "loss" or "deviance"; wrap it with ``make_scorer`` to be explicit (and to
     ask for probabilities with ``response_method="predict_proba"``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = resolve_metric(None, "regression")
+    >>> m.name, m.natural(m.score_predictions(np.array([1.0, 3.0]), np.array([2.0, 2.0])))
+    ('rmse', 1.0)
     """
     if metric is None:
         metric = DEFAULT_METRICS[task]
