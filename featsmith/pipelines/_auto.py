@@ -63,6 +63,7 @@ class _Member:
         self.trial = trial
         self.weight = float(weight)
         self.ensemble_value = trial.value
+        self.refit = "all rows"
 
 
 class _RowSubset:
@@ -227,6 +228,12 @@ class AutoPipeline(BaseEstimator):
         Most generated features kept.
     ensemble : bool, default=True
         Ensemble the best trials when that validates better than the single best.
+    max_predict_cost : float or None, default=3.0
+        Keeps batch prediction fast: the ensemble's estimated prediction cost (trees times
+        depth, summed over its members; averaged fold models count once per fold) stays
+        within this multiple of the best LightGBM trial's, so ``predict`` takes about that
+        many times as long as the single best booster would. The single best model is always
+        kept. ``None`` for no limit.
     portfolio : bool, default=True
         Besides LightGBM, validate extra trees and a linear model (and, with a budget of
         120 s or more, the searched neural head of :mod:`featsmith.tuners.nas`) for the
@@ -266,7 +273,9 @@ class AutoPipeline(BaseEstimator):
         natural units), ``seconds``, ``started`` (seconds into ``fit``), ``n_rounds``,
         ``status``; best first.
     ensemble_ : pandas.DataFrame
-        The final model's members: leaderboard ``trial`` number, ``model`` and ``weight``.
+        The final model's members: leaderboard ``trial`` number, ``model``, ``weight`` and
+        ``refit`` (``"all rows"``, or ``"fold average"`` when a refit would have overrun the
+        budget).
     best_params_ : dict
         The best single trial's configuration.
     best_score_ : float
@@ -306,6 +315,7 @@ class AutoPipeline(BaseEstimator):
         max_candidates=None,
         max_new_features=30,
         ensemble=True,
+        max_predict_cost=3.0,
         portfolio=True,
         storage=None,
         random_state=None,
@@ -321,6 +331,7 @@ class AutoPipeline(BaseEstimator):
         self.max_candidates = max_candidates
         self.max_new_features = max_new_features
         self.ensemble = ensemble
+        self.max_predict_cost = max_predict_cost
         self.portfolio = portfolio
         self.storage = storage
         self.random_state = random_state
@@ -335,6 +346,13 @@ class AutoPipeline(BaseEstimator):
             raise ValueError(f"time_budget={self.time_budget!r} must be a positive number of seconds.")
         if self.max_trials is not None and (not isinstance(self.max_trials, (int, np.integer)) or self.max_trials < 1):
             raise ValueError(f"max_trials={self.max_trials!r} must be a positive integer or None.")
+        if self.max_predict_cost is not None and not (
+            isinstance(self.max_predict_cost, (int, float)) and self.max_predict_cost >= 1
+        ):
+            raise ValueError(
+                f"max_predict_cost={self.max_predict_cost!r} must be a number >= 1 (a multiple of the best "
+                "single model's prediction cost) or None for no limit."
+            )
 
     def _seed(self) -> int:
         rs = self.random_state
@@ -463,7 +481,16 @@ class AutoPipeline(BaseEstimator):
 
         members = self._ensemble(trials, metric, runner, splits)
         clock.lap("ensemble")
-        self.model_ = self._refit_members(members, runner, splits, t0, budget, len(y_enc))
+        n_chosen = len(members)
+        self.model_, members = self._refit_members(
+            members, runner, splits, t0, budget, len(y_enc), self._cost_limit(trials)
+        )
+        if 1 < len(members) < n_chosen:  # the dropped members' share moved to the others
+            value = self._ensemble_scorer(metric, runner)(
+                sum(m.weight * m.trial.oof[runner.valid_mask] for m in members)
+            )
+            for m in members:
+                m.ensemble_value = value
         clock.lap("refit")
         self._feature_names = list(self.encoder_.feature_names_out_) + (
             list(self.feature_plan_.names) if self.feature_plan_ is not None else []
@@ -471,7 +498,10 @@ class AutoPipeline(BaseEstimator):
         best = _best(trials)
         self.best_params_ = dict(best.params)
         self.ensemble_ = pd.DataFrame(
-            [{"trial": trials.index(m.trial), "model": m.trial.family, "weight": m.weight} for m in members]
+            [
+                {"trial": trials.index(m.trial), "model": m.trial.family, "weight": m.weight, "refit": m.refit}
+                for m in members
+            ]
         )
         ens_value = members[0].ensemble_value if len(members) > 1 else best.value
         self.best_score_ = metric.natural(ens_value) if np.isfinite(ens_value) else float("nan")
@@ -647,24 +677,29 @@ class AutoPipeline(BaseEstimator):
             self.tuning_history_ = experiment.trials_dataframe()
         return trials
 
+    def _cost_limit(self, trials):
+        """The most prediction cost the ensemble may have (None: no limit)."""
+        if self.max_predict_cost is None:
+            return None
+        boosters = [tr for tr in trials if _usable(tr) and tr.family == "lightgbm" and tr.runner is not None]
+        if not boosters:
+            return None
+        best = max(boosters, key=lambda tr: tr.value)
+        return self.max_predict_cost * best.runner.predict_cost(best.params, best.n_rounds)
+
     def _ensemble(self, trials, metric, runner, splits):
-        """Greedy ensemble selection over the kept trials' out-of-fold predictions."""
+        """Greedy ensemble selection over the kept trials' out-of-fold predictions, within
+        the prediction-cost limit."""
         ok = [tr for tr in trials if _usable(tr) and tr.oof is not None and tr.models]
         best = _best(trials)
         if len(ok) < 2 or not self.ensemble:
             return [_Member(best, 1.0)]
         ok = sorted(ok, key=lambda tr: tr.value, reverse=True)[:TOP_TRIALS_KEPT]
-        mask = runner.valid_mask
-        y_valid = runner.y[mask]
-        classes = None if self.task_ == "regression" else np.arange(runner.n_classes)
-
-        def score(pred):
-            try:
-                return metric.score_predictions(y_valid, pred, classes=classes)
-            except ValueError:
-                return -np.inf
-
-        weights, value = greedy_ensemble([tr.oof[mask] for tr in ok], score)
+        costs = [tr.runner.predict_cost(tr.params, tr.n_rounds) for tr in ok]
+        weights, value = greedy_ensemble(
+            [tr.oof[runner.valid_mask] for tr in ok], self._ensemble_scorer(metric, runner),
+            costs=costs, max_cost=self._cost_limit(trials),
+        )
         members = [_Member(tr, w) for tr, w in zip(ok, weights) if w > 0]
         if len(members) == 1:
             return [_Member(members[0].trial, 1.0)]
@@ -673,28 +708,56 @@ class AutoPipeline(BaseEstimator):
         logger.info("Ensemble of %d trials: %.5g (best single %.5g)", len(members), value, ok[0].value)
         return members
 
-    def _refit_members(self, members, runner, splits, t0, budget, n_rows):
+    def _ensemble_scorer(self, metric, runner):
+        y_valid = runner.y[runner.valid_mask]
+        classes = None if self.task_ == "regression" else np.arange(runner.n_classes)
+
+        def score(pred):
+            try:
+                return metric.score_predictions(y_valid, pred, classes=classes)
+            except ValueError:
+                return -np.inf
+
+        return score
+
+    def _refit_members(self, members, runner, splits, t0, budget, n_rows, cost_limit):
         """Refit each ensemble member on all rows while the budget allows; a member whose
-        refit would overrun keeps its averaged fold models instead."""
+        refit would overrun keeps its averaged fold models instead, unless their prediction
+        cost (one model per fold) would break ``cost_limit``: then it leaves the ensemble.
+
+        Returns the fitted model and the members kept (weights renormalised)."""
         hard_end = t0 + budget + max(0.05 * budget, 2.0)
-        fitted = []
+        fitted, kept, spent = [], [], 0.0
         for m in members:
             tr = m.trial
             family = tr.runner or runner
             if not splits:
-                fitted.append((m.weight, family.member(family.refit(tr.params, tr.n_rounds, float("inf")))))
+                fitted.append(family.member(family.refit(tr.params, tr.n_rounds, float("inf"))))
+                kept.append(m)
                 continue
             n_train = np.mean([len(a) for a, _ in splits])
             n_rounds = int(np.ceil(tr.n_rounds * n_rows / n_train))
             per_fit = tr.seconds / max(len(tr.models), 1) * n_rows / n_train
+            cost = family.predict_cost(tr.params, n_rounds)
             model = None
             if time.perf_counter() + per_fit < hard_end or not tr.models:
                 model = family.refit(tr.params, n_rounds, deadline=hard_end if tr.models else float("inf"))
             if model is None:
+                cost = family.predict_cost(tr.params, tr.n_rounds) * len(tr.models)
+                if kept and cost_limit is not None and spent + cost > cost_limit:
+                    logger.info("Dropped %s from the ensemble: no time to refit it, and its fold models "
+                                "would break the prediction-cost limit.", tr.family)
+                    continue
                 logger.info("Refit of %s would overrun the budget; using its averaged fold models.", tr.family)
                 model = family.fold_average(tr.models)
-            fitted.append((m.weight, family.member(model)))
-        return WeightedModel(fitted, self.task_)
+                m.refit = "fold average"
+            spent += cost
+            fitted.append(family.member(model))
+            kept.append(m)
+        total = sum(m.weight for m in kept)
+        for m in kept:
+            m.weight /= total
+        return WeightedModel([(m.weight, out) for m, out in zip(kept, fitted)], self.task_), kept
 
     def _progress(self, budget):
         if self.verbose < 1:

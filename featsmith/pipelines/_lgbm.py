@@ -8,6 +8,7 @@ import time
 import warnings
 
 import lightgbm as lgb
+import numpy as np
 
 from featsmith.pipelines._trials import BoosterAverage, FoldRunner, booster_output
 
@@ -142,6 +143,14 @@ class LGBMTrialRunner(FoldRunner):
             warnings.simplefilter("ignore")
             booster = lgb.train(params, dall, num_boost_round=max(1, n_rounds), callbacks=[stopper])
         return None if stopper.hit else booster
+
+    def predict_cost(self, config: dict, n_rounds: int) -> float:
+        params = self._params(config)
+        depth = np.log2(max(float(params.get("num_leaves", 31)), 2.0))
+        if int(params.get("max_depth", -1)) > 0:
+            depth = min(depth, float(params["max_depth"]))
+        trees_per_round = self.n_classes if self.task == "multiclass" else 1
+        return max(int(n_rounds), 1) * trees_per_round * depth
 
     def fold_average(self, models):
         return BoosterAverage(models, [b.best_iteration or b.current_iteration() for b in models])

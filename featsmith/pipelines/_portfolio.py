@@ -107,6 +107,16 @@ class EstimatorTrialRunner(FoldRunner):
             est.fit(self.X, self.y)
         return est
 
+    def predict_cost(self, config: dict, n_rounds: int) -> float:
+        model = config["model"]
+        if model == "extra_trees":
+            # Fully grown trees: about twice log2(rows per leaf) deep (measured on the dev tasks).
+            leaves = max(len(self.y) / config.get("min_samples_leaf", 2), 2.0)
+            return config.get("n_estimators", 300) * 2.0 * np.log2(leaves)
+        if model == "nas_head":
+            return 100.0  # a small MLP's forward pass: a few ms per 10k rows, like ~20 trees
+        return 1.0  # linear: one matrix product
+
     def fold_average(self, models):
         return _EstimatorAverage(models, self.task, self.n_classes)
 
