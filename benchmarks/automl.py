@@ -10,7 +10,9 @@ manifest's positive class, log loss over all classes, RMSE). "LightGBM defaults"
 ``LGBMClassifier()``/``LGBMRegressor()`` with string columns as pandas categoricals and
 datetimes as epoch seconds. The table shows test scores, fit seconds, and the normalised score
 ``(score - lgbm) / (best - lgbm)`` (1 = the best of the tools in this run, 0 = LightGBM
-defaults; oriented so that higher is better for every metric). On relational tasks featsmith
+defaults; oriented so that higher is better for every metric), and featsmith's difference from
+LightGBM defaults with its standard error from a paired bootstrap over the test rows (positive
+is better), which tells a real shortfall from the test split's noise. On relational tasks featsmith
 gets the related tables and the manifest's relationships (``--no-tables`` withholds them);
 LightGBM and FLAML see the target table only, as they cannot use more.
 """
@@ -49,12 +51,12 @@ def load_suite(folder: Path):
     return load, {t["name"]: t for t in manifest}
 
 
-def score(task: dict, y_true, model_classes, proba=None, pred=None) -> float:
+def score(task: dict, y_true, classes, proba=None, pred=None) -> float:
     if task["metric"] == "roc_auc":
-        pos = list(model_classes).index(task["positive_class"])
+        pos = list(classes).index(task["positive_class"])
         return roc_auc_score(np.asarray(y_true) == task["positive_class"], proba[:, pos])
     if task["metric"] == "log_loss":
-        return log_loss(y_true, proba, labels=list(model_classes))
+        return log_loss(y_true, proba, labels=list(classes))
     return float(np.sqrt(mean_squared_error(y_true, pred)))
 
 
@@ -84,10 +86,12 @@ def run_lgbm(task, Xtr, ytr, Xte, yte, n_jobs):
     if task["task"] == "regression":
         m = lgb.LGBMRegressor(verbose=-1, n_jobs=n_jobs).fit(A, ytr)
         secs = time.perf_counter() - t
-        return score(task, yte, None, pred=m.predict(B)), secs
+        out = {"classes": None, "pred": m.predict(B)}
+        return score(task, yte, **out), secs, out
     m = lgb.LGBMClassifier(verbose=-1, n_jobs=n_jobs).fit(A, ytr)
     secs = time.perf_counter() - t
-    return score(task, yte, m.classes_, proba=m.predict_proba(B)), secs
+    out = {"classes": m.classes_, "proba": m.predict_proba(B)}
+    return score(task, yte, **out), secs, out
 
 
 def run_featsmith(task, Xtr, ytr, Xte, yte, budget, n_jobs, seed, tables=None):
@@ -107,8 +111,32 @@ def run_featsmith(task, Xtr, ytr, Xte, yte, budget, n_jobs, seed, tables=None):
     }
     print(json.dumps({"task": task["name"], **info, "stages": m.stage_timings_}), file=sys.stderr, flush=True)
     if task["task"] == "regression":
-        return score(task, yte, None, pred=m.predict(Xte)), secs, info
-    return score(task, yte, m.classes_, proba=m.predict_proba(Xte)), secs, info
+        out = {"classes": None, "pred": m.predict(Xte)}
+    else:
+        out = {"classes": m.classes_, "proba": m.predict_proba(Xte)}
+    return score(task, yte, **out), secs, info, out
+
+
+def paired_difference(task, y_true, ours, anchor, n_boot=500, seed=0):
+    """Test-score difference ``ours - anchor`` (oriented so that positive is better) and its
+    standard error from a paired bootstrap over the test rows: the noise of the test split."""
+    sign = -1 if lower_is_better(task) else 1
+    y_true = np.asarray(y_true)
+
+    def at(out, idx):
+        return {"classes": out["classes"], **{k: out[k][idx] for k in ("proba", "pred") if k in out}}
+
+    everything = np.arange(len(y_true))
+    diff = sign * (score(task, y_true, **at(ours, everything)) - score(task, y_true, **at(anchor, everything)))
+    rng = np.random.default_rng(seed)
+    diffs = []
+    for _ in range(n_boot):
+        idx = rng.integers(0, len(y_true), len(y_true))
+        try:
+            diffs.append(score(task, y_true[idx], **at(ours, idx)) - score(task, y_true[idx], **at(anchor, idx)))
+        except ValueError:  # a resample with one class
+            continue
+    return float(diff), float(np.std(diffs))
 
 
 def run_flaml(task, Xtr, ytr, Xte, yte, budget, n_jobs, seed):
@@ -151,10 +179,11 @@ def main(argv=None):
         task = manifest[name]
         Xtr, ytr, Xte, yte, tables = load(name, folder=str(args.suite))
         row = {"task": name, "metric": task["metric"], "relational": bool(tables)}
-        row["lgbm"], row["lgbm_s"] = run_lgbm(task, Xtr, ytr, Xte, yte, args.n_jobs)
-        row["featsmith"], row["featsmith_s"], info = run_featsmith(
+        row["lgbm"], row["lgbm_s"], lgbm_out = run_lgbm(task, Xtr, ytr, Xte, yte, args.n_jobs)
+        row["featsmith"], row["featsmith_s"], info, fs_out = run_featsmith(
             task, Xtr, ytr, Xte, yte, args.budget, args.n_jobs, args.seed, tables=None if args.no_tables else tables
         )
+        row["fs_vs_lgbm"], row["fs_vs_lgbm_se"] = paired_difference(task, yte, fs_out, lgbm_out)
         row.update({f"fs_{k}": v for k, v in info.items()})
         if args.flaml:
             row["flaml"], row["flaml_s"] = run_flaml(task, Xtr, ytr, Xte, yte, args.budget, args.n_jobs, args.seed)
@@ -175,6 +204,7 @@ def main(argv=None):
         df.to_csv(args.out, index=False)
 
     head = ["task", "metric"] + [f"{t}" for t in tools] + [f"{t} s" for t in tools] + ["featsmith/lgbm"]
+    head += ["featsmith - lgbm (SE)"]
     head += ["trials", "new features", "ensemble", "validation"]
     print(f"\nbudget {args.budget:g}s, n_jobs={args.n_jobs}, seed={args.seed}\n")
     print("| " + " | ".join(head) + " |")
@@ -184,6 +214,7 @@ def main(argv=None):
         note = " (relational; baselines see the target table only)" if r["relational"] and not args.no_tables else ""
         cells = [r["task"] + note, r["metric"]]
         cells += [f"{r[t]:.5g}" for t in tools] + [f"{r[t + '_s']:.1f}" for t in tools] + [f"{ratio:.3f}"]
+        cells += [f"{r['fs_vs_lgbm']:+.4g} ({r['fs_vs_lgbm_se']:.2g})"]
         cells += [str(r["fs_trials"]), str(r["fs_new_features"]), str(r["fs_ensemble"]), r["fs_validation"]]
         print("| " + " | ".join(cells) + " |")
     print()
@@ -194,6 +225,11 @@ def main(argv=None):
         for _, r in df.iterrows()
     )
     print(f"featsmith better than LightGBM defaults on {wins}/{len(df)} tasks")
+    worse = df[df["fs_vs_lgbm"] < -2 * df["fs_vs_lgbm_se"]]
+    print(
+        "featsmith below LightGBM defaults by more than 2 standard errors (paired bootstrap over the "
+        f"test rows): {len(worse)}" + (f" {worse['task'].tolist()}" if len(worse) else "")
+    )
     if args.flaml:
         wins_f = sum(
             (r["featsmith"] < r["flaml"]) if lower_is_better(manifest[r["task"]]) else (r["featsmith"] > r["flaml"])
