@@ -9,7 +9,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, StratifiedKFold, train_test_split
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
@@ -176,7 +176,7 @@ def make_splits(y, task, *, cv=None, random_state=0, groups=None):
     return list(splitter.split(np.zeros((n, 1)), y))
 
 
-class AutoPipeline(BaseEstimator):
+class AutoPipeline(TransformerMixin, BaseEstimator):
     """Automated feature engineering and model tuning, exported as one estimator.
 
     ``fit`` runs these stages under one wall-clock budget (``stage_timings_`` records them):
@@ -821,6 +821,25 @@ class AutoPipeline(BaseEstimator):
         if self.task_ == "regression":
             return pred
         return self.classes_[np.argmax(pred, axis=1)]
+
+    def transform(self, X, tables=None):
+        """The feature matrix the final model predicts from: the encoded raw columns, then
+        the generated features of ``feature_plan_`` (names in :meth:`get_feature_names_out`).
+
+        With ``set_output(transform="pandas")`` (or ``"polars"``) it is a data frame, so a
+        fitted pipeline also serves as a feature-engineering step for another model.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_diabetes
+        >>> from featsmith import AutoPipeline
+        >>> X, y = load_diabetes(return_X_y=True, as_frame=True)
+        >>> model = AutoPipeline(time_budget=10, max_trials=2, random_state=0, verbose=0).fit(X, y)
+        >>> features = model.set_output(transform="pandas").transform(X.head(3))
+        >>> list(features.columns) == list(model.get_feature_names_out())
+        True
+        """
+        return np.asarray(self._features(X, tables), dtype=np.float64)
 
     def get_feature_names_out(self, input_features=None):
         """Names of the features the final model sees (encoded raw columns, then the plan's)."""

@@ -242,3 +242,31 @@ def test_time_ordered_splits(mixed):
     assert model.validation_ == "3-fold"
     assert model.leaderboard_["status"].iloc[0] == "ok"
     assert model.predict_proba(X).shape == (len(X), 2)
+
+
+def test_transform_and_set_output(mixed, fitted):
+    X, _ = mixed
+    names = list(fitted.get_feature_names_out())
+    matrix = fitted.transform(X.iloc[500:])
+    assert matrix.shape == (100, len(names)) and matrix.dtype == np.float64
+    out = fitted.set_output(transform="pandas").transform(X.iloc[500:])
+    try:
+        assert isinstance(out, pd.DataFrame) and list(out.columns) == names
+        assert list(out.index) == list(X.index[500:])
+        np.testing.assert_array_equal(out.to_numpy(), matrix)
+        out_pl = fitted.set_output(transform="polars").transform(X.iloc[500:])
+        assert isinstance(out_pl, pl.DataFrame) and out_pl.columns == names
+    finally:
+        fitted.set_output(transform="default")
+
+
+def test_as_feature_step_in_a_pipeline(mixed):
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    X, y = mixed
+    # Fitted inside a Pipeline, AutoPipeline hands the next step its engineered features.
+    pipe = make_pipeline(fast(feature_generation=False), HistGradientBoostingClassifier(max_iter=50, random_state=0))
+    pipe.fit(X.iloc[:500], y[:500])
+    assert pipe[-1].n_features_in_ == len(pipe[0].get_feature_names_out())
+    auc = roc_auc_score(y[500:] == "yes", pipe.predict_proba(X.iloc[500:])[:, 1])
+    assert auc > 0.65
