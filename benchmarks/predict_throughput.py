@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/predict_throughput.py [--task diamonds] [--budget 30] [--repeats 5]
+    python benchmarks/predict_throughput.py [--tasks diamonds hotel_rates] [--budget 30] [--repeats 5]
 
 The pipeline's ``predict`` does everything a user's call does (validation, column typing,
 encoding, generated features, every ensemble member); the anchor is the best trial's LightGBM
@@ -42,21 +42,11 @@ def median_seconds(fn, repeats):
     return float(np.median(times))
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--task", default="diamonds")
-    ap.add_argument("--budget", type=float, default=30)
-    ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--suite", type=Path, default=DEFAULT_SUITE)
-    args = ap.parse_args(argv)
-
-    sys.path.insert(0, str(args.suite))
-    from load import load
-
+def measure(task, load, suite, budget, repeats):
     from featsmith import AutoPipeline
 
-    Xtr, ytr, Xte, yte, tables = load(args.task, folder=str(args.suite))
-    model = AutoPipeline(time_budget=args.budget, random_state=0, verbose=0).fit(Xtr, ytr)
+    Xtr, ytr, Xte, yte, tables = load(task, folder=str(suite))
+    model = AutoPipeline(time_budget=budget, random_state=0, verbose=0).fit(Xtr, ytr)
     encoded_test = model._features(Xte)
     encoded_train = model._features(Xtr)
     lb = model.leaderboard_
@@ -75,25 +65,41 @@ def main(argv=None):
         num_boost_round=max(int(np.ceil(best["n_rounds"] * n_rows / n_fold_train)), 1),
     )
     predict = model.predict_proba if model.task_ != "regression" else model.predict
-    pipeline_s = median_seconds(lambda: predict(Xte), args.repeats)
-    bare_s = median_seconds(lambda: bare.predict(encoded_test), args.repeats)
+    pipeline_s = median_seconds(lambda: predict(Xte), repeats)
+    bare_s = median_seconds(lambda: bare.predict(encoded_test), repeats)
     n = len(Xte)
     row = {
-        "task": args.task, "rows": n, "ensemble members": len(model.ensemble_),
+        "task": task, "rows": n, "ensemble members": len(model.ensemble_),
         "generated features": 0 if model.feature_plan_ is None else len(model.feature_plan_.names),
         "pipeline rows/s": n / pipeline_s, "bare LightGBM rows/s": n / bare_s, "ratio": pipeline_s / bare_s,
     }
     row["ratio per member"] = row["ratio"] / row["ensemble members"]
     row["members"] = model.ensemble_.to_dict("records")
-    print(json.dumps(row), file=sys.stderr)
+    print(json.dumps(row), file=sys.stderr, flush=True)
+    return row
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--tasks", nargs="+", default=["diamonds"])
+    ap.add_argument("--budget", type=float, default=30)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--suite", type=Path, default=DEFAULT_SUITE)
+    args = ap.parse_args(argv)
+
+    sys.path.insert(0, str(args.suite))
+    from load import load
+
+    rows = [measure(task, load, args.suite, args.budget, args.repeats) for task in args.tasks]
     print("| task | rows | ensemble members | generated features | pipeline rows/s | bare LightGBM rows/s "
           "| pipeline time / bare time | per member |")
     print("|---|---|---|---|---|---|---|---|")
-    print(
-        f"| {args.task} | {n} | {row['ensemble members']} | {row['generated features']} | "
-        f"{row['pipeline rows/s']:,.0f} | {row['bare LightGBM rows/s']:,.0f} | {row['ratio']:.2f} "
-        f"| {row['ratio per member']:.2f} |"
-    )
+    for row in rows:
+        print(
+            f"| {row['task']} | {row['rows']} | {row['ensemble members']} | {row['generated features']} | "
+            f"{row['pipeline rows/s']:,.0f} | {row['bare LightGBM rows/s']:,.0f} | {row['ratio']:.2f} "
+            f"| {row['ratio per member']:.2f} |"
+        )
 
 
 if __name__ == "__main__":
