@@ -2,7 +2,8 @@
 
   (a) raw     the TableEncoder columns (the anchor),
   (b) all     raw + every FeatureGenerator candidate,
-  (c) screen  raw + the candidates featsmith's HalvingScreen keeps (``--keep`` of them),
+  (c) screen  raw + the candidates featsmith's HalvingScreen keeps (at most ``--keep``; stage I
+              and the joint second stage, defaults otherwise),
   (d) openfe  raw + the top ``--keep`` features of OpenFE 0.0.12 (run in its own virtualenv
               through a subprocess, same n_jobs, categoricals as strings, missing as a level).
 
@@ -17,6 +18,13 @@ GradientFeatureSelector on 100,000 rows x 1,000 features.
     python benchmarks/selectors.py --quick     # 3 tasks, 1,000 candidates
     python benchmarks/selectors.py             # all single-table tasks, 1,000 candidates
     python benchmarks/selectors.py --scale     # the timing runs only
+
+OpenFE on the wide tasks (thousands to tens of thousands of candidates) can take the better part
+of an hour each at n_jobs=1; ``--openfe-max-candidates`` bounds it (a seeded subset of its own
+candidate list) and ``--openfe-cache`` keeps its outputs for a later run, e.g.
+
+    python benchmarks/selectors.py --openfe-only --openfe-max-candidates 5000 --openfe-cache DIR
+    python benchmarks/selectors.py --openfe-max-candidates 5000 --openfe-cache DIR
 """
 
 from __future__ import annotations
@@ -63,9 +71,23 @@ y = tr.pop("__target__"); te.pop("__target__")
 for c in cfg["categorical"]:
     tr[c] = tr[c].astype("category"); te[c] = te[c].astype("category")
 t0 = time.perf_counter()
+candidates = None
+if cfg["max_candidates"]:
+    # Bounded setting: a seeded random subset of the candidate list OpenFE builds by default
+    # (numeric columns with <= 100 distinct values as ordinal), where it is longer.
+    import random
+    from openfe import get_candidate_features
+    rest = [c for c in tr.columns if c not in cfg["categorical"]]
+    ordinal = [c for c in rest if tr[c].nunique() <= 100]
+    full = get_candidate_features(numerical_features=[c for c in rest if c not in ordinal],
+                                  categorical_features=cfg["categorical"],
+                                  ordinal_features=ordinal)
+    if len(full) > cfg["max_candidates"]:
+        candidates = random.Random(0).sample(full, cfg["max_candidates"])
 ofe = OpenFE()
 feats = ofe.fit(data=tr, label=y.to_frame(), n_jobs=cfg["n_jobs"], task=cfg["task"],
-                categorical_features=cfg["categorical"], seed=0, verbose=False)
+                categorical_features=cfg["categorical"], candidate_features_list=candidates,
+                seed=0, verbose=False)
 new_tr, new_te = transform(tr, te, feats[:cfg["keep"]], n_jobs=cfg["n_jobs"])
 seconds = time.perf_counter() - t0
 added = [c for c in new_tr.columns if c not in tr.columns]
@@ -77,7 +99,8 @@ for c in added:
         out_te[c] = pd.Categorical(out_te[c], categories=cats).codes.astype(float)
 out_tr.columns = out_te.columns = [f"ofe{i}" for i in range(len(added))]
 out_tr.to_parquet(cfg["out_train"]); out_te.to_parquet(cfg["out_test"])
-json.dump({"seconds": seconds, "n_features": len(added)}, open(cfg["out_meta"], "w"))
+json.dump({"seconds": seconds, "n_features": len(added),
+           "n_candidates": len(candidates) if candidates else None}, open(cfg["out_meta"], "w"))
 """
 
 
@@ -120,7 +143,25 @@ def openfe_inputs(X):
     return out, cats
 
 
-def run_openfe(info, Xtr, ytr, Xte, keep, n_jobs, timeout):
+def run_openfe(info, Xtr, ytr, Xte, keep, n_jobs, timeout, max_candidates=None, cache=None):
+    """OpenFE's top ``keep`` features on the train and test rows and its seconds, read from
+    ``cache`` (a folder) when an earlier run with the same settings stored them there."""
+    key = f"{info['name']}-keep{keep}-jobs{n_jobs}-cand{max_candidates or 'all'}"
+    if cache:
+        path = os.path.join(cache, key + ".npz")
+        if os.path.exists(path):
+            got = np.load(path)
+            return got["train"], got["test"], float(got["seconds"]), int(got["n_candidates"])
+    o_tr, o_te, seconds, n_cand = _run_openfe(info, Xtr, ytr, Xte, keep, n_jobs, timeout,
+                                              max_candidates)
+    if cache:
+        os.makedirs(cache, exist_ok=True)
+        np.savez(os.path.join(cache, key + ".npz"), train=o_tr, test=o_te, seconds=seconds,
+                 n_candidates=-1 if n_cand is None else n_cand)
+    return o_tr, o_te, seconds, -1 if n_cand is None else n_cand
+
+
+def _run_openfe(info, Xtr, ytr, Xte, keep, n_jobs, timeout, max_candidates):
     with tempfile.TemporaryDirectory() as d:
         tr, cats = openfe_inputs(Xtr)
         te, _ = openfe_inputs(Xte)
@@ -132,7 +173,7 @@ def run_openfe(info, Xtr, ytr, Xte, keep, n_jobs, timeout):
         te["__target__"] = 0
         cfg = {k: os.path.join(d, f"{k}.parquet") for k in ("train", "test", "out_train", "out_test")}
         cfg.update(out_meta=os.path.join(d, "meta.json"), categorical=cats, keep=keep,
-                   n_jobs=n_jobs,
+                   n_jobs=n_jobs, max_candidates=max_candidates,
                    task="regression" if info["task"] == "regression" else "classification")
         tr.to_parquet(cfg["train"])
         te.to_parquet(cfg["test"])
@@ -140,15 +181,18 @@ def run_openfe(info, Xtr, ytr, Xte, keep, n_jobs, timeout):
             json.dump(cfg, fh)
         env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
         proc = subprocess.run([OPENFE_PYTHON, "-c", OPENFE_RUNNER, os.path.join(d, "cfg.json")],
-                              capture_output=True, text=True, timeout=timeout, env=env)
+                              capture_output=True, text=True, timeout=timeout, env=env,
+                              cwd=d)  # OpenFE writes its temporary feather file to the cwd
         if proc.returncode != 0:
             raise RuntimeError(proc.stderr[-2000:])
         meta = json.load(open(cfg["out_meta"]))
         return (pd.read_parquet(cfg["out_train"]).to_numpy(float),
-                pd.read_parquet(cfg["out_test"]).to_numpy(float), meta["seconds"])
+                pd.read_parquet(cfg["out_test"]).to_numpy(float), meta["seconds"],
+                meta["n_candidates"])
 
 
-def run_task(name, n_candidates, keep, n_jobs, with_openfe, openfe_timeout, z=2.0):
+def run_task(name, n_candidates, keep, n_jobs, openfe=None, z=2.0, joint=True):
+    """One row of the table; ``openfe``: None, or run_openfe's keyword arguments."""
     sys.path.insert(0, DATASETS)
     from load import load, task_info
 
@@ -173,7 +217,8 @@ def run_task(name, n_candidates, keep, n_jobs, with_openfe, openfe_timeout, z=2.
     row["all"], row["all_s"] = s, gen_s + fit_s
 
     t = time.perf_counter()
-    screen = HalvingScreen(n_keep=keep, z_threshold=z, random_state=0, n_jobs=n_jobs).fit(
+    screen = HalvingScreen(n_keep=keep, z_threshold=z, joint=joint, random_state=0,
+                           n_jobs=n_jobs).fit(
         src, ytr, base=raw_tr)
     row["screen_s"] = time.perf_counter() - t
     idx = [names.index(a) for a in screen.selected_names_]
@@ -183,11 +228,15 @@ def run_task(name, n_candidates, keep, n_jobs, with_openfe, openfe_timeout, z=2.
     row["sel"], row["sel_s"] = s, gen_s + row["screen_s"] + fit_s
     row["gen_s"] = gen_s
     row["selected"] = screen.selected_names_[:5]
+    stages = screen.scores_.set_index("name").loc[screen.selected_names_, "stage"]
+    row["stage_I"], row["stage_joint"] = int((stages == "I").sum()), int((stages == "joint").sum())
+    row["joint"] = screen.joint_
 
     row["ofe"] = row["ofe_s"] = row["openfe_s"] = None
-    if with_openfe:
+    if openfe is not None:
         try:
-            o_tr, o_te, o_s = run_openfe(info, Xtr, ytr, Xte, keep, n_jobs, openfe_timeout)
+            o_tr, o_te, o_s, row["ofe_candidates"] = run_openfe(info, Xtr, ytr, Xte, keep, n_jobs,
+                                                                **openfe)
             s, fit_s = fit_score(info, np.hstack([raw_tr, o_tr]), ytr, np.hstack([raw_te, o_te]),
                                  yte, cats, n_jobs)
             row["ofe"], row["openfe_s"], row["ofe_s"] = s, o_s, o_s + fit_s
@@ -254,8 +303,17 @@ def main(argv=None):
     ap.add_argument("--keep", type=int, default=20)
     ap.add_argument("--n-jobs", type=int, default=1)
     ap.add_argument("--z", type=float, default=2.0, help="HalvingScreen z_threshold (default 2)")
+    ap.add_argument("--no-joint", action="store_true", help="HalvingScreen(joint=False)")
     ap.add_argument("--no-openfe", action="store_true")
     ap.add_argument("--openfe-timeout", type=int, default=1800)
+    ap.add_argument("--openfe-max-candidates", type=int, default=None,
+                    help="bounded OpenFE: a seeded random subset of this many of its order-1 "
+                         "candidates on tasks whose list is longer (default: all)")
+    ap.add_argument("--openfe-cache", default=None,
+                    help="folder for OpenFE's outputs and seconds, reused by later runs with the "
+                         "same settings")
+    ap.add_argument("--openfe-only", action="store_true",
+                    help="only run OpenFE (filling --openfe-cache)")
     ap.add_argument("--scale", action="store_true", help="only the timing runs at scale")
     args = ap.parse_args(argv)
     if args.scale:
@@ -268,15 +326,31 @@ def main(argv=None):
     tasks = args.tasks or (QUICK if args.quick else single)
     n_cand = args.candidates or 1000
     with_openfe = not args.no_openfe and os.path.exists(OPENFE_PYTHON)
+    openfe = None if not with_openfe else {
+        "timeout": args.openfe_timeout, "max_candidates": args.openfe_max_candidates,
+        "cache": args.openfe_cache}
+    if args.openfe_only:
+        from load import load, task_info
+
+        for name in tasks:
+            Xtr, ytr, Xte, _, _ = load(name)
+            t = time.perf_counter()
+            try:
+                _, _, sec, n_c = run_openfe(task_info(name), Xtr, ytr, Xte, args.keep, args.n_jobs,
+                                            **openfe)
+                print(f"{name}: OpenFE {sec:.1f} s ({n_c} candidates; -1: all)", flush=True)
+            except Exception as exc:
+                print(f"{name}: OpenFE failed after {time.perf_counter() - t:.0f} s: "
+                      f"{type(exc).__name__}", flush=True)
+        return
     print(f"LightGBM defaults, n_jobs={args.n_jobs}; {n_cand} candidates; keep {args.keep}; "
-          f"screen z_threshold={args.z}.\n")
+          f"screen z_threshold={args.z}, joint stage {'off' if args.no_joint else 'on'}.\n")
     print("| task | metric | (a) raw | (b) raw+all | (c) raw+screen | (d) raw+OpenFE | (c) vs (a) | (c) vs (d) "
           "| (b) s | (c) s (screen s) | (d) s (OpenFE s) | screen / OpenFE time |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     notes = []
     for name in tasks:
-        info, r = run_task(name, n_cand, args.keep, args.n_jobs, with_openfe, args.openfe_timeout,
-                           args.z)
+        info, r = run_task(name, n_cand, args.keep, args.n_jobs, openfe, args.z, not args.no_joint)
         hib = HIGHER_IS_BETTER[info["metric"]]
 
         def better(a, b):
@@ -289,8 +363,13 @@ def main(argv=None):
               f"{fmt(r['ofe'])} | {better(r['sel'], r['raw'])} | {better(r['sel'], r['ofe'])} | "
               f"{r['all_s']:.1f} | {r['sel_s']:.1f} ({r['screen_s']:.1f}) | "
               f"{fmt(r['ofe_s'], 1)} ({fmt(r['openfe_s'], 1)}) | {ratio} |", flush=True)
+        joint = r["joint"] and (f"; joint stage: {r['joint']['candidates']} finalists, "
+                                f"rounds {r['joint']['iterations']}, {r['joint']['seconds']:.1f} s")
         notes.append(f"- {name}: {r['n_candidates']} candidates (generated in {r['gen_s']:.1f} s), "
-                     f"{r['n_selected']} selected, first: {r['selected']}"
+                     f"{r['n_selected']} selected ({r['stage_I']} by stage I, {r['stage_joint']} by "
+                     f"the joint stage){joint or ''}, first: {r['selected']}"
+                     + (f"; OpenFE on a bounded list of {r['ofe_candidates']} candidates"
+                        if r.get("ofe_candidates", -1) > 0 else "")
                      + (f"; OpenFE failed: {r['ofe_error']}" if "ofe_error" in r else ""))
     print("\n" + "\n".join(notes))
 

@@ -27,6 +27,7 @@ from featsmith.selectors._common import (
     make_rng,
 )
 from featsmith.selectors._importance import fit_booster, raw_predict
+from featsmith.selectors._joint import joint_permutation_gain
 from featsmith.selectors._losses import kind_of, prior_raw
 
 # Rows used to find near-duplicates among the final survivors (rank correlation).
@@ -44,20 +45,37 @@ class HalvingScreen(BaseEstimator):
     small sample of rows (successive featurewise halving). Here all candidates of a round are
     scored at once by a vectorised single-feature booster (quantile bins, Newton steps from the
     base scores' gradients, fitted on one half of the round's rows and scored on the other,
-    then swapped); the better half survives and the next round uses twice the rows.
+    then swapped); the better half survives and the next round uses twice the rows. A joint
+    second stage (OpenFE's stage II) then judges the finalists together, next to the base
+    columns, in one LightGBM model.
 
     1. The base scores come from ``init_score``, or from an out-of-fold LightGBM model on
        ``base`` (so no row is scored by a model that saw its target), or from the class priors /
        the mean when neither is given.
     2. Round 0 scores every candidate on ``init_rows`` rows; exact duplicates (identical values
        on those rows) are dropped first.
-    3. Each round keeps the better half (never fewer than ``2 * n_keep``) and doubles the rows,
-       until the survivors fit and the rows reach all rows (or ``max_rows``).
-    4. Survivors whose held-out gain in the last round does not beat noise (``min_gain`` and
-       ``z_threshold`` standard errors) are dropped, then near-duplicates of a better survivor
-       (absolute Spearman correlation >= ``dedup_threshold`` with it or with a ``base``
-       column, or a function of a better survivor with at most 1,024 distinct values, as two
-       statistics grouped by one key are), and the best ``n_keep`` are selected.
+    3. Each round keeps the better half (never fewer than the finalists' number,
+       ``max(2 * n_keep, n_joint)`` with the joint stage, ``2 * n_keep`` without) and doubles
+       the rows, until the survivors fit and the rows reach all rows (or ``max_rows``).
+    4. Finalists that are near-duplicates of a better one are dropped (absolute Spearman
+       correlation >= ``dedup_threshold`` with it or with a ``base`` column, or a function of
+       a better finalist with at most 1,024 distinct values, as two statistics grouped by one
+       key are; those that pass step 5 count as better than those that do not).
+    5. Stage-I test: a finalist whose held-out gain alone in the last round beats noise
+       (above ``min_gain`` and ``z_threshold`` standard errors) passes.
+    6. Joint stage (``joint=True``): one LightGBM model on the base columns (when ``base`` is
+       given) and all remaining finalists, trained on top of the base scores (``init_score``)
+       and early-stopped, is cross-fitted on two halves of the rows; a finalist whose
+       held-out permutation importance (the loss increase when its column is shuffled, over
+       rows the model did not train on) is significantly above zero passes too: one-sided
+       p-values from its z-score (importance over its standard error across rows), cut by
+       the Benjamini-Hochberg procedure at false discovery rate ``joint_fdr`` over the
+       finalists tested (those that did not pass stage I), so that among many noise
+       finalists few pass by chance. This finds candidates that help only next to others or
+       next to the base columns, and candidates whose gain alone is masked by noise in the
+       single-feature score (multiclass targets with rare classes).
+    7. The selection: stage-I passes in stage-I score order, then joint-only passes in order
+       of their joint p-value, the first ``n_keep`` of them.
 
     Parameters
     ----------
@@ -89,14 +107,24 @@ class HalvingScreen(BaseEstimator):
     task : {"auto", "regression", "classification"}, default="auto"
     random_state : int, numpy.random.Generator or None, default=None
     n_jobs : int, default=1
-        LightGBM threads for the base model.
+        LightGBM threads for the base model and the joint model.
+    joint : bool, default=True
+        Run the joint second stage (step 6). ``False`` gives the stage-I selection alone.
+    n_joint : int, default=100
+        Finalists of the halving that enter the joint stage (at least ``2 * n_keep``).
+    joint_fdr : float in (0, 1), default=0.1
+        False discovery rate of the joint stage's test (Benjamini-Hochberg).
 
     Attributes
     ----------
     scores_ : pandas.DataFrame
         One row per candidate: ``name``, ``score`` (held-out relative loss reduction in the
         last round it took part in), ``round``, ``n_rows`` (rows of that round), ``se`` (the
-        score's standard error) and ``status`` (``selected``, ``no_gain``, ``halved``, ``duplicate``, ``near_duplicate``,
+        score's standard error), ``joint_score`` and ``joint_se`` (held-out permutation
+        importance in the joint model relative to its loss, and its standard error; NaN for
+        candidates that did not reach it), ``stage`` (``"I"`` or ``"joint"``: the test a
+        passing candidate passed, stage I first; ``""`` otherwise) and ``status``
+        (``selected``, ``no_gain``, ``halved``, ``duplicate``, ``near_duplicate``,
         ``not_in_top``). Sorted best first.
     selected_names_ : list of str
         The selected candidates, best first.
@@ -104,6 +132,9 @@ class HalvingScreen(BaseEstimator):
         The base raw scores the candidates were scored against (out-of-fold when fitted).
     rounds_ : list of dict
         Per round: candidates, rows and seconds.
+    joint_ : dict or None
+        The joint stage: ``candidates``, ``rows``, ``iterations`` (boosting rounds of the two
+        cross-fitted models) and ``seconds``; None when it did not run.
     task_, classes_
 
     Examples
@@ -116,6 +147,10 @@ class HalvingScreen(BaseEstimator):
     >>> screen = HalvingScreen(n_keep=2, random_state=0).fit(C, y)
     >>> sorted(screen.selected_names_)
     ['f42', 'f7']
+    >>> screen.scores_.set_index("name").loc[["f7", "f42"], "stage"].tolist()  # passed alone
+    ['I', 'I']
+    >>> screen.joint_["candidates"]  # finalists judged together in the joint stage
+    100
     """
 
     _parameter_constraints = {
@@ -133,6 +168,9 @@ class HalvingScreen(BaseEstimator):
         "task": [StrOptions({"auto", "regression", "classification"})],
         "random_state": [None, numbers.Integral, np.random.Generator],
         "n_jobs": [numbers.Integral],
+        "joint": ["boolean"],
+        "n_joint": [Interval(numbers.Integral, 1, None, closed="left")],
+        "joint_fdr": [Interval(numbers.Real, 0, 1, closed="neither")],
     }
 
     def __init__(
@@ -151,6 +189,9 @@ class HalvingScreen(BaseEstimator):
         task="auto",
         random_state=None,
         n_jobs=1,
+        joint=True,
+        n_joint=100,
+        joint_fdr=0.1,
     ):
         self.n_keep = n_keep
         self.init_rows = init_rows
@@ -166,9 +207,12 @@ class HalvingScreen(BaseEstimator):
         self.task = task
         self.random_state = random_state
         self.n_jobs = n_jobs
+        self.joint = joint
+        self.n_joint = n_joint
+        self.joint_fdr = joint_fdr
 
     # ------------------------------------------------------------------ fit
-    def fit(self, candidates, y, base=None, init_score=None):
+    def fit(self, candidates, y, base=None, init_score=None, categorical_features=None):
         """Screen the candidates.
 
         Parameters
@@ -179,13 +223,17 @@ class HalvingScreen(BaseEstimator):
         y : array-like of shape (n_rows,)
         base : 2-D array or DataFrame of shape (n_rows, n_base), optional
             Base features on the same rows; an out-of-fold LightGBM model on them gives the
-            scores candidates must improve on. Text / categorical columns of a DataFrame are
-            used as LightGBM categoricals.
+            scores candidates must improve on (unless ``init_score`` is given too), copies of
+            them are not selected, and the joint stage uses them as columns. Text /
+            categorical columns of a DataFrame are used as LightGBM categoricals.
         init_score : array-like, optional
-            Base raw scores given directly instead of ``base``: predictions (regression),
-            logits (binary) or per-class logits of shape ``(n_rows, n_classes)``. They must not
-            come from a model fitted on these rows' targets, or every candidate will look
-            useless.
+            Base raw scores given directly: predictions (regression), logits (binary) or
+            per-class logits of shape ``(n_rows, n_classes)``. They must not come from a model
+            fitted on these rows' targets, or every candidate will look useless. With ``base``
+            as well, these scores are used and no base model is fitted.
+        categorical_features : list of int, optional
+            Columns of an array ``base`` that hold integer category codes (LightGBM
+            categoricals in the base and joint models). A DataFrame ``base`` marks its own.
 
         Returns
         -------
@@ -196,17 +244,16 @@ class HalvingScreen(BaseEstimator):
         source = as_candidate_source(candidates)
         n = source.n_rows
         y = check_target(y, n_rows=n)
-        if base is not None and init_score is not None:
-            raise ValueError("Pass either base or init_score, not both.")
-        base_X = None
+        base_X, categorical = None, []
         rng = make_rng(self.random_state)
         self.task_, self.classes_, y_enc, n_classes = encode_target(y, self.task)
         kind = kind_of(self.task_, n_classes)
         t0 = time.perf_counter()
+        if base is not None:
+            base_X, categorical = _base_matrix(base, n, categorical_features)
         if init_score is not None:
             raw0 = _check_init_score(init_score, n, kind, n_classes)
         elif base is not None:
-            base_X, categorical = _base_matrix(base, n)
             raw0 = self._oof_base_scores(base_X, categorical, y_enc, n, n_classes, rng, n_jobs)
         else:
             raw0 = prior_raw(kind, y_enc, n_classes)
@@ -220,7 +267,7 @@ class HalvingScreen(BaseEstimator):
         order = rng.permutation(n)
         half = rng.random(n) < 0.5
         n_max = min(n, self.max_rows) if self.max_rows else n
-        target = min(len(names), 2 * self.n_keep)
+        target = min(len(names), max(2 * self.n_keep, self.n_joint if self.joint else 0))
         n_rounds = 1 + max(0, math.ceil(math.log2(max(len(names), 1) / max(target, 1))))
         rows = self.init_rows or max(1000, math.ceil(n_max / 2 ** (n_rounds - 1)))
         rows = min(rows, n_max)
@@ -263,12 +310,25 @@ class HalvingScreen(BaseEstimator):
                    if last[a][0] > self.min_gain and last[a][0] > self.z_threshold * last[a][3]]
         for a in set(finalists) - set(gaining):
             status[a] = "no_gain"
-        distinct = self._drop_near_duplicates(source, gaining, order[:min(n_max, DEDUP_ROWS)],
+        # Stage-I passes rank before the rest when near-duplicates are resolved.
+        ranked = gaining + ([a for a in finalists if a not in set(gaining)] if self.joint else [])
+        distinct = self._drop_near_duplicates(source, ranked, order[:min(n_max, DEDUP_ROWS)],
                                               base_X)
-        for a in set(gaining) - set(distinct):
+        for a in set(ranked) - set(distinct):
             status[a] = "near_duplicate"
-        self.selected_names_ = distinct[: self.n_keep]
-        for a in distinct[self.n_keep:]:
+        passed = [a for a in distinct if a in set(gaining)]
+        stage = dict.fromkeys(passed, "I")
+        joint_scores = {}
+        self.joint_ = None
+        if self.joint and distinct:
+            joint_scores = self._joint_stage(source, distinct, base_X, categorical, y_enc, raw0,
+                                             order[:n_max], half, kind, n_classes, rng, n_jobs)
+            tested = [a for a in distinct if a not in stage]
+            extra = _benjamini_hochberg(tested, joint_scores, self.joint_fdr)
+            stage.update(dict.fromkeys(extra, "joint"))
+            passed += extra
+        self.selected_names_ = passed[: self.n_keep]
+        for a in passed[self.n_keep:]:
             status[a] = "not_in_top"
         for a in self.selected_names_:
             status[a] = "selected"
@@ -279,6 +339,9 @@ class HalvingScreen(BaseEstimator):
             "round": [last.get(a, (None, -1))[1] for a in names],
             "n_rows": [last.get(a, (None, None, 0))[2] for a in names],
             "se": [last.get(a, (None, None, None, np.nan))[3] for a in names],
+            "joint_score": [joint_scores.get(a, (np.nan,))[0] for a in names],
+            "joint_se": [joint_scores.get(a, (np.nan, np.nan))[1] for a in names],
+            "stage": [stage.get(a, "") for a in names],
             "status": [status[a] for a in names],
         })
         self.scores_ = table.sort_values(["round", "score"], ascending=[False, False],
@@ -296,6 +359,26 @@ class HalvingScreen(BaseEstimator):
                                   categorical=categorical)
             oof[..., pred_idx] = raw_predict(booster, X[pred_idx])
         return oof
+
+    def _joint_stage(self, source, distinct, base_X, categorical, y_enc, raw0, rows, half, kind,
+                     n_classes, rng, n_jobs):
+        """{name: (joint score, its standard error)} for the distinct finalists."""
+        t = time.perf_counter()
+        rows = np.sort(rows)
+        values = source.evaluate(distinct, rows)
+        if base_X is not None:
+            X = np.column_stack([base_X[rows], values.astype(np.float64)])
+        else:
+            X, categorical = values.astype(np.float64), []
+        X[~np.isfinite(X)] = np.nan
+        score, se, iterations = joint_permutation_gain(
+            X, categorical, y_enc[rows], raw0[..., rows], half[rows], kind, self.task_,
+            n_classes, len(distinct), rng, n_jobs)
+        self.joint_ = {"candidates": len(distinct), "rows": int(rows.size),
+                       "iterations": iterations, "seconds": time.perf_counter() - t}
+        logger.info("HalvingScreen joint stage: %d candidates on %d rows, %s rounds (%.2fs)",
+                    len(distinct), rows.size, iterations, self.joint_["seconds"])
+        return {a: (float(g), float(e)) for a, g, e in zip(distinct, score, se)}
 
     def _drop_near_duplicates(self, source, ranked, rows, base_X=None):
         """Greedy in score order: drop a candidate that is too rank-correlated with a kept one
@@ -404,7 +487,7 @@ def as_candidate_source(candidates):
     )
 
 
-def _base_matrix(base, n):
+def _base_matrix(base, n, categorical_features=None):
     """Float matrix for LightGBM plus the indices of categorical columns (as integer codes)."""
     columns = getattr(base, "columns", None)
     if columns is not None:
@@ -432,10 +515,28 @@ def _base_matrix(base, n):
         if X.dtype.kind not in "biuf":
             raise TypeError(f"base must be numeric, got dtype {X.dtype}; pass a DataFrame to "
                             "use categorical columns.")
-        X, categorical = X.astype(np.float64), []
+        X, categorical = X.astype(np.float64), sorted(int(i) for i in categorical_features or ())
+        if categorical and not 0 <= categorical[0] <= categorical[-1] < X.shape[1]:
+            raise ValueError(f"categorical_features {categorical} must index base's "
+                             f"{X.shape[1]} columns.")
     if X.shape[0] != n:
         raise ValueError(f"base has {X.shape[0]} rows but candidates have {n}; pass the same rows.")
     return X, categorical
+
+
+def _benjamini_hochberg(names, scores, fdr):
+    """The names whose one-sided p-value (from ``score / se``) passes the Benjamini-Hochberg
+    cut at ``fdr``, smallest p-value first."""
+    from scipy.stats import norm
+
+    if not names:
+        return []
+    p = np.array([norm.sf(scores[a][0] / scores[a][1]) if scores[a][1] > 0 else 1.0
+                  for a in names])
+    order = np.argsort(p, kind="stable")
+    ok = p[order] <= fdr * np.arange(1, len(names) + 1) / len(names)
+    n_pass = int(np.flatnonzero(ok)[-1]) + 1 if ok.any() else 0
+    return [names[j] for j in order[:n_pass]]
 
 
 def _check_init_score(init_score, n, kind, n_classes):

@@ -54,8 +54,18 @@ def raw_predict(booster, X, kind=None):
 PREDICT_ROWS = 1 << 18
 
 
-def permutation_importances(booster, X_val, y_val, kind, n_repeats, rng):
+def _with_offset(raw, offset, reps=1):
+    """``raw`` plus ``offset`` (raw scores of the rows, tiled ``reps`` times along rows)."""
+    if offset is None:
+        return raw
+    return raw + (np.tile(offset, reps) if offset.ndim == 1 else np.tile(offset, (1, reps)))
+
+
+def permutation_importances(booster, X_val, y_val, kind, n_repeats, rng, offset=None):
     """Held-out loss increase when each column is shuffled.
+
+    ``offset``: raw scores added to the booster's (its ``init_score`` on these rows, in the
+    layout of :mod:`._losses`), for a booster trained on top of a base model.
 
     Returns ``(per_repeat, row_sum, row_sq)``: the mean increase for each shuffle, shape
     ``(n_repeats, p)``, and the sum and sum of squares over held-out rows of each row's
@@ -64,7 +74,7 @@ def permutation_importances(booster, X_val, y_val, kind, n_repeats, rng):
     shuffles alone does not. Shuffled copies of several columns are stacked into one predict
     call, which keeps LightGBM's per-call overhead out of the loop.
     """
-    base_rows = row_loss(kind, y_val, raw_predict(booster, X_val))
+    base_rows = row_loss(kind, y_val, _with_offset(raw_predict(booster, X_val), offset))
     n, p = X_val.shape
     out, row_sum, row_sq = np.empty((n_repeats, p)), np.empty(p), np.empty(p)
     block = n * n_repeats
@@ -77,7 +87,9 @@ def permutation_importances(booster, X_val, y_val, kind, n_repeats, rng):
             for r in range(n_repeats):
                 start = (c * n_repeats + r) * n
                 stacked[start:start + n, j] = X_val[rng.permutation(n), j]
-        per_row = row_loss(kind, y_rep[:stacked.shape[0]], raw_predict(booster, stacked))
+        per_row = row_loss(kind, y_rep[:stacked.shape[0]],
+                           _with_offset(raw_predict(booster, stacked), offset,
+                                        n_repeats * len(cols)))
         per_row = per_row.reshape(len(cols), n_repeats, n) - base_rows
         for c, j in enumerate(cols):
             out[:, j] = per_row[c].mean(axis=1)

@@ -54,7 +54,9 @@ def test_recovers_informative_candidates_on_top_of_base(task, n):
     assert {status["f1"], status["f301"]} == {"selected", "near_duplicate"}
     assert {status["f2"], status["f302"]} == {"selected", "near_duplicate"}
     assert len(screen.scores_) == C.shape[1]
-    assert screen.scores_.columns.tolist() == ["name", "score", "round", "n_rows", "se", "status"]
+    assert screen.scores_.columns.tolist() == ["name", "score", "round", "n_rows", "se",
+                                               "joint_score", "joint_se", "stage", "status"]
+    assert screen.joint_["candidates"] >= 20  # the joint stage ran on the finalists
 
 
 def test_multiclass_and_init_score():
@@ -62,9 +64,12 @@ def test_multiclass_and_init_score():
     screen = HalvingScreen(n_keep=10, base_estimators=50, random_state=0).fit(C, y, base=B)
     picked = {int(s[1:]) for s in screen.selected_names_}
     assert len(picked & {0, 1, 2, 3, 300, 301, 302}) >= 3 and len(picked - set(range(6)) - {300, 301, 302}) <= 1
-    # init_score given directly (out-of-fold scores from the first fit) reproduces the ranking.
-    again = HalvingScreen(n_keep=10, random_state=0).fit(C, y, init_score=screen.init_score_)
-    assert again.selected_names_ == screen.selected_names_
+    # init_score given directly (out-of-fold scores from a first fit) reproduces stage I.
+    first = HalvingScreen(n_keep=10, joint=False, base_estimators=50, random_state=0).fit(
+        C, y, base=B)
+    again = HalvingScreen(n_keep=10, joint=False, random_state=0).fit(
+        C, y, init_score=first.init_score_)
+    assert again.selected_names_ == first.selected_names_
 
 
 def test_successive_halving_schedule_and_lazy_source():
@@ -83,13 +88,16 @@ def test_successive_halving_schedule_and_lazy_source():
     rounds = screen.rounds_
     # Round 0 sees every candidate but the exact copy f300 of f0.
     assert rounds[0]["candidates"] == C.shape[1] - 1 and rounds[0]["rows"] == 500
+    # The halving stops at the finalists' number: max(2 * n_keep, n_joint).
     for a, b in zip(rounds, rounds[1:]):
         assert b["rows"] == min(2 * a["rows"], 8000)
-        assert b["candidates"] <= max(20, -(-a["candidates"] // 2))
-    assert rounds[-1]["rows"] == 8000 and rounds[-1]["candidates"] <= 20
-    # Every request is about one round's work; the full candidates x rows matrix (16x more
-    # here) is never asked for.
-    assert max(c * r for c, r in Recording.calls) <= 1.1 * C.shape[1] * 500
+        assert b["candidates"] <= max(100, -(-a["candidates"] // 2))
+    assert rounds[-1]["rows"] == 8000 and rounds[-1]["candidates"] <= 100
+    assert len(rounds) >= 3
+    # Every request is about one round's work, or the joint stage's finalists on all rows;
+    # the full candidates x rows matrix (4x more here) is never asked for.
+    assert max(c * r for c, r in Recording.calls) <= max(1.1 * C.shape[1] * 500, 100 * 8000)
+    assert screen.joint_["candidates"] * screen.joint_["rows"] <= 100 * 8000
 
 
 def test_no_leakage_base_scores_are_out_of_fold():
@@ -140,7 +148,7 @@ def test_frames_transform_and_names():
     [
         ({}, np.arange(99.0), "99 values but X has 100 rows"),
         ({}, np.r_[np.arange(99.0), np.nan], "missing"),
-        ({"base": np.ones((100, 2)), "init_score": np.zeros(100)}, np.arange(100.0), "either base or init_score"),
+        ({"base": np.ones((100, 2)), "categorical_features": [2]}, np.arange(100.0), "must index base"),
         ({"init_score": np.zeros(50)}, np.arange(100.0), "init_score has shape"),
         ({"base": np.ones((90, 2))}, np.arange(100.0), "base has 90 rows"),
     ],
@@ -196,3 +204,52 @@ def test_copies_of_base_columns_are_not_selected():
     assert (status.loc[["f0", "f1"], "score"] > 0.05).all()  # they do gain over the weak base
     assert set(status.loc[["f0", "f1"], "status"]) == {"near_duplicate"}
     assert screen.selected_names_ == []
+
+
+
+@pytest.mark.parametrize("task, n", [("regression", 6000), ("binary", 10000)])
+def test_joint_stage_alone_recovers_informative_candidates(task, n):
+    # With stage I's test switched off (z_threshold=50: nothing passes it alone), every
+    # selected candidate comes from the joint stage's test; without the joint stage nothing
+    # is selected (so the recovery below is the joint stage's doing).
+    B, C, y = make_screen_data(task, n=n)
+    screen = HalvingScreen(n_keep=20, z_threshold=50, random_state=0).fit(C, y, base=B)
+    table = screen.scores_.set_index("name")
+    assert set(table.loc[screen.selected_names_, "stage"]) == {"joint"}
+    canonical = [{300: 0, 301: 1, 302: 2}.get(int(a[1:]), int(a[1:]))
+                 for a in screen.selected_names_]
+    found, false = recovery(canonical, TRUE)
+    # Benjamini-Hochberg at a false discovery rate of 0.1: at most one noise candidate next
+    # to the six true ones.
+    assert found >= 0.9 and false * len(canonical) <= 1, screen.selected_names_
+    assert screen.joint_["iterations"][0] > 10  # the joint model did grow on the signal
+    alone = HalvingScreen(n_keep=20, z_threshold=50, joint=False, random_state=0).fit(C, y, base=B)
+    assert alone.selected_names_ == [] and alone.joint_ is None
+    assert alone.scores_["joint_score"].isna().all()
+
+
+def test_joint_stage_on_init_score_with_base_columns():
+    # init_score and base together (as a pipeline with its own out-of-fold baseline can pass
+    # them): the scores are used as given (no base model is fitted), the base columns join
+    # the joint model, and an array column of category codes is used as a categorical.
+    B, C, y = make_screen_data(n=4000, n_noise=60)
+    first = HalvingScreen(n_keep=10, random_state=0).fit(C, y, base=B)
+    codes = (B[:, 2] > 0).astype(float)
+    again = HalvingScreen(n_keep=10, z_threshold=50, random_state=0).fit(
+        C, y, base=np.column_stack([B[:, :2], codes]), init_score=first.init_score_,
+        categorical_features=[2])
+    np.testing.assert_array_equal(again.init_score_, first.init_score_)
+    canonical = {{300: 0, 301: 1, 302: 2}.get(int(a[1:]), int(a[1:])) for a in again.selected_names_}
+    assert len(canonical & set(TRUE)) >= 5, again.selected_names_
+
+
+def test_joint_stage_keeps_pure_noise_out():
+    # No candidate carries signal: the false discovery rate cut keeps (almost) all out.
+    rng = np.random.default_rng(3)
+    n = 5000
+    B = rng.normal(size=(n, 3))
+    y = B[:, 0] - B[:, 1] + 0.5 * rng.normal(size=n)
+    C = rng.normal(size=(n, 200))
+    screen = HalvingScreen(n_keep=20, random_state=0).fit(C, y, base=B)
+    assert len(screen.selected_names_) <= 1, screen.selected_names_
+    assert screen.joint_["candidates"] >= 50
