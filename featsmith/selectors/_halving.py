@@ -114,6 +114,10 @@ class HalvingScreen(BaseEstimator):
         Finalists of the halving that enter the joint stage (at least ``2 * n_keep``).
     joint_fdr : float in (0, 1), default=0.1
         False discovery rate of the joint stage's test (Benjamini-Hochberg).
+    joint_max_rows : int or None, default=None
+        Cap on the rows of the joint stage (a random subset; ``None``: the last round's rows).
+        Its cost grows with rows times finalists; at 100,000 rows it can take longer than
+        the halving itself.
 
     Attributes
     ----------
@@ -171,6 +175,7 @@ class HalvingScreen(BaseEstimator):
         "joint": ["boolean"],
         "n_joint": [Interval(numbers.Integral, 1, None, closed="left")],
         "joint_fdr": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "joint_max_rows": [Interval(numbers.Integral, 100, None, closed="left"), None],
     }
 
     def __init__(
@@ -192,6 +197,7 @@ class HalvingScreen(BaseEstimator):
         joint=True,
         n_joint=100,
         joint_fdr=0.1,
+        joint_max_rows=None,
     ):
         self.n_keep = n_keep
         self.init_rows = init_rows
@@ -210,6 +216,7 @@ class HalvingScreen(BaseEstimator):
         self.joint = joint
         self.n_joint = n_joint
         self.joint_fdr = joint_fdr
+        self.joint_max_rows = joint_max_rows
 
     # ------------------------------------------------------------------ fit
     def fit(self, candidates, y, base=None, init_score=None, categorical_features=None):
@@ -322,7 +329,8 @@ class HalvingScreen(BaseEstimator):
         self.joint_ = None
         if self.joint and distinct:
             joint_scores = self._joint_stage(source, distinct, base_X, categorical, y_enc, raw0,
-                                             order[:n_max], half, kind, n_classes, rng, n_jobs)
+                                             order[:min(n_max, self.joint_max_rows or n_max)],
+                                             half, kind, n_classes, rng, n_jobs)
             tested = [a for a in distinct if a not in stage]
             extra = _benjamini_hochberg(tested, joint_scores, self.joint_fdr)
             stage.update(dict.fromkeys(extra, "joint"))

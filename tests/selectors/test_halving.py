@@ -98,6 +98,10 @@ def test_successive_halving_schedule_and_lazy_source():
     # the full candidates x rows matrix (4x more here) is never asked for.
     assert max(c * r for c, r in Recording.calls) <= max(1.1 * C.shape[1] * 500, 100 * 8000)
     assert screen.joint_["candidates"] * screen.joint_["rows"] <= 100 * 8000
+    capped = HalvingScreen(n_keep=10, init_rows=500, joint_max_rows=3000, random_state=0).fit(
+        C, y, base=B)
+    assert capped.joint_["rows"] == 3000 and capped.rounds_ == [
+        {**r, "seconds": c["seconds"]} for r, c in zip(screen.rounds_, capped.rounds_)]
 
 
 def test_no_leakage_base_scores_are_out_of_fold():
