@@ -191,7 +191,7 @@ def _run_openfe(info, Xtr, ytr, Xte, keep, n_jobs, timeout, max_candidates):
                 meta["n_candidates"])
 
 
-def run_task(name, n_candidates, keep, n_jobs, openfe=None, z=2.0, joint=True):
+def run_task(name, n_candidates, keep, n_jobs, openfe=None, z=2.0, joint=False):
     """One row of the table; ``openfe``: None, or run_openfe's keyword arguments."""
     sys.path.insert(0, DATASETS)
     from load import load, task_info
@@ -249,7 +249,7 @@ def fmt(v, digits=4):
     return "—" if v is None else f"{v:.{digits}f}"
 
 
-def scale_runs(n_jobs, joint_max_rows=None):
+def scale_runs(n_jobs, joint=False, joint_max_rows=None):
     """Timing at the issue's scale on synthetic data (no quality claim)."""
     rng = np.random.default_rng(0)
     n, p = 100_000, 100
@@ -278,13 +278,15 @@ def scale_runs(n_jobs, joint_max_rows=None):
 
     src = PairSource()
     t = time.perf_counter()
-    screen = HalvingScreen(n_keep=50, random_state=0, n_jobs=n_jobs,
+    screen = HalvingScreen(n_keep=50, random_state=0, n_jobs=n_jobs, joint=joint,
                            joint_max_rows=joint_max_rows).fit(src, y, base=X[:, :10])
     total = time.perf_counter() - t
     print(f"\nHalvingScreen, 5,000 candidates x 100,000 rows, base = 10 columns, n_jobs={n_jobs}: "
           f"{total:.1f} s total ({screen.base_seconds_:.1f} s out-of-fold base model, "
-          f"{total - screen.base_seconds_:.1f} s screening, of which joint stage "
-          f"{screen.joint_['seconds']:.1f} s on {screen.joint_['rows']} rows); rounds: "
+          f"{total - screen.base_seconds_:.1f} s screening"
+          + (f", of which joint stage {screen.joint_['seconds']:.1f} s on {screen.joint_['rows']} rows"
+             if screen.joint_ else "")
+          + "); rounds: "
           + ", ".join(f"{r['candidates']}x{r['rows']}" for r in screen.rounds_))
     print("  top 5:", screen.selected_names_[:5])
 
@@ -305,7 +307,7 @@ def main(argv=None):
     ap.add_argument("--keep", type=int, default=20)
     ap.add_argument("--n-jobs", type=int, default=1)
     ap.add_argument("--z", type=float, default=2.0, help="HalvingScreen z_threshold (default 2)")
-    ap.add_argument("--no-joint", action="store_true", help="HalvingScreen(joint=False)")
+    ap.add_argument("--joint", action="store_true", help="HalvingScreen(joint=True): the joint second stage")
     ap.add_argument("--joint-max-rows", type=int, default=None,
                     help="HalvingScreen(joint_max_rows=...) in the --scale run")
     ap.add_argument("--no-openfe", action="store_true")
@@ -321,7 +323,7 @@ def main(argv=None):
     ap.add_argument("--scale", action="store_true", help="only the timing runs at scale")
     args = ap.parse_args(argv)
     if args.scale:
-        scale_runs(args.n_jobs, args.joint_max_rows)
+        scale_runs(args.n_jobs, args.joint, args.joint_max_rows)
         return
     sys.path.insert(0, DATASETS)
     from load import read_manifest
@@ -348,13 +350,13 @@ def main(argv=None):
                       f"{type(exc).__name__}", flush=True)
         return
     print(f"LightGBM defaults, n_jobs={args.n_jobs}; {n_cand} candidates; keep {args.keep}; "
-          f"screen z_threshold={args.z}, joint stage {'off' if args.no_joint else 'on'}.\n")
+          f"screen z_threshold={args.z}, joint stage {'on' if args.joint else 'off'}.\n")
     print("| task | metric | (a) raw | (b) raw+all | (c) raw+screen | (d) raw+OpenFE | (c) vs (a) | (c) vs (d) "
           "| (b) s | (c) s (screen s) | (d) s (OpenFE s) | screen / OpenFE time |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     notes = []
     for name in tasks:
-        info, r = run_task(name, n_cand, args.keep, args.n_jobs, openfe, args.z, not args.no_joint)
+        info, r = run_task(name, n_cand, args.keep, args.n_jobs, openfe, args.z, args.joint)
         hib = HIGHER_IS_BETTER[info["metric"]]
 
         def better(a, b):

@@ -38,11 +38,13 @@ def make_screen_data(task="regression", n=6000, n_noise=300, seed=0):
     return B, C, y
 
 
+@pytest.mark.parametrize("joint", [False, True])
 @pytest.mark.parametrize("task, n", [("regression", 6000), ("binary", 10000)])
-def test_recovers_informative_candidates_on_top_of_base(task, n):
-    # Documented settings: defaults, n_keep larger than the number of true candidates.
+def test_recovers_informative_candidates_on_top_of_base(task, n, joint):
+    # Documented settings: defaults (with and without the joint stage), n_keep larger than the
+    # number of true candidates.
     B, C, y = make_screen_data(task, n=n)
-    screen = HalvingScreen(n_keep=20, random_state=0).fit(C, y, base=B)
+    screen = HalvingScreen(joint=joint, n_keep=20, random_state=0).fit(C, y, base=B)
     picked = [int(s[1:]) for s in screen.selected_names_]
     # A copy of a true candidate counts as that candidate.
     canonical = [{300: 0, 301: 1, 302: 2}.get(i, i) for i in picked]
@@ -56,7 +58,10 @@ def test_recovers_informative_candidates_on_top_of_base(task, n):
     assert len(screen.scores_) == C.shape[1]
     assert screen.scores_.columns.tolist() == ["name", "score", "round", "n_rows", "se",
                                                "joint_score", "joint_se", "stage", "status"]
-    assert screen.joint_["candidates"] >= 20  # the joint stage ran on the finalists
+    if joint:
+        assert screen.joint_["candidates"] >= 20  # the joint stage ran on the finalists
+    else:
+        assert screen.joint_ is None
 
 
 def test_multiclass_and_init_score():
@@ -84,7 +89,7 @@ def test_successive_halving_schedule_and_lazy_source():
 
     src = Recording(C)
     assert isinstance(src, CandidateSource)
-    screen = HalvingScreen(n_keep=10, init_rows=500, random_state=0).fit(src, y, base=B)
+    screen = HalvingScreen(joint=True, n_keep=10, init_rows=500, random_state=0).fit(src, y, base=B)
     rounds = screen.rounds_
     # Round 0 sees every candidate but the exact copy f300 of f0.
     assert rounds[0]["candidates"] == C.shape[1] - 1 and rounds[0]["rows"] == 500
@@ -98,7 +103,7 @@ def test_successive_halving_schedule_and_lazy_source():
     # the full candidates x rows matrix (4x more here) is never asked for.
     assert max(c * r for c, r in Recording.calls) <= max(1.1 * C.shape[1] * 500, 100 * 8000)
     assert screen.joint_["candidates"] * screen.joint_["rows"] <= 100 * 8000
-    capped = HalvingScreen(n_keep=10, init_rows=500, joint_max_rows=3000, random_state=0).fit(
+    capped = HalvingScreen(joint=True, n_keep=10, init_rows=500, joint_max_rows=3000, random_state=0).fit(
         C, y, base=B)
     assert capped.joint_["rows"] == 3000 and capped.rounds_ == [
         {**r, "seconds": c["seconds"]} for r, c in zip(screen.rounds_, capped.rounds_)]
@@ -217,7 +222,7 @@ def test_joint_stage_alone_recovers_informative_candidates(task, n):
     # selected candidate comes from the joint stage's test; without the joint stage nothing
     # is selected (so the recovery below is the joint stage's doing).
     B, C, y = make_screen_data(task, n=n)
-    screen = HalvingScreen(n_keep=20, z_threshold=50, random_state=0).fit(C, y, base=B)
+    screen = HalvingScreen(joint=True, n_keep=20, z_threshold=50, random_state=0).fit(C, y, base=B)
     table = screen.scores_.set_index("name")
     assert set(table.loc[screen.selected_names_, "stage"]) == {"joint"}
     canonical = [{300: 0, 301: 1, 302: 2}.get(int(a[1:]), int(a[1:]))
@@ -237,9 +242,9 @@ def test_joint_stage_on_init_score_with_base_columns():
     # them): the scores are used as given (no base model is fitted), the base columns join
     # the joint model, and an array column of category codes is used as a categorical.
     B, C, y = make_screen_data(n=4000, n_noise=60)
-    first = HalvingScreen(n_keep=10, random_state=0).fit(C, y, base=B)
+    first = HalvingScreen(joint=True, n_keep=10, random_state=0).fit(C, y, base=B)
     codes = (B[:, 2] > 0).astype(float)
-    again = HalvingScreen(n_keep=10, z_threshold=50, random_state=0).fit(
+    again = HalvingScreen(joint=True, n_keep=10, z_threshold=50, random_state=0).fit(
         C, y, base=np.column_stack([B[:, :2], codes]), init_score=first.init_score_,
         categorical_features=[2])
     np.testing.assert_array_equal(again.init_score_, first.init_score_)
@@ -254,6 +259,6 @@ def test_joint_stage_keeps_pure_noise_out():
     B = rng.normal(size=(n, 3))
     y = B[:, 0] - B[:, 1] + 0.5 * rng.normal(size=n)
     C = rng.normal(size=(n, 200))
-    screen = HalvingScreen(n_keep=20, random_state=0).fit(C, y, base=B)
+    screen = HalvingScreen(joint=True, n_keep=20, random_state=0).fit(C, y, base=B)
     assert len(screen.selected_names_) <= 1, screen.selected_names_
     assert screen.joint_["candidates"] >= 50
