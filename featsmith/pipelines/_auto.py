@@ -738,12 +738,13 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
             n_train = np.mean([len(a) for a, _ in splits])
             n_rounds = int(np.ceil(tr.n_rounds * n_rows / n_train))
             per_fit = tr.seconds / max(len(tr.models), 1) * n_rows / n_train
-            cost = family.predict_cost(tr.params, n_rounds)
+            # In the units of the limit (the trials' own rounds), as the ensemble selection counted it.
+            cost = family.predict_cost(tr.params, tr.n_rounds)
             model = None
             if time.perf_counter() + per_fit < hard_end or not tr.models:
                 model = family.refit(tr.params, n_rounds, deadline=hard_end if tr.models else float("inf"))
             if model is None:
-                cost = family.predict_cost(tr.params, tr.n_rounds) * len(tr.models)
+                cost *= len(tr.models)
                 if kept and cost_limit is not None and spent + cost > cost_limit:
                     logger.info("Dropped %s from the ensemble: no time to refit it, and its fold models "
                                 "would break the prediction-cost limit.", tr.family)
