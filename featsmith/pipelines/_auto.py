@@ -479,12 +479,11 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
             trials += self._search(runner, t0, budget, seed, n_done=len(trials), best_so_far=trials)
         clock.lap("search")
 
-        members = self._ensemble(trials, metric, runner, splits)
+        cost_limit = self._cost_limit(trials)
+        members = self._ensemble(trials, metric, runner, cost_limit)
         clock.lap("ensemble")
         n_chosen = len(members)
-        self.model_, members = self._refit_members(
-            members, runner, splits, t0, budget, len(y_enc), self._cost_limit(trials)
-        )
+        self.model_, members = self._refit_members(members, runner, splits, t0, budget, len(y_enc), cost_limit)
         if 1 < len(members) < n_chosen:  # the dropped members' share moved to the others
             value = self._ensemble_scorer(metric, runner)(
                 sum(m.weight * m.trial.oof[runner.valid_mask] for m in members)
@@ -687,9 +686,9 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
         best = max(boosters, key=lambda tr: tr.value)
         return self.max_predict_cost * best.runner.predict_cost(best.params, best.n_rounds)
 
-    def _ensemble(self, trials, metric, runner, splits):
+    def _ensemble(self, trials, metric, runner, cost_limit):
         """Greedy ensemble selection over the kept trials' out-of-fold predictions, within
-        the prediction-cost limit."""
+        ``cost_limit`` (see :meth:`_cost_limit`)."""
         ok = [tr for tr in trials if _usable(tr) and tr.oof is not None and tr.models]
         best = _best(trials)
         if len(ok) < 2 or not self.ensemble:
@@ -698,7 +697,7 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
         costs = [tr.runner.predict_cost(tr.params, tr.n_rounds) for tr in ok]
         weights, value = greedy_ensemble(
             [tr.oof[runner.valid_mask] for tr in ok], self._ensemble_scorer(metric, runner),
-            costs=costs, max_cost=self._cost_limit(trials),
+            costs=costs, max_cost=cost_limit,
         )
         members = [_Member(tr, w) for tr, w in zip(ok, weights) if w > 0]
         if len(members) == 1:

@@ -16,7 +16,7 @@ import lightgbm as lgb
 import numpy as np
 
 from featsmith.selectors._common import draw_seed, lgb_params
-from featsmith.selectors._importance import permutation_importances
+from featsmith.selectors._importance import permutation_importances, raw_predict
 from featsmith.selectors._losses import row_loss
 
 # The joint model: OpenFE's stage-II shape (small trees, early stopping on held-out rows), with
@@ -68,7 +68,7 @@ def joint_permutation_gain(X, categorical, y, raw0, half, kind, task, n_classes,
         booster = lgb.train(params, train, num_boost_round=JOINT_MAX_ROUNDS, valid_sets=[valid],
                             callbacks=[lgb.early_stopping(JOINT_EARLY_STOPPING, verbose=False)])
         iterations.append(booster.best_iteration or booster.current_iteration())
-        base_total += row_loss(kind, y[ev], _booster_raw(booster, X[ev]) + raw0[..., ev]).sum()
+        base_total += row_loss(kind, y[ev], raw_predict(booster, X[ev]) + raw0[..., ev]).sum()
         if iterations[-1] <= MIN_ROUNDS:
             # Early stopping kept one round: nothing beyond the base scores was found on
             # these rows, and the importances of a single round are noise; they count as 0.
@@ -87,11 +87,6 @@ def joint_permutation_gain(X, categorical, y, raw0, half, kind, task, n_classes,
 def _lgb_init(raw):
     """LightGBM's ``init_score`` layout: class-major flat for multiclass."""
     return raw.ravel() if raw.ndim == 2 else raw
-
-
-def _booster_raw(booster, X):
-    raw = np.asarray(booster.predict(X, raw_score=True), dtype=np.float64)
-    return raw.T if raw.ndim == 2 else raw
 
 
 class _CandidateView:
