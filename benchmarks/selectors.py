@@ -2,8 +2,9 @@
 
   (a) raw     the TableEncoder columns (the anchor),
   (b) all     raw + every FeatureGenerator candidate,
-  (c) screen  raw + the candidates featsmith's HalvingScreen keeps (at most ``--keep``; stage I
-              and the joint second stage, defaults otherwise),
+  (c) screen  raw + the candidates featsmith's HalvingScreen keeps (at most ``--keep``; its
+              defaults: stage I and the confirmation stage; ``--joint`` adds the joint
+              stage, ``--no-confirm`` drops the confirmation),
   (d) openfe  raw + the top ``--keep`` features of OpenFE 0.0.12 (run in its own virtualenv
               through a subprocess, same n_jobs, categoricals as strings, missing as a level).
 
@@ -191,7 +192,7 @@ def _run_openfe(info, Xtr, ytr, Xte, keep, n_jobs, timeout, max_candidates):
                 meta["n_candidates"])
 
 
-def run_task(name, n_candidates, keep, n_jobs, openfe=None, z=2.0, joint=False):
+def run_task(name, n_candidates, keep, n_jobs, openfe=None, z=2.0, joint=False, confirm=True):
     """One row of the table; ``openfe``: None, or run_openfe's keyword arguments."""
     sys.path.insert(0, DATASETS)
     from load import load, task_info
@@ -217,7 +218,7 @@ def run_task(name, n_candidates, keep, n_jobs, openfe=None, z=2.0, joint=False):
     row["all"], row["all_s"] = s, gen_s + fit_s
 
     t = time.perf_counter()
-    screen = HalvingScreen(n_keep=keep, z_threshold=z, joint=joint, random_state=0,
+    screen = HalvingScreen(n_keep=keep, z_threshold=z, joint=joint, confirm=confirm, random_state=0,
                            n_jobs=n_jobs).fit(
         src, ytr, base=raw_tr)
     row["screen_s"] = time.perf_counter() - t
@@ -230,7 +231,8 @@ def run_task(name, n_candidates, keep, n_jobs, openfe=None, z=2.0, joint=False):
     row["selected"] = screen.selected_names_[:5]
     stages = screen.scores_.set_index("name").loc[screen.selected_names_, "stage"]
     row["stage_I"], row["stage_joint"] = int((stages == "I").sum()), int((stages == "joint").sum())
-    row["joint"] = screen.joint_
+    row["stage_confirm"] = int((stages == "confirm").sum())
+    row["joint"], row["confirm"] = screen.joint_, screen.confirm_
 
     row["ofe"] = row["ofe_s"] = row["openfe_s"] = None
     if openfe is not None:
@@ -249,7 +251,7 @@ def fmt(v, digits=4):
     return "—" if v is None else f"{v:.{digits}f}"
 
 
-def scale_runs(n_jobs, joint=False, joint_max_rows=None):
+def scale_runs(n_jobs, joint=False, joint_max_rows=None, confirm=True):
     """Timing at the issue's scale on synthetic data (no quality claim)."""
     rng = np.random.default_rng(0)
     n, p = 100_000, 100
@@ -278,7 +280,7 @@ def scale_runs(n_jobs, joint=False, joint_max_rows=None):
 
     src = PairSource()
     t = time.perf_counter()
-    screen = HalvingScreen(n_keep=50, random_state=0, n_jobs=n_jobs, joint=joint,
+    screen = HalvingScreen(n_keep=50, random_state=0, n_jobs=n_jobs, joint=joint, confirm=confirm,
                            joint_max_rows=joint_max_rows).fit(src, y, base=X[:, :10])
     total = time.perf_counter() - t
     print(f"\nHalvingScreen, 5,000 candidates x 100,000 rows, base = 10 columns, n_jobs={n_jobs}: "
@@ -286,6 +288,9 @@ def scale_runs(n_jobs, joint=False, joint_max_rows=None):
           f"{total - screen.base_seconds_:.1f} s screening"
           + (f", of which joint stage {screen.joint_['seconds']:.1f} s on {screen.joint_['rows']} rows"
              if screen.joint_ else "")
+          + (f", of which confirmation {screen.confirm_['seconds']:.1f} s on "
+             f"{screen.confirm_['rows']} rows ({screen.confirm_['incumbent']} -> "
+             f"{screen.confirm_['chosen']} selected)" if screen.confirm_ else "")
           + "); rounds: "
           + ", ".join(f"{r['candidates']}x{r['rows']}" for r in screen.rounds_))
     print("  top 5:", screen.selected_names_[:5])
@@ -308,6 +313,8 @@ def main(argv=None):
     ap.add_argument("--n-jobs", type=int, default=1)
     ap.add_argument("--z", type=float, default=2.0, help="HalvingScreen z_threshold (default 2)")
     ap.add_argument("--joint", action="store_true", help="HalvingScreen(joint=True): the joint second stage")
+    ap.add_argument("--no-confirm", action="store_true",
+                    help="HalvingScreen(confirm=False): stage I alone")
     ap.add_argument("--joint-max-rows", type=int, default=None,
                     help="HalvingScreen(joint_max_rows=...) in the --scale run")
     ap.add_argument("--no-openfe", action="store_true")
@@ -323,7 +330,7 @@ def main(argv=None):
     ap.add_argument("--scale", action="store_true", help="only the timing runs at scale")
     args = ap.parse_args(argv)
     if args.scale:
-        scale_runs(args.n_jobs, args.joint, args.joint_max_rows)
+        scale_runs(args.n_jobs, args.joint, args.joint_max_rows, not args.no_confirm)
         return
     sys.path.insert(0, DATASETS)
     from load import read_manifest
@@ -350,13 +357,15 @@ def main(argv=None):
                       f"{type(exc).__name__}", flush=True)
         return
     print(f"LightGBM defaults, n_jobs={args.n_jobs}; {n_cand} candidates; keep {args.keep}; "
-          f"screen z_threshold={args.z}, joint stage {'on' if args.joint else 'off'}.\n")
+          f"screen z_threshold={args.z}, joint stage {'on' if args.joint else 'off'}, "
+          f"confirmation stage {'off' if args.no_confirm else 'on'}.\n")
     print("| task | metric | (a) raw | (b) raw+all | (c) raw+screen | (d) raw+OpenFE | (c) vs (a) | (c) vs (d) "
           "| (b) s | (c) s (screen s) | (d) s (OpenFE s) | screen / OpenFE time |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     notes = []
     for name in tasks:
-        info, r = run_task(name, n_cand, args.keep, args.n_jobs, openfe, args.z, args.joint)
+        info, r = run_task(name, n_cand, args.keep, args.n_jobs, openfe, args.z, args.joint,
+                           not args.no_confirm)
         hib = HIGHER_IS_BETTER[info["metric"]]
 
         def better(a, b):
@@ -371,9 +380,15 @@ def main(argv=None):
               f"{fmt(r['ofe_s'], 1)} ({fmt(r['openfe_s'], 1)}) | {ratio} |", flush=True)
         joint = r["joint"] and (f"; joint stage: {r['joint']['candidates']} finalists, "
                                 f"rounds {r['joint']['iterations']}, {r['joint']['seconds']:.1f} s")
+        confirm = r["confirm"] and (
+            f"; confirmation: {r['confirm']['incumbent']} -> {r['confirm']['chosen']} on "
+            f"{r['confirm']['rows']} rows, sizes " + ", ".join(
+                f"{t['size']} (z {t['z']:+.2f})" for t in r["confirm"]["trials"])
+            + f", {r['confirm']['seconds']:.1f} s")
         notes.append(f"- {name}: {r['n_candidates']} candidates (generated in {r['gen_s']:.1f} s), "
                      f"{r['n_selected']} selected ({r['stage_I']} by stage I, {r['stage_joint']} by "
-                     f"the joint stage){joint or ''}, first: {r['selected']}"
+                     f"the joint stage, {r['stage_confirm']} by the confirmation stage)"
+                     f"{joint or ''}{confirm or ''}, first: {r['selected']}"
                      + (f"; OpenFE on a bounded list of {r['ofe_candidates']} candidates"
                         if r.get("ofe_candidates", -1) > 0 else "")
                      + (f"; OpenFE failed: {r['ofe_error']}" if "ofe_error" in r else ""))

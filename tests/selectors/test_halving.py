@@ -262,3 +262,85 @@ def test_joint_stage_keeps_pure_noise_out():
     screen = HalvingScreen(joint=True, n_keep=20, random_state=0).fit(C, y, base=B)
     assert len(screen.selected_names_) <= 1, screen.selected_names_
     assert screen.joint_["candidates"] >= 50
+
+
+@pytest.mark.parametrize("task, n", [("regression", 6000), ("binary", 10000)])
+def test_confirm_stage_alone_recovers_informative_candidates(task, n):
+    # With stage I's test switched off, every selected candidate comes from the confirmation
+    # stage: finalists ranked by gain in a from-scratch model, prefixes judged by cross-validated
+    # refits. Its prefix sizes double (1, 2, 4, 8, ...), so next to the six true candidates it
+    # may keep up to two noise ones.
+    B, C, y = make_screen_data(task, n=n)
+    screen = HalvingScreen(n_keep=20, z_threshold=50, random_state=0).fit(C, y, base=B)
+    table = screen.scores_.set_index("name")
+    assert set(table.loc[screen.selected_names_, "stage"]) == {"confirm"}
+    canonical = [{300: 0, 301: 1, 302: 2}.get(int(a[1:]), int(a[1:]))
+                 for a in screen.selected_names_]
+    found, false = recovery(canonical, TRUE)
+    assert found >= 0.9 and false * len(canonical) <= 2, screen.selected_names_
+    confirm = screen.confirm_
+    assert confirm["incumbent"] == 0 and confirm["chosen"] == len(screen.selected_names_)
+    trials = {t["size"]: t for t in confirm["trials"]}
+    assert trials[confirm["chosen"]]["z"] > 1.5  # beat the empty selection beyond noise
+    assert min(t["loss"] for t in trials.values()) == trials[confirm["chosen"]]["loss"]
+    off = HalvingScreen(n_keep=20, z_threshold=50, confirm=False, random_state=0).fit(C, y, base=B)
+    assert off.selected_names_ == [] and off.confirm_ is None
+
+
+def test_confirm_stage_keeps_pure_noise_out_and_needs_base():
+    rng = np.random.default_rng(3)
+    n = 5000
+    B = rng.normal(size=(n, 3))
+    y = B[:, 0] - B[:, 1] + 0.5 * rng.normal(size=n)
+    C = rng.normal(size=(n, 200))
+    screen = HalvingScreen(n_keep=20, random_state=0).fit(C, y, base=B)
+    assert screen.selected_names_ == [] and screen.confirm_["chosen"] == 0
+    assert screen.confirm_["rows"] == n and len(screen.confirm_["trials"]) >= 5
+    # Without base columns there is no from-scratch model to confirm with: the stage is off.
+    alone = HalvingScreen(n_keep=20, random_state=0).fit(C, y, init_score=screen.init_score_)
+    assert alone.confirm_ is None
+
+
+def test_confirm_stage_row_cap_and_determinism():
+    B, C, y = make_screen_data("binary", n=6000, n_noise=60)
+    kwargs = dict(n_keep=10, z_threshold=50, confirm_max_rows=3000, random_state=0)
+    first = HalvingScreen(**kwargs).fit(C, y, base=B)
+    again = HalvingScreen(**kwargs).fit(C, y, base=B)
+    assert first.confirm_["rows"] == 3000
+    assert first.selected_names_ == again.selected_names_ and first.selected_names_
+    assert first.confirm_["trials"] == again.confirm_["trials"]
+
+
+def test_confirm_selection_ranks_after_the_incumbent_and_extends_it():
+    # The incumbent (stage-I passes) keeps its place at the head of the ranking even when it
+    # is noise; informative columns follow by gain, zero-gain ones are left out, and a prefix
+    # that adds the informative ones replaces the incumbent.
+    from featsmith.selectors._common import lgb_params
+    from featsmith.selectors._confirm import confirm_selection, cv_row_loss, prefix_sizes
+    from sklearn.model_selection import KFold
+
+    assert prefix_sizes(0, 20) == [0, 1, 2, 4, 8, 20]  # 16 is within 1.5x of 20
+    assert prefix_sizes(0, 40) == [0, 1, 2, 4, 8, 16, 40]
+    assert prefix_sizes(3, 6) == [0, 3, 4, 6]
+    assert prefix_sizes(2, 2) == [0, 2]
+    rng = np.random.default_rng(0)
+    n = 3000
+    B = rng.normal(size=(n, 2))
+    V = np.column_stack([rng.normal(size=(n, 2)), rng.normal(size=(n, 2)),
+                         np.zeros(n)])  # 2 noise incumbents, 2 informative, 1 constant
+    y = B[:, 0] + V[:, 2] * V[:, 3] + 0.3 * rng.normal(size=n)
+    folds = list(KFold(3, shuffle=True, random_state=0).split(B))
+    params = lgb_params("regression", 1, 0, 1)
+    base_loss = cv_row_loss(B, [], y, folds, params, 100, "l2")
+    order, chosen, trials = confirm_selection(B, [], V, y, folds, base_loss, "l2", params, 100,
+                                              n_incumbent=2, n_keep=10, z=1.5)
+    assert order[:2] == [0, 1] and set(order[2:4]) == {2, 3} and 4 not in order
+    assert chosen == 4
+    sizes = [t["size"] for t in trials]
+    assert sizes == [0, 2, 3, 4]
+    by_size = {t["size"]: t for t in trials}
+    assert by_size[2]["z"] == 0.0 and by_size[4]["z"] > 10
+    # A stricter test than the evidence keeps the incumbent.
+    _, kept, _ = confirm_selection(B, [], V, y, folds, base_loss, "l2", params, 100,
+                                   n_incumbent=2, n_keep=10, z=1e6)
+    assert kept == 2
