@@ -9,7 +9,8 @@ ranked (stage-I passes first, the rest by their gain importance in one from-scra
 the base columns and all finalists), and a few prefixes of that ranking are scored by the
 out-of-fold loss of a from-scratch LightGBM on the base columns plus the prefix, on the same
 folds as the base columns alone. A prefix replaces the stage-I selection only if its paired
-per-row loss is lower by more than ``z`` standard errors.
+per-row loss is lower by more than ``z`` standard errors; of those, the smallest within one
+standard error of the best is kept.
 """
 
 from __future__ import annotations
@@ -87,13 +88,22 @@ def confirm_selection(base_X, categorical, values, y, folds, base_loss, kind, pa
         if size not in losses:
             X = np.column_stack([base_X, values[:, order[:size]]])
             losses[size] = cv_row_loss(X, categorical, y, folds, params, n_estimators, kind)
-    incumbent = losses[n_incumbent]
-    trials = []
-    for size, loss in sorted(losses.items()):
-        diff = incumbent - loss
-        se = diff.std() / np.sqrt(diff.size)
-        trials.append({"size": size, "loss": float(loss.mean()),
-                       "z": float(diff.mean() / se) if se > 0 else 0.0})
+    trials = [{"size": size, "loss": float(loss.mean()),
+               "z": _paired_z(losses[n_incumbent], loss)} for size, loss in sorted(losses.items())]
     best = min(trials, key=lambda t: (t["loss"], t["size"]))
-    chosen = best["size"] if best["z"] > z else n_incumbent
-    return order, chosen, trials
+    if best["z"] <= z:
+        return order, n_incumbent, trials
+    # One-standard-error rule (Breiman et al.): the smallest size that beats the incumbent
+    # beyond noise and is not worse than the best one by more than one standard error; the
+    # best of several noisy estimates is optimistic, and fewer columns are the safer bet.
+    for t in trials:
+        if t["z"] > z and _paired_z(losses[t["size"]], losses[best["size"]]) <= 1.0:
+            return order, t["size"], trials
+    return order, best["size"], trials
+
+
+def _paired_z(reference, loss):
+    """Mean per-row loss reduction of ``loss`` against ``reference`` over its standard error."""
+    diff = reference - loss
+    se = diff.std() / np.sqrt(diff.size)
+    return float(diff.mean() / se) if se > 0 else 0.0

@@ -342,6 +342,14 @@ class HalvingScreen(BaseEstimator):
                     status[alive[j]] = "duplicate"
                 alive = [a for a, k in zip(alive, keep) if k]
                 values = values[:, keep]
+                if base_X is not None and self.dedup_threshold < 1.0 and alive:
+                    # Monotone transforms of a base column (log1p(x), rank(x), 1/x) would
+                    # fill the finalists on wide tables while adding nothing to a tree.
+                    copies = _copies_of_base(values, base_X[sel], self.dedup_threshold)
+                    for j in np.flatnonzero(copies):
+                        status[alive[j]] = "near_duplicate"
+                    alive = [a for a, c in zip(alive, copies) if not c]
+                    values = values[:, ~copies]
             r0 = raw0[..., sel]
             gains, ses = crossfit_gain(values, y_enc[sel], r0, half[sel], kind, n_bins=self.n_bins,
                                   reg_lambda=float(self.reg_lambda), n_steps=n_steps)
@@ -651,6 +659,24 @@ def _check_init_score(init_score, n, kind, n_classes):
     if not np.isfinite(raw).all():
         raise ValueError("init_score contains NaN or infinite values.")
     return raw.T.copy() if kind == "multiclass" else raw
+
+
+def _spearman_ranks(values):
+    """Centred, unit-norm column ranks (missing values rank lowest), so that a product of
+    two of them is the Spearman correlation; constant columns are all zero."""
+    values = values.astype(np.float64)
+    values[np.isnan(values)] = -np.inf
+    ranks = rankdata(values, axis=0)
+    ranks -= ranks.mean(axis=0)
+    norms = np.sqrt((ranks ** 2).sum(axis=0))
+    return ranks / np.where(norms == 0, 1.0, norms)
+
+
+def _copies_of_base(values, base_rows, threshold):
+    """Mask of candidate columns whose absolute rank correlation with some base column
+    reaches ``threshold`` (on the given rows)."""
+    corr = np.abs(_spearman_ranks(values).T @ _spearman_ranks(base_rows))
+    return (corr >= threshold).any(axis=1) if corr.size else np.zeros(values.shape[1], bool)
 
 
 def _drop_exact_duplicates(values):

@@ -70,7 +70,7 @@ def test_multiclass_and_init_score():
     picked = {int(s[1:]) for s in screen.selected_names_}
     assert len(picked & {0, 1, 2, 3, 300, 301, 302}) >= 3 and len(picked - set(range(6)) - {300, 301, 302}) <= 1
     # init_score given directly (out-of-fold scores from a first fit) reproduces stage I.
-    first = HalvingScreen(n_keep=10, joint=False, base_estimators=50, random_state=0).fit(
+    first = HalvingScreen(n_keep=10, confirm=False, base_estimators=50, random_state=0).fit(
         C, y, base=B)
     again = HalvingScreen(n_keep=10, joint=False, random_state=0).fit(
         C, y, init_score=first.init_score_)
@@ -201,8 +201,9 @@ def test_real_data_breast_cancer():
 
 
 def test_copies_of_base_columns_are_not_selected():
-    # A one-tree base model under-fits B0, so exp(B0) and the rank of B0 gain on top of it;
-    # they are still the same feature to a tree as the base column B0 itself.
+    # A one-tree base model under-fits B0, so exp(B0) and the rank of B0 would gain on top of
+    # it; they are still the same feature to a tree as the base column B0 itself, and are
+    # dropped before round 0 scores anything (they would fill the finalists otherwise).
     rng = np.random.default_rng(0)
     n = 4000
     B = rng.normal(size=(n, 2))
@@ -210,19 +211,24 @@ def test_copies_of_base_columns_are_not_selected():
     y = 2 * B[:, 0] + 0.3 * rng.normal(size=n)
     screen = HalvingScreen(n_keep=3, base_estimators=1, random_state=0).fit(C, y, base=B)
     status = screen.scores_.set_index("name")
-    assert (status.loc[["f0", "f1"], "score"] > 0.05).all()  # they do gain over the weak base
     assert set(status.loc[["f0", "f1"], "status"]) == {"near_duplicate"}
+    assert status.loc[["f0", "f1"], "score"].isna().all() and (status.loc[["f0", "f1"], "round"] == -1).all()
     assert screen.selected_names_ == []
+    # Without base columns they are ordinary candidates, and they gain over the weak base.
+    alone = HalvingScreen(n_keep=3, random_state=0).fit(C, y, init_score=screen.init_score_)
+    table = alone.scores_.set_index("name")
+    assert (table.loc[["f0", "f1"], "score"] > 0.05).all()
 
 
 
 @pytest.mark.parametrize("task, n", [("regression", 6000), ("binary", 10000)])
 def test_joint_stage_alone_recovers_informative_candidates(task, n):
-    # With stage I's test switched off (z_threshold=50: nothing passes it alone), every
-    # selected candidate comes from the joint stage's test; without the joint stage nothing
-    # is selected (so the recovery below is the joint stage's doing).
+    # With stage I's test switched off (z_threshold=50: nothing passes it alone) and no
+    # confirmation stage, every selected candidate comes from the joint stage's test; without
+    # the joint stage nothing is selected (so the recovery below is the joint stage's doing).
     B, C, y = make_screen_data(task, n=n)
-    screen = HalvingScreen(joint=True, n_keep=20, z_threshold=50, random_state=0).fit(C, y, base=B)
+    screen = HalvingScreen(joint=True, confirm=False, n_keep=20, z_threshold=50,
+                           random_state=0).fit(C, y, base=B)
     table = screen.scores_.set_index("name")
     assert set(table.loc[screen.selected_names_, "stage"]) == {"joint"}
     canonical = [{300: 0, 301: 1, 302: 2}.get(int(a[1:]), int(a[1:]))
@@ -232,7 +238,8 @@ def test_joint_stage_alone_recovers_informative_candidates(task, n):
     # to the six true ones.
     assert found >= 0.9 and false * len(canonical) <= 1, screen.selected_names_
     assert screen.joint_["iterations"][0] > 10  # the joint model did grow on the signal
-    alone = HalvingScreen(n_keep=20, z_threshold=50, joint=False, random_state=0).fit(C, y, base=B)
+    alone = HalvingScreen(n_keep=20, z_threshold=50, joint=False, confirm=False,
+                          random_state=0).fit(C, y, base=B)
     assert alone.selected_names_ == [] and alone.joint_ is None
     assert alone.scores_["joint_score"].isna().all()
 
