@@ -105,23 +105,49 @@ json.dump({"seconds": seconds, "n_features": len(added),
 """
 
 
-def score(info, model, Xte, yte):
+def predict(info, model, Xte):
+    """Test predictions: values (regression) or class probabilities with the classes."""
     if info["task"] == "regression":
-        return float(np.sqrt(np.mean((model.predict(Xte) - np.asarray(yte, float)) ** 2)))
-    proba = model.predict_proba(Xte)
+        return {"pred": model.predict(Xte)}
+    return {"proba": model.predict_proba(Xte), "classes": model.classes_}
+
+
+def score(info, out, yte, rows=None):
+    """The task's metric on the test rows (``rows``: a resample of them)."""
+    yte = np.asarray(yte)
+    if rows is not None:
+        yte, out = yte[rows], {k: (v if k == "classes" else v[rows]) for k, v in out.items()}
+    if info["task"] == "regression":
+        return float(np.sqrt(np.mean((out["pred"] - yte.astype(float)) ** 2)))
     if info["task"] == "binary":
-        pos = list(model.classes_).index(info["positive_class"])
-        return float(roc_auc_score(np.asarray(yte) == info["positive_class"], proba[:, pos]))
-    return float(log_loss(yte, proba, labels=model.classes_))
+        pos = list(out["classes"]).index(info["positive_class"])
+        return float(roc_auc_score(yte == info["positive_class"], out["proba"][:, pos]))
+    return float(log_loss(yte, out["proba"], labels=out["classes"]))
+
+
+def paired_se(info, yte, ours, anchor, n_boot=500, seed=0):
+    """Standard error of the test-score difference ``ours - anchor`` from a paired bootstrap
+    over the test rows (the noise of the test split)."""
+    rng = np.random.default_rng(seed)
+    n = len(yte)
+    diffs = []
+    for _ in range(n_boot):
+        rows = rng.integers(0, n, n)
+        try:
+            diffs.append(score(info, ours, yte, rows) - score(info, anchor, yte, rows))
+        except ValueError:  # a resample with one class
+            continue
+    return float(np.std(diffs))
 
 
 def fit_score(info, Xtr, ytr, Xte, yte, categorical, n_jobs):
-    """LightGBM defaults; returns (score, fit seconds)."""
+    """LightGBM defaults; returns (score, fit seconds, test predictions)."""
     cls = lgb.LGBMRegressor if info["task"] == "regression" else lgb.LGBMClassifier
     t = time.perf_counter()
     model = cls(verbose=-1, n_jobs=n_jobs, random_state=0).fit(
         Xtr, ytr, categorical_feature=list(categorical) or "auto")
-    return score(info, model, Xte, yte), time.perf_counter() - t
+    out = predict(info, model, Xte)
+    return score(info, out, yte), time.perf_counter() - t, out
 
 
 def openfe_inputs(X):
@@ -203,7 +229,7 @@ def run_task(name, n_candidates, keep, n_jobs, openfe=None, z=2.0, joint=False, 
     raw_tr, raw_te = enc.transform(Xtr), enc.transform(Xte)
     cats = list(getattr(enc, "categorical_features_", []))
     row = {"task": name, "metric": info["metric"]}
-    row["raw"], row["raw_s"] = fit_score(info, raw_tr, ytr, raw_te, yte, cats, n_jobs)
+    row["raw"], row["raw_s"], raw_out = fit_score(info, raw_tr, ytr, raw_te, yte, cats, n_jobs)
 
     t = time.perf_counter()
     gen = FeatureGenerator(max_candidates=n_candidates, random_state=0).fit(Xtr, ytr)
@@ -213,8 +239,8 @@ def run_task(name, n_candidates, keep, n_jobs, openfe=None, z=2.0, joint=False, 
     all_tr = src.evaluate(names)  # target encodings out of fold on the training rows
     all_te = gen.transform(Xte)
     row["n_candidates"] = len(names)
-    s, fit_s = fit_score(info, np.hstack([raw_tr, all_tr]), ytr, np.hstack([raw_te, all_te]), yte,
-                         cats, n_jobs)
+    s, fit_s, _ = fit_score(info, np.hstack([raw_tr, all_tr]), ytr, np.hstack([raw_te, all_te]),
+                            yte, cats, n_jobs)
     row["all"], row["all_s"] = s, gen_s + fit_s
 
     t = time.perf_counter()
@@ -224,9 +250,10 @@ def run_task(name, n_candidates, keep, n_jobs, openfe=None, z=2.0, joint=False, 
     row["screen_s"] = time.perf_counter() - t
     idx = [names.index(a) for a in screen.selected_names_]
     row["n_selected"] = len(idx)
-    s, fit_s = fit_score(info, np.hstack([raw_tr, all_tr[:, idx]]), ytr,
-                         np.hstack([raw_te, all_te[:, idx]]), yte, cats, n_jobs)
+    s, fit_s, sel_out = fit_score(info, np.hstack([raw_tr, all_tr[:, idx]]), ytr,
+                                  np.hstack([raw_te, all_te[:, idx]]), yte, cats, n_jobs)
     row["sel"], row["sel_s"] = s, gen_s + row["screen_s"] + fit_s
+    row["sel_se"] = paired_se(info, yte, sel_out, raw_out) if idx else 0.0
     row["gen_s"] = gen_s
     row["selected"] = screen.selected_names_[:5]
     stages = screen.scores_.set_index("name").loc[screen.selected_names_, "stage"]
@@ -239,8 +266,8 @@ def run_task(name, n_candidates, keep, n_jobs, openfe=None, z=2.0, joint=False, 
         try:
             o_tr, o_te, o_s, row["ofe_candidates"] = run_openfe(info, Xtr, ytr, Xte, keep, n_jobs,
                                                                 **openfe)
-            s, fit_s = fit_score(info, np.hstack([raw_tr, o_tr]), ytr, np.hstack([raw_te, o_te]),
-                                 yte, cats, n_jobs)
+            s, fit_s, _ = fit_score(info, np.hstack([raw_tr, o_tr]), ytr,
+                                    np.hstack([raw_te, o_te]), yte, cats, n_jobs)
             row["ofe"], row["openfe_s"], row["ofe_s"] = s, o_s, o_s + fit_s
         except Exception as exc:  # recorded in the table, not fatal to the other tasks
             row["ofe_error"] = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1][:120]}"
@@ -359,10 +386,11 @@ def main(argv=None):
     print(f"LightGBM defaults, n_jobs={args.n_jobs}; {n_cand} candidates; keep {args.keep}; "
           f"screen z_threshold={args.z}, joint stage {'on' if args.joint else 'off'}, "
           f"confirmation stage {'off' if args.no_confirm else 'on'}.\n")
-    print("| task | metric | (a) raw | (b) raw+all | (c) raw+screen | (d) raw+OpenFE | (c) vs (a) | (c) vs (d) "
-          "| (b) s | (c) s (screen s) | (d) s (OpenFE s) | screen / OpenFE time |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
-    notes = []
+    print("| task | metric | (a) raw | (b) raw+all | (c) raw+screen | (d) raw+OpenFE | (c) vs (a) "
+          "| (c) - (a) / SE | (c) vs (d) | (b) s | (c) s (screen s) | (d) s (OpenFE s) "
+          "| screen / OpenFE time |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    notes, vs_raw = [], []
     for name in tasks:
         info, r = run_task(name, n_cand, args.keep, args.n_jobs, openfe, args.z, args.joint,
                            not args.no_confirm)
@@ -374,8 +402,13 @@ def main(argv=None):
             return "better" if (a > b if hib else a < b) else ("same" if a == b else "worse")
 
         ratio = "—" if not r["openfe_s"] else f"{r['screen_s'] / r['openfe_s']:.3f}"
+        # Oriented so that positive is better; in test-split standard errors (paired bootstrap).
+        gap = (r["sel"] - r["raw"]) * (1 if hib else -1)
+        z = gap / r["sel_se"] if r["sel_se"] > 0 else 0.0
+        vs_raw.append(z)
         print(f"| {name} | {info['metric']} | {fmt(r['raw'])} | {fmt(r['all'])} | {fmt(r['sel'])} | "
-              f"{fmt(r['ofe'])} | {better(r['sel'], r['raw'])} | {better(r['sel'], r['ofe'])} | "
+              f"{fmt(r['ofe'])} | {better(r['sel'], r['raw'])} | {z:+.2f} | "
+              f"{better(r['sel'], r['ofe'])} | "
               f"{r['all_s']:.1f} | {r['sel_s']:.1f} ({r['screen_s']:.1f}) | "
               f"{fmt(r['ofe_s'], 1)} ({fmt(r['openfe_s'], 1)}) | {ratio} |", flush=True)
         joint = r["joint"] and (f"; joint stage: {r['joint']['candidates']} finalists, "
@@ -393,6 +426,10 @@ def main(argv=None):
                         if r.get("ofe_candidates", -1) > 0 else "")
                      + (f"; OpenFE failed: {r['ofe_error']}" if "ofe_error" in r else ""))
     print("\n" + "\n".join(notes))
+    z = np.array(vs_raw)
+    print(f"\n(c) vs (a): {int((z > 0).sum())} better, {int((z < 0).sum())} worse, "
+          f"{int((z == 0).sum())} same; beyond 2 test-split SE: {int((z > 2).sum())} better, "
+          f"{int((z < -2).sum())} worse.")
 
 
 if __name__ == "__main__":

@@ -57,7 +57,9 @@ class HalvingScreen(BaseEstimator):
        ``base`` (so no row is scored by a model that saw its target), or from the class priors /
        the mean when neither is given.
     2. Round 0 scores every candidate on ``init_rows`` rows; exact duplicates (identical values
-       on those rows) are dropped first.
+       on those rows) are dropped first, and so are copies of a ``base`` column (absolute
+       Spearman correlation >= ``dedup_threshold`` on those rows: ``log1p(x)``, ``rank(x)``),
+       which on wide tables would otherwise fill the finalists.
     3. Each round keeps the better half (never fewer than the finalists' number,
        ``max(2 * n_keep, n_joint)`` with the joint stage, ``2 * n_keep`` without) and doubles
        the rows, until the survivors fit and the rows reach all rows (or ``max_rows``).
@@ -88,7 +90,8 @@ class HalvingScreen(BaseEstimator):
        on the base columns plus the prefix (``confirm_cv`` folds, ``base_estimators``
        rounds, at most ``confirm_max_rows`` rows). The prefix with the lowest loss replaces
        the incumbent if its per-row loss is lower than the incumbent's by more than
-       ``confirm_z`` standard errors (paired over rows). This finds candidates that help a
+       ``confirm_z`` standard errors (paired over rows); of the prefixes that do, the
+       smallest within one standard error of the best is kept. This finds candidates that help a
        model learn from the start although the base model's out-of-fold scores already
        carry their signal (stage I cannot see those), and it drops an incumbent that makes
        the from-scratch model worse beyond noise.
