@@ -270,3 +270,13 @@ def test_as_feature_step_in_a_pipeline(mixed):
     assert pipe[-1].n_features_in_ == len(pipe[0].get_feature_names_out())
     auc = roc_auc_score(y[500:] == "yes", pipe.predict_proba(X.iloc[500:])[:, 1])
     assert auc > 0.65
+
+
+def test_feature_screen_uses_the_encoded_columns(fitted):
+    # The screen judges candidates next to the encoded columns: monotone copies of them are
+    # dropped, and the confirmation refits (cheap here) ran on the 500 training rows only.
+    screen = fitted.feature_screen_
+    assert screen is not None and screen.n_candidates_ > 0
+    assert (screen.scores_["status"] == "near_duplicate").any()
+    assert screen.confirm_ is not None and screen.confirm_["rows"] == 500
+    assert {t["size"] for t in screen.confirm_["trials"]} >= {0, 1}
