@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import numbers
 import os
 import time
 import warnings
@@ -39,9 +40,9 @@ HOLDOUT_MIN_ROWS = 20_000
 DEFAULT_FOLDS = 5
 # Trials whose fold models and out-of-fold predictions are kept for ensembling.
 TOP_TRIALS_KEPT = 8
-# HalvingScreen's confirmation stage, in fits of one baseline fold: one ranking fit and about
-# six 3-fold cross-validations on at most CONFIRM_MAX_ROWS rows.
-CONFIRM_FITS = 20
+# HalvingScreen's confirmation stage, in fits on two thirds of its rows (at most
+# CONFIRM_MAX_ROWS): four ranking fits and about seven 3-fold cross-validations.
+CONFIRM_FITS = 25
 CONFIRM_MAX_ROWS = 20_000
 # The neural head joins the portfolio only when the budget leaves it room to train.
 NAS_MIN_BUDGET = 120
@@ -562,16 +563,22 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
         if not source.names or not np.isfinite(baseline.value):
             return runner, None
         rows = np.flatnonzero(runner.valid_mask)
-        # The screen's confirmation stage (cross-validated refits from scratch, about 15 fits'
-        # worth of a baseline fold on at most 20,000 rows) runs where it costs at most a tenth
-        # of the budget; the validation trial below judges the final set either way.
-        confirm_seconds = CONFIRM_FITS * baseline.seconds / max(len(runner.splits), 1) * min(
-            1.0, CONFIRM_MAX_ROWS / len(rows))
+        # The screen's confirmation stage (cross-validated refits from scratch on at most
+        # CONFIRM_MAX_ROWS rows) runs where it costs at most a tenth of the budget, and only
+        # under shuffled splits: its folds are random, so with groups or a custom (e.g.
+        # time-ordered) splitter they would leak. The validation trial below judges the final
+        # set either way.
+        fold_rows = max(len(runner.splits[0][0]), 1)
+        confirm_rows = 2 / 3 * min(len(rows), CONFIRM_MAX_ROWS)  # a 3-fold fit's share
+        confirm_seconds = (CONFIRM_FITS * baseline.seconds / max(len(runner.splits), 1)
+                           * confirm_rows / fold_rows)
+        shuffled = groups is None and (self.cv is None or isinstance(self.cv, numbers.Integral))
         with_base = Xmat.shape[1] > 0
         screen = HalvingScreen(
             n_keep=self.max_new_features, random_state=seed % (2**31), n_jobs=runner.n_threads,
             task="regression" if self.task_ == "regression" else "classification",
-            confirm=with_base and confirm_seconds < 0.1 * budget, confirm_max_rows=CONFIRM_MAX_ROWS,
+            confirm=with_base and shuffled and confirm_seconds < 0.1 * budget,
+            confirm_max_rows=CONFIRM_MAX_ROWS,
         )
         screened = source if len(rows) == n_rows else _RowSubset(source, rows)
         screen.fit(screened, y_enc[rows], init_score=_raw_scores(baseline.oof, self.task_, rows),

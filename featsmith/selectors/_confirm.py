@@ -6,9 +6,10 @@ columns plus the selection. The two disagree where a candidate only helps a mode
 better split for trees grown from the start) and the base scores already carry its signal.
 This stage asks the final question directly, on a bounded number of refits: the finalists are
 ranked (stage-I passes first, the rest by their gain importance in one from-scratch model on
-the base columns and all finalists), and a few prefixes of that ranking are scored by the
+the base columns and all finalists), and a few prefix sizes of that ranking are scored by the
 out-of-fold loss of a from-scratch LightGBM on the base columns plus the prefix, on the same
-folds as the base columns alone. A prefix replaces the stage-I selection only if its paired
+folds as the base columns alone; inside the cross-validation each fold ranks on its own
+training rows. A prefix replaces the stage-I selection only if its paired
 per-row loss is lower by more than ``z`` standard errors; of those, the smallest within one
 standard error of the best is kept.
 """
@@ -83,11 +84,16 @@ def confirm_selection(base_X, categorical, values, y, folds, base_loss, kind, pa
     n_incumbent = min(n_incumbent, n_keep)
     order = rank_by_gain(base_X, categorical, values, y, params, n_estimators, n_incumbent)
     order = order[:n_keep]
+    # Each fold ranks on its own training rows, so a prefix's out-of-fold loss judges the
+    # procedure "rank, then keep the top k" without the held-out rows having picked the columns
+    # (a ranking on all rows favours columns that fit these rows' noise).
+    fold_orders = [rank_by_gain(base_X[fit], categorical, values[fit], y[fit], params,
+                                n_estimators, n_incumbent)[:n_keep] for fit, _ in folds]
     losses = {0: base_loss}
     for size in prefix_sizes(n_incumbent, len(order)):
         if size not in losses:
-            X = np.column_stack([base_X, values[:, order[:size]]])
-            losses[size] = cv_row_loss(X, categorical, y, folds, params, n_estimators, kind)
+            losses[size] = _prefix_row_loss(base_X, categorical, values, y, folds, fold_orders,
+                                            size, params, n_estimators, kind)
     trials = [{"size": size, "loss": float(loss.mean()),
                "z": _paired_z(losses[n_incumbent], loss)} for size, loss in sorted(losses.items())]
     best = min(trials, key=lambda t: (t["loss"], t["size"]))
@@ -100,6 +106,18 @@ def confirm_selection(base_X, categorical, values, y, folds, base_loss, kind, pa
         if t["z"] > z and _paired_z(losses[t["size"]], losses[best["size"]]) <= 1.0:
             return order, t["size"], trials
     return order, best["size"], trials
+
+
+def _prefix_row_loss(base_X, categorical, values, y, folds, fold_orders, size, params,
+                     n_estimators, kind):
+    """Out-of-fold loss of every row for the base columns plus each fold's top ``size``."""
+    loss = np.empty(y.shape[0])
+    for (fit_idx, pred_idx), fold_order in zip(folds, fold_orders):
+        X = np.column_stack([base_X, values[:, fold_order[:size]]])
+        booster = fit_booster(X[fit_idx], y[fit_idx], params, n_estimators,
+                              categorical=categorical)
+        loss[pred_idx] = row_loss(kind, y[pred_idx], raw_predict(booster, X[pred_idx]))
+    return loss
 
 
 def _paired_z(reference, loss):

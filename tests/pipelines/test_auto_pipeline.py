@@ -227,6 +227,8 @@ def test_groups_keep_whole_groups_out_of_fold(mixed):
     groups = np.arange(len(y)) // 6  # e.g. six rows per customer
     model = fast(max_trials=2).fit(X, y, groups=groups)
     assert model.validation_ == "5-fold"
+    # The screen's confirmation refits use shuffled folds: off when rows come in groups.
+    assert model.feature_screen_ is not None and model.feature_screen_.confirm_ is None
     splits = make_splits((y == "yes").astype(int), "binary", groups=groups)
     for train, valid in splits:
         assert not set(groups[train]) & set(groups[valid])
@@ -240,6 +242,7 @@ def test_time_ordered_splits(mixed):
     X, y = mixed
     model = fast(cv=TimeSeriesSplit(3), max_trials=3).fit(X, y)
     assert model.validation_ == "3-fold"
+    assert model.feature_screen_ is None or model.feature_screen_.confirm_ is None
     assert model.leaderboard_["status"].iloc[0] == "ok"
     assert model.predict_proba(X).shape == (len(X), 2)
 

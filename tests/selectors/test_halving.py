@@ -352,3 +352,23 @@ def test_confirm_selection_ranks_after_the_incumbent_and_extends_it():
     _, kept, _ = confirm_selection(B, [], V, y, folds, base_loss, "l2", params, 100,
                                    n_incumbent=2, n_keep=10, z=1e6)
     assert kept == 2
+
+
+def test_confirm_stage_judges_the_selection_as_a_whole():
+    # More stage-I passes than n_keep: the refits judge the top n_keep; the passes beyond it
+    # were never tested and do not refill the selection, whatever the refits chose.
+    rng = np.random.default_rng(0)
+    n = 3000
+    B, C = rng.normal(size=(n, 2)), rng.normal(size=(n, 30))
+    y = B[:, 0] + C[:, 0] + C[:, 1] + C[:, 2] + 0.5 * rng.normal(size=n)
+    screen = HalvingScreen(n_keep=2, random_state=0).fit(C, y, base=B)
+    table = screen.scores_.set_index("name")
+    assert screen.confirm_["incumbent"] == 2
+    assert len(screen.selected_names_) == screen.confirm_["chosen"]
+    assert sorted(table.index[table["status"] == "selected"]) == sorted(screen.selected_names_)
+    assert (table["status"] == "not_in_top").sum() == 1
+    assert set(table.loc[table["status"] != "selected", "stage"]) == {""}
+    # A base with no columns (scores given directly) has nothing to refit on: no confirmation.
+    empty = HalvingScreen(n_keep=3, random_state=0).fit(C, y, base=np.empty((n, 0)),
+                                                          init_score=screen.init_score_)
+    assert empty.confirm_ is None and len(empty.selected_names_) == 3
