@@ -3,8 +3,8 @@
   (a) raw     the TableEncoder columns (the anchor),
   (b) all     raw + every FeatureGenerator candidate,
   (c) screen  raw + the candidates featsmith's HalvingScreen keeps (at most ``--keep``; its
-              defaults: stage I and the confirmation stage; ``--joint`` adds the joint
-              stage, ``--no-confirm`` drops the confirmation),
+              defaults: stage I; ``--joint`` adds the joint stage, ``--confirm`` the
+              confirmation stage),
   (d) openfe  raw + the top ``--keep`` features of OpenFE 0.0.12 (run in its own virtualenv
               through a subprocess, same n_jobs, categoricals as strings, missing as a level).
 
@@ -218,7 +218,7 @@ def _run_openfe(info, Xtr, ytr, Xte, keep, n_jobs, timeout, max_candidates):
                 meta["n_candidates"])
 
 
-def run_task(name, n_candidates, keep, n_jobs, openfe=None, z=2.0, joint=False, confirm=True):
+def run_task(name, n_candidates, keep, n_jobs, openfe=None, z=2.0, joint=False, confirm=False):
     """One row of the table; ``openfe``: None, or run_openfe's keyword arguments."""
     sys.path.insert(0, DATASETS)
     from load import load, task_info
@@ -278,7 +278,7 @@ def fmt(v, digits=4):
     return "—" if v is None else f"{v:.{digits}f}"
 
 
-def scale_runs(n_jobs, joint=False, joint_max_rows=None, confirm=True):
+def scale_runs(n_jobs, joint=False, joint_max_rows=None, confirm=False):
     """Timing at the issue's scale on synthetic data (no quality claim)."""
     rng = np.random.default_rng(0)
     n, p = 100_000, 100
@@ -340,8 +340,8 @@ def main(argv=None):
     ap.add_argument("--n-jobs", type=int, default=1)
     ap.add_argument("--z", type=float, default=2.0, help="HalvingScreen z_threshold (default 2)")
     ap.add_argument("--joint", action="store_true", help="HalvingScreen(joint=True): the joint second stage")
-    ap.add_argument("--no-confirm", action="store_true",
-                    help="HalvingScreen(confirm=False): stage I alone")
+    ap.add_argument("--confirm", action="store_true",
+                    help="HalvingScreen(confirm=True): the confirmation stage")
     ap.add_argument("--joint-max-rows", type=int, default=None,
                     help="HalvingScreen(joint_max_rows=...) in the --scale run")
     ap.add_argument("--no-openfe", action="store_true")
@@ -357,7 +357,7 @@ def main(argv=None):
     ap.add_argument("--scale", action="store_true", help="only the timing runs at scale")
     args = ap.parse_args(argv)
     if args.scale:
-        scale_runs(args.n_jobs, args.joint, args.joint_max_rows, not args.no_confirm)
+        scale_runs(args.n_jobs, args.joint, args.joint_max_rows, args.confirm)
         return
     sys.path.insert(0, DATASETS)
     from load import read_manifest
@@ -385,7 +385,7 @@ def main(argv=None):
         return
     print(f"LightGBM defaults, n_jobs={args.n_jobs}; {n_cand} candidates; keep {args.keep}; "
           f"screen z_threshold={args.z}, joint stage {'on' if args.joint else 'off'}, "
-          f"confirmation stage {'off' if args.no_confirm else 'on'}.\n")
+          f"confirmation stage {'on' if args.confirm else 'off'}.\n")
     print("| task | metric | (a) raw | (b) raw+all | (c) raw+screen | (d) raw+OpenFE | (c) vs (a) "
           "| (c) - (a) / SE | (c) vs (d) | (b) s | (c) s (screen s) | (d) s (OpenFE s) "
           "| screen / OpenFE time |")
@@ -393,7 +393,7 @@ def main(argv=None):
     notes, vs_raw = [], []
     for name in tasks:
         info, r = run_task(name, n_cand, args.keep, args.n_jobs, openfe, args.z, args.joint,
-                           not args.no_confirm)
+                           args.confirm)
         hib = HIGHER_IS_BETTER[info["metric"]]
 
         def better(a, b):

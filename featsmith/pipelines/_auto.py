@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import numbers
 import os
 import time
 import warnings
@@ -40,10 +39,6 @@ HOLDOUT_MIN_ROWS = 20_000
 DEFAULT_FOLDS = 5
 # Trials whose fold models and out-of-fold predictions are kept for ensembling.
 TOP_TRIALS_KEPT = 8
-# HalvingScreen's confirmation stage, in fits on two thirds of its rows (at most
-# CONFIRM_MAX_ROWS): four ranking fits and about seven 3-fold cross-validations.
-CONFIRM_FITS = 25
-CONFIRM_MAX_ROWS = 20_000
 # The neural head joins the portfolio only when the budget leaves it room to train.
 NAS_MIN_BUDGET = 120
 # ... and its search, over all folds, takes at most this share of the budget.
@@ -194,9 +189,7 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
        (transforms, crosses, group-by statistics, out-of-fold target encodings, relational
        aggregations when ``tables`` are given); :class:`featsmith.selectors.HalvingScreen`
        scores them by the held-out gain they add to the baseline's out-of-fold predictions
-       (and, where it costs at most a tenth of the budget, confirms the selection with
-       cross-validated LightGBM refits from scratch on the encoded columns plus prefixes of
-       the finalists' ranking); :class:`featsmith.selectors.GBDTSelector` keeps the survivors whose importance beats
+       (copies of the encoded columns dropped); :class:`featsmith.selectors.GBDTSelector` keeps the survivors whose importance beats
        shuffled shadow columns; they are kept only if LightGBM's defaults validate better with
        them (``feature_plan_``).
     4. **search**: known-good LightGBM configurations, then TPE, through
@@ -563,22 +556,12 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
         if not source.names or not np.isfinite(baseline.value):
             return runner, None
         rows = np.flatnonzero(runner.valid_mask)
-        # The screen's confirmation stage (cross-validated refits from scratch on at most
-        # CONFIRM_MAX_ROWS rows) runs where it costs at most a tenth of the budget, and only
-        # under shuffled splits: its folds are random, so with groups or a custom (e.g.
-        # time-ordered) splitter they would leak. The validation trial below judges the final
-        # set either way.
-        fold_rows = max(len(runner.splits[0][0]), 1)
-        confirm_rows = 2 / 3 * min(len(rows), CONFIRM_MAX_ROWS)  # a 3-fold fit's share
-        confirm_seconds = (CONFIRM_FITS * baseline.seconds / max(len(runner.splits), 1)
-                           * confirm_rows / fold_rows)
-        shuffled = groups is None and (self.cv is None or isinstance(self.cv, numbers.Integral))
+        # Next to the encoded columns, the screen drops monotone copies of them before they
+        # can fill its finalists (its confirmation refits stay off: see HalvingScreen).
         with_base = Xmat.shape[1] > 0
         screen = HalvingScreen(
             n_keep=self.max_new_features, random_state=seed % (2**31), n_jobs=runner.n_threads,
             task="regression" if self.task_ == "regression" else "classification",
-            confirm=with_base and shuffled and confirm_seconds < 0.1 * budget,
-            confirm_max_rows=CONFIRM_MAX_ROWS,
         )
         screened = source if len(rows) == n_rows else _RowSubset(source, rows)
         screen.fit(screened, y_enc[rows], init_score=_raw_scores(baseline.oof, self.task_, rows),

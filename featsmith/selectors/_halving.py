@@ -46,12 +46,12 @@ class HalvingScreen(BaseEstimator):
     small sample of rows (successive featurewise halving). Here all candidates of a round are
     scored at once by a vectorised single-feature booster (quantile bins, Newton steps from the
     base scores' gradients, fitted on one half of the round's rows and scored on the other,
-    then swapped); the better half survives and the next round uses twice the rows. When
-    ``base`` columns are given, a confirmation stage then asks the question a selection is
-    finally judged by: does a model trained from scratch on the base columns plus the
-    selection predict held-out rows better? An optional joint stage (OpenFE's stage II)
-    judges the finalists together, next to the base columns, in one LightGBM model trained
-    on top of the base scores.
+    then swapped); the better half survives and the next round uses twice the rows. Two
+    optional stages follow: a joint stage (OpenFE's stage II) judges the finalists together,
+    next to the base columns, in one LightGBM model trained on top of the base scores; a
+    confirmation stage (with ``base`` columns) asks the question a selection is finally judged
+    by: does a model trained from scratch on the base columns plus the selection predict
+    held-out rows better?
 
     1. The base scores come from ``init_score``, or from an out-of-fold LightGBM model on
        ``base`` (so no row is scored by a model that saw its target), or from the class priors /
@@ -82,7 +82,7 @@ class HalvingScreen(BaseEstimator):
        single-feature score (multiclass targets with rare classes).
     7. The incumbent selection: stage-I passes in stage-I score order, then joint-only passes
        in order of their joint p-value, the first ``n_keep`` of them.
-    8. Confirmation (``confirm=True`` and ``base`` given): the remaining finalists are ranked
+    8. Confirmation (``confirm=True`` and ``base`` given; off by default): the remaining finalists are ranked
        after the incumbent by their gain importance in one LightGBM model trained from
        scratch on the base columns and all finalists (those with no gain are left out).
        Prefixes of that ranking (none, the incumbent, the incumbent plus 1, 2, 4, ... more,
@@ -139,13 +139,13 @@ class HalvingScreen(BaseEstimator):
         Cap on the rows of the joint stage (a random subset; ``None``: the last round's rows).
         Its cost grows with rows times finalists; at 100,000 rows it can take longer than
         the halving itself.
-    confirm : bool, default=True
+    confirm : bool, default=False
         Run the confirmation stage (step 8) when ``base`` is given (with at least one
         column). It costs ``confirm_cv + 1`` ranking fits and ``confirm_cv`` fits per prefix
-        size tried (about 5-8 sizes), each of ``base_estimators`` rounds. On the 9 dev tasks it
-        changed the selection on 4: test scores better on police_force_type (+1.7 standard
-        errors of the test split) and hotel_rates (+0.4), worse on mpls_stops_search (-1.0)
-        and ames_housing (-0.1) (see BENCHMARKS.md).
+        size tried (about 5-8 sizes), each of ``base_estimators`` rounds. Off by default: on
+        the 9 dev tasks it changed the selection on 2 (hotel_rates, ames_housing), and both
+        test scores got worse (by 1.2 and 0.1 standard errors of the test split; see
+        BENCHMARKS.md).
     confirm_z : float, default=1.5
         Standard errors by which a prefix's out-of-fold loss must beat the incumbent's.
     confirm_max_rows : int or None, default=20_000
@@ -242,7 +242,7 @@ class HalvingScreen(BaseEstimator):
         n_joint=100,
         joint_fdr=0.1,
         joint_max_rows=None,
-        confirm=True,
+        confirm=False,
         confirm_z=1.5,
         confirm_max_rows=20_000,
         confirm_cv=3,

@@ -286,7 +286,8 @@ def test_confirm_stage_alone_recovers_informative_candidates(task, n):
     # refits. Its prefix sizes double (1, 2, 4, 8, ...), so next to the six true candidates it
     # may keep up to two noise ones.
     B, C, y = make_screen_data(task, n=n)
-    screen = HalvingScreen(n_keep=20, z_threshold=50, random_state=0).fit(C, y, base=B)
+    screen = HalvingScreen(n_keep=20, z_threshold=50, confirm=True, random_state=0).fit(
+        C, y, base=B)
     found, false = recovery(canonical_picks(screen, stage="confirm"), TRUE)
     assert found >= 0.9 and false * len(screen.selected_names_) <= 2, screen.selected_names_
     confirm = screen.confirm_
@@ -295,23 +296,24 @@ def test_confirm_stage_alone_recovers_informative_candidates(task, n):
     assert trials[confirm["chosen"]]["z"] > 1.5  # beat the empty selection beyond noise
     best = min(trials.values(), key=lambda t: t["loss"])
     assert confirm["chosen"] <= best["size"]  # the one-standard-error rule prefers fewer
-    off = HalvingScreen(n_keep=20, z_threshold=50, confirm=False, random_state=0).fit(C, y, base=B)
+    off = HalvingScreen(n_keep=20, z_threshold=50, random_state=0).fit(C, y, base=B)  # default
     assert off.selected_names_ == [] and off.confirm_ is None
 
 
 def test_confirm_stage_keeps_pure_noise_out_and_needs_base():
     B, C, y = make_pure_noise_data()
-    screen = HalvingScreen(n_keep=20, random_state=0).fit(C, y, base=B)
+    screen = HalvingScreen(n_keep=20, confirm=True, random_state=0).fit(C, y, base=B)
     assert screen.selected_names_ == [] and screen.confirm_["chosen"] == 0
     assert screen.confirm_["rows"] == len(y) and len(screen.confirm_["trials"]) >= 5
     # Without base columns there is no from-scratch model to confirm with: the stage is off.
-    alone = HalvingScreen(n_keep=20, random_state=0).fit(C, y, init_score=screen.init_score_)
+    alone = HalvingScreen(n_keep=20, confirm=True, random_state=0).fit(
+        C, y, init_score=screen.init_score_)
     assert alone.confirm_ is None
 
 
 def test_confirm_stage_row_cap_and_determinism():
     B, C, y = make_screen_data("binary", n=6000, n_noise=60)
-    kwargs = dict(n_keep=10, z_threshold=50, confirm_max_rows=3000, random_state=0)
+    kwargs = dict(n_keep=10, z_threshold=50, confirm=True, confirm_max_rows=3000, random_state=0)
     first = HalvingScreen(**kwargs).fit(C, y, base=B)
     again = HalvingScreen(**kwargs).fit(C, y, base=B)
     assert first.confirm_["rows"] == 3000
@@ -361,7 +363,7 @@ def test_confirm_stage_judges_the_selection_as_a_whole():
     n = 3000
     B, C = rng.normal(size=(n, 2)), rng.normal(size=(n, 30))
     y = B[:, 0] + C[:, 0] + C[:, 1] + C[:, 2] + 0.5 * rng.normal(size=n)
-    screen = HalvingScreen(n_keep=2, random_state=0).fit(C, y, base=B)
+    screen = HalvingScreen(n_keep=2, confirm=True, random_state=0).fit(C, y, base=B)
     table = screen.scores_.set_index("name")
     assert screen.confirm_["incumbent"] == 2
     assert len(screen.selected_names_) == screen.confirm_["chosen"]
@@ -369,6 +371,6 @@ def test_confirm_stage_judges_the_selection_as_a_whole():
     assert (table["status"] == "not_in_top").sum() == 1
     assert set(table.loc[table["status"] != "selected", "stage"]) == {""}
     # A base with no columns (scores given directly) has nothing to refit on: no confirmation.
-    empty = HalvingScreen(n_keep=3, random_state=0).fit(C, y, base=np.empty((n, 0)),
-                                                          init_score=screen.init_score_)
+    empty = HalvingScreen(n_keep=3, confirm=True, random_state=0).fit(
+        C, y, base=np.empty((n, 0)), init_score=screen.init_score_)
     assert empty.confirm_ is None and len(empty.selected_names_) == 3
