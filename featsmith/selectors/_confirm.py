@@ -23,11 +23,14 @@ from featsmith.selectors._losses import row_loss
 
 
 def cv_row_loss(X, categorical, y, folds, params, n_estimators, kind):
-    """Out-of-fold loss of every row (LightGBM from scratch, one model per fold)."""
+    """Out-of-fold loss of every row (LightGBM from scratch, one model per fold); ``X`` is one
+    matrix, or a list of one per fold (when the folds pick their own columns)."""
     loss = np.empty(y.shape[0])
-    for fit_idx, pred_idx in folds:
-        booster = fit_booster(X[fit_idx], y[fit_idx], params, n_estimators, categorical=categorical)
-        loss[pred_idx] = row_loss(kind, y[pred_idx], raw_predict(booster, X[pred_idx]))
+    for i, (fit_idx, pred_idx) in enumerate(folds):
+        X_fold = X[i] if isinstance(X, list) else X
+        booster = fit_booster(X_fold[fit_idx], y[fit_idx], params, n_estimators,
+                              categorical=categorical)
+        loss[pred_idx] = row_loss(kind, y[pred_idx], raw_predict(booster, X_fold[pred_idx]))
     return loss
 
 
@@ -92,8 +95,9 @@ def confirm_selection(base_X, categorical, values, y, folds, base_loss, kind, pa
     losses = {0: base_loss}
     for size in prefix_sizes(n_incumbent, len(order)):
         if size not in losses:
-            losses[size] = _prefix_row_loss(base_X, categorical, values, y, folds, fold_orders,
-                                            size, params, n_estimators, kind)
+            per_fold = [np.column_stack([base_X, values[:, o[:size]]]) for o in fold_orders]
+            losses[size] = cv_row_loss(per_fold, categorical, y, folds, params, n_estimators,
+                                       kind)
     trials = [{"size": size, "loss": float(loss.mean()),
                "z": _paired_z(losses[n_incumbent], loss)} for size, loss in sorted(losses.items())]
     best = min(trials, key=lambda t: (t["loss"], t["size"]))
@@ -106,18 +110,6 @@ def confirm_selection(base_X, categorical, values, y, folds, base_loss, kind, pa
         if t["z"] > z and _paired_z(losses[t["size"]], losses[best["size"]]) <= 1.0:
             return order, t["size"], trials
     return order, best["size"], trials
-
-
-def _prefix_row_loss(base_X, categorical, values, y, folds, fold_orders, size, params,
-                     n_estimators, kind):
-    """Out-of-fold loss of every row for the base columns plus each fold's top ``size``."""
-    loss = np.empty(y.shape[0])
-    for (fit_idx, pred_idx), fold_order in zip(folds, fold_orders):
-        X = np.column_stack([base_X, values[:, fold_order[:size]]])
-        booster = fit_booster(X[fit_idx], y[fit_idx], params, n_estimators,
-                              categorical=categorical)
-        loss[pred_idx] = row_loss(kind, y[pred_idx], raw_predict(booster, X[pred_idx]))
-    return loss
 
 
 def _paired_z(reference, loss):
