@@ -189,9 +189,9 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
        (transforms, crosses, group-by statistics, out-of-fold target encodings, relational
        aggregations when ``tables`` are given); :class:`featsmith.selectors.HalvingScreen`
        scores them by the held-out gain they add to the baseline's out-of-fold predictions
-       (copies of the encoded columns dropped); :class:`featsmith.selectors.GBDTSelector` keeps the survivors whose importance beats
-       shuffled shadow columns; they are kept only if LightGBM's defaults validate better with
-       them (``feature_plan_``).
+       (copies of the encoded columns dropped); :class:`featsmith.selectors.GBDTSelector`
+       keeps the survivors whose importance beats shuffled shadow columns; they are kept
+       only if LightGBM's defaults validate better with them (``feature_plan_``).
     4. **search**: known-good LightGBM configurations, then TPE, through
        :class:`featsmith.tuners.Experiment`, one trial at a time while the budget allows.
     5. **ensemble**: greedy ensemble selection (Caruana) over the best trials' out-of-fold

@@ -82,19 +82,20 @@ class HalvingScreen(BaseEstimator):
        single-feature score (multiclass targets with rare classes).
     7. The incumbent selection: stage-I passes in stage-I score order, then joint-only passes
        in order of their joint p-value, the first ``n_keep`` of them.
-    8. Confirmation (``confirm=True`` and ``base`` given; off by default): the remaining finalists are ranked
-       after the incumbent by their gain importance in one LightGBM model trained from
-       scratch on the base columns and all finalists (those with no gain are left out).
+    8. Confirmation (``confirm=True`` and ``base`` given; off by default): the remaining
+       finalists are ranked after the incumbent by their gain importance in one LightGBM
+       model trained from scratch on the base columns and all finalists (those with no gain
+       are left out; inside the cross-validation each fold ranks on its own rows).
        Prefixes of that ranking (none, the incumbent, the incumbent plus 1, 2, 4, ... more,
        up to ``n_keep``) are scored by the out-of-fold loss of LightGBM trained from scratch
        on the base columns plus the prefix (``confirm_cv`` folds, ``base_estimators``
        rounds, at most ``confirm_max_rows`` rows). The prefix with the lowest loss replaces
        the incumbent if its per-row loss is lower than the incumbent's by more than
        ``confirm_z`` standard errors (paired over rows); of the prefixes that do, the
-       smallest within one standard error of the best is kept. This finds candidates that help a
-       model learn from the start although the base model's out-of-fold scores already
-       carry their signal (stage I cannot see those), and it drops an incumbent that makes
-       the from-scratch model worse beyond noise.
+       smallest within one standard error of the best is kept. This looks for candidates that
+       help a model learn from the start although the base model's out-of-fold scores
+       already carry their signal (stage I cannot see those), and drops an incumbent that
+       makes the from-scratch model worse beyond noise.
 
     Parameters
     ----------
@@ -437,15 +438,19 @@ class HalvingScreen(BaseEstimator):
 
     def _oof_base_scores(self, X, categorical, y_enc, n, n_classes, rng, n_jobs):
         params = lgb_params(self.task_, n_classes, draw_seed(rng), n_jobs)
-        folds = (StratifiedKFold if self.task_ == "classification" else KFold)(
-            n_splits=self.cv, shuffle=True, random_state=draw_seed(rng))
+        splits = self._shuffled_folds(self.cv, y_enc, rng)
         oof = np.zeros(n) if n_classes <= 2 else np.zeros((n_classes, n))
-        splits = list(folds.split(X, y_enc))
         for fit_idx, pred_idx in splits:
             booster = fit_booster(X[fit_idx], y_enc[fit_idx], params, self.base_estimators,
                                   categorical=categorical)
             oof[..., pred_idx] = raw_predict(booster, X[pred_idx])
         return oof, splits
+
+    def _shuffled_folds(self, n_splits, y_enc, rng):
+        """(fit rows, predict rows) of shuffled k-fold, stratified for classification."""
+        splitter = (StratifiedKFold if self.task_ == "classification" else KFold)(
+            n_splits=n_splits, shuffle=True, random_state=draw_seed(rng))
+        return list(splitter.split(np.zeros((y_enc.shape[0], 1)), y_enc))
 
     def _confirm_stage(self, source, passed, distinct, base_X, categorical, y_enc, raw0, folds,
                        rows, kind, n_classes, rng, n_jobs):
@@ -459,9 +464,7 @@ class HalvingScreen(BaseEstimator):
             rows, base_loss = np.arange(n), row_loss(kind, y_enc, raw0)
         else:
             rows = np.sort(rows[:n_rows])
-            splitter = (StratifiedKFold if self.task_ == "classification" else KFold)(
-                n_splits=self.confirm_cv, shuffle=True, random_state=draw_seed(rng))
-            folds = list(splitter.split(rows, y_enc[rows]))
+            folds = self._shuffled_folds(self.confirm_cv, y_enc[rows], rng)
             base_loss = cv_row_loss(base_X[rows], categorical, y_enc[rows], folds, params,
                                     self.base_estimators, kind)
         first = [a for a in passed if a in set(distinct)]
@@ -513,12 +516,9 @@ class HalvingScreen(BaseEstimator):
             values = np.column_stack([base_X[rows].astype(np.float64), values])
         # Missing values rank below every observed one, so the missing pattern counts too.
         values[np.isnan(values)] = -np.inf
-        ranks = rankdata(values, axis=0)
-        ranks -= ranks.mean(axis=0)
-        norms = np.sqrt((ranks ** 2).sum(axis=0))
-        constant = norms == 0
-        norms[constant] = 1.0
-        corr = np.abs((ranks.T @ ranks) / np.outer(norms, norms))
+        ranks = _spearman_ranks(values)
+        constant = ~ranks.any(axis=0)
+        corr = np.abs(ranks.T @ ranks)
         codes, n_unique = [], []
         for j in range(values.shape[1]):
             uniq, inverse = np.unique(values[:, j], return_inverse=True)
