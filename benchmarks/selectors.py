@@ -13,12 +13,18 @@ The screen is compared with OpenFE on selection time alone (``screen s`` vs ``op
 Metrics as in the suite's manifest (roc_auc higher is better; log_loss, rmse lower). The
 relational task is skipped (OpenFE takes one table).
 
+``--splits N`` is the dev evaluation that leaves the test split alone: on each task, N seeded
+70/30 splits of the TRAINING rows; generator and screen see the 70 %, (a) and (c) are scored on
+the 30 %, and the gap is printed in that split's paired-bootstrap standard errors. Use it to
+choose between screen settings; the test split then scores the choice once.
+
 ``--scale`` also times HalvingScreen on 5,000 generated candidates x 100,000 rows and
 GradientFeatureSelector on 100,000 rows x 1,000 features.
 
     python benchmarks/selectors.py --quick     # 3 tasks, 1,000 candidates
     python benchmarks/selectors.py             # all single-table tasks, 1,000 candidates
     python benchmarks/selectors.py --scale     # the timing runs only
+    python benchmarks/selectors.py --splits 5  # (c) vs (a) on repeated splits of the training rows
 
 OpenFE on the wide tasks (thousands to tens of thousands of candidates) can take the better part
 of an hour each at n_jobs=1; ``--openfe-max-candidates`` bounds it (a seeded subset of its own
@@ -218,7 +224,8 @@ def _run_openfe(info, Xtr, ytr, Xte, keep, n_jobs, timeout, max_candidates):
                 meta["n_candidates"])
 
 
-def run_task(name, n_candidates, keep, n_jobs, openfe=None, z=2.0, joint=False, confirm=False):
+def run_task(name, n_candidates, keep, n_jobs, openfe=None, z=2.0, joint=False, confirm=False,
+             recalibrate=True):
     """One row of the table; ``openfe``: None, or run_openfe's keyword arguments."""
     sys.path.insert(0, DATASETS)
     from load import load, task_info
@@ -244,8 +251,8 @@ def run_task(name, n_candidates, keep, n_jobs, openfe=None, z=2.0, joint=False, 
     row["all"], row["all_s"] = s, gen_s + fit_s
 
     t = time.perf_counter()
-    screen = HalvingScreen(n_keep=keep, z_threshold=z, joint=joint, confirm=confirm, random_state=0,
-                           n_jobs=n_jobs).fit(
+    screen = HalvingScreen(n_keep=keep, z_threshold=z, joint=joint, confirm=confirm,
+                           recalibrate=recalibrate, random_state=0, n_jobs=n_jobs).fit(
         src, ytr, base=raw_tr)
     row["screen_s"] = time.perf_counter() - t
     idx = [names.index(a) for a in screen.selected_names_]
@@ -272,6 +279,53 @@ def run_task(name, n_candidates, keep, n_jobs, openfe=None, z=2.0, joint=False, 
         except Exception as exc:  # recorded in the table, not fatal to the other tasks
             row["ofe_error"] = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1][:120]}"
     return info, row
+
+
+def run_splits(name, n_splits, n_candidates, keep, n_jobs, screen_kwargs):
+    """(c) - (a) in paired-bootstrap standard errors on ``n_splits`` seeded 70/30 splits of
+    the task's training rows (positive: (c) better), with the number selected."""
+    sys.path.insert(0, DATASETS)
+    from load import load, task_info
+    from sklearn.model_selection import train_test_split
+
+    info = task_info(name)
+    X, y, _, _, _ = load(name)
+    y = pd.Series(np.asarray(y))
+    hib = HIGHER_IS_BETTER[info["metric"]]
+    out = []
+    for seed in range(n_splits):
+        strat = y if info["task"] != "regression" else None
+        try:
+            fit_rows, val_rows = train_test_split(np.arange(len(y)), test_size=0.3,
+                                                  random_state=seed, stratify=strat)
+        except ValueError:  # a class too rare to stratify
+            fit_rows, val_rows = train_test_split(np.arange(len(y)), test_size=0.3,
+                                                  random_state=seed)
+        Xf, yf = X.iloc[fit_rows].reset_index(drop=True), y.iloc[fit_rows].reset_index(drop=True)
+        Xv, yv = X.iloc[val_rows].reset_index(drop=True), y.iloc[val_rows].reset_index(drop=True)
+        if info["task"] != "regression":  # classes seen in fitting only (log loss needs them)
+            seen = yv.isin(set(yf)).to_numpy()
+            Xv, yv = Xv[seen].reset_index(drop=True), yv[seen].reset_index(drop=True)
+        enc = TableEncoder().fit(Xf)
+        raw_f, raw_v = enc.transform(Xf), enc.transform(Xv)
+        cats = list(getattr(enc, "categorical_features_", []))
+        gen = FeatureGenerator(max_candidates=n_candidates, random_state=0).fit(Xf, yf)
+        src = gen.candidate_source()
+        names = list(src.names)
+        raw, _, raw_out = fit_score(info, raw_f, yf, raw_v, yv, cats, n_jobs)
+        screen = HalvingScreen(n_keep=keep, random_state=0, n_jobs=n_jobs, **screen_kwargs).fit(
+            src, yf, base=raw_f)
+        if not screen.selected_names_:
+            out.append((0.0, 0))
+            continue
+        chosen = screen.selected_names_
+        sel_f = src.evaluate(chosen)
+        sel_v = gen.transform(Xv)[:, [names.index(a) for a in chosen]]
+        sel, _, sel_out = fit_score(info, np.hstack([raw_f, sel_f]), yf, np.hstack([raw_v, sel_v]),
+                                    yv, cats, n_jobs)
+        se = paired_se(info, yv, sel_out, raw_out, n_boot=200)
+        out.append(((sel - raw) * (1 if hib else -1) / se if se > 0 else 0.0, len(chosen)))
+    return out
 
 
 def fmt(v, digits=4):
@@ -355,6 +409,11 @@ def main(argv=None):
     ap.add_argument("--openfe-only", action="store_true",
                     help="only run OpenFE (filling --openfe-cache)")
     ap.add_argument("--scale", action="store_true", help="only the timing runs at scale")
+    ap.add_argument("--splits", type=int, default=0,
+                    help="only (c) vs (a) on this many seeded 70/30 splits of the training rows")
+    ap.add_argument("--no-recalibrate", action="store_true",
+                    help="HalvingScreen(recalibrate=False): candidates judged against the base "
+                         "scores as they are")
     args = ap.parse_args(argv)
     if args.scale:
         scale_runs(args.n_jobs, args.joint, args.joint_max_rows, args.confirm)
@@ -365,6 +424,29 @@ def main(argv=None):
     single = [t["name"] for t in read_manifest() if "relationships" not in t]
     tasks = args.tasks or (QUICK if args.quick else single)
     n_cand = args.candidates or 1000
+    if args.splits:
+        kwargs = {"z_threshold": args.z, "joint": args.joint, "confirm": args.confirm,
+                  "recalibrate": not args.no_recalibrate}
+        print(f"(c) - (a) on {args.splits} seeded 70/30 splits of the training rows, in "
+              f"paired-bootstrap SE of each split's 30 %; HalvingScreen {kwargs}, keep "
+              f"{args.keep}, {n_cand} candidates.\n")
+        print("| task | (c) - (a) / SE per split | mean | better | worse | same | selected |")
+        print("|---|---|---|---|---|---|---|")
+        every = []
+        for name in tasks:
+            res = run_splits(name, args.splits, n_cand, args.keep, args.n_jobs, kwargs)
+            z = np.array([g for g, _ in res])
+            every.append(z)
+            print(f"| {name} | {', '.join(f'{g:+.2f}' for g in z)} | {z.mean():+.2f} | "
+                  f"{int((z > 0).sum())} | {int((z < 0).sum())} | {int((z == 0).sum())} | "
+                  f"{', '.join(str(k) for _, k in res)} |", flush=True)
+        z = np.concatenate(every)
+        means = np.array([e.mean() for e in every])
+        print(f"\nAll splits: mean {z.mean():+.3f} SE; {int((z > 0).sum())} better, "
+              f"{int((z < 0).sum())} worse, {int((z == 0).sum())} same. Tasks by mean gap: "
+              f"{int((means > 0).sum())} better, {int((means < 0).sum())} worse, "
+              f"{int((means == 0).sum())} same.")
+        return
     with_openfe = not args.no_openfe and os.path.exists(OPENFE_PYTHON)
     openfe = None if not with_openfe else {
         "timeout": args.openfe_timeout, "max_candidates": args.openfe_max_candidates,
@@ -393,7 +475,7 @@ def main(argv=None):
     notes, vs_raw = [], []
     for name in tasks:
         info, r = run_task(name, n_cand, args.keep, args.n_jobs, openfe, args.z, args.joint,
-                           args.confirm)
+                           args.confirm, not args.no_recalibrate)
         hib = HIGHER_IS_BETTER[info["metric"]]
 
         def better(a, b):

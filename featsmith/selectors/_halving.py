@@ -29,7 +29,7 @@ from featsmith.selectors._common import (
 )
 from featsmith.selectors._importance import fit_booster, raw_predict
 from featsmith.selectors._joint import joint_permutation_gain
-from featsmith.selectors._losses import kind_of, prior_raw, row_loss
+from featsmith.selectors._losses import kind_of, prior_raw, recalibrate, row_loss
 
 # Rows used to find near-duplicates among the final survivors (rank correlation).
 DEDUP_ROWS = 20_000
@@ -55,7 +55,11 @@ class HalvingScreen(BaseEstimator):
 
     1. The base scores come from ``init_score``, or from an out-of-fold LightGBM model on
        ``base`` (so no row is scored by a model that saw its target), or from the class priors /
-       the mean when neither is given.
+       the mean when neither is given. They are then recalibrated (``recalibrate=True``): the
+       loss-minimising ``a + b * score`` (an intercept per class for multiclass) replaces
+       them. Out-of-fold boosted scores are rarely calibrated, and against miscalibrated
+       scores any candidate, noise included, earns gain by correcting the bias in each of its
+       bins.
     2. Round 0 scores every candidate on ``init_rows`` rows; exact duplicates (identical values
        on those rows) are dropped first, and so are copies of a ``base`` column (absolute
        Spearman correlation >= ``dedup_threshold`` on those rows: ``log1p(x)``, ``rank(x)``),
@@ -153,6 +157,11 @@ class HalvingScreen(BaseEstimator):
         Cap on the rows of the confirmation stage (a random subset).
     confirm_cv : int, default=3
         Folds of the confirmation stage's refits.
+    recalibrate : bool, default=True
+        Recalibrate the base scores before screening (step 1): two parameters (``K + 1`` for
+        ``K`` classes) fitted on all rows. ``False`` scores candidates against the base
+        scores as they are; on repeated splits of the dev tasks' training rows
+        that selected noise more often (see BENCHMARKS.md).
 
     Attributes
     ----------
@@ -169,7 +178,8 @@ class HalvingScreen(BaseEstimator):
     selected_names_ : list of str
         The selected candidates, best first.
     init_score_ : ndarray
-        The base raw scores the candidates were scored against (out-of-fold when fitted).
+        The base raw scores the candidates were scored against (out-of-fold when fitted,
+        after recalibration).
     rounds_ : list of dict
         Per round: candidates, rows and seconds.
     joint_ : dict or None
@@ -221,6 +231,7 @@ class HalvingScreen(BaseEstimator):
         "confirm_z": [Interval(numbers.Real, 0, None, closed="left")],
         "confirm_max_rows": [Interval(numbers.Integral, 100, None, closed="left"), None],
         "confirm_cv": [Interval(numbers.Integral, 2, None, closed="left")],
+        "recalibrate": ["boolean"],
     }
 
     def __init__(
@@ -247,6 +258,7 @@ class HalvingScreen(BaseEstimator):
         confirm_z=1.5,
         confirm_max_rows=20_000,
         confirm_cv=3,
+        recalibrate=True,
     ):
         self.n_keep = n_keep
         self.init_rows = init_rows
@@ -270,6 +282,7 @@ class HalvingScreen(BaseEstimator):
         self.confirm_z = confirm_z
         self.confirm_max_rows = confirm_max_rows
         self.confirm_cv = confirm_cv
+        self.recalibrate = recalibrate
 
     # ------------------------------------------------------------------ fit
     def fit(self, candidates, y, base=None, init_score=None, categorical_features=None):
@@ -318,7 +331,10 @@ class HalvingScreen(BaseEstimator):
                                                      rng, n_jobs)
         else:
             raw0 = prior_raw(kind, y_enc, n_classes)
-        self.init_score_ = raw0.T if raw0.ndim == 2 else raw0
+        # The scores candidates are judged against; the confirmation stage compares
+        # from-scratch refits with the base model's own (uncalibrated) out-of-fold loss.
+        scored = recalibrate(kind, y_enc, raw0) if self.recalibrate else raw0
+        self.init_score_ = scored.T if scored.ndim == 2 else scored
         self.base_seconds_ = time.perf_counter() - t0
 
         n_steps = self.n_newton_steps or (2 if kind == "binary" else 1)
@@ -356,7 +372,7 @@ class HalvingScreen(BaseEstimator):
                         status[alive[j]] = "near_duplicate"
                     alive = [a for a, c in zip(alive, copies) if not c]
                     values = values[:, ~copies]
-            r0 = raw0[..., sel]
+            r0 = scored[..., sel]
             gains, ses = crossfit_gain(values, y_enc[sel], r0, half[sel], kind, n_bins=self.n_bins,
                                   reg_lambda=float(self.reg_lambda), n_steps=n_steps)
             for a, g, e in zip(alive, gains, ses):
@@ -392,7 +408,7 @@ class HalvingScreen(BaseEstimator):
         joint_scores = {}
         self.joint_ = None
         if self.joint and distinct:
-            joint_scores = self._joint_stage(source, distinct, base_X, categorical, y_enc, raw0,
+            joint_scores = self._joint_stage(source, distinct, base_X, categorical, y_enc, scored,
                                              order[:min(n_max, self.joint_max_rows or n_max)],
                                              half, kind, n_classes, rng, n_jobs)
             tested = [a for a in distinct if a not in stage]
@@ -704,3 +720,4 @@ def _drop_exact_duplicates(values):
         else:
             seen.add(digest)
     return keep
+
