@@ -252,7 +252,8 @@ def run_task(name, n_candidates, keep, n_jobs, openfe=None, z=2.0, joint=False, 
 
     t = time.perf_counter()
     screen = HalvingScreen(n_keep=keep, z_threshold=z, joint=joint, confirm=confirm,
-                           recalibrate=recalibrate, random_state=0, n_jobs=n_jobs).fit(
+                           random_state=0, n_jobs=n_jobs,
+                           **({} if recalibrate else {"recalibrate": False})).fit(
         src, ytr, base=raw_tr)
     row["screen_s"] = time.perf_counter() - t
     idx = [names.index(a) for a in screen.selected_names_]
@@ -425,8 +426,9 @@ def main(argv=None):
     tasks = args.tasks or (QUICK if args.quick else single)
     n_cand = args.candidates or 1000
     if args.splits:
-        kwargs = {"z_threshold": args.z, "joint": args.joint, "confirm": args.confirm,
-                  "recalibrate": not args.no_recalibrate}
+        kwargs = {"z_threshold": args.z, "joint": args.joint, "confirm": args.confirm}
+        if args.no_recalibrate:  # (passed only when set, so older featsmith versions run too)
+            kwargs["recalibrate"] = False
         print(f"(c) - (a) on {args.splits} seeded 70/30 splits of the training rows, in "
               f"paired-bootstrap SE of each split's 30 %; HalvingScreen {kwargs}, keep "
               f"{args.keep}, {n_cand} candidates.\n")
