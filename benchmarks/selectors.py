@@ -224,7 +224,7 @@ def _run_openfe(info, Xtr, ytr, Xte, keep, n_jobs, timeout, max_candidates):
                 meta["n_candidates"])
 
 
-def run_task(name, n_candidates, keep, n_jobs, openfe=None, z=2.0, joint=False, confirm=False,
+def run_task(name, n_candidates, keep, n_jobs, openfe=None, z=None, joint=False, confirm=False,
              recalibrate=True):
     """One row of the table; ``openfe``: None, or run_openfe's keyword arguments."""
     sys.path.insert(0, DATASETS)
@@ -251,9 +251,11 @@ def run_task(name, n_candidates, keep, n_jobs, openfe=None, z=2.0, joint=False, 
     row["all"], row["all_s"] = s, gen_s + fit_s
 
     t = time.perf_counter()
-    screen = HalvingScreen(n_keep=keep, z_threshold=z, joint=joint, confirm=confirm,
-                           random_state=0, n_jobs=n_jobs,
-                           **({} if recalibrate else {"recalibrate": False})).fit(
+    options = {} if z is None else {"z_threshold": z}
+    if not recalibrate:
+        options["recalibrate"] = False
+    screen = HalvingScreen(n_keep=keep, joint=joint, confirm=confirm, random_state=0,
+                           n_jobs=n_jobs, **options).fit(
         src, ytr, base=raw_tr)
     row["screen_s"] = time.perf_counter() - t
     idx = [names.index(a) for a in screen.selected_names_]
@@ -393,7 +395,8 @@ def main(argv=None):
     ap.add_argument("--candidates", type=int, default=None)
     ap.add_argument("--keep", type=int, default=20)
     ap.add_argument("--n-jobs", type=int, default=1)
-    ap.add_argument("--z", type=float, default=2.0, help="HalvingScreen z_threshold (default 2)")
+    ap.add_argument("--z", type=float, default=None,
+                    help="HalvingScreen z_threshold (default: the screen's own, 0)")
     ap.add_argument("--joint", action="store_true", help="HalvingScreen(joint=True): the joint second stage")
     ap.add_argument("--confirm", action="store_true",
                     help="HalvingScreen(confirm=True): the confirmation stage")
@@ -426,7 +429,9 @@ def main(argv=None):
     tasks = args.tasks or (QUICK if args.quick else single)
     n_cand = args.candidates or 1000
     if args.splits:
-        kwargs = {"z_threshold": args.z, "joint": args.joint, "confirm": args.confirm}
+        kwargs = {"joint": args.joint, "confirm": args.confirm}
+        if args.z is not None:
+            kwargs["z_threshold"] = args.z
         if args.no_recalibrate:  # (passed only when set, so older featsmith versions run too)
             kwargs["recalibrate"] = False
         print(f"(c) - (a) on {args.splits} seeded 70/30 splits of the training rows, in "
@@ -468,7 +473,7 @@ def main(argv=None):
                       f"{type(exc).__name__}", flush=True)
         return
     print(f"LightGBM defaults, n_jobs={args.n_jobs}; {n_cand} candidates; keep {args.keep}; "
-          f"screen z_threshold={args.z}, joint stage {'on' if args.joint else 'off'}, "
+          f"screen z_threshold={'default' if args.z is None else args.z}, joint stage {'on' if args.joint else 'off'}, "
           f"confirmation stage {'on' if args.confirm else 'off'}.\n")
     print("| task | metric | (a) raw | (b) raw+all | (c) raw+screen | (d) raw+OpenFE | (c) vs (a) "
           "| (c) - (a) / SE | (c) vs (d) | (b) s | (c) s (screen s) | (d) s (OpenFE s) "
