@@ -396,7 +396,7 @@ def main(argv=None):
     ap.add_argument("--keep", type=int, default=20)
     ap.add_argument("--n-jobs", type=int, default=1)
     ap.add_argument("--z", type=float, default=None,
-                    help="HalvingScreen z_threshold (default: the screen's own, 0)")
+                    help="HalvingScreen z_threshold (default: the screen's own, 2)")
     ap.add_argument("--joint", action="store_true", help="HalvingScreen(joint=True): the joint second stage")
     ap.add_argument("--confirm", action="store_true",
                     help="HalvingScreen(confirm=True): the confirmation stage")

@@ -57,9 +57,8 @@ def canonical_picks(screen, stage):
 @pytest.mark.parametrize("joint", [False, True])
 @pytest.mark.parametrize("task, n", [("regression", 6000), ("binary", 10000)])
 def test_recovers_informative_candidates_on_top_of_base(task, n, joint):
-    # Documented settings for "which candidates beat noise": the significance test
-    # z_threshold=2 (with and without the joint stage), n_keep larger than the number of true
-    # candidates.
+    # Documented settings: defaults (the significance test z_threshold=2, with and without
+    # the joint stage), n_keep larger than the number of true candidates.
     B, C, y = make_screen_data(task, n=n)
     screen = HalvingScreen(joint=joint, n_keep=20, z_threshold=2.0, random_state=0).fit(
         C, y, base=B)
@@ -83,11 +82,11 @@ def test_recovers_informative_candidates_on_top_of_base(task, n, joint):
 
 
 @pytest.mark.parametrize("task, n", [("regression", 6000), ("binary", 10000)])
-def test_default_keeps_positive_gain_best_first(task, n):
-    # The default (z_threshold=0, OpenFE's rule) keeps every finalist with positive held-out
-    # gain, up to n_keep: all true candidates, ranked before the noise that got in.
+def test_positive_gain_rule_keeps_true_candidates_first(task, n):
+    # z_threshold=0 (OpenFE's rule) keeps every finalist with positive held-out gain, up to
+    # n_keep: all true candidates, ranked before the noise that got in.
     B, C, y = make_screen_data(task, n=n)
-    screen = HalvingScreen(n_keep=20, random_state=0).fit(C, y, base=B)
+    screen = HalvingScreen(n_keep=20, z_threshold=0.0, random_state=0).fit(C, y, base=B)
     canonical = [{300: 0, 301: 1, 302: 2}.get(int(s[1:]), int(s[1:]))
                  for s in screen.selected_names_]
     assert set(canonical[:len(TRUE)]) == set(TRUE), canonical
@@ -358,8 +357,8 @@ def test_confirm_stage_alone_recovers_informative_candidates(task, n):
 
 def test_confirm_stage_keeps_pure_noise_out_and_needs_base():
     B, C, y = make_pure_noise_data()
-    # (with stage I's significance test: at z_threshold=0 some noise passes stage I, and the
-    # confirmation drops an incumbent only when it hurts beyond noise)
+    # (stage I's significance test made explicit: at z_threshold=0 some noise passes stage I,
+    # and the confirmation drops an incumbent only when it hurts beyond noise)
     screen = HalvingScreen(n_keep=20, confirm=True, z_threshold=2.0, random_state=0).fit(
         C, y, base=B)
     assert screen.selected_names_ == [] and screen.confirm_["chosen"] == 0
