@@ -165,8 +165,8 @@ class HalvingScreen(BaseEstimator):
     recalibrate : bool, default=True
         Recalibrate the base scores before screening (step 1): two parameters (``K + 1`` for
         ``K`` classes) fitted on all rows. ``False`` scores candidates against the base
-        scores as they are; on repeated splits of the dev tasks' training rows
-        that selected noise more often (see BENCHMARKS.md).
+        scores as they are: if those are biased or over-confident, noise candidates gain by
+        correcting them (see BENCHMARKS.md).
 
     Attributes
     ----------
@@ -307,7 +307,8 @@ class HalvingScreen(BaseEstimator):
         init_score : array-like, optional
             Base raw scores given directly: predictions (regression), logits (binary) or
             per-class logits of shape ``(n_rows, n_classes)``. They must not come from a model
-            fitted on these rows' targets, or every candidate will look useless. With ``base``
+            fitted on these rows' targets, or every candidate will look useless. They are
+            recalibrated like a base model's scores (``recalibrate``). With ``base``
             as well, these scores are used and no base model is fitted.
         categorical_features : list of int, optional
             Columns of an array ``base`` that hold integer category codes (LightGBM
@@ -725,4 +726,3 @@ def _drop_exact_duplicates(values):
         else:
             seen.add(digest)
     return keep
-

@@ -84,7 +84,6 @@ def grad_hess(kind, y, raw):
     return grad, hess
 
 
-
 def recalibrate(kind, y, raw):
     """``raw`` replaced by the loss-minimising ``a + b * raw`` (an intercept per class for
     multiclass, one common scale ``b``).
@@ -92,8 +91,8 @@ def recalibrate(kind, y, raw):
     Out-of-fold scores of a boosted model are rarely calibrated: they are often
     over-confident or biased in the large. A correction fitted on top of such scores lowers
     the loss with no information at all (a shift in every bin of a noise column), which would
-    credit noise candidates with gain. ``K + 1`` parameters over all rows leave next to no
-    room to overfit.
+    credit noise candidates with gain. Two parameters (``K + 1`` for ``K`` classes) fitted on
+    all rows leave next to no room to overfit.
     """
     if kind == "l2":
         design = np.column_stack([np.ones_like(raw), raw])
