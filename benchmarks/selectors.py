@@ -224,9 +224,20 @@ def _run_openfe(info, Xtr, ytr, Xte, keep, n_jobs, timeout, max_candidates):
                 meta["n_candidates"])
 
 
-def run_task(name, n_candidates, keep, n_jobs, openfe=None, z=None, joint=False, confirm=False,
-             recalibrate=True):
-    """One row of the table; ``openfe``: None, or run_openfe's keyword arguments."""
+def screen_options(args):
+    """HalvingScreen keyword arguments from the command line: only those set, so that the
+    screen's own defaults apply otherwise (and older featsmith versions run too)."""
+    options = {"joint": args.joint, "confirm": args.confirm}
+    if args.z is not None:
+        options["z_threshold"] = args.z
+    if args.no_recalibrate:
+        options["recalibrate"] = False
+    return options
+
+
+def run_task(name, n_candidates, keep, n_jobs, openfe=None, screen_kwargs=None):
+    """One row of the table; ``openfe``: None, or run_openfe's keyword arguments;
+    ``screen_kwargs``: HalvingScreen's (see ``screen_options``)."""
     sys.path.insert(0, DATASETS)
     from load import load, task_info
 
@@ -251,12 +262,8 @@ def run_task(name, n_candidates, keep, n_jobs, openfe=None, z=None, joint=False,
     row["all"], row["all_s"] = s, gen_s + fit_s
 
     t = time.perf_counter()
-    options = {} if z is None else {"z_threshold": z}
-    if not recalibrate:
-        options["recalibrate"] = False
-    screen = HalvingScreen(n_keep=keep, joint=joint, confirm=confirm, random_state=0,
-                           n_jobs=n_jobs, **options).fit(
-        src, ytr, base=raw_tr)
+    screen = HalvingScreen(n_keep=keep, random_state=0, n_jobs=n_jobs,
+                           **(screen_kwargs or {})).fit(src, ytr, base=raw_tr)
     row["screen_s"] = time.perf_counter() - t
     idx = [names.index(a) for a in screen.selected_names_]
     row["n_selected"] = len(idx)
@@ -428,12 +435,8 @@ def main(argv=None):
     single = [t["name"] for t in read_manifest() if "relationships" not in t]
     tasks = args.tasks or (QUICK if args.quick else single)
     n_cand = args.candidates or 1000
+    kwargs = screen_options(args)
     if args.splits:
-        kwargs = {"joint": args.joint, "confirm": args.confirm}
-        if args.z is not None:
-            kwargs["z_threshold"] = args.z
-        if args.no_recalibrate:  # (passed only when set, so older featsmith versions run too)
-            kwargs["recalibrate"] = False
         print(f"(c) - (a) on {args.splits} seeded 70/30 splits of the training rows, in "
               f"paired-bootstrap SE of each split's 30 %; HalvingScreen {kwargs}, keep "
               f"{args.keep}, {n_cand} candidates.\n")
@@ -473,16 +476,14 @@ def main(argv=None):
                       f"{type(exc).__name__}", flush=True)
         return
     print(f"LightGBM defaults, n_jobs={args.n_jobs}; {n_cand} candidates; keep {args.keep}; "
-          f"screen z_threshold={'default' if args.z is None else args.z}, joint stage {'on' if args.joint else 'off'}, "
-          f"confirmation stage {'on' if args.confirm else 'off'}.\n")
+          f"HalvingScreen {kwargs} (the rest its defaults).\n")
     print("| task | metric | (a) raw | (b) raw+all | (c) raw+screen | (d) raw+OpenFE | (c) vs (a) "
           "| (c) - (a) / SE | (c) vs (d) | (b) s | (c) s (screen s) | (d) s (OpenFE s) "
           "| screen / OpenFE time |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     notes, vs_raw = [], []
     for name in tasks:
-        info, r = run_task(name, n_cand, args.keep, args.n_jobs, openfe, args.z, args.joint,
-                           args.confirm, not args.no_recalibrate)
+        info, r = run_task(name, n_cand, args.keep, args.n_jobs, openfe, kwargs)
         hib = HIGHER_IS_BETTER[info["metric"]]
 
         def better(a, b):
