@@ -291,9 +291,10 @@ def run_task(name, n_candidates, keep, n_jobs, openfe=None, screen_kwargs=None):
     return info, row
 
 
-def run_splits(name, n_splits, n_candidates, keep, n_jobs, screen_kwargs):
-    """(c) - (a) in paired-bootstrap standard errors on ``n_splits`` seeded 70/30 splits of
-    the task's training rows (positive: (c) better), with the number selected."""
+def run_splits(name, n_splits, n_candidates, keep, n_jobs, screen_kwargs, with_all=False):
+    """Per seeded 70/30 split of the task's training rows: (c) - (a) in paired-bootstrap
+    standard errors (positive: (c) better), the number selected, and (with ``with_all``)
+    (b) - (a) for raw + every candidate (else None)."""
     sys.path.insert(0, DATASETS)
     from load import load, task_info
     from sklearn.model_selection import train_test_split
@@ -301,7 +302,7 @@ def run_splits(name, n_splits, n_candidates, keep, n_jobs, screen_kwargs):
     info = task_info(name)
     X, y, _, _, _ = load(name)
     y = pd.Series(np.asarray(y))
-    hib = HIGHER_IS_BETTER[info["metric"]]
+    sign = 1 if HIGHER_IS_BETTER[info["metric"]] else -1
     out = []
     for seed in range(n_splits):
         strat = y if info["task"] != "regression" else None
@@ -323,18 +324,22 @@ def run_splits(name, n_splits, n_candidates, keep, n_jobs, screen_kwargs):
         src = gen.candidate_source()
         names = list(src.names)
         raw, _, raw_out = fit_score(info, raw_f, yf, raw_v, yv, cats, n_jobs)
+
+        def gap(cols_f, cols_v):
+            s, _, s_out = fit_score(info, np.hstack([raw_f, cols_f]), yf,
+                                    np.hstack([raw_v, cols_v]), yv, cats, n_jobs)
+            se = paired_se(info, yv, s_out, raw_out, n_boot=200)
+            return sign * (s - raw) / se if se > 0 else 0.0
+
         screen = HalvingScreen(n_keep=keep, random_state=0, n_jobs=n_jobs, **screen_kwargs).fit(
             src, yf, base=raw_f)
-        if not screen.selected_names_:
-            out.append((0.0, 0))
-            continue
         chosen = screen.selected_names_
-        sel_f = src.evaluate(chosen)
-        sel_v = gen.transform(Xv)[:, [names.index(a) for a in chosen]]
-        sel, _, sel_out = fit_score(info, np.hstack([raw_f, sel_f]), yf, np.hstack([raw_v, sel_v]),
-                                    yv, cats, n_jobs)
-        se = paired_se(info, yv, sel_out, raw_out, n_boot=200)
-        out.append(((sel - raw) * (1 if hib else -1) / se if se > 0 else 0.0, len(chosen)))
+        cand_v = gen.transform(Xv) if chosen or with_all else None
+        sel_gap = 0.0
+        if chosen:
+            sel_gap = gap(src.evaluate(chosen), cand_v[:, [names.index(a) for a in chosen]])
+        all_gap = gap(src.evaluate(names), cand_v) if with_all else None
+        out.append((sel_gap, len(chosen), all_gap))
     return out
 
 
@@ -422,6 +427,8 @@ def main(argv=None):
     ap.add_argument("--scale", action="store_true", help="only the timing runs at scale")
     ap.add_argument("--splits", type=int, default=0,
                     help="only (c) vs (a) on this many seeded 70/30 splits of the training rows")
+    ap.add_argument("--with-all", action="store_true",
+                    help="with --splits: also (b) raw + every candidate against (a)")
     ap.add_argument("--no-recalibrate", action="store_true",
                     help="HalvingScreen(recalibrate=False): candidates judged against the base "
                          "scores as they are")
@@ -440,16 +447,22 @@ def main(argv=None):
         print(f"(c) - (a) on {args.splits} seeded 70/30 splits of the training rows, in "
               f"paired-bootstrap SE of each split's 30 %; HalvingScreen {kwargs}, keep "
               f"{args.keep}, {n_cand} candidates.\n")
-        print("| task | (c) - (a) / SE per split | mean | better | worse | same | selected |")
-        print("|---|---|---|---|---|---|---|")
+        extra = " (b) - (a) / SE per split | (b) mean |" if args.with_all else ""
+        print(f"| task | (c) - (a) / SE per split | mean | better | worse | same | selected |{extra}")
+        print("|---|---|---|---|---|---|---|" + ("---|---|" if args.with_all else ""))
         every = []
         for name in tasks:
-            res = run_splits(name, args.splits, n_cand, args.keep, args.n_jobs, kwargs)
-            z = np.array([g for g, _ in res])
+            res = run_splits(name, args.splits, n_cand, args.keep, args.n_jobs, kwargs,
+                             args.with_all)
+            z = np.array([g for g, _, _ in res])
             every.append(z)
-            print(f"| {name} | {', '.join(f'{g:+.2f}' for g in z)} | {z.mean():+.2f} | "
-                  f"{int((z > 0).sum())} | {int((z < 0).sum())} | {int((z == 0).sum())} | "
-                  f"{', '.join(str(k) for _, k in res)} |", flush=True)
+            line = (f"| {name} | {', '.join(f'{g:+.2f}' for g in z)} | {z.mean():+.2f} | "
+                    f"{int((z > 0).sum())} | {int((z < 0).sum())} | {int((z == 0).sum())} | "
+                    f"{', '.join(str(k) for _, k, _ in res)} |")
+            if args.with_all:
+                b = np.array([g for _, _, g in res])
+                line += f" {', '.join(f'{g:+.2f}' for g in b)} | {b.mean():+.2f} |"
+            print(line, flush=True)
         z = np.concatenate(every)
         means = np.array([e.mean() for e in every])
         print(f"\nAll splits: mean {z.mean():+.3f} SE; {int((z > 0).sum())} better, "

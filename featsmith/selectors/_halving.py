@@ -399,17 +399,18 @@ class HalvingScreen(BaseEstimator):
         finalists = sorted(alive, key=lambda a: -last[a][0])
         gaining = [a for a in finalists
                    if last[a][0] > self.min_gain and last[a][0] > self.z_threshold * last[a][3]]
-        for a in set(finalists) - set(gaining):
+        gaining_set = set(gaining)
+        for a in set(finalists) - gaining_set:
             status[a] = "no_gain"
         confirming = self.confirm and base_X is not None and base_X.shape[1] > 0
         # Stage-I passes rank before the rest when near-duplicates are resolved.
-        ranked = gaining + ([a for a in finalists if a not in set(gaining)]
+        ranked = gaining + ([a for a in finalists if a not in gaining_set]
                             if self.joint or confirming else [])
         distinct = self._drop_near_duplicates(source, ranked, order[:min(n_max, DEDUP_ROWS)],
                                               base_X)
         for a in set(ranked) - set(distinct):
             status[a] = "near_duplicate"
-        passed = [a for a in distinct if a in set(gaining)]
+        passed = [a for a in distinct if a in gaining_set]
         stage = dict.fromkeys(passed, "I")
         joint_scores = {}
         self.joint_ = None
@@ -427,13 +428,14 @@ class HalvingScreen(BaseEstimator):
             confirmed = self._confirm_stage(source, selected, distinct, base_X, categorical,
                                             y_enc, raw0, base_folds, order[:n_max], kind,
                                             n_classes, rng, n_jobs)
+            confirmed_set = set(confirmed)
             for a in selected:
-                if a not in set(confirmed):
+                if a not in confirmed_set:
                     status[a] = "not_confirmed"
             for a in confirmed:
                 stage.setdefault(a, "confirm")
             # The refits judged the selection as a whole: untested passes do not refill it.
-            not_in_top = [a for a in not_in_top if a not in set(confirmed)]
+            not_in_top = [a for a in not_in_top if a not in confirmed_set]
             selected = confirmed
         self.selected_names_ = selected
         for a in not_in_top:
@@ -489,18 +491,19 @@ class HalvingScreen(BaseEstimator):
             folds = self._shuffled_folds(self.confirm_cv, y_enc[rows], rng)
             base_loss = cv_row_loss(base_X[rows], categorical, y_enc[rows], folds, params,
                                     self.base_estimators, kind)
-        first = [a for a in passed if a in set(distinct)]
-        names = first + [a for a in distinct if a not in set(first)]
+        # The incumbent is drawn from the distinct finalists; it ranks first.
+        incumbent = set(passed)
+        names = list(passed) + [a for a in distinct if a not in incumbent]
         values = source.evaluate(names, rows).astype(np.float64)
         values[~np.isfinite(values)] = np.nan
         order, chosen, trials = confirm_selection(
             base_X[rows], categorical, values, y_enc[rows], folds, base_loss, kind, params,
-            self.base_estimators, len(first), self.n_keep, float(self.confirm_z))
+            self.base_estimators, len(passed), self.n_keep, float(self.confirm_z))
         confirmed = [names[j] for j in order[:chosen]]
-        self.confirm_ = {"rows": int(rows.size), "incumbent": len(first), "chosen": chosen,
+        self.confirm_ = {"rows": int(rows.size), "incumbent": len(passed), "chosen": chosen,
                          "trials": trials, "seconds": time.perf_counter() - t}
         logger.info("HalvingScreen confirmation: %d refits on %d rows keep %d (stage I: %d) "
-                    "(%.2fs)", len(trials) - 1, rows.size, chosen, len(first),
+                    "(%.2fs)", len(trials) - 1, rows.size, chosen, len(passed),
                     self.confirm_["seconds"])
         return confirmed
 
