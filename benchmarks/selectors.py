@@ -5,8 +5,9 @@
   (c) screen  raw + the candidates featsmith's HalvingScreen keeps (at most ``--keep``; its
               defaults: stage I; ``--joint`` adds the joint stage, ``--confirm`` the
               confirmation stage),
-  (d) openfe  raw + the top ``--keep`` features of OpenFE 0.0.12 (run in its own virtualenv
-              through a subprocess, same n_jobs, categoricals as strings, missing as a level).
+  (d) openfe  raw + the top ``--openfe-keep`` (default ``--keep``) features of OpenFE 0.0.12
+              (run in its own virtualenv through a subprocess, same n_jobs, categoricals as
+              strings, missing as a level).
 
 Seconds: (b) generate + fit, (c) generate + screen + fit, (d) OpenFE fit + transform + fit.
 The screen is compared with OpenFE on selection time alone (``screen s`` vs ``openfe s``).
@@ -281,8 +282,8 @@ def run_task(name, n_candidates, keep, n_jobs, openfe=None, screen_kwargs=None):
     row["ofe"] = row["ofe_s"] = row["openfe_s"] = None
     if openfe is not None:
         try:
-            o_tr, o_te, o_s, row["ofe_candidates"] = run_openfe(info, Xtr, ytr, Xte, keep, n_jobs,
-                                                                **openfe)
+            o_tr, o_te, o_s, row["ofe_candidates"] = run_openfe(info, Xtr, ytr, Xte,
+                                                                n_jobs=n_jobs, **openfe)
             s, fit_s, _ = fit_score(info, np.hstack([raw_tr, o_tr]), ytr,
                                     np.hstack([raw_te, o_te]), yte, cats, n_jobs)
             row["ofe"], row["openfe_s"], row["ofe_s"] = s, o_s, o_s + fit_s
@@ -406,6 +407,8 @@ def main(argv=None):
     ap.add_argument("--tasks", nargs="*")
     ap.add_argument("--candidates", type=int, default=None)
     ap.add_argument("--keep", type=int, default=20)
+    ap.add_argument("--openfe-keep", type=int, default=None,
+                    help="OpenFE's top N features in (d) (default: --keep)")
     ap.add_argument("--n-jobs", type=int, default=1)
     ap.add_argument("--z", type=float, default=None,
                     help="HalvingScreen z_threshold (default: the screen's own, 2)")
@@ -472,8 +475,8 @@ def main(argv=None):
         return
     with_openfe = not args.no_openfe and os.path.exists(OPENFE_PYTHON)
     openfe = None if not with_openfe else {
-        "timeout": args.openfe_timeout, "max_candidates": args.openfe_max_candidates,
-        "cache": args.openfe_cache}
+        "keep": args.openfe_keep or args.keep, "timeout": args.openfe_timeout,
+        "max_candidates": args.openfe_max_candidates, "cache": args.openfe_cache}
     if args.openfe_only:
         from load import load, task_info
 
@@ -481,15 +484,15 @@ def main(argv=None):
             Xtr, ytr, Xte, _, _ = load(name)
             t = time.perf_counter()
             try:
-                _, _, sec, n_c = run_openfe(task_info(name), Xtr, ytr, Xte, args.keep, args.n_jobs,
+                _, _, sec, n_c = run_openfe(task_info(name), Xtr, ytr, Xte, n_jobs=args.n_jobs,
                                             **openfe)
                 print(f"{name}: OpenFE {sec:.1f} s ({n_c} candidates; -1: all)", flush=True)
             except Exception as exc:
                 print(f"{name}: OpenFE failed after {time.perf_counter() - t:.0f} s: "
                       f"{type(exc).__name__}", flush=True)
         return
-    print(f"LightGBM defaults, n_jobs={args.n_jobs}; {n_cand} candidates; keep {args.keep}; "
-          f"HalvingScreen {kwargs} (the rest its defaults).\n")
+    print(f"LightGBM defaults, n_jobs={args.n_jobs}; {n_cand} candidates; keep {args.keep} "
+          f"(OpenFE: {args.openfe_keep or args.keep}); HalvingScreen {kwargs} (the rest its defaults).\n")
     print("| task | metric | (a) raw | (b) raw+all | (c) raw+screen | (d) raw+OpenFE | (c) vs (a) "
           "| (c) - (a) / SE | (c) vs (d) | (b) s | (c) s (screen s) | (d) s (OpenFE s) "
           "| screen / OpenFE time |")
