@@ -474,8 +474,9 @@ def main(argv=None):
               f"{int((means == 0).sum())} same.")
         return
     with_openfe = not args.no_openfe and os.path.exists(OPENFE_PYTHON)
+    openfe_keep = args.openfe_keep or args.keep
     openfe = None if not with_openfe else {
-        "keep": args.openfe_keep or args.keep, "timeout": args.openfe_timeout,
+        "keep": openfe_keep, "timeout": args.openfe_timeout,
         "max_candidates": args.openfe_max_candidates, "cache": args.openfe_cache}
     if args.openfe_only:
         from load import load, task_info
@@ -492,7 +493,7 @@ def main(argv=None):
                       f"{type(exc).__name__}", flush=True)
         return
     print(f"LightGBM defaults, n_jobs={args.n_jobs}; {n_cand} candidates; keep {args.keep} "
-          f"(OpenFE: {args.openfe_keep or args.keep}); HalvingScreen {kwargs} (the rest its defaults).\n")
+          f"(OpenFE: {openfe_keep}); HalvingScreen {kwargs} (the rest its defaults).\n")
     print("| task | metric | (a) raw | (b) raw+all | (c) raw+screen | (d) raw+OpenFE | (c) vs (a) "
           "| (c) - (a) / SE | (c) vs (d) | (b) s | (c) s (screen s) | (d) s (OpenFE s) "
           "| screen / OpenFE time |")

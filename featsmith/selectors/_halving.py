@@ -158,8 +158,8 @@ class HalvingScreen(BaseEstimator):
         gain over raw columns on repeated splits of the dev tasks' training rows to +0.42 /
         +0.50 standard errors (``n_keep=20`` without it: +0.19), but on the test splits it
         was better on 3 / 4 of 9 tasks and worse on 2 (``n_keep=20`` without it: 3 better,
-        1 worse), and its refits took up to 0.24 / 0.66 of OpenFE's time on multiclass
-        tasks, so it stays off by default (see BENCHMARKS.md).
+        1 worse), and the screen with it took up to 0.24 / 0.66 of OpenFE's time on
+        multiclass tasks, so it stays off by default (see BENCHMARKS.md).
     confirm_z : float, default=1.5
         Standard errors by which a prefix's out-of-fold loss must beat the incumbent's.
     confirm_max_rows : int or None, default=20_000
