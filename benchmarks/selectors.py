@@ -236,6 +236,14 @@ def screen_options(args):
     return options
 
 
+def encode_raw(X_fit, X_eval):
+    """The (a) raw columns: TableEncoder fitted on ``X_fit``, applied to both tables, and the
+    indices of its categorical columns (as LightGBM takes them)."""
+    enc = TableEncoder().fit(X_fit)
+    return (enc.transform(X_fit), enc.transform(X_eval),
+            list(getattr(enc, "categorical_features_", [])))
+
+
 def run_task(name, n_candidates, keep, n_jobs, openfe=None, screen_kwargs=None):
     """One row of the table; ``openfe``: None, or run_openfe's keyword arguments;
     ``screen_kwargs``: HalvingScreen's (see ``screen_options``)."""
@@ -244,9 +252,7 @@ def run_task(name, n_candidates, keep, n_jobs, openfe=None, screen_kwargs=None):
 
     info = task_info(name)
     Xtr, ytr, Xte, yte, _ = load(name)
-    enc = TableEncoder().fit(Xtr)
-    raw_tr, raw_te = enc.transform(Xtr), enc.transform(Xte)
-    cats = list(getattr(enc, "categorical_features_", []))
+    raw_tr, raw_te, cats = encode_raw(Xtr, Xte)
     row = {"task": name, "metric": info["metric"]}
     row["raw"], row["raw_s"], raw_out = fit_score(info, raw_tr, ytr, raw_te, yte, cats, n_jobs)
 
@@ -318,9 +324,7 @@ def run_splits(name, n_splits, n_candidates, keep, n_jobs, screen_kwargs, with_a
         if info["task"] != "regression":  # classes seen in fitting only (log loss needs them)
             seen = yv.isin(set(yf)).to_numpy()
             Xv, yv = Xv[seen].reset_index(drop=True), yv[seen].reset_index(drop=True)
-        enc = TableEncoder().fit(Xf)
-        raw_f, raw_v = enc.transform(Xf), enc.transform(Xv)
-        cats = list(getattr(enc, "categorical_features_", []))
+        raw_f, raw_v, cats = encode_raw(Xf, Xv)
         gen = FeatureGenerator(max_candidates=n_candidates, random_state=0).fit(Xf, yf)
         src = gen.candidate_source()
         names = list(src.names)

@@ -10,6 +10,7 @@ from sklearn.preprocessing import StandardScaler
 
 from featsmith._types import ArrayCandidateSource, CandidateSource
 from featsmith.selectors import HalvingScreen
+from featsmith.selectors._losses import kind_of, row_loss
 from selector_data import recovery
 
 TRUE = [0, 1, 2, 3, 4, 5]
@@ -188,9 +189,8 @@ def test_miscalibrated_base_scores_do_not_credit_noise(task):
     screen = HalvingScreen(n_keep=10, random_state=0).fit(C, y, init_score=init)
     assert len(screen.selected_names_) <= 1, screen.selected_names_
     # The recalibrated scores are what candidates were judged against, and they fit better.
-    from featsmith.selectors._losses import row_loss
-
-    kind = {"regression": "l2", "binary": "binary", "multiclass": "multiclass"}[task]
+    kind = kind_of("regression" if task == "regression" else "classification",
+                   3 if task == "multiclass" else 2)
     before = row_loss(kind, y, init.T if init.ndim == 2 else init).mean()
     after = row_loss(kind, y, screen.init_score_.T if init.ndim == 2 else screen.init_score_)
     assert after.mean() < before
