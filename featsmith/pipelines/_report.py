@@ -7,22 +7,23 @@ hovering one shows its trial without any JavaScript.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import html
 import json
 import logging
 import math
 import os
-import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from featsmith.tuners._experiment import _flatten
+from featsmith.pipelines._metrics import greater_is_better
+from featsmith.tuners import StorageError, TrialStore, flatten_params
 
-__all__ = ["render_report", "write_report"]
+__all__ = ["render_report", "store_leaderboards", "write_report"]
 
 logger = logging.getLogger("featsmith")
 
@@ -36,8 +37,15 @@ BAR_COLOUR = "#4e79a7"
 MAX_PARAM_CHARTS = 12
 MAX_BARS = 25
 MAX_CATEGORIES = 20
-# Trial statuses without a result, even when a number was stored for them.
-_UNSCORED = ("failed", "interrupted", "running")
+# A trial's state is the first word of its status ("skipped (budget)" is skipped; a fitted
+# model's "ok" and "truncated" are results). States without a result, even when a number was
+# stored for them, and the order states are ranked and counted in. A pruned trial's number is
+# the value it had when it was stopped: shown, but not a result.
+_UNSCORED = ("skipped", "failed", "interrupted", "running")
+_STATE_ORDER = ("complete", "pruned", "skipped", "failed", "interrupted", "running")
+# Leaderboard row classes: skipped and pruned trials are muted, not marked as failures.
+_ROW_CLASS = {"pruned": "prune", "skipped": "skip", "failed": "fail", "interrupted": "fail",
+              "running": "skip"}
 
 
 # --------------------------------------------------------------------------------------------
@@ -76,13 +84,13 @@ def _as_params(value) -> dict:
     """Trial parameters as one flat dict: NNI nested choices become ``key`` = option name plus
     ``key/option/sub`` entries, named as ``Experiment.trials_dataframe`` names them."""
     if isinstance(value, dict):
-        return _flatten(value)
+        return flatten_params(value)
     if isinstance(value, str):
         try:
             parsed = json.loads(value)
         except ValueError:
             return {}
-        return _flatten(parsed) if isinstance(parsed, dict) else {}
+        return flatten_params(parsed) if isinstance(parsed, dict) else {}
     return {}
 
 
@@ -127,22 +135,43 @@ def _normalise_trials(board: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _states(trials: pd.DataFrame) -> pd.Series:
+    """Each trial's state: the first word of its status, lower case."""
+    return trials["status"].astype(str).str.strip().str.split(n=1).str[0].str.lower().fillna("")
+
+
 def _scored(trials: pd.DataFrame) -> pd.DataFrame:
-    ok = np.isfinite(trials["score"].to_numpy(float)) & ~trials["status"].isin(_UNSCORED)
+    """The trials with a result: a finite score, neither pruned nor without a result."""
+    states = _states(trials)
+    ok = (np.isfinite(trials["score"].to_numpy(float)) & ~states.isin(_UNSCORED)
+          & (states != "pruned"))
+    return trials[ok.to_numpy()]
+
+
+def _pruned(trials: pd.DataFrame) -> pd.DataFrame:
+    """Pruned trials with the finite score they were stopped at."""
+    ok = (_states(trials) == "pruned").to_numpy() & np.isfinite(trials["score"].to_numpy(float))
     return trials[ok]
+
+
+def _ranked(trials: pd.DataFrame, greater_is_better: bool) -> pd.DataFrame:
+    """Best first: results by score, then pruned trials by the score they were stopped at,
+    then skipped, failed, interrupted and running ones (whose score is blanked)."""
+    states = _states(trials)
+    group = np.select([~states.isin(("pruned", *_UNSCORED)), states == "pruned",
+                       states == "skipped"], [0, 1, 2], 3)
+    score = trials["score"].where(np.isfinite(trials["score"]) & (group < 2))
+    ranked = trials.assign(score=score, _group=group,
+                           _key=score if not greater_is_better else -score)
+    ranked = ranked.sort_values(["_group", "_key"], na_position="last", kind="stable")
+    return ranked.drop(columns=["_group", "_key"]).reset_index(drop=True)
 
 
 def _greater_is_better(model) -> bool:
     flag = getattr(model, "metric_greater_is_better_", None)
     if flag is not None:
         return bool(flag)
-    try:
-        from featsmith.pipelines._metrics import resolve_metric
-
-        return resolve_metric(model.metric_, model.task_).greater_is_better
-    except Exception:  # a custom callable metric cannot be rebuilt from its name
-        name = str(getattr(model, "metric_", "")).lower()
-        return not any(w in name for w in ("error", "loss", "rmse", "mse", "mae", "deviance"))
+    return greater_is_better(str(getattr(model, "metric_", "")))
 
 
 def _frame(obj) -> pd.DataFrame | None:
@@ -275,33 +304,27 @@ def _model_page(model) -> _Page:
     )
 
 
-def _store_experiments(path: Path) -> list[dict]:
-    """The experiments in a tuners SQLite store, oldest first (read-only: a report never
-    changes the store, and a foreign SQLite file is refused before anything else reads it)."""
+@contextlib.contextmanager
+def _open_store(path: Path):
+    """The tuners store at ``path``, opened read-only (a report never changes it); a missing,
+    foreign or unreadable file is a ValueError naming the file."""
     if not path.exists():
         raise ValueError(f"{path}: no such file; pass a fitted AutoPipeline or the storage= file "
                          "of a featsmith.tuners.Experiment.")
     if path.is_dir():
         raise ValueError(f"{path}: is a directory, expected an experiment store (SQLite file).")
+    hint = ("pass the storage= file of a featsmith.tuners.Experiment, or a fitted model (load a "
+            "saved one with joblib.load first)")
     try:
-        conn = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
-        try:
-            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-            if not {"experiments", "trials"} <= tables:
-                raise ValueError(
-                    f"{path}: a SQLite file without featsmith's 'experiments' and 'trials' tables; "
-                    "pass the storage= file of a featsmith.tuners.Experiment."
-                )
-            rows = conn.execute(
-                "SELECT name, mode, tuner, created FROM experiments ORDER BY created, name"
-            ).fetchall()
-        finally:
-            conn.close()
-    except sqlite3.Error as exc:
-        raise ValueError(f"{path}: not a readable experiment store ({exc}); pass the storage= "
-                         "file of a featsmith.tuners.Experiment, or a fitted model (load a saved "
-                         "one with joblib.load first).") from None
-    return [dict(zip(["name", "mode", "tuner", "created"], r)) for r in rows]
+        store = TrialStore(path, read_only=True)
+    except StorageError as exc:
+        raise ValueError(f"{path}: not a readable experiment store ({exc}); {hint}.") from None
+    try:
+        yield store
+    except StorageError as exc:  # locked, or damaged past its header
+        raise ValueError(f"{path}: the experiment store could not be read ({exc}).") from None
+    finally:
+        store.close()
 
 
 def _family(params: dict) -> tuple[str, dict]:
@@ -312,25 +335,16 @@ def _family(params: dict) -> tuple[str, dict]:
     if key is None:
         if isinstance(params.get("model"), str):
             rest = {k: v for k, v in params.items() if k != "model"}
-            return params["model"], _flatten(rest)
-        return "trials", _flatten(params)
+            return params["model"], flatten_params(rest)
+        return "trials", flatten_params(params)
     choice = params[key]
     rest = {k: v for k, v in params.items() if k != key}
     inner = {k: v for k, v in choice.items() if k != "_name"}
-    return str(choice["_name"]), {**_flatten(inner), **_flatten(rest)}
+    return str(choice["_name"]), {**flatten_params(inner), **flatten_params(rest)}
 
 
-def _store_search(path: Path, info: dict, index: int) -> _Search:
-    from featsmith.tuners._storage import StorageError, TrialStore
-
-    try:
-        store = TrialStore(path, read_only=True)
-        try:
-            records = store.load_trials(info["name"])
-        finally:
-            store.close()
-    except StorageError as exc:  # not ours after all (other columns), or locked
-        raise ValueError(str(exc)) from None
+def _store_search(store: TrialStore, info: dict, index: int) -> _Search:
+    records = store.read_trials(info["name"])
     starts = [r["start_time"] for r in records if r["start_time"] is not None]
     origin = min(starts) if starts else 0.0
     rows = []
@@ -340,12 +354,19 @@ def _store_search(path: Path, info: dict, index: int) -> _Search:
         rows.append({
             "trial": r["trial_id"], "model": family, "params": params,
             "score": np.nan if r["value"] is None else float(r["value"]),
-            "seconds": np.nan if start is None or end is None else end - start,
+            # a skipped trial never ran: its ask-to-tell gap is no duration
+            "seconds": np.nan if start is None or end is None or r["status"] == "skipped"
+            else end - start,
             "status": r["status"], "budget": r["budget"],
             "started": np.nan if start is None else start - origin,
+            # why a trial failed, was skipped or pruned; a complete trial needs no note
+            "note": "" if r["status"] == "complete" or not r["message"]
+            else r["message"].strip().splitlines()[0],
         })
     board = pd.DataFrame(rows, columns=["trial", "model", "params", "score", "seconds", "status",
-                                        "budget", "started"])
+                                        "budget", "started", "note"])
+    if not board["note"].astype(bool).any():
+        board = board.drop(columns="note")
     trials = _normalise_trials(board)
     gib = info["mode"] == "max"
     facts = [("experiment", info["name"]), ("tuner", str(info["tuner"])),
@@ -359,20 +380,23 @@ def _store_search(path: Path, info: dict, index: int) -> _Search:
         best = scored.loc[scored["score"].idxmax() if gib else scored["score"].idxmin()]
         facts.append(("best value", f"{_fmt(best['score'])} (trial {best['trial']})"))
         facts.append(("best params", _params_text(best["params"]) or "(defaults)"))
-    return _Search(f"Experiment {info['name']}", f"exp{index}", trials, gib, "value", None, facts)
+    return _Search(f"Experiment {info['name']}", f"exp{index}", trials, gib, "value", None, facts,
+                   extra=_extra_columns(board))
 
 
 def _store_page(path, experiment=None) -> _Page:
     path = Path(path)
-    experiments = _store_experiments(path)
-    if experiment is not None:
-        experiments = [e for e in experiments if e["name"] == experiment]
+    with _open_store(path) as store:
+        experiments = store.list_experiments()
+        if experiment is not None:
+            names = [e["name"] for e in experiments]
+            experiments = [e for e in experiments if e["name"] == experiment]
+            if not experiments:
+                raise ValueError(f"{path}: no experiment named {experiment!r}; the store holds "
+                                 f"{names}.")
         if not experiments:
-            names = [e["name"] for e in _store_experiments(path)]
-            raise ValueError(f"{path}: no experiment named {experiment!r}; the store holds {names}.")
-    if not experiments:
-        raise ValueError(f"{path}: the store holds no experiment yet.")
-    searches = [_store_search(path, info, i) for i, info in enumerate(experiments)]
+            raise ValueError(f"{path}: the store holds no experiment yet.")
+        searches = [_store_search(store, info, i) for i, info in enumerate(experiments)]
     n = sum(len(s.trials) for s in searches)
     return _Page(
         title=f"featsmith report: {path.name}",
@@ -417,8 +441,11 @@ def _params_text(params: dict) -> str:
 
 
 def _status_counts(trials: pd.DataFrame) -> str:
-    counts = trials["status"].value_counts()
-    parts = ", ".join(f"{n} {s}" for s, n in counts.items())
+    """``"24 (20 complete, 1 pruned, 2 skipped, 1 failed)"``: known states first, in order."""
+    counts = trials["status"].astype(str).value_counts()
+    order = sorted(counts.index, key=lambda s: (
+        _STATE_ORDER.index(s) if s in _STATE_ORDER else len(_STATE_ORDER), -counts[s], s))
+    parts = ", ".join(f"{counts[s]} {s}" for s in order)
     return f"{len(trials)}" + (f" ({parts})" if parts else "")
 
 
@@ -532,6 +559,13 @@ def _point(px, py, colour, tip, r=3.5) -> str:
             f'<title>{_e(tip)}</title></circle>')
 
 
+def _ring(px, py, colour, tip, r=3.5) -> str:
+    """A pruned trial: an open ring in its family's colour (inline style: the CSS of
+    ``.point`` would paint it white)."""
+    return (f'<circle class="pruned-point" cx="{px:.1f}" cy="{py:.1f}" r="{r}" '
+            f'style="fill:none;stroke:{colour};stroke-width:1.4"><title>{_e(tip)}</title></circle>')
+
+
 def _best_budget(scored: pd.DataFrame) -> pd.DataFrame:
     """Multi-fidelity searches: only scores at the largest budget are comparable."""
     if "budget" in scored and scored["budget"].nunique() > 1:
@@ -552,16 +586,18 @@ def _colours(families) -> dict:
 
 
 def _search_chart(search: _Search) -> str:
-    """Every trial's score at the time it finished, and the best-so-far step line."""
+    """Every trial's score at the time it finished, and the best-so-far step line; pruned
+    trials as rings at the score they were stopped at."""
     scored = _scored(search.trials)
+    pruned = _pruned(search.trials)
     width, height = 1000, 330
     t, best = _best_so_far(search)
     x_max = max(float(search.trials["finished"].max()), 1e-3)
     if search.budget:
         x_max = max(x_max, search.budget)
     # The legend sits in the right margin: inside the plot it would hide early points.
-    plot = _Plot(width, height, (0.0, x_max * 1.03), _padded(scored["score"]), right=150,
-                 bottom=44)
+    plot = _Plot(width, height, (0.0, x_max * 1.03),
+                 _padded(np.concatenate([scored["score"], pruned["score"]])), right=150, bottom=44)
     direction = "higher is better" if search.greater_is_better else "lower is better"
     parts = [plot.axes("seconds since the search started", f"{search.metric} ({direction})")]
     if search.budget and search.budget <= x_max * 1.03:
@@ -583,12 +619,16 @@ def _search_chart(search: _Search) -> str:
         tip = (f"trial {row.trial} · {row.model} · {search.metric} {_fmt(row.score)} · "
                f"{_fmt(row.seconds)} s · {_params_text(row.params) or 'defaults'}")
         parts.append(_point(plot.x(row.finished), plot.y(row.score), colours[row.model], tip))
+    for row in pruned.itertuples():
+        tip = (f"trial {row.trial} · {row.model} · pruned at {search.metric} {_fmt(row.score)} · "
+               f"{_fmt(row.seconds)} s · {_params_text(row.params) or 'defaults'}")
+        parts.append(_ring(plot.x(row.finished), plot.y(row.score), colours[row.model], tip))
     parts.append(_legend(families, colours, width - plot.right + 14, plot.top + 2,
-                         best_line=len(t) > 0))
+                         best_line=len(t) > 0, pruned=len(pruned) > 0))
     return _svg("search", width, height, "".join(parts), f"{search.title}: score over time")
 
 
-def _legend(families, colours, x, y, best_line=False) -> str:
+def _legend(families, colours, x, y, best_line=False, pruned=False) -> str:
     parts = []
     for i, family in enumerate(families[:len(PALETTE)]):
         cy = y + 14 * i + 6
@@ -598,6 +638,11 @@ def _legend(families, colours, x, y, best_line=False) -> str:
         cy = y + 14 * min(len(families), len(PALETTE)) + 6
         parts.append(f'<line x1="{x}" x2="{x + 10}" y1="{cy}" y2="{cy}" stroke="{BEST_COLOUR}" '
                      f'stroke-width="2"/><text class="tick" x="{x + 14}" y="{cy + 4}">best so far'
+                     '</text>')
+    if pruned:
+        cy = y + 14 * (min(len(families), len(PALETTE)) + best_line) + 6
+        parts.append(f'<circle cx="{x + 5}" cy="{cy}" r="3.5" style="fill:none;stroke:#5b6475;'
+                     f'stroke-width:1.4"/><text class="tick" x="{x + 14}" y="{cy + 4}">pruned'
                      '</text>')
     return f'<g class="legend">{"".join(parts)}</g>'
 
@@ -705,7 +750,8 @@ h1{font-size:24px;margin:0 0 2px}h2{font-size:19px;margin:30px 0 8px;border-bott
 table{border-collapse:collapse;width:100%;font-size:13px}
 th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #eceef2;vertical-align:top}
 th{background:#eef1f5;position:sticky;top:0}td.num,th.num{text-align:right;
- font-variant-numeric:tabular-nums}tr.best td{background:#fff7d6}
+ font-variant-numeric:tabular-nums}tr.best td{background:#fff7d6}tr.fail td{background:#fdf1f1}
+tr.skip td,tr.prune td{color:#6b7384}
 code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px;
  overflow-wrap:anywhere}
 .note{color:#5b6475;font-size:13px;margin:4px 0}
@@ -727,9 +773,10 @@ def _facts_html(facts) -> str:
 def _leaderboard_html(search: _Search) -> str:
     trials = search.trials
     has_budget = "budget" in trials
-    ranked = trials.assign(_s=trials["score"].where(np.isfinite(trials["score"])))
-    ranked = ranked.sort_values("_s", ascending=not search.greater_is_better,
-                                na_position="last", kind="stable")
+    ranked = _ranked(trials, search.greater_is_better)
+    row_class = [_ROW_CLASS.get(s, "") for s in _states(ranked)]
+    best = _scored(ranked)
+    best_trial = best["trial"].iloc[0] if len(best) else None
     head = ["rank", "trial", "model", search.metric, "seconds", "started (s)", "status"]
     head += ["budget"] if has_budget else []
     head += [str(c) for c in search.extra]
@@ -738,12 +785,14 @@ def _leaderboard_html(search: _Search) -> str:
     numeric |= {str(c) for c in search.extra
                 if pd.api.types.is_numeric_dtype(trials[c]) or c == "ensemble weight"}
     rows = []
-    for rank, (_, row) in enumerate(ranked.iterrows(), start=1):
+    for rank, ((_, row), kind) in enumerate(zip(ranked.iterrows(), row_class), start=1):
         cells = [rank, row["trial"], row["model"], _fmt(row["score"]), _secs(row["seconds"]),
                  _secs(row["started"]), row["status"]]
         cells += [_fmt(row["budget"])] if has_budget else []
         cells += [_fmt(row[c]) for c in search.extra]
-        css = ' class="best"' if rank == 1 and np.isfinite(row["score"]) else ""
+        if rank == 1 and row["trial"] == best_trial:
+            kind = "best"
+        css = f' class="{kind}"' if kind else ""
         tds = "".join(f'<td class="num">{_e(c)}</td>' if h in numeric else f"<td>{_e(c)}</td>"
                       for h, c in zip(head, cells))
         params = _params_text(row["params"]) or "(defaults)"
@@ -768,7 +817,9 @@ def _search_html(search: _Search, heading_level: int) -> str:
                      "trial at the moment it finished (hover for its parameters); the line is "
                      "the best score reached so far"
                      + (" at the largest budget" if "budget" in scored and
-                        scored["budget"].nunique() > 1 else "") + ".</p></div>")
+                        scored["budget"].nunique() > 1 else "")
+                     + ("; rings are pruned trials, at the score they were stopped at"
+                        if len(_pruned(search.trials)) else "") + ".</p></div>")
     else:
         parts.append('<p class="note">No trial produced a score.</p>')
     parts.append(f'<{sub} id="{search.anchor}-leaderboard">Leaderboard</{sub}>')
@@ -900,19 +951,49 @@ def _page(source, experiment=None) -> _Page:
 def store_leaderboards(path, *, experiment=None) -> list[dict]:
     """The trials of each experiment in a tuners store, for a text summary.
 
-    Returns one dict per experiment: ``name``, ``facts`` (list of (label, text) pairs),
-    ``greater_is_better`` and ``leaderboard`` (a DataFrame with ``trial``, ``model``,
-    ``score``, ``seconds``, ``status``, ``params``, best first).
+    Parameters
+    ----------
+    path : str or path-like
+        The SQLite file given as ``storage=`` to a :class:`featsmith.tuners.Experiment`
+        (opened read-only).
+    experiment : str, optional
+        Only the experiment of this name (default: all of them, oldest first).
+
+    Returns
+    -------
+    list of dict
+        One per experiment: ``name``, ``facts`` (list of (label, text) pairs, including the
+        trial count per state), ``greater_is_better`` and ``leaderboard``: a DataFrame with
+        ``trial``, ``model``, ``score``, ``seconds``, ``status``, ``params`` (and ``note``, the
+        reason or error of trials that did not complete, when there is one). Best first:
+        complete trials by score, then pruned ones, then skipped, failed, interrupted and
+        running ones, whose score is blank (NaN).
+
+    Raises
+    ------
+    ValueError
+        If the path is not a readable experiment store, or it holds no experiment named
+        ``experiment``.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> from featsmith.tuners import Experiment
+    >>> from featsmith.pipelines._report import store_leaderboards
+    >>> store = os.path.join(tempfile.mkdtemp(), "search.db")
+    >>> exp = Experiment(None, {"x": {"_type": "uniform", "_value": [-3, 3]}}, storage=store,
+    ...                  random_state=0)
+    >>> exp.tell(exp.ask(), 1.5)
+    >>> exp.tell(exp.ask(), state="skipped", message="no time left")
+    >>> board = store_leaderboards(store)[0]["leaderboard"]
+    >>> list(board["status"]), list(board["note"])
+    (['complete', 'skipped'], ['', 'no time left'])
     """
     out = []
     for search in _store_page(path, experiment).searches:
-        board = search.trials.copy()
-        board.loc[board["status"].isin(_UNSCORED), "score"] = np.nan
-        board = board.sort_values("score", ascending=not search.greater_is_better,
-                                  na_position="last", kind="stable")
         out.append({"name": search.facts[0][1], "facts": search.facts,
                     "greater_is_better": search.greater_is_better,
-                    "leaderboard": board.reset_index(drop=True)})
+                    "leaderboard": _ranked(search.trials, search.greater_is_better)})
     return out
 
 

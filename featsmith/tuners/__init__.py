@@ -2,8 +2,9 @@
 
 Public objects
 --------------
-SearchSpace, parse_space
-    NNI's JSON search-space format, parsed once and shared by every tuner (and NAS).
+SearchSpace, parse_space, flatten_params
+    NNI's JSON search-space format, parsed once and shared by every tuner (and NAS); a
+    configuration as one flat dict for tables.
 hp
     A small Python builder for the same dicts (``hp.loguniform(1e-3, 1)``).
 Trial, Tuner, SpaceExhausted
@@ -12,8 +13,12 @@ RandomTuner, GridTuner, AnnealTuner, EvolutionTuner, TPETuner, HyperbandTuner, B
     The tuners.
 MedianStopAssessor, TrialPruned
     Early stopping of unpromising trials from their intermediate results.
-Experiment, Reporter, StorageError
-    The trial loop: budgets, parallel workers or a Dask cluster, failures, SQLite store, resume.
+Experiment, Reporter
+    The trial loop, steppable (``ask`` / ``tell`` / ``stop``) or run whole (``run``): budgets,
+    parallel workers or a Dask cluster, failures, skipped and pruned trials, resume.
+TrialStore, StorageError
+    The SQLite store of experiments and their trials, and its read API
+    (``list_experiments``, ``read_trials``) for reports and dashboards.
 """
 
 import importlib
@@ -23,6 +28,7 @@ import importlib
 _EXPORTS = {
     "SearchSpace": "_space",
     "parse_space": "_space",
+    "flatten_params": "_space",
     "Trial": "_base",
     "Tuner": "_base",
     "SpaceExhausted": "_base",
@@ -38,6 +44,7 @@ _EXPORTS = {
     "Experiment": "_experiment",
     "Reporter": "_worker",
     "StorageError": "_storage",
+    "TrialStore": "_storage",
 }
 
 __all__ = ["hp", *_EXPORTS]

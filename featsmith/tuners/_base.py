@@ -30,9 +30,12 @@ class Trial:
         The configuration, NNI layout (a nested choice gives ``{"_name": ..., ...}``).
     budget : float or None
         The resource to spend (boosting rounds, epochs, ...) for multi-fidelity tuners, else None.
-    value, status, intermediate, error, start, end
-        Filled in by :class:`~featsmith.tuners.Experiment`; ``status`` is one of ``pending``,
-        ``running``, ``complete``, ``pruned``, ``failed`` and ``interrupted``.
+    value, status, intermediate, error, message, start, end
+        Filled in by :class:`~featsmith.tuners.Experiment`. ``status`` is one of ``pending``,
+        ``running``, ``complete``, ``pruned``, ``skipped`` (planned away, never ran),
+        ``failed`` and ``interrupted``. ``message`` is the text told with the trial (the
+        failure, or why it was skipped or pruned); ``error`` repeats it for ``failed`` and
+        ``interrupted`` trials only. ``intermediate`` is a list of ``(step, value)``.
 
     Examples
     --------
@@ -51,6 +54,7 @@ class Trial:
     end: float | None = None
     vector: np.ndarray | None = field(default=None, repr=False, compare=False)
     info: dict = field(default_factory=dict, repr=False, compare=False)
+    message: str | None = None
 
 
 def _check_mode(mode) -> str:
@@ -94,9 +98,10 @@ class Tuner(abc.ABC):
     """Base class of the ask/tell tuners.
 
     A subclass implements :meth:`_propose` (the next configuration vector, and a budget for
-    multi-fidelity tuners) and :meth:`_observe` (learn from a finished trial). The base class
-    owns trial ids, the ``mode`` sign, enqueued configurations and the pending (asked, not yet
-    told) trials, which model-based tuners use to spread parallel asks.
+    multi-fidelity tuners) and :meth:`_observe` (learn from a finished trial), and may override
+    :meth:`_release` (a trial that will never run). The base class owns trial ids, the ``mode``
+    sign, enqueued configurations and the pending (asked, not yet told) trials, which
+    model-based tuners use to spread parallel asks.
 
     Parameters
     ----------
@@ -165,6 +170,15 @@ class Tuner(abc.ABC):
         self.n_told += 1
         self._observe(trial, trial.vector, loss)
 
+    def forget(self, trial: Trial) -> None:
+        """Drop an asked trial that will never run (it was skipped): learn nothing from it.
+
+        Its configuration is not offered again by the tuner itself (enqueue it to retry it).
+        """
+        own = self._pending.pop(trial.id, None)
+        if own is not None:
+            self._release(own)
+
     def enqueue(self, params: dict, budget: float | None = None) -> None:
         """Evaluate ``params`` next, before the tuner's own proposals (e.g. known-good configs)."""
         self._queue.append((self.space.encode(params), budget))
@@ -192,3 +206,6 @@ class Tuner(abc.ABC):
     @abc.abstractmethod
     def _observe(self, trial: Trial, vector: np.ndarray, loss: float) -> None:
         """Learn from a finished trial; ``loss`` is minimised and ``inf`` for a failure."""
+
+    def _release(self, trial: Trial) -> None:
+        """Hook: ``trial`` (handed out by :meth:`ask`) will never run; free what it holds."""

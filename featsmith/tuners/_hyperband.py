@@ -140,6 +140,14 @@ class HyperbandTuner(Tuner):
         return self.space.sample_vectors(1, self._rng)[0]
 
     def _observe(self, trial, vector, loss):
+        self._record(trial, vector, loss)
+
+    def _release(self, trial):
+        # The slot counts as used, last in its rung: handing it out again would offer a skipped
+        # promoted configuration straight back, and leaving it open would stall the bracket.
+        self._record(trial, trial.vector, math.inf)
+
+    def _record(self, trial, vector, loss):
         bracket = self._brackets.get(trial.info.get("bracket", -1))
         if bracket is not None:
             bracket.record(trial.info["rung"], vector, loss)

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from scipy.special import ndtr, ndtri
 
-__all__ = ["SearchSpace", "parse_space"]
+__all__ = ["SearchSpace", "flatten_params", "parse_space"]
 
 _NUMERIC_ARGS = {
     "randint": 2,
@@ -502,3 +502,37 @@ def parse_space(spec) -> SearchSpace:
 
 def as_space(space) -> SearchSpace:
     return space if isinstance(space, SearchSpace) else SearchSpace(space)
+
+
+def flatten_params(params: dict, prefix: str = "") -> dict:
+    """One flat dict from a configuration in NNI's layout, for tables and charts.
+
+    A nested choice (``{"_name": option, **sub}``) becomes ``key`` = the option's name plus one
+    ``key/option/sub`` entry per parameter of that option; other values are kept as they are.
+    These are the ``params.<name>`` columns of :meth:`Experiment.trials_dataframe`.
+
+    Parameters
+    ----------
+    params : dict
+        A trial's configuration (``trial.params``).
+    prefix : str, default=""
+        Put in front of every key.
+
+    Returns
+    -------
+    dict
+
+    Examples
+    --------
+    >>> flatten_params({"lr": 0.1, "model": {"_name": "gbdt", "max_depth": 6}})
+    {'lr': 0.1, 'model': 'gbdt', 'model/gbdt/max_depth': 6}
+    """
+    out = {}
+    for key, value in params.items():
+        if isinstance(value, dict) and "_name" in value:
+            out[prefix + key] = value["_name"]
+            out.update(flatten_params({k: v for k, v in value.items() if k != "_name"},
+                                      f"{prefix}{key}/{value['_name']}/"))
+        else:
+            out[prefix + key] = value
+    return out

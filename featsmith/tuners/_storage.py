@@ -2,7 +2,7 @@
 
 Only the coordinating process writes: workers send results back to it, so parallel trials never
 contend for the file. Each finished trial is one committed row, which is what makes a killed
-experiment resumable.
+experiment resumable. All of featsmith's SQL lives in this module.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import json
 import math
 import sqlite3
 import time
+from pathlib import Path
 
 __all__ = ["StorageError", "TrialStore"]
 
@@ -40,6 +41,9 @@ CREATE TABLE IF NOT EXISTS trials (
     PRIMARY KEY (experiment, trial_id)
 );
 """
+# The text column keeps its first name, ``error``, so that older stores still open; it holds the
+# message of any state, an error only for these (for the others a reason: why it was skipped...).
+_ERROR_STATES = ("failed", "interrupted")
 _TRIAL_COLUMNS = ["experiment", "trial_id", "params", "budget", "value", "intermediate", "status",
                   "start_time", "end_time", "error"]
 
@@ -53,18 +57,47 @@ def _finite_or_none(v):
 
 
 class TrialStore:
-    """One SQLite file (or an in-memory database when ``path`` is None).
+    """The SQLite store of experiments and their trials: one file, or memory when ``path`` is None.
 
-    ``read_only=True`` opens an existing file without creating tables or changing its journal
-    mode (for reports and dashboards next to a running experiment).
+    :class:`Experiment` writes it (one row per trial, committed as the trial starts and when it
+    is told). Reports and dashboards read it through :meth:`list_experiments` and
+    :meth:`read_trials`; ``read_only=True`` opens an existing file without creating tables or
+    changing its journal mode, so it can sit next to a running experiment. The store is a
+    context manager (``with TrialStore(path, read_only=True) as store: ...``).
+
+    Parameters
+    ----------
+    path : str or path-like, optional
+        The SQLite file; None keeps the store in memory.
+    read_only : bool, default=False
+        Open an existing store for reading only.
+
+    Raises
+    ------
+    StorageError
+        The file is missing (read-only), locked, corrupt, or a SQLite file of another kind.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from featsmith.tuners import Experiment, TrialStore
+    >>> path = os.path.join(tempfile.mkdtemp(), "tuning.sqlite")
+    >>> _ = Experiment(lambda p: p["x"] ** 2, {"x": {"_type": "uniform", "_value": [-1, 1]}},
+    ...                max_trials=3, storage=path, name="demo").run()
+    >>> with TrialStore(path, read_only=True) as store:
+    ...     info = store.list_experiments()[0]
+    ...     trials = store.read_trials("demo")
+    >>> info["name"], info["n_trials"], info["status_counts"], len(trials)
+    ('demo', 3, {'complete': 3}, 3)
     """
 
     def __init__(self, path=None, read_only: bool = False):
         self.path = ":memory:" if path is None else str(path)
+        self.read_only = read_only
+        if read_only and not Path(self.path).is_file():
+            raise StorageError(f"{self.path!r}: no such file; a read-only store must exist.")
         try:
             if read_only:
-                from pathlib import Path
-
                 uri = Path(self.path).resolve().as_uri() + "?mode=ro"
                 self._conn = sqlite3.connect(uri, uri=True, timeout=LOCK_TIMEOUT,
                                              isolation_level=None, check_same_thread=False)
@@ -73,20 +106,40 @@ class TrialStore:
                                              isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:
             raise StorageError(f"cannot open the SQLite store {self.path!r}: {exc}.") from None
+        try:
+            self._check_schema()
+        except StorageError:
+            self._conn.close()
+            raise
+
+    def _check_schema(self) -> None:
         with self._guard("set up"):
-            if not read_only:
+            if not self.read_only:
                 if self.path != ":memory:":
                     # WAL: readers (a notebook watching progress) never block the writer.
                     self._conn.execute("PRAGMA journal_mode=WAL")
                     self._conn.execute("PRAGMA synchronous=NORMAL")
                 self._conn.executescript(_SCHEMA)
+            tables = {r[0] for r in self._conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'")}
             cols = [r[1] for r in self._conn.execute("PRAGMA table_info(trials)")]
+        if not {"experiments", "trials"} <= tables:
+            raise StorageError(
+                f"{self.path!r} is a SQLite file without featsmith's 'experiments' and 'trials' "
+                "tables: not an experiment store (the storage= file of a "
+                "featsmith.tuners.Experiment)."
+            )
         if cols != _TRIAL_COLUMNS:
-            self._conn.close()
             raise StorageError(
                 f"{self.path!r} has a 'trials' table with columns {cols}, not featsmith's "
                 f"{_TRIAL_COLUMNS}; use another file for storage."
             )
+
+    def __enter__(self) -> TrialStore:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     @contextlib.contextmanager
     def _guard(self, what: str):
@@ -113,8 +166,17 @@ class TrialStore:
     def close(self) -> None:
         self._conn.close()
 
+    def checkpoint(self) -> None:
+        """Move committed trials from SQLite's write-ahead log into the database file, so
+        that the file alone (copied, mailed) holds every trial recorded so far."""
+        if self.path != ":memory:":
+            with self._guard("checkpoint the store"):
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
     # ---- experiments ---------------------------------------------------------------------
     def get_experiment(self, name: str) -> dict | None:
+        """``name``, ``space`` (its NNI JSON), ``mode``, ``tuner`` and ``created`` of the
+        experiment ``name``, or None when the store has no such experiment."""
         with self._guard("read the experiment"):
             row = self._conn.execute(
                 "SELECT name, space, mode, tuner, created FROM experiments WHERE name = ?", (name,)
@@ -146,7 +208,8 @@ class TrialStore:
                 "WHERE experiment = ? AND trial_id = ?",
                 (_finite_or_none(trial.value),
                  json.dumps([[s, _finite_or_none(v)] for s, v in trial.intermediate]),
-                 trial.status, trial.end, trial.error, name, trial.id),
+                 trial.status, trial.end,
+                 trial.message if trial.message is not None else trial.error, name, trial.id),
             )
 
     def mark_interrupted(self, name: str) -> int:
@@ -158,7 +221,46 @@ class TrialStore:
             )
         return cur.rowcount
 
-    def load_trials(self, name: str) -> list[dict]:
+    # ---- reading -------------------------------------------------------------------------
+    def list_experiments(self) -> list[dict]:
+        """Every experiment in the store, oldest first.
+
+        Returns
+        -------
+        list of dict
+            ``name``, ``mode``, ``tuner``, ``created`` (Unix time), ``n_trials`` and
+            ``status_counts`` (trials per status, e.g. ``{"complete": 40, "skipped": 2}``).
+        """
+        with self._guard("list the experiments"):
+            rows = self._conn.execute(
+                "SELECT name, mode, tuner, created FROM experiments ORDER BY created, name"
+            ).fetchall()
+            counts = self._conn.execute(
+                "SELECT experiment, status, COUNT(*) FROM trials GROUP BY experiment, status"
+            ).fetchall()
+        by_name: dict = {}
+        for name, status, n in counts:
+            by_name.setdefault(name, {})[status] = n
+        out = []
+        for row in rows:
+            info = dict(zip(["name", "mode", "tuner", "created"], row))
+            info["status_counts"] = by_name.get(info["name"], {})
+            info["n_trials"] = sum(info["status_counts"].values())
+            out.append(info)
+        return out
+
+    def read_trials(self, name: str) -> list[dict]:
+        """The trials of experiment ``name``, in id order.
+
+        Returns
+        -------
+        list of dict
+            ``trial_id``, ``params`` (dict), ``budget``, ``value`` (None unless finite),
+            ``intermediate`` (list of ``(step, value)``), ``status`` (``running``,
+            ``complete``, ``pruned``, ``skipped``, ``failed`` or ``interrupted``),
+            ``start_time``, ``end_time`` (Unix times), ``message`` (the text told with the
+            trial) and ``error`` (the message of a failed or interrupted trial, else None).
+        """
         with self._guard("read trials"):
             rows = self._conn.execute(
                 f"SELECT {', '.join(_TRIAL_COLUMNS[1:])} FROM trials WHERE experiment = ? "
@@ -169,5 +271,11 @@ class TrialStore:
             rec = dict(zip(_TRIAL_COLUMNS[1:], row))
             rec["params"] = json.loads(rec["params"])
             rec["intermediate"] = [tuple(x) for x in json.loads(rec["intermediate"] or "[]")]
+            rec["message"] = rec["error"]
+            if rec["status"] not in _ERROR_STATES:
+                rec["error"] = None
             out.append(rec)
         return out
+
+    #: the earlier name of :meth:`read_trials`
+    load_trials = read_trials

@@ -1,5 +1,6 @@
 """The HTML report: sections, escaping, experiment stores, and rendering in headless Chromium."""
 
+import inspect
 import math
 import re
 import shutil
@@ -15,10 +16,12 @@ from sklearn.exceptions import NotFittedError
 
 from featsmith import AutoPipeline
 from featsmith.featurize import FeatureGenerator
+from featsmith.pipelines import greater_is_better
 from featsmith.pipelines._report import (
     BAR_COLOUR,
     MAX_BARS,
     render_report,
+    store_leaderboards,
     write_report,
 )
 from featsmith.tuners import Experiment
@@ -133,14 +136,15 @@ def test_model_report_has_every_section(stub):
     # The leaderboard holds every trial, best first, the failed one last, extra columns kept.
     board = stub.leaderboard_
     table = re.search(r'<table class="leaderboard">.*?</table>', page, flags=re.S).group(0)
-    rows = re.findall(r"<tr( class=\"best\")?><td", table)
-    assert len(rows) == len(board) and rows[0] == ' class="best"'
+    rows = re.findall(r"<tr(?: class=\"(\w+)\")?><td", table)
+    assert len(rows) == len(board) and rows[0] == "best"
+    assert rows[-1] == "fail" and set(rows[1:-1]) == {""}  # a failure looks like one
     first = re.findall(r"<td[^>]*>(.*?)</td>", table)
     best = board.loc[board["score"].idxmax()]
     assert first[1] == str(best["trial"]) and first[3] == f"{best['score']:.5g}"
     assert "<th class=\"num\">n_rounds</th>" in table
     assert table.rstrip("</tbody></table></div>").count("failed") == 1
-    last_row = table.split("<tr>")[-1]
+    last_row = table.split("<tr")[-1]
     assert "failed" in last_row and "n/a" in last_row
 
     # Every chart draws its data: one point per scored trial, one bar per stage.
@@ -315,6 +319,77 @@ def test_store_report_shows_the_trial_parts_of_each_experiment(store):
     assert len(_charts(only, "search")) == 1 and "Experiment first" not in only
     with pytest.raises(ValueError, match="no experiment named 'third'.*'first', 'second'"):
         render_report(store, experiment="third")
+
+
+def test_store_report_shows_skipped_and_pruned_trials_apart_from_failures(tmp_path):
+    path = tmp_path / "states.db"
+    exp = Experiment(None, {"x": {"_type": "uniform", "_value": [-3, 3]}}, storage=path,
+                     name="stepped", random_state=0)
+    told = {}
+    for state in ("complete", "pruned", "skipped", "failed", "complete"):
+        trial = exp.ask()
+        told[trial.id] = state
+        if state == "complete":
+            exp.tell(trial, trial.params["x"] ** 2)
+        elif state == "pruned":
+            trial.intermediate += [(1, 50.0), (2, 40.0)]
+            exp.tell(trial, state="pruned", message="worse than the median at step 2")
+        elif state == "skipped":
+            exp.tell(trial, state="skipped", message="would not finish in the 3.1 s left")
+        else:
+            exp.tell(trial, state="failed", message="RuntimeError: boom\ntraceback ...")
+    exp.ask()  # still running when the report reads the store
+    page = render_report(path)
+    _assert_self_contained(page)
+    assert "6 (2 complete, 1 pruned, 1 skipped, 1 failed, 1 running)" in page
+    table = re.search(r'<table class="leaderboard">.*?</table>', page, flags=re.S).group(0)
+    classes = re.findall(r"<tr(?: class=\"(\w+)\")?><td", table)
+    assert classes == ["best", "", "prune", "skip", "fail", "skip"]
+    assert ">note</th>" in table and "would not finish in the 3.1 s left" in table
+    assert "RuntimeError: boom" in table and "traceback" not in table
+    assert "40" in table.split('class="prune"')[1].split("</tr>")[0]  # the value when pruned
+    search = _charts(page, "search")[0]
+    assert search.count('class="point"') == 2 and search.count('class="pruned-point"') == 1
+    assert "rings are pruned trials" in page
+
+    (summary,) = store_leaderboards(path)
+    board = summary["leaderboard"]
+    assert list(board["status"]) == ["complete", "complete", "pruned", "skipped", "failed",
+                                     "running"]
+    assert board["score"].notna().tolist() == [True, True, True, False, False, False]
+    assert board["score"][0] <= board["score"][1]  # minimised: best first
+    assert ("trials", "6 (2 complete, 1 pruned, 1 skipped, 1 failed, 1 running)") in summary["facts"]
+
+
+def test_model_report_reads_statuses_by_their_first_word(plan_and_importance):
+    board = _board(np.random.default_rng(5))
+    board.loc[5, "status"] = "skipped (budget)"
+    board.loc[6, "status"] = "pruned"
+    model = _Fitted(board, *plan_and_importance)
+    page = render_report(model)
+    table = re.search(r'<table class="leaderboard">.*?</table>', page, flags=re.S).group(0)
+    classes = re.findall(r"<tr(?: class=\"(\w+)\")?><td", table)
+    assert classes[-3:] == ["prune", "skip", "fail"] and classes.count("fail") == 1
+    assert _charts(page, "search")[0].count('class="point"') == len(board) - 3
+
+
+@pytest.mark.parametrize("metric, higher", [("rmse", False), ("neg_mean_absolute_error", True),
+                                            ("r2", True), ("my_loss", False)])
+def test_metric_direction_comes_from_the_metrics_module(plan_and_importance, metric, higher):
+    model = _Fitted(_board(np.random.default_rng(6)), *plan_and_importance)
+    model.metric_ = metric
+    del model.metric_greater_is_better_  # an older model: the direction comes from the name
+    assert greater_is_better(metric) is higher
+    direction = "higher is better" if higher else "lower is better"
+    assert f"{metric} ({direction})" in render_report(model)
+
+
+def test_the_report_uses_public_tuners_names_and_no_sql():
+    import featsmith.pipelines._report as report
+
+    source = inspect.getsource(report)
+    assert "sqlite3" not in source and "SELECT" not in source
+    assert not re.search(r"featsmith\.tuners\._", source)
 
 
 def test_a_path_that_is_not_a_store_is_refused_untouched(tmp_path):

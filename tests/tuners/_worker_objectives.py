@@ -22,3 +22,8 @@ def faulty(params):
 def slow(params):
     time.sleep(30)
     return params["x"]
+
+
+def quick(params):
+    time.sleep(0.05)
+    return params["x"]
