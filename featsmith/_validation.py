@@ -82,12 +82,25 @@ def extract_target(df: pl.DataFrame, y):
     return df, y
 
 
-def check_target(y, n_rows: int, *, estimator_name="AutoPipeline") -> np.ndarray:
-    """Return ``y`` as a 1-D numpy array with no missing values, matching ``n_rows``."""
+def check_target(y, n_rows: int | None = None, *, estimator_name=None) -> np.ndarray:
+    """Return ``y`` as a 1-D numpy array with no missing or infinite values, matching ``n_rows``.
+
+    The one target check, used by ``AutoPipeline``, ``FeatureGenerator`` and the selectors.
+    Accepts numpy, pandas, polars and pyarrow; a column vector is flattened (with
+    scikit-learn's ``DataConversionWarning``); numbers held as Python objects become a
+    numeric array, so :func:`featsmith._task.infer_task` reads them as numbers.
+
+    Examples
+    --------
+    >>> check_target([1, 0, 1], 3).tolist()
+    [1, 0, 1]
+    """
     if y is None:
+        # Only AutoPipeline.fit also takes the target as a column name of X.
+        or_name = " or the name of the target column of X" if estimator_name == "AutoPipeline" else ""
         raise ValueError(
-            f"{estimator_name} requires y to be passed, but the target y is None; pass y or the "
-            "name of the target column of X."
+            f"{estimator_name or 'This estimator'} requires y to be passed, but the target y is "
+            f"None; pass the target values (one per row of X){or_name}."
         )
     if isinstance(y, (pl.Series, pd.Series)):
         y = y.to_numpy()
@@ -109,7 +122,7 @@ def check_target(y, n_rows: int, *, estimator_name="AutoPipeline") -> np.ndarray
         y = y.ravel()
     if y.ndim != 1:
         raise ValueError(f"y should be a 1d array, got an array of shape {y.shape}; pass one target column.")
-    if len(y) != n_rows:
+    if n_rows is not None and len(y) != n_rows:
         raise ValueError(
             f"X has {n_rows} rows but y has {len(y)} values; they must have the same length "
             "(one target value per row)."
@@ -122,7 +135,8 @@ def check_target(y, n_rows: int, *, estimator_name="AutoPipeline") -> np.ndarray
         n_nan = int(np.isnan(y).sum())
         if n_nan:
             raise ValueError(
-                f"Input y contains NaN in {n_nan} of {len(y)} rows; drop those rows (or impute the target) before fit."
+                f"Input y contains NaN in {n_nan} of {len(y)} rows (missing target values); drop those "
+                "rows (or impute the target) before fit."
             )
         n_inf = int(np.isinf(y).sum())
         if n_inf:
@@ -133,8 +147,8 @@ def check_target(y, n_rows: int, *, estimator_name="AutoPipeline") -> np.ndarray
         missing = pd.isna(y)
         if missing.any():
             raise ValueError(
-                f"Input y contains NaN/None in {int(missing.sum())} of {len(y)} rows; drop those rows "
-                "(or impute the target) before fit."
+                f"Input y contains NaN/None in {int(missing.sum())} of {len(y)} rows (missing target "
+                "values); drop those rows (or impute the target) before fit."
             )
     return y
 
@@ -151,19 +165,26 @@ def warn_infinite(df: pl.DataFrame) -> list[str]:
     return bad
 
 
+def check_n_features(X, n_features_in: int, *, estimator_name="AutoPipeline") -> None:
+    """Check that a 2-D array (matched to the fit columns by position) has as many columns as
+    at fit; frames are matched by name instead, so any other input passes."""
+    if _is_sparse(X) or frame_kind(X) != "numpy":
+        return
+    arr = np.asarray(X)
+    if arr.ndim == 2 and arr.shape[1] != n_features_in:
+        raise ValueError(
+            f"X has {arr.shape[1]} features, but {estimator_name} is expecting {n_features_in} "
+            "features as input."
+        )
+
+
 def check_predict_frame(X, *, n_features_in: int, feature_names_in, estimator_name="AutoPipeline"):
     """Coerce rows for prediction and check they carry every training column.
 
     Columns are matched by name: extra or reordered columns are fine. numpy input is matched by
     position and must have as many columns as at fit.
     """
-    if frame_kind(X) == "numpy" and not _is_sparse(X):
-        arr = np.asarray(X)
-        if arr.ndim == 2 and arr.shape[1] != n_features_in:
-            raise ValueError(
-                f"X has {arr.shape[1]} features, but {estimator_name} is expecting {n_features_in} "
-                "features as input."
-            )
+    check_n_features(X, n_features_in, estimator_name=estimator_name)
     df = check_frame(X, estimator_name=estimator_name, column_names=feature_names_in)
     missing = [c for c in feature_names_in if c not in df.columns]
     if missing:

@@ -1,6 +1,6 @@
 """The ``featsmith`` command line: fit, predict, evaluate, report and demo.
 
-Run ``featsmith --help`` (or ``python -m featsmith.cli --help``) for the options. Results
+Run ``featsmith --help`` (or ``python -m featsmith --help``) for the options. Results
 (tables, predictions printed to stdout) go to stdout; progress, notes and errors go to stderr.
 Usage errors and bad input (missing or unreadable file, unknown extension, missing column, a
 file that is not a featsmith model) print one line ``featsmith: error: ...`` and exit with
@@ -32,14 +32,13 @@ import warnings
 from pathlib import Path
 
 import featsmith
+from featsmith._task import TASKS
 
 __all__ = ["CLIError", "build_parser", "main"]
 
 PROG = "featsmith"
-TASKS = ("auto", "binary", "multiclass", "regression")
 # Missing-value spellings read as null from CSV (pandas reads these as NaN too).
 CSV_NULLS = ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None"]
-_LOSS_WORDS = ("error", "loss", "deviance", "rmse", "mse", "mae")
 STORE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 
 logger = logging.getLogger("featsmith")
@@ -216,9 +215,19 @@ def _first_line(exc) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def _lower_is_better(metric) -> bool:
-    name = str(metric).lower()
-    return not name.startswith("neg_") and any(w in name for w in _LOSS_WORDS)
+def _greater_is_better(model) -> bool:
+    """The direction of the model's metric: as the model recorded it at fit, else by the
+    package's one rule for a metric name."""
+    flag = getattr(model, "metric_greater_is_better_", None)
+    if flag is not None:
+        return bool(flag)
+    from featsmith.pipelines import greater_is_better
+
+    return greater_is_better(model.metric_)
+
+
+def _direction(greater_is_better: bool) -> str:
+    return "higher is better" if greater_is_better else "lower is better"
 
 
 def _standard_metrics(task, y_true, pred, proba, classes, positive=None) -> dict[str, float]:
@@ -251,7 +260,7 @@ def _model_metric(model, X, y_true, computed) -> float | None:
     if name in computed:
         return computed[name]
     try:
-        from featsmith.pipelines._metrics import resolve_metric
+        from featsmith.pipelines import resolve_metric
 
         metric = resolve_metric(name, model.task_)
         return float(metric.natural(metric.scorer(model, X, y_true)))
@@ -263,7 +272,8 @@ def _model_metric(model, X, y_true, computed) -> float | None:
 def _evaluate_model(model, X, y, *, pos_label=None, path="data") -> dict:
     """Score a fitted model on labelled rows.
 
-    Returns a dict with ``task``, ``metric`` (the model's metric name), ``n_rows``,
+    Returns a dict with ``task``, ``metric`` (the model's metric name),
+    ``greater_is_better`` (the metric's direction), ``n_rows``,
     ``positive_class`` (binary: the class F1 is computed for; ``pos_label``, matched by its
     text, or else the last of ``classes_`` as in scikit-learn) and ``metrics`` (name -> value;
     the model's metric first, then the task's standard metrics: ROC AUC, log loss, accuracy,
@@ -312,6 +322,7 @@ def _evaluate_model(model, X, y, *, pos_label=None, path="data") -> dict:
     return {
         "task": task,
         "metric": str(model.metric_),
+        "greater_is_better": _greater_is_better(model),
         "n_rows": len(y_true),
         # numpy scalars -> plain Python values, so the result serialises as JSON
         "positive_class": positive.item() if hasattr(positive, "item") else positive,
@@ -337,8 +348,7 @@ def _metrics_table(result) -> str:
         (name + (" *" if name == result["metric"] else ""), _format_value(value))
         for name, value in result["metrics"].items()
     ]
-    direction = "lower" if _lower_is_better(result["metric"]) else "higher"
-    note = f"(* the model's metric; {direction} is better"
+    note = f"(* the model's metric; {_direction(result['greater_is_better'])}"
     if result.get("positive_class") is not None:
         note += f"; f1 is for class {result['positive_class']!r}"
     return _text_table(["metric", "value"], rows, right=("value",)) + f"\n{note})"
@@ -348,7 +358,7 @@ def _best_first(board, model):
     """Sort a leaderboard best trial first, whatever the metric's direction."""
     scores = board["score"].astype(float)
     best = getattr(model, "best_score_", None)
-    ascending = _lower_is_better(model.metric_)
+    ascending = not _greater_is_better(model)
     if best is not None and scores.notna().any():
         at_max = math.isclose(best, scores.max(), rel_tol=1e-9, abs_tol=1e-12)
         at_min = math.isclose(best, scores.min(), rel_tol=1e-9, abs_tol=1e-12)
@@ -433,8 +443,7 @@ def _report_text(model, *, name="model", top=10) -> str:
     if model.task_ != "regression" and hasattr(model, "classes_"):
         classes = [str(c) for c in model.classes_]
         rows.append(("classes", ", ".join(classes[:10]) + (" ..." if len(classes) > 10 else "")))
-    direction = "lower is better" if _lower_is_better(model.metric_) else "higher is better"
-    rows.append(("metric", f"{model.metric_} ({direction})"))
+    rows.append(("metric", f"{model.metric_} ({_direction(_greater_is_better(model))})"))
     rows.append(("CV score", _format_value(float(getattr(model, "best_score_", float("nan"))))))
     inputs = [str(c) for c in getattr(model, "feature_names_in_", [])]
     rows.append(("input columns", f"{len(inputs)}: {_columns_preview(inputs, 15)}"))
@@ -445,8 +454,14 @@ def _report_text(model, *, name="model", top=10) -> str:
     if board is not None and "seconds" in board:
         rows.append(("trials", f"{len(board)} ({float(board['seconds'].sum()):.1f} s of training)"))
     parts = [_kv_table(rows), "", "Leaderboard", _leaderboard_text(model, top)]
+    stages = getattr(model, "stages_", None)
     timings = getattr(model, "stage_timings_", None)
-    if timings:
+    if stages is not None and len(stages):
+        # What each stage decided and why, beside its time (models fitted since the stages).
+        parts += ["", "Stages (s)", _kv_table(
+            [(str(r.stage), f"{float(r.seconds):6.2f}  {r.summary}") for r in stages.itertuples()], indent="  "
+        )]
+    elif timings:
         parts += ["", "Stage timings (s)", _kv_table(
             [(str(k), f"{float(v):.2f}") for k, v in timings.items()], indent="  "
         )]
@@ -456,7 +471,7 @@ def _report_text(model, *, name="model", top=10) -> str:
 def _store_text(path, *, experiment=None, top=10) -> str:
     """A plain-text summary of a tuning experiment store: each experiment's facts and its
     best trials."""
-    from featsmith.pipelines._report import store_leaderboards
+    from featsmith.pipelines import store_leaderboards
 
     parts = []
     for summary in store_leaderboards(path, experiment=experiment):
@@ -611,6 +626,7 @@ def _fit_summary(model, seconds, out) -> str:
         ("CV score", _format_value(float(model.best_score_))),
         ("trials", "n/a" if board is None else str(len(board))),
         ("fit time", f"{seconds:.1f} s"),
+        ("search", f"stopped: {getattr(model, 'search_stop_reason_', 'n/a')}"),
         ("model", str(out)),
     ])
 
@@ -905,7 +921,7 @@ def _cmd_report(args, console) -> int:
 
 
 def _write_html_report(source, out: Path, console, experiment=None) -> None:
-    from featsmith.pipelines._report import write_report
+    from featsmith.pipelines import write_report
 
     write_report(source, out, experiment=experiment)
     console.note(f"report written to {out}")
@@ -986,9 +1002,12 @@ def _add_global_options(parser, suppress):
 
 def _add_fit_options(parser, budget_default):
     parser.add_argument("--task", choices=TASKS, default="auto",
-                        help="prediction task (default: inferred from the target)")
+                        help="prediction task (default: auto, inferred from the target by the "
+                             "rule of featsmith.pipelines.infer_task: text, booleans and whole "
+                             "numbers with at most 20 distinct values and fewer than half the "
+                             "rows are classes; other numbers are regression)")
     parser.add_argument("--time-budget", type=_positive_float, default=budget_default,
-                        metavar="S", help=f"seconds for the search (default: {budget_default:g})")
+                        metavar="S", help=f"seconds for the whole fit, refit included (default: {budget_default:g})")
     parser.add_argument("--metric", default=None, metavar="M",
                         help="metric to optimise: roc_auc, log_loss, rmse, mae or any scikit-learn"
                              " scorer name (default: roc_auc / log_loss / rmse by task)")

@@ -6,6 +6,7 @@ import re
 import shutil
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import joblib
 import numpy as np
@@ -14,7 +15,7 @@ import pytest
 from sklearn.metrics import f1_score, mean_absolute_error, roc_auc_score
 
 import featsmith
-from featsmith.cli import _Console, _relational_inputs, build_parser, main
+from featsmith.cli import _Console, _greater_is_better, _relational_inputs, build_parser, main
 from featsmith.tuners import Experiment
 
 # Tiny searches keep every fit to a few seconds on a busy machine.
@@ -319,7 +320,7 @@ def test_report_summarises_the_model(capsys, binary):
     assert f"{model.best_score_:.6g}" in out
     assert "Leaderboard" in out and "lightgbm" in out and "best first" in out
     assert "features used" in out and "'colour'" in out
-    assert "Stage timings (s)" in out and "search" in out
+    assert "Stages (s)" in out and "search" in out and f"stopped: {model.search_stop_reason_}" in out
 
 
 def test_report_writes_html_for_a_model(capsys, binary, tmp_path):
@@ -511,7 +512,7 @@ def test_debug_shows_the_traceback_instead():
 
 
 def test_console_script_reports_errors_without_traceback(tmp_path):
-    commands = [[sys.executable, "-m", "featsmith.cli"]]
+    commands = [[sys.executable, "-m", "featsmith"], [sys.executable, "-m", "featsmith.cli"]]
     if shutil.which("featsmith"):
         commands.append([shutil.which("featsmith")])
     for command in commands:
@@ -534,6 +535,51 @@ def test_version_and_help(capsys):
     assert code == 0
     for command in ("fit", "predict", "evaluate", "report", "demo"):
         assert command in out
+
+
+def test_python_dash_m_featsmith_is_the_cli():
+    proc = subprocess.run([sys.executable, "-m", "featsmith", "--version"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and proc.stdout.strip() == f"featsmith {featsmith.__version__}"
+    for command in ("fit", "predict", "evaluate", "report", "demo"):
+        proc = subprocess.run([sys.executable, "-m", "featsmith", command, "--help"],
+                              capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0 and proc.stdout.startswith(f"usage: featsmith {command}")
+
+
+def test_task_choices_are_the_package_task_names():
+    from featsmith._task import TASKS
+
+    for task in TASKS:
+        assert build_parser().parse_args(["fit", "d.csv", "--target", "y", "--task", task]).task == task
+
+
+@pytest.mark.parametrize(
+    "metric, greater",
+    [("roc_auc", True), ("accuracy", True), ("r2", True), ("log_loss", False), ("rmse", False),
+     ("mae", False), ("neg_log_loss", True), ("neg_mean_absolute_error", True),
+     ("my_error", False)],
+)
+def test_metric_direction_follows_the_one_rule(metric, greater):
+    from featsmith.pipelines import greater_is_better
+
+    assert greater_is_better(metric) is greater
+    model = SimpleNamespace(metric_=metric)  # an older model without the recorded direction
+    assert _greater_is_better(model) is greater
+    # A direction recorded at fit wins over the name (a custom metric called "custom").
+    assert _greater_is_better(SimpleNamespace(metric_=metric, metric_greater_is_better_=not greater)) \
+        is (not greater)
+
+
+def test_loss_metrics_read_lower_is_better(capsys, regression):
+    code, out, _ = run(capsys, "report", regression["model"])
+    assert code == 0 and "mae (lower is better)" in out
+    code, out, _ = run(capsys, "evaluate", regression["model"], regression["path"],
+                       "--target", "price")
+    assert code == 0 and "lower is better" in out
+    code, out, _ = run(capsys, "evaluate", regression["model"], regression["path"],
+                       "--target", "price", "--json")
+    assert json.loads(out)["greater_is_better"] is False
 
 
 def test_quiet_silences_notes_but_not_results(capsys, binary, tmp_path):

@@ -7,12 +7,12 @@ from collections import defaultdict
 
 import numpy as np
 import polars as pl
-import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted
 
-from featsmith._frame import to_polars
+from featsmith._frame import frame_kind
+from featsmith._task import check_task, infer_task
+from featsmith._validation import check_frame, check_n_features, check_target
 from featsmith.featurize._columns import NULL_TOKEN, ColumnCoder, take_rows
 from featsmith.featurize._enumerate import enumerate_specs
 from featsmith.featurize._features import Evaluator, Feature, dependencies
@@ -26,11 +26,9 @@ from featsmith.featurize._ops import (
     target_stats,
 )
 from featsmith.featurize._plan import FeaturePlan
-from featsmith.featurize._relational import RelationalSynth, resolve_tables
+from featsmith.featurize._relational import RelationalSynth, cutoff_values, resolve_tables
 
 logger = logging.getLogger("featsmith")
-
-_TASKS = ("auto", "regression", "binary", "multiclass")
 
 
 class GeneratedCandidates:
@@ -92,7 +90,9 @@ class FeatureGenerator(TransformerMixin, BaseEstimator):
         Folds of the out-of-fold target encoding.
     smoothing : float, default=20.0
         Prior weight (in rows) of the smoothed target encoding.
-    task : {"auto", "regression", "binary", "multiclass"}, default="auto"
+    task : {"auto", "classification", "binary", "multiclass", "regression"}, default="auto"
+        What the target encodings encode (one column per class for multiclass); ``"auto"``
+        infers it from ``y`` by the rule of :func:`featsmith.pipelines.infer_task`.
     chunk_size : int, default=256
         Columns per block in :meth:`iter_chunks` and :meth:`transform`.
     random_state : int or numpy.random.Generator, optional
@@ -167,8 +167,7 @@ class FeatureGenerator(TransformerMixin, BaseEstimator):
             raise ValueError(f"n_folds must be an int >= 2, got {self.n_folds!r}.")
         if not np.isscalar(self.smoothing) or self.smoothing < 0:
             raise ValueError(f"smoothing must be a number >= 0, got {self.smoothing!r}.")
-        if self.task not in _TASKS:
-            raise ValueError(f"task must be one of {_TASKS}, got {self.task!r}.")
+        check_task(self.task)
         if not isinstance(self.chunk_size, (int, np.integer)) or self.chunk_size < 1:
             raise ValueError(f"chunk_size must be a positive int, got {self.chunk_size!r}.")
         if self.operators is not None:
@@ -180,35 +179,16 @@ class FeatureGenerator(TransformerMixin, BaseEstimator):
                 )
 
     def _encode_target(self, y, n):
-        y = np.asarray(y.to_numpy() if isinstance(y, (pl.Series, pl.DataFrame)) else y)
-        if hasattr(y, "ndim") and y.ndim == 2 and y.shape[1] == 1:
-            y = y.ravel()
-        if y.ndim != 1:
-            raise ValueError(f"y must be 1-D, got shape {y.shape}; pass a single target column.")
-        if y.shape[0] != n:
-            raise ValueError(f"y has {y.shape[0]} rows but X has {n}; pass one target per row of X.")
-        task = self.task
-        if task == "auto":
-            kind = type_of_target(y, input_name="y")
-            if kind == "binary":
-                task = "binary"
-            elif kind == "multiclass" and not (y.dtype.kind in "iuf" and np.unique(y).size > 10):
-                task = "multiclass"
-            else:
-                task = "regression"
+        """``(task, target columns, class labels)``: one column for regression and binary
+        (the positive class), one per class for multiclass."""
+        y = check_target(y, n, estimator_name="FeatureGenerator")
+        task = infer_task(y, self.task)
         if task == "regression":
-            yf = y.astype(np.float64)
-            if not np.all(np.isfinite(yf)):
-                raise ValueError("y has missing or infinite values; drop those rows before fit.")
-            return task, yf[:, None], [None]
-        if y.dtype.kind == "f" and np.isnan(y).any():
-            raise ValueError("y has missing values; drop those rows before fit.")
+            return task, y.astype(np.float64)[:, None], [None]
         classes = np.unique(y)
         self.classes_ = classes
         onehot = (y[:, None] == classes[None, :]).astype(np.float64)
         if task == "binary":
-            if classes.size != 2:
-                raise ValueError(f"task='binary' needs 2 classes in y, found {classes.size}.")
             return task, onehot[:, 1:], [None]
         return task, onehot, [c.item() if hasattr(c, "item") else c for c in classes]
 
@@ -237,14 +217,12 @@ class FeatureGenerator(TransformerMixin, BaseEstimator):
         return self
 
     def _fit_frame(self, X, y, tables, relationships, cutoff_time, time_index, groups=None):
-        df = _as_frame(X)
-        if df.width == 0:
-            raise ValueError(f"0 feature(s) (shape={df.shape}) while a minimum of 1 is required; X has no columns.")
+        df = check_frame(X, estimator_name="FeatureGenerator")
         if df.height < 2:
             raise ValueError(
                 f"X has n_samples = {df.height} (shape={df.shape}); FeatureGenerator needs at least 2 rows to fit statistics."
             )
-        self.input_is_array_ = not hasattr(X, "columns")
+        self.input_is_array_ = frame_kind(X) == "numpy"
         self.feature_names_in_ = np.asarray(df.columns, dtype=object)
         self.n_features_in_ = df.width
         n = df.height
@@ -255,7 +233,7 @@ class FeatureGenerator(TransformerMixin, BaseEstimator):
             tables, relationships, time_index, target = resolve_tables(
                 tables, relationships, time_index, self.target_table, df
             )
-            cutoff = _cutoff_values(df, cutoff_time)
+            cutoff = cutoff_values(df, cutoff_time)
             self.relational_ = RelationalSynth(
                 target, relationships, time_index, self.agg_primitives, self.max_depth, self.include_cutoff_time
             )
@@ -354,18 +332,10 @@ class FeatureGenerator(TransformerMixin, BaseEstimator):
 
     def _base_for(self, X, tables=None):
         check_is_fitted(self, "features_")
-        if not hasattr(X, "columns") and not sp.issparse(X):
-            X = np.asarray(X)
-            if X.ndim == 2 and X.shape[1] != self.n_features_in_:
-                raise ValueError(
-                    f"X has {X.shape[1]} features, but FeatureGenerator is expecting {self.n_features_in_} "
-                    "features as input."
-                )
-        df = _as_frame(X, column_names=self.feature_names_in_)
-        if len(set(df.columns)) != len(df.columns):
-            raise ValueError("X has duplicate column names; rename them so each column is unique.")
+        check_n_features(X, self.n_features_in_, estimator_name="FeatureGenerator")
+        df = check_frame(X, estimator_name="FeatureGenerator", column_names=self.feature_names_in_)
         if self.relational_ is not None:
-            rel = self.relational_.transform(df, tables, _cutoff_values(df, self.cutoff_column_, required=False))
+            rel = self.relational_.transform(df, tables, cutoff_values(df, self.cutoff_column_, required=False))
             df = pl.concat([df.drop([c for c in rel.columns if c in df.columns]), rel], how="horizontal")
         return self.coder_.encode(df)
 
@@ -440,36 +410,3 @@ def _assign_folds(n, n_folds, rng, groups=None):
         raise ValueError(f"groups has {n_groups} distinct labels, fewer than n_folds={n_folds}; lower n_folds.")
     fold_of_group = rng.permutation(n_groups) % n_folds
     return fold_of_group[inverse].astype(np.int64)
-
-
-def _as_frame(X, column_names=None) -> pl.DataFrame:
-    """Convert at the public boundary, with scikit-learn's wording for the usual mistakes."""
-    if sp.issparse(X):
-        raise TypeError("Sparse input is not supported by FeatureGenerator; convert it with X.toarray().")
-    if isinstance(X, np.ndarray) or (not hasattr(X, "columns") and hasattr(X, "__array__")):
-        arr = np.asarray(X)
-        if arr.ndim == 1:
-            raise ValueError("Expected a 2-D table, got a 1-D array. Reshape your data with X.reshape(-1, 1) "
-                             "for a single feature or X.reshape(1, -1) for a single row.")
-        if np.iscomplexobj(arr):
-            raise ValueError("Complex data not supported; pass real-valued columns.")
-    return to_polars(X, column_names=column_names)
-
-
-def _cutoff_values(df, cutoff_time, required=True):
-    """Per-row cutoff timestamps (polars Datetime Series) or None."""
-    if cutoff_time is None:
-        return None
-    if isinstance(cutoff_time, str):
-        if cutoff_time not in df.columns:
-            if not required:
-                return None
-            raise ValueError(f"cutoff_time names column {cutoff_time!r}, which X does not have.")
-        s = df.get_column(cutoff_time)
-    else:
-        s = pl.Series("cutoff", np.asarray(cutoff_time))
-        if s.len() != df.height:
-            raise ValueError(f"cutoff_time has {s.len()} values but X has {df.height} rows; pass one per row.")
-    if not s.dtype.is_temporal():
-        s = s.cast(pl.String).str.to_datetime(strict=False)
-    return s.cast(pl.Datetime("us")).alias("__cutoff")

@@ -10,6 +10,7 @@ import polars as pl
 from featsmith._frame import to_polars
 from featsmith.featurize._columns import ColumnCoder
 from featsmith.featurize._features import Evaluator, Feature
+from featsmith.featurize._relational import RelationalSynth, cutoff_values
 
 _FORMAT = "featsmith.FeaturePlan/1"
 
@@ -72,9 +73,7 @@ class FeaturePlan:
         if self.relational is not None:
             cutoff = None
             if tables is not None and self.cutoff_column and self.cutoff_column in df.columns:
-                from featsmith.featurize._generator import _cutoff_values
-
-                cutoff = _cutoff_values(df, self.cutoff_column)
+                cutoff = cutoff_values(df, self.cutoff_column)
             rel = self.relational.transform(df, tables, cutoff)
             df = pl.concat([df.drop([c for c in rel.columns if c in df.columns]), rel], how="horizontal")
         base = self.coder.encode(df)
@@ -107,8 +106,6 @@ class FeaturePlan:
 
     @classmethod
     def from_json(cls, text: str) -> "FeaturePlan":
-        from featsmith.featurize._relational import RelationalSynth
-
         d = json.loads(text)
         if d.get("format") != _FORMAT:
             raise ValueError(f"Not a featsmith feature plan (format {d.get('format')!r}, expected {_FORMAT!r}).")

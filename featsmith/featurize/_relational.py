@@ -58,7 +58,7 @@ def _from_entityset(es):
         for c in pdf.columns:  # woodwork categoricals -> plain strings/numbers for polars
             if str(pdf[c].dtype) == "category":
                 pdf[c] = pdf[c].astype(object).where(pdf[c].notna(), None)
-        tables[name] = pl.from_pandas(pdf)
+        tables[name] = to_polars(pdf)
         if df.ww.time_index is not None:
             time_index[name] = df.ww.time_index
     for r in es.relationships:
@@ -128,6 +128,25 @@ def resolve_tables(tables, relationships, time_index, target_table, X):
             raise ValueError(f"time_index names {table}.{col}, which does not exist.")
     frames.pop(target_table)
     return frames, rels, time_index, target_table
+
+
+def cutoff_values(df, cutoff_time, required=True):
+    """Per-row cutoff timestamps (polars Datetime Series) or None."""
+    if cutoff_time is None:
+        return None
+    if isinstance(cutoff_time, str):
+        if cutoff_time not in df.columns:
+            if not required:
+                return None
+            raise ValueError(f"cutoff_time names column {cutoff_time!r}, which X does not have.")
+        s = df.get_column(cutoff_time)
+    else:
+        s = pl.Series("cutoff", np.asarray(cutoff_time))
+        if s.len() != df.height:
+            raise ValueError(f"cutoff_time has {s.len()} values but X has {df.height} rows; pass one per row.")
+    if not s.dtype.is_temporal():
+        s = s.cast(pl.String).str.to_datetime(strict=False)
+    return s.cast(pl.Datetime("us")).alias("__cutoff")
 
 
 # ---------------------------------------------------------------------------- aggregation core

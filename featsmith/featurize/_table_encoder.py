@@ -9,7 +9,7 @@ import polars as pl
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from featsmith._frame import to_polars
+from featsmith._validation import check_frame, check_n_features
 from featsmith.featurize._schema import KINDS, infer_schema
 
 logger = logging.getLogger("featsmith")
@@ -92,9 +92,7 @@ class TableEncoder(TransformerMixin, BaseEstimator):
         self.text_stats = text_stats
 
     def fit(self, X, y=None):
-        df = to_polars(X)
-        if df.height == 0 or df.width == 0:
-            raise ValueError(f"X is empty (shape {df.shape}); pass at least one row and one column.")
+        df = check_frame(X, estimator_name="TableEncoder")
         self.schema_ = infer_schema(df, self.schema)
         self.feature_names_in_ = np.asarray(df.columns, dtype=object)
         self.n_features_in_ = df.width
@@ -217,7 +215,8 @@ class TableEncoder(TransformerMixin, BaseEstimator):
     def transform_frame(self, X) -> pl.DataFrame:
         """Like :meth:`transform` but return a polars DataFrame (the internal path)."""
         check_is_fitted(self, "schema_")
-        df = to_polars(X, column_names=self.feature_names_in_)
+        check_n_features(X, self.n_features_in_, estimator_name="TableEncoder")
+        df = check_frame(X, estimator_name="TableEncoder", column_names=self.feature_names_in_)
         missing = [c for c in self.feature_names_in_ if c not in df.columns]
         if missing:
             raise ValueError(

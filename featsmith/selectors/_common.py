@@ -1,7 +1,9 @@
-"""Shared checks and small helpers for the selectors: target validation, task inference,
-random-state handling and LightGBM parameter defaults.
+"""Shared helpers for the selectors: the task and target encoding, random-state handling and
+LightGBM parameter defaults.
 
-Kept in one place so that every selector raises the same clear error for the same bad input.
+The target check and the task rule are the package's own (:mod:`featsmith._validation`,
+:mod:`featsmith._task`), so every selector raises the same clear error for the same bad input
+and reads a target the way ``AutoPipeline`` and ``FeatureGenerator`` do.
 """
 
 from __future__ import annotations
@@ -10,83 +12,29 @@ import logging
 import numbers
 
 import numpy as np
-import pandas as pd
+from sklearn.utils._param_validation import StrOptions
+
+from featsmith._task import TASKS, infer_task, task_family
+# Re-exported: the selectors import the one target check from here.
+from featsmith._validation import check_target
 
 logger = logging.getLogger("featsmith")
 
-TASKS = ("auto", "regression", "classification")
-
-# An integer target with more distinct values than this is treated as a regression target
-# when ``task="auto"``; fewer are treated as class labels.
-MAX_AUTO_CLASSES = 20
-
-
-def check_task(task):
-    if task not in TASKS:
-        raise ValueError(f"task must be one of {TASKS}, got {task!r}.")
-    return task
-
-
-def check_target(y, n_rows=None, name="y"):
-    """Return ``y`` as a 1-D numpy array after checking its shape, length and missing values."""
-    if y is None:
-        raise ValueError(
-            f"This selector requires y to be passed, but the target {name} is None; pass the "
-            "target values, one per row of X."
-        )
-    if hasattr(y, "to_numpy"):
-        y = y.to_numpy()
-    y = np.asarray(y)
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y.ravel()
-    if y.ndim != 1:
-        raise ValueError(
-            f"{name} must be 1-D (one target per row), got shape {y.shape}; multi-output targets "
-            "are not supported."
-        )
-    if n_rows is not None and y.shape[0] != n_rows:
-        raise ValueError(
-            f"{name} has {y.shape[0]} values but X has {n_rows} rows; pass one target per row."
-        )
-    missing = pd.isna(y) if y.dtype == object else (np.isnan(y) if y.dtype.kind == "f" else None)
-    if missing is not None and missing.any():
-        raise ValueError(
-            f"{name} contains {int(missing.sum())} missing (NaN) values; drop those rows or impute "
-            "the target before selecting features."
-        )
-    if y.dtype.kind == "f" and not np.isfinite(y).all():
-        raise ValueError(f"{name} contains infinite values; drop or clip them first.")
-    return y
-
-
-def infer_task(y, task):
-    """Resolve ``task="auto"`` from the target: float or many-valued integer -> regression."""
-    check_task(task)
-    if task != "auto":
-        return task
-    if y.dtype.kind in "OUSb" or isinstance(y.dtype, pd.CategoricalDtype):
-        return "classification"
-    if y.dtype.kind == "f" and not np.all(np.mod(y, 1) == 0):
-        return "regression"
-    return "classification" if np.unique(y).size <= MAX_AUTO_CLASSES else "regression"
-
-
-def encode_classes(y):
-    """Return ``(classes, codes)`` for a classification target with at least two classes."""
-    classes, codes = np.unique(y, return_inverse=True)
-    if classes.size < 2:
-        raise ValueError(
-            f"y has a single class ({classes[0]!r}); classification needs at least two classes."
-        )
-    return classes, codes
+# For the selectors' ``_parameter_constraints``.
+TASK_OPTIONS = StrOptions(set(TASKS))
 
 
 def encode_target(y, task):
-    """Resolve the task and encode y: ``(task, classes or None, y_enc, n_classes)`` with
-    integer class codes for classification and float64 values (``n_classes=0``) otherwise."""
-    task = infer_task(y, task)
+    """Resolve the task by the package's rule and encode a checked y.
+
+    Returns ``(task, classes or None, y_enc, n_classes)``. ``task`` is the task family,
+    ``"classification"`` or ``"regression"``: the selectors fit a binary and a multiclass target
+    the same way, telling them apart by ``n_classes``. ``y_enc`` holds integer class codes for
+    classification and float64 values (``n_classes=0``) for regression.
+    """
+    task = task_family(infer_task(y, task))
     if task == "classification":
-        classes, codes = encode_classes(y)
+        classes, codes = np.unique(y, return_inverse=True)
         return task, classes, codes, classes.size
     return task, None, y.astype(np.float64), 0
 
@@ -142,7 +90,7 @@ def lgb_params(task, n_classes, seed, n_jobs, **overrides):
 def check_X_y(estimator, X, y):
     """Checked ``(X, y)`` for fitting an array selector."""
     X = check_X_numeric(estimator, X)
-    return X, check_target(y, n_rows=X.shape[0])
+    return X, check_target(y, X.shape[0], estimator_name=type(estimator).__name__)
 
 
 def check_X_numeric(estimator, X, reset=True):

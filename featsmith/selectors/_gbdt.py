@@ -12,6 +12,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from featsmith.selectors._common import (
+    TASK_OPTIONS,
     check_n_jobs,
     check_X_y,
     cut,
@@ -86,9 +87,8 @@ class GBDTSelector(SelectorMixin, BaseEstimator):
         folds, so each feature is judged on all rows, none of them seen by the model.
     n_repeats : int, default=5
         Shuffles per feature for permutation importances.
-    task : {"auto", "regression", "classification"}, default="auto"
-        ``"auto"`` treats float targets, and integer targets with more than 20 distinct values,
-        as regression.
+    task : {"auto", "classification", "binary", "multiclass", "regression"}, default="auto"
+        ``"auto"`` infers it from ``y`` by the rule of :func:`featsmith.pipelines.infer_task`.
     random_state : int, numpy.random.Generator or None, default=None
     n_jobs : int, default=1
         LightGBM threads.
@@ -112,7 +112,8 @@ class GBDTSelector(SelectorMixin, BaseEstimator):
     support_ : ndarray of bool, shape (n_features,)
     ranking_ : ndarray of int, shape (n_features,)
         1 for the most important feature.
-    task_ : str
+    task_ : {"classification", "regression"}
+        The task family (binary and multiclass are both ``"classification"``).
     classes_ : ndarray or None
     n_features_in_, feature_names_in_
 
@@ -139,7 +140,7 @@ class GBDTSelector(SelectorMixin, BaseEstimator):
         "compute_null": ["boolean"],
         "cv": [Interval(numbers.Integral, 2, None, closed="left")],
         "n_repeats": [Interval(numbers.Integral, 1, None, closed="left")],
-        "task": [StrOptions({"auto", "regression", "classification"})],
+        "task": [TASK_OPTIONS],
         "random_state": [None, numbers.Integral, np.random.Generator],
         "n_jobs": [numbers.Integral],
     }

@@ -21,16 +21,16 @@ import torch
 from sklearn.base import BaseEstimator
 from torch.nn.utils import skip_init
 from sklearn.feature_selection import SelectorMixin
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
 from featsmith.selectors._common import (
+    TASK_OPTIONS,
     check_n_jobs,
     check_X_y,
-    draw_seed,
-    encode_classes,
     cut,
-    infer_task,
+    draw_seed,
+    encode_target,
     make_rng,
     ranking_from_order,
 )
@@ -115,7 +115,8 @@ class GradientFeatureSelector(SelectorMixin, BaseEstimator):
         Passes over the data ...
     min_steps : int, default=600
         ... but at least this many mini-batch steps, so that small data sets still train.
-    task : {"auto", "regression", "classification"}, default="auto"
+    task : {"auto", "classification", "binary", "multiclass", "regression"}, default="auto"
+        ``"auto"`` infers it from ``y`` by the rule of :func:`featsmith.pipelines.infer_task`.
     random_state : int, numpy.random.Generator or None, default=None
     n_jobs : int, default=1
         torch intra-op threads during ``fit`` (the caller's setting is restored afterwards).
@@ -134,7 +135,9 @@ class GradientFeatureSelector(SelectorMixin, BaseEstimator):
     ranking_ : ndarray of int
     loss_curve_ : list of float
         Mean training loss (without the penalty) per epoch-sized block of steps.
-    task_, classes_, n_features_in_, feature_names_in_
+    task_ : {"classification", "regression"}
+        The task family (binary and multiclass are both ``"classification"``).
+    classes_, n_features_in_, feature_names_in_
 
     Notes
     -----
@@ -166,7 +169,7 @@ class GradientFeatureSelector(SelectorMixin, BaseEstimator):
         "validation_fraction": [Interval(numbers.Real, 0, 1, closed="left")],
         "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
         "min_steps": [Interval(numbers.Integral, 1, None, closed="left")],
-        "task": [StrOptions({"auto", "regression", "classification"})],
+        "task": [TASK_OPTIONS],
         "random_state": [None, numbers.Integral, np.random.Generator],
         "n_jobs": [numbers.Integral],
     }
@@ -222,15 +225,13 @@ class GradientFeatureSelector(SelectorMixin, BaseEstimator):
         X, y = check_X_y(self, X, y)
         check_k(self.k, X.shape[1])
         rng = make_rng(self.random_state)
-        self.task_ = infer_task(y, self.task)
+        self.task_, self.classes_, y_enc, n_classes = encode_target(y, self.task)
         if self.task_ == "classification":
-            self.classes_, codes = encode_classes(y)
-            target = torch.from_numpy(codes.astype(np.int64))
-            n_out = self.classes_.size
+            target = torch.from_numpy(y_enc.astype(np.int64))
+            n_out = n_classes
         else:
-            self.classes_ = None
-            y_std = y.std()
-            target = torch.from_numpy(((y - y.mean()) / (y_std if y_std > 0 else 1.0)).astype(np.float32))
+            y_std = y_enc.std()
+            target = torch.from_numpy(((y_enc - y_enc.mean()) / (y_std if y_std > 0 else 1.0)).astype(np.float32))
             n_out = 1
         features = torch.from_numpy(_standardise(X))
 

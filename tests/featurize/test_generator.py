@@ -176,7 +176,7 @@ def test_bad_input_handling(fitted, caplog):
     assert np.isnan(gen.transform(X.head(2).assign(x=np.inf))[:, cols.index("log1p(x)")]).all()
     with pytest.raises(ValueError, match="duplicate"):
         gen.fit(pd.DataFrame([[1, 2]], columns=["a", "a"]))
-    with pytest.raises(ValueError, match="y has 3 rows"):
+    with pytest.raises(ValueError, match="X has 400 rows but y has 3 values"):
         FeatureGenerator().fit(X, y[:3])
     with pytest.raises(ValueError, match="max_candidates"):
         FeatureGenerator(max_candidates=0).fit(X, y)

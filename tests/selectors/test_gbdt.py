@@ -105,7 +105,7 @@ def test_missing_values_in_X_are_allowed():
     [
         ({"k": 11}, np.ones((20, 10)), np.arange(20.0), ValueError, "k=11 is larger"),
         ({}, np.ones((20, 3)), np.r_[np.arange(19.0), np.nan], ValueError, "missing"),
-        ({}, np.ones((20, 3)), np.arange(19.0), ValueError, "19 values but X has 20 rows"),
+        ({}, np.ones((20, 3)), np.arange(19.0), ValueError, "X has 20 rows but y has 19 values"),
         ({}, pd.DataFrame({"a": ["x", "y"] * 5, "b": range(10)}), np.arange(10.0), TypeError, "'a'"),
         ({"importance_type": "cover"}, np.ones((20, 3)), np.arange(20.0), ValueError, "importance_type"),
         ({}, np.ones((20, 3)), np.zeros(20, dtype=int), ValueError, "single class"),

@@ -89,7 +89,7 @@ def test_missing_values_and_frames():
     [
         ({"k": 4}, np.ones((20, 3)), np.arange(20.0), ValueError, "k=4 is larger"),
         ({}, np.ones((20, 3)), np.r_[np.arange(19.0), np.nan], ValueError, "missing"),
-        ({}, np.ones((20, 3)), np.arange(21.0), ValueError, "21 values but X has 20 rows"),
+        ({}, np.ones((20, 3)), np.arange(21.0), ValueError, "X has 20 rows but y has 21 values"),
         ({"hidden_units": (0,)}, np.ones((20, 3)), np.arange(20.0), ValueError, "hidden_units"),
         ({"penalty": -1}, np.ones((20, 3)), np.arange(20.0), ValueError, "penalty"),
     ],
