@@ -12,13 +12,13 @@ import pandas as pd
 from scipy.stats import rankdata
 from sklearn.base import BaseEstimator
 from sklearn.model_selection import KFold, StratifiedKFold
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
 from featsmith._types import ArrayCandidateSource, CandidateSource
 from featsmith.selectors._booster import crossfit_gain
-from featsmith.selectors._confirm import confirm_selection, cv_row_loss
 from featsmith.selectors._common import (
+    TASK_OPTIONS,
     check_n_jobs,
     check_target,
     draw_seed,
@@ -28,8 +28,7 @@ from featsmith.selectors._common import (
     make_rng,
 )
 from featsmith.selectors._importance import fit_booster, raw_predict
-from featsmith.selectors._joint import joint_permutation_gain
-from featsmith.selectors._losses import kind_of, prior_raw, recalibrate, row_loss
+from featsmith.selectors._losses import kind_of, prior_raw, recalibrate
 
 # Rows used to find near-duplicates among the final survivors (rank correlation).
 DEDUP_ROWS = 20_000
@@ -46,12 +45,7 @@ class HalvingScreen(BaseEstimator):
     small sample of rows (successive featurewise halving). Here all candidates of a round are
     scored at once by a vectorised single-feature booster (quantile bins, Newton steps from the
     base scores' gradients, fitted on one half of the round's rows and scored on the other,
-    then swapped); the better half survives and the next round uses twice the rows. Two
-    optional stages follow: a joint stage (OpenFE's stage II) judges the finalists together,
-    next to the base columns, in one LightGBM model trained on top of the base scores; a
-    confirmation stage (with ``base`` columns) asks the question a selection is finally judged
-    by: does a model trained from scratch on the base columns plus the selection predict
-    held-out rows better?
+    then swapped); the better half survives and the next round uses twice the rows.
 
     1. The base scores come from ``init_score``, or from an out-of-fold LightGBM model on
        ``base`` (so no row is scored by a model that saw its target), or from the class priors /
@@ -64,43 +58,16 @@ class HalvingScreen(BaseEstimator):
        on those rows) are dropped first, and so are copies of a ``base`` column (absolute
        Spearman correlation >= ``dedup_threshold`` on those rows: ``log1p(x)``, ``rank(x)``),
        which on wide tables would otherwise fill the finalists.
-    3. Each round keeps the better half (never fewer than the finalists' number,
-       ``max(2 * n_keep, n_joint)`` with the joint stage, ``2 * n_keep`` without) and doubles
-       the rows, until the survivors fit and the rows reach all rows (or ``max_rows``).
-    4. Finalists that are near-duplicates of a better one are dropped (absolute Spearman
+    3. Each round keeps the better half (never fewer than the ``2 * n_keep`` finalists) and
+       doubles the rows, until the survivors fit and the rows reach all rows (or
+       ``max_rows``).
+    4. The test: a finalist passes if its held-out gain in the last round beats noise (above
+       ``min_gain`` and ``z_threshold`` standard errors); ``z_threshold=0`` keeps any positive
+       gain instead (OpenFE's rule).
+    5. Passes that are near-duplicates of a better pass are dropped: absolute Spearman
        correlation >= ``dedup_threshold`` with it or with a ``base`` column, or a function of
-       a better finalist with at most 1,024 distinct values, as two statistics grouped by one
-       key are; those that pass step 5 count as better than those that do not).
-    5. Stage-I test: a finalist whose held-out gain alone in the last round beats noise
-       (above ``min_gain`` and ``z_threshold`` standard errors) passes; ``z_threshold=0``
-       keeps any positive gain instead (OpenFE's rule).
-    6. Joint stage (``joint=True``): one LightGBM model on the base columns (when ``base`` is
-       given) and all remaining finalists, trained on top of the base scores (``init_score``)
-       and early-stopped, is cross-fitted on two halves of the rows; a finalist whose
-       held-out permutation importance (the loss increase when its column is shuffled, over
-       rows the model did not train on) is significantly above zero passes too: one-sided
-       p-values from its z-score (importance over its standard error across rows), cut by
-       the Benjamini-Hochberg procedure at false discovery rate ``joint_fdr`` over the
-       finalists tested (those that did not pass stage I), so that among many noise
-       finalists few pass by chance. This finds candidates that help only next to others or
-       next to the base columns, and candidates whose gain alone is masked by noise in the
-       single-feature score (multiclass targets with rare classes).
-    7. The incumbent selection: stage-I passes in stage-I score order, then joint-only passes
-       in order of their joint p-value, the first ``n_keep`` of them.
-    8. Confirmation (``confirm=True`` and ``base`` given; off by default): the remaining
-       finalists are ranked after the incumbent by their gain importance in one LightGBM
-       model trained from scratch on the base columns and all finalists (those with no gain
-       are left out; inside the cross-validation each fold ranks on its own rows).
-       Prefixes of that ranking (none, the incumbent, the incumbent plus 1, 2, 4, ... more,
-       up to ``n_keep``) are scored by the out-of-fold loss of LightGBM trained from scratch
-       on the base columns plus the prefix (``confirm_cv`` folds, ``base_estimators``
-       rounds, at most ``confirm_max_rows`` rows). The prefix with the lowest loss replaces
-       the incumbent if its per-row loss is lower than the incumbent's by more than
-       ``confirm_z`` standard errors (paired over rows); of the prefixes that do, the
-       smallest within one standard error of the best is kept. This looks for candidates that
-       help a model learn from the start although the base model's out-of-fold scores
-       already carry their signal (stage I cannot see those), and drops an incumbent that
-       makes the from-scratch model worse beyond noise.
+       it with at most 1,024 distinct values (as two statistics grouped by one key are).
+    6. The selection: the first ``n_keep`` of the remaining passes, best score first.
 
     Parameters
     ----------
@@ -114,10 +81,7 @@ class HalvingScreen(BaseEstimator):
         ... and it must exceed ``z_threshold`` standard errors (over held-out rows): the test
         that a candidate beats noise (about 2% of pure-noise candidates pass at 2.0). Set 0 to
         keep every finalist with positive gain, up to ``n_keep``, as OpenFE does: more of the
-        weak features get in, and noise with them. On the dev tasks neither setting gave
-        LightGBM consistently better scores (0 won on repeated splits of the training rows,
-        2.0 on the test splits, both by less than the splits' noise; see BENCHMARKS.md), so
-        the default is the one that keeps noise out.
+        weak features get in, and noise with them.
     dedup_threshold : float in (0, 1], default=0.99
         Absolute rank correlation at which two candidates count as near-duplicates.
     n_bins : int, default=16
@@ -133,73 +97,42 @@ class HalvingScreen(BaseEstimator):
         Folds for the out-of-fold base model on ``base``.
     base_estimators : int, default=100
         Boosting rounds of the base model.
-    task : {"auto", "regression", "classification"}, default="auto"
+    task : {"auto", "classification", "binary", "multiclass", "regression"}, default="auto"
+        ``"auto"`` infers it from ``y`` by the rule of :func:`featsmith.pipelines.infer_task`.
     random_state : int, numpy.random.Generator or None, default=None
     n_jobs : int, default=1
-        LightGBM threads for the base model and the joint model.
-    joint : bool, default=False
-        Run the joint second stage (step 6); ``False`` gives the stage-I selection alone. Off
-        by default: on the dev tasks it changed (c) "raw + selection" for the better on one
-        task and for the worse on another, and it costs more time (see BENCHMARKS.md).
-    n_joint : int, default=100
-        Finalists of the halving that enter the joint stage (at least ``2 * n_keep``).
-    joint_fdr : float in (0, 1), default=0.1
-        False discovery rate of the joint stage's test (Benjamini-Hochberg).
-    joint_max_rows : int or None, default=None
-        Cap on the rows of the joint stage (a random subset; ``None``: the last round's rows).
-        Its cost grows with rows times finalists; at 100,000 rows it can take longer than
-        the halving itself.
-    confirm : bool, default=False
-        Run the confirmation stage (step 8) when ``base`` is given (with at least one
-        column). It costs ``confirm_cv + 1`` ranking fits and ``confirm_cv`` fits per prefix
-        size tried (about 5-10 sizes), each of ``base_estimators`` rounds. It did more with a
-        larger ``n_keep`` (more finalists, which also lose fewer real candidates to the small
-        samples of the early rounds): with ``n_keep=50`` or ``200`` it raised the mean
-        gain over raw columns on repeated splits of the dev tasks' training rows to +0.42 /
-        +0.50 standard errors (``n_keep=20`` without it: +0.19), but on the test splits it
-        was better on 3 / 4 of 9 tasks and worse on 2 (``n_keep=20`` without it: 3 better,
-        1 worse), and the screen with it took up to 0.24 / 0.66 of OpenFE's time on
-        multiclass tasks, so it stays off by default (see BENCHMARKS.md).
-    confirm_z : float, default=1.5
-        Standard errors by which a prefix's out-of-fold loss must beat the incumbent's.
-    confirm_max_rows : int or None, default=20_000
-        Cap on the rows of the confirmation stage (a random subset).
-    confirm_cv : int, default=3
-        Folds of the confirmation stage's refits.
+        LightGBM threads for the base model.
     recalibrate : bool, default=True
         Recalibrate the base scores before screening (step 1): two parameters (``K + 1`` for
         ``K`` classes) fitted on all rows. ``False`` scores candidates against the base
         scores as they are: if those are biased or over-confident, noise candidates gain by
-        correcting them (see BENCHMARKS.md).
+        correcting them.
 
     Attributes
     ----------
     scores_ : pandas.DataFrame
-        One row per candidate: ``name``, ``score`` (held-out relative loss reduction in the
-        last round it took part in), ``round``, ``n_rows`` (rows of that round), ``se`` (the
-        score's standard error), ``joint_score`` and ``joint_se`` (held-out permutation
-        importance in the joint model relative to its loss, and its standard error; NaN for
-        candidates that did not reach it), ``stage`` (``"I"``, ``"joint"`` or
-        ``"confirm"``: the test a selected candidate passed, stage I first; ``""``
-        otherwise) and ``status`` (``selected``, ``no_gain``, ``halved``, ``duplicate``,
-        ``near_duplicate``, ``not_in_top``, ``not_confirmed``: an incumbent the
-        confirmation stage dropped). Sorted best first.
+        One row per candidate, sorted best first: ``name``; ``score``, the held-out relative
+        loss reduction in the last round it took part in (NaN if it was dropped before round
+        0 scored it); ``round``, that round (-1: none); ``n_rows``, the rows of that round;
+        ``se``, the score's standard error; ``status``: ``selected``, ``no_gain`` (a finalist
+        that failed the test of step 4), ``halved`` (dropped by a round), ``duplicate`` (an
+        exact copy of an earlier candidate), ``near_duplicate`` (a copy of a ``base`` column
+        or of a better pass), ``not_in_top`` (a pass beyond the first ``n_keep``).
     selected_names_ : list of str
         The selected candidates, best first.
     init_score_ : ndarray
         The base raw scores the candidates were scored against (out-of-fold when fitted,
-        after recalibration).
+        after recalibration); shape ``(n_rows,)``, or ``(n_rows, n_classes)`` for multiclass.
+    base_seconds_ : float
+        Seconds spent on the base scores (the out-of-fold model and the recalibration).
     rounds_ : list of dict
-        Per round: candidates, rows and seconds.
-    joint_ : dict or None
-        The joint stage: ``candidates``, ``rows``, ``iterations`` (boosting rounds of the two
-        cross-fitted models) and ``seconds``; None when it did not run.
-    confirm_ : dict or None
-        The confirmation stage: ``rows``, ``incumbent`` (size of the selection before it),
-        ``chosen`` (size after it), ``trials`` (per size tried: ``size``, mean out-of-fold
-        ``loss``, and ``z``, its paired loss reduction against the incumbent in standard
-        errors) and ``seconds``; None when it did not run.
-    task_, classes_
+        Per round: ``round``, ``candidates``, ``rows`` and ``seconds``.
+    n_candidates_ : int
+        Number of candidates screened.
+    task_ : str
+        ``"regression"`` or ``"classification"``.
+    classes_ : ndarray or None
+        The class labels (classification).
 
     Examples
     --------
@@ -208,13 +141,11 @@ class HalvingScreen(BaseEstimator):
     >>> rng = np.random.default_rng(0)
     >>> C = rng.normal(size=(4000, 200))
     >>> y = C[:, 7] + np.abs(C[:, 42]) + 0.5 * rng.normal(size=4000)
-    >>> screen = HalvingScreen(n_keep=2, joint=True, random_state=0).fit(C, y)
+    >>> screen = HalvingScreen(n_keep=2, random_state=0).fit(C, y)
     >>> sorted(screen.selected_names_)
     ['f42', 'f7']
-    >>> screen.scores_.set_index("name").loc[["f7", "f42"], "stage"].tolist()  # passed alone
-    ['I', 'I']
-    >>> screen.joint_["candidates"]  # finalists judged together in the joint stage
-    100
+    >>> screen.scores_.set_index("name").loc[["f7", "f42", "f0"], "status"].tolist()
+    ['selected', 'selected', 'halved']
     """
 
     _parameter_constraints = {
@@ -229,17 +160,9 @@ class HalvingScreen(BaseEstimator):
         "max_rows": [Interval(numbers.Integral, 100, None, closed="left"), None],
         "cv": [Interval(numbers.Integral, 2, None, closed="left")],
         "base_estimators": [Interval(numbers.Integral, 1, None, closed="left")],
-        "task": [StrOptions({"auto", "regression", "classification"})],
+        "task": [TASK_OPTIONS],
         "random_state": [None, numbers.Integral, np.random.Generator],
         "n_jobs": [numbers.Integral],
-        "joint": ["boolean"],
-        "n_joint": [Interval(numbers.Integral, 1, None, closed="left")],
-        "joint_fdr": [Interval(numbers.Real, 0, 1, closed="neither")],
-        "joint_max_rows": [Interval(numbers.Integral, 100, None, closed="left"), None],
-        "confirm": ["boolean"],
-        "confirm_z": [Interval(numbers.Real, 0, None, closed="left")],
-        "confirm_max_rows": [Interval(numbers.Integral, 100, None, closed="left"), None],
-        "confirm_cv": [Interval(numbers.Integral, 2, None, closed="left")],
         "recalibrate": ["boolean"],
     }
 
@@ -259,14 +182,6 @@ class HalvingScreen(BaseEstimator):
         task="auto",
         random_state=None,
         n_jobs=1,
-        joint=False,
-        n_joint=100,
-        joint_fdr=0.1,
-        joint_max_rows=None,
-        confirm=False,
-        confirm_z=1.5,
-        confirm_max_rows=20_000,
-        confirm_cv=3,
         recalibrate=True,
     ):
         self.n_keep = n_keep
@@ -283,14 +198,6 @@ class HalvingScreen(BaseEstimator):
         self.task = task
         self.random_state = random_state
         self.n_jobs = n_jobs
-        self.joint = joint
-        self.n_joint = n_joint
-        self.joint_fdr = joint_fdr
-        self.joint_max_rows = joint_max_rows
-        self.confirm = confirm
-        self.confirm_z = confirm_z
-        self.confirm_max_rows = confirm_max_rows
-        self.confirm_cv = confirm_cv
         self.recalibrate = recalibrate
 
     # ------------------------------------------------------------------ fit
@@ -305,9 +212,9 @@ class HalvingScreen(BaseEstimator):
         y : array-like of shape (n_rows,)
         base : 2-D array or DataFrame of shape (n_rows, n_base), optional
             Base features on the same rows; an out-of-fold LightGBM model on them gives the
-            scores candidates must improve on (unless ``init_score`` is given too), copies of
-            them are not selected, and the joint stage uses them as columns. Text /
-            categorical columns of a DataFrame are used as LightGBM categoricals.
+            scores candidates must improve on (unless ``init_score`` is given too), and
+            copies of them are not selected. Text / categorical columns of a DataFrame are
+            used as LightGBM categoricals.
         init_score : array-like, optional
             Base raw scores given directly: predictions (regression), logits (binary) or
             per-class logits of shape ``(n_rows, n_classes)``. They must not come from a model
@@ -316,7 +223,7 @@ class HalvingScreen(BaseEstimator):
             as well, these scores are used and no base model is fitted.
         categorical_features : list of int, optional
             Columns of an array ``base`` that hold integer category codes (LightGBM
-            categoricals in the base and joint models). A DataFrame ``base`` marks its own.
+            categoricals in the base model). A DataFrame ``base`` marks its own.
 
         Returns
         -------
@@ -327,7 +234,7 @@ class HalvingScreen(BaseEstimator):
         source = as_candidate_source(candidates)
         n = source.n_rows
         y = check_target(y, n_rows=n)
-        base_X, categorical, base_folds = None, [], None
+        base_X, categorical = None, []
         rng = make_rng(self.random_state)
         self.task_, self.classes_, y_enc, n_classes = encode_target(y, self.task)
         kind = kind_of(self.task_, n_classes)
@@ -337,12 +244,9 @@ class HalvingScreen(BaseEstimator):
         if init_score is not None:
             raw0 = _check_init_score(init_score, n, kind, n_classes)
         elif base is not None:
-            raw0, base_folds = self._oof_base_scores(base_X, categorical, y_enc, n, n_classes,
-                                                     rng, n_jobs)
+            raw0 = self._oof_base_scores(base_X, categorical, y_enc, n, n_classes, rng, n_jobs)
         else:
             raw0 = prior_raw(kind, y_enc, n_classes)
-        # The scores candidates are judged against; the confirmation stage compares
-        # from-scratch refits with the base model's own (uncalibrated) out-of-fold loss.
         scored = recalibrate(kind, y_enc, raw0) if self.recalibrate else raw0
         self.init_score_ = scored.T if scored.ndim == 2 else scored
         self.base_seconds_ = time.perf_counter() - t0
@@ -354,7 +258,7 @@ class HalvingScreen(BaseEstimator):
         order = rng.permutation(n)
         half = rng.random(n) < 0.5
         n_max = min(n, self.max_rows) if self.max_rows else n
-        target = min(len(names), max(2 * self.n_keep, self.n_joint if self.joint else 0))
+        target = min(len(names), 2 * self.n_keep)
         n_rounds = 1 + max(0, math.ceil(math.log2(max(len(names), 1) / max(target, 1))))
         rows = self.init_rows or max(1000, math.ceil(n_max / 2 ** (n_rounds - 1)))
         rows = min(rows, n_max)
@@ -384,7 +288,7 @@ class HalvingScreen(BaseEstimator):
                     values = values[:, ~copies]
             r0 = scored[..., sel]
             gains, ses = crossfit_gain(values, y_enc[sel], r0, half[sel], kind, n_bins=self.n_bins,
-                                  reg_lambda=float(self.reg_lambda), n_steps=n_steps)
+                                       reg_lambda=float(self.reg_lambda), n_steps=n_steps)
             for a, g, e in zip(alive, gains, ses):
                 last[a] = (float(g), rnd, rows, float(e))
             self.rounds_.append({"round": rnd, "candidates": len(alive), "rows": rows,
@@ -401,52 +305,19 @@ class HalvingScreen(BaseEstimator):
             rnd += 1
 
         finalists = sorted(alive, key=lambda a: -last[a][0])
-        gaining = [a for a in finalists
-                   if last[a][0] > self.min_gain and last[a][0] > self.z_threshold * last[a][3]]
-        gaining_set = set(gaining)
-        for a in set(finalists) - gaining_set:
+        passed = [a for a in finalists
+                  if last[a][0] > self.min_gain and last[a][0] > self.z_threshold * last[a][3]]
+        for a in set(finalists) - set(passed):
             status[a] = "no_gain"
-        confirming = self.confirm and base_X is not None and base_X.shape[1] > 0
-        # Stage-I passes rank before the rest when near-duplicates are resolved.
-        ranked = gaining + ([a for a in finalists if a not in gaining_set]
-                            if self.joint or confirming else [])
-        distinct = self._drop_near_duplicates(source, ranked, order[:min(n_max, DEDUP_ROWS)],
+        distinct = self._drop_near_duplicates(source, passed, order[:min(n_max, DEDUP_ROWS)],
                                               base_X)
-        for a in set(ranked) - set(distinct):
+        for a in set(passed) - set(distinct):
             status[a] = "near_duplicate"
-        passed = [a for a in distinct if a in gaining_set]
-        stage = dict.fromkeys(passed, "I")
-        joint_scores = {}
-        self.joint_ = None
-        if self.joint and distinct:
-            joint_scores = self._joint_stage(source, distinct, base_X, categorical, y_enc, scored,
-                                             order[:min(n_max, self.joint_max_rows or n_max)],
-                                             half, kind, n_classes, rng, n_jobs)
-            tested = [a for a in distinct if a not in stage]
-            extra = _benjamini_hochberg(tested, joint_scores, self.joint_fdr)
-            stage.update(dict.fromkeys(extra, "joint"))
-            passed += extra
-        self.confirm_ = None
-        selected, not_in_top = passed[: self.n_keep], passed[self.n_keep:]
-        if confirming and distinct:
-            confirmed = self._confirm_stage(source, selected, distinct, base_X, categorical,
-                                            y_enc, raw0, base_folds, order[:n_max], kind,
-                                            n_classes, rng, n_jobs)
-            confirmed_set = set(confirmed)
-            for a in selected:
-                if a not in confirmed_set:
-                    status[a] = "not_confirmed"
-            for a in confirmed:
-                stage.setdefault(a, "confirm")
-            # The refits judged the selection as a whole: untested passes do not refill it.
-            not_in_top = [a for a in not_in_top if a not in confirmed_set]
-            selected = confirmed
-        self.selected_names_ = selected
-        for a in not_in_top:
+        self.selected_names_ = distinct[: self.n_keep]
+        for a in distinct[self.n_keep:]:
             status[a] = "not_in_top"
-        for a in selected:
+        for a in self.selected_names_:
             status[a] = "selected"
-        stage = {a: stage[a] for a in selected}
 
         table = pd.DataFrame({
             "name": names,
@@ -454,9 +325,6 @@ class HalvingScreen(BaseEstimator):
             "round": [last.get(a, (None, -1))[1] for a in names],
             "n_rows": [last.get(a, (None, None, 0))[2] for a in names],
             "se": [last.get(a, (None, None, None, np.nan))[3] for a in names],
-            "joint_score": [joint_scores.get(a, (np.nan,))[0] for a in names],
-            "joint_se": [joint_scores.get(a, (np.nan, np.nan))[1] for a in names],
-            "stage": [stage.get(a, "") for a in names],
             "status": [status[a] for a in names],
         })
         self.scores_ = table.sort_values(["round", "score"], ascending=[False, False],
@@ -465,71 +333,17 @@ class HalvingScreen(BaseEstimator):
         return self
 
     def _oof_base_scores(self, X, categorical, y_enc, n, n_classes, rng, n_jobs):
+        """Out-of-fold raw scores of LightGBM on ``X`` (shuffled folds, stratified for
+        classification)."""
         params = lgb_params(self.task_, n_classes, draw_seed(rng), n_jobs)
-        splits = self._shuffled_folds(self.cv, y_enc, rng)
+        splitter = (StratifiedKFold if self.task_ == "classification" else KFold)(
+            n_splits=self.cv, shuffle=True, random_state=draw_seed(rng))
         oof = np.zeros(n) if n_classes <= 2 else np.zeros((n_classes, n))
-        for fit_idx, pred_idx in splits:
+        for fit_idx, pred_idx in splitter.split(np.zeros((n, 1)), y_enc):
             booster = fit_booster(X[fit_idx], y_enc[fit_idx], params, self.base_estimators,
                                   categorical=categorical)
             oof[..., pred_idx] = raw_predict(booster, X[pred_idx])
-        return oof, splits
-
-    def _shuffled_folds(self, n_splits, y_enc, rng):
-        """(fit rows, predict rows) of shuffled k-fold, stratified for classification."""
-        splitter = (StratifiedKFold if self.task_ == "classification" else KFold)(
-            n_splits=n_splits, shuffle=True, random_state=draw_seed(rng))
-        return list(splitter.split(np.zeros((y_enc.shape[0], 1)), y_enc))
-
-    def _confirm_stage(self, source, passed, distinct, base_X, categorical, y_enc, raw0, folds,
-                       rows, kind, n_classes, rng, n_jobs):
-        """The selection confirmed by from-scratch cross-validated refits (see ``_confirm``)."""
-        t = time.perf_counter()
-        n = y_enc.shape[0]
-        n_rows = min(rows.size, self.confirm_max_rows or rows.size)
-        params = lgb_params(self.task_, n_classes, draw_seed(rng), n_jobs)
-        if n_rows == n and folds is not None and len(folds) == self.confirm_cv:
-            # The base model's own folds on all rows: its out-of-fold scores are the base loss.
-            rows, base_loss = np.arange(n), row_loss(kind, y_enc, raw0)
-        else:
-            rows = np.sort(rows[:n_rows])
-            folds = self._shuffled_folds(self.confirm_cv, y_enc[rows], rng)
-            base_loss = cv_row_loss(base_X[rows], categorical, y_enc[rows], folds, params,
-                                    self.base_estimators, kind)
-        # The incumbent is drawn from the distinct finalists; it ranks first.
-        incumbent = set(passed)
-        names = list(passed) + [a for a in distinct if a not in incumbent]
-        values = source.evaluate(names, rows).astype(np.float64)
-        values[~np.isfinite(values)] = np.nan
-        order, chosen, trials = confirm_selection(
-            base_X[rows], categorical, values, y_enc[rows], folds, base_loss, kind, params,
-            self.base_estimators, len(passed), self.n_keep, float(self.confirm_z))
-        confirmed = [names[j] for j in order[:chosen]]
-        self.confirm_ = {"rows": int(rows.size), "incumbent": len(passed), "chosen": chosen,
-                         "trials": trials, "seconds": time.perf_counter() - t}
-        logger.info("HalvingScreen confirmation: %d refits on %d rows keep %d (stage I: %d) "
-                    "(%.2fs)", len(trials) - 1, rows.size, chosen, len(passed),
-                    self.confirm_["seconds"])
-        return confirmed
-
-    def _joint_stage(self, source, distinct, base_X, categorical, y_enc, raw0, rows, half, kind,
-                     n_classes, rng, n_jobs):
-        """{name: (joint score, its standard error)} for the distinct finalists."""
-        t = time.perf_counter()
-        rows = np.sort(rows)
-        values = source.evaluate(distinct, rows)
-        if base_X is not None:
-            X = np.column_stack([base_X[rows], values.astype(np.float64)])
-        else:
-            X, categorical = values.astype(np.float64), []
-        X[~np.isfinite(X)] = np.nan
-        score, se, iterations = joint_permutation_gain(
-            X, categorical, y_enc[rows], raw0[..., rows], half[rows], kind, self.task_,
-            n_classes, len(distinct), rng, n_jobs)
-        self.joint_ = {"candidates": len(distinct), "rows": int(rows.size),
-                       "iterations": iterations, "seconds": time.perf_counter() - t}
-        logger.info("HalvingScreen joint stage: %d candidates on %d rows, %s rounds (%.2fs)",
-                    len(distinct), rows.size, iterations, self.joint_["seconds"])
-        return {a: (float(g), float(e)) for a, g, e in zip(distinct, score, se)}
+        return oof
 
     def _drop_near_duplicates(self, source, ranked, rows, base_X=None):
         """Greedy in score order: drop a candidate that is too rank-correlated with a kept one
@@ -670,21 +484,6 @@ def _base_matrix(base, n, categorical_features=None):
     if X.shape[0] != n:
         raise ValueError(f"base has {X.shape[0]} rows but candidates have {n}; pass the same rows.")
     return X, categorical
-
-
-def _benjamini_hochberg(names, scores, fdr):
-    """The names whose one-sided p-value (from ``score / se``) passes the Benjamini-Hochberg
-    cut at ``fdr``, smallest p-value first."""
-    from scipy.stats import norm
-
-    if not names:
-        return []
-    p = np.array([norm.sf(scores[a][0] / scores[a][1]) if scores[a][1] > 0 else 1.0
-                  for a in names])
-    order = np.argsort(p, kind="stable")
-    ok = p[order] <= fdr * np.arange(1, len(names) + 1) / len(names)
-    n_pass = int(np.flatnonzero(ok)[-1]) + 1 if ok.any() else 0
-    return [names[j] for j in order[:n_pass]]
 
 
 def _check_init_score(init_score, n, kind, n_classes):
