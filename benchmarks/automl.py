@@ -14,84 +14,47 @@ defaults; oriented so that higher is better for every metric), and featsmith's d
 LightGBM defaults with its standard error from a paired bootstrap over the test rows (positive
 is better), which tells a real shortfall from the test split's noise. On relational tasks featsmith
 gets the related tables and the manifest's relationships (``--no-tables`` withholds them);
-LightGBM and FLAML see the target table only, as they cannot use more.
+LightGBM and FLAML see the target table only, as they cannot use more. ``used`` is featsmith's
+fit seconds over the budget; the summary counts the fits over the budget + 10%.
+
+The script reads only public attributes of ``AutoPipeline``, so an older featsmith can be
+measured with it: ``PYTHONPATH=<checkout of that commit> python benchmarks/automl.py ...``.
 """
 
 from __future__ import annotations
 
-import os
-import sys
-
-# This folder also holds selectors.py (the selectors benchmark); as the script's folder it is
-# first on sys.path and would shadow the standard library's `selectors` module.
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
-
 import argparse
 import json
+import os
+import sys
 import time
 import warnings
 from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import numpy as np
 import pandas as pd
-from sklearn.metrics import log_loss, mean_squared_error, roc_auc_score
 
-HERE = Path(__file__).resolve().parent
-DEFAULT_SUITE = HERE.parent.parent / "shared" / "datasets"
-
-
-def load_suite(folder: Path):
-    sys.path.insert(0, str(folder))
-    from load import load  # the suite's own loader
-
-    manifest = json.loads((folder / "manifest.json").read_text())
-    return load, {t["name"]: t for t in manifest}
-
-
-def score(task: dict, y_true, classes, proba=None, pred=None) -> float:
-    if task["metric"] == "roc_auc":
-        pos = list(classes).index(task["positive_class"])
-        return roc_auc_score(np.asarray(y_true) == task["positive_class"], proba[:, pos])
-    if task["metric"] == "log_loss":
-        return log_loss(y_true, proba, labels=list(classes))
-    return float(np.sqrt(mean_squared_error(y_true, pred)))
-
-
-def lower_is_better(task: dict) -> bool:
-    return task["metric"] in ("log_loss", "rmse")
-
-
-def lgbm_frame(X: pd.DataFrame, ref: pd.DataFrame | None = None) -> pd.DataFrame:
-    """String columns -> categoricals (categories from the training frame), datetimes -> seconds."""
-    out = X.copy()
-    for c in out.columns:
-        if pd.api.types.is_datetime64_any_dtype(out[c]):
-            out[c] = out[c].astype("int64") / 1e9
-        elif out[c].dtype == object or isinstance(out[c].dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(out[c]):
-            cats = (ref if ref is not None else X)[c].astype("category").cat.categories
-            out[c] = pd.Categorical(out[c], categories=cats)
-        elif out[c].dtype == bool:
-            out[c] = out[c].astype(float)
-    return out
+from bench_suite import (
+    Suite,
+    add_suite_option,
+    better,
+    lgbm_frame,
+    lgbm_model,
+    lower_is_better,
+    paired_bootstrap,
+    predictions,
+    score,
+)
 
 
 def run_lgbm(task, Xtr, ytr, Xte, yte, n_jobs):
-    import lightgbm as lgb
-
     A, B = lgbm_frame(Xtr), lgbm_frame(Xte, ref=Xtr)
     t = time.perf_counter()
-    if task["task"] == "regression":
-        m = lgb.LGBMRegressor(verbose=-1, n_jobs=n_jobs).fit(A, ytr)
-        secs = time.perf_counter() - t
-        out = {"classes": None, "pred": m.predict(B)}
-        return score(task, yte, **out), secs, out
-    m = lgb.LGBMClassifier(verbose=-1, n_jobs=n_jobs).fit(A, ytr)
+    m = lgbm_model(task, n_jobs=n_jobs).fit(A, ytr)
     secs = time.perf_counter() - t
-    out = {"classes": m.classes_, "proba": m.predict_proba(B)}
-    return score(task, yte, **out), secs, out
+    out = predictions(task, m, B)
+    return score(task, yte, out), secs, out
 
 
 def run_featsmith(task, Xtr, ytr, Xte, yte, budget, n_jobs, seed, tables=None):
@@ -109,34 +72,11 @@ def run_featsmith(task, Xtr, ytr, Xte, yte, budget, n_jobs, seed, tables=None):
         "ensemble": len(m.ensemble_),
         "validation": m.validation_,
     }
-    print(json.dumps({"task": task["name"], **info, "stages": m.stage_timings_}), file=sys.stderr, flush=True)
-    if task["task"] == "regression":
-        out = {"classes": None, "pred": m.predict(Xte)}
-    else:
-        out = {"classes": m.classes_, "proba": m.predict_proba(Xte)}
-    return score(task, yte, **out), secs, info, out
-
-
-def paired_difference(task, y_true, ours, anchor, n_boot=500, seed=0):
-    """Test-score difference ``ours - anchor`` (oriented so that positive is better) and its
-    standard error from a paired bootstrap over the test rows: the noise of the test split."""
-    sign = -1 if lower_is_better(task) else 1
-    y_true = np.asarray(y_true)
-
-    def at(out, idx):
-        return {"classes": out["classes"], **{k: out[k][idx] for k in ("proba", "pred") if k in out}}
-
-    everything = np.arange(len(y_true))
-    diff = sign * (score(task, y_true, **at(ours, everything)) - score(task, y_true, **at(anchor, everything)))
-    rng = np.random.default_rng(seed)
-    diffs = []
-    for _ in range(n_boot):
-        idx = rng.integers(0, len(y_true), len(y_true))
-        try:
-            diffs.append(score(task, y_true[idx], **at(ours, idx)) - score(task, y_true[idx], **at(anchor, idx)))
-        except ValueError:  # a resample with one class
-            continue
-    return float(diff), float(np.std(diffs))
+    # Logged as the pipeline reports them (older checkouts may lack some of these).
+    log = {"stages": getattr(m, "stage_timings_", None), "fit_seconds": getattr(m, "fit_seconds_", None)}
+    print(json.dumps({"task": task["name"], **info, **log}, default=str), file=sys.stderr, flush=True)
+    out = predictions(task, m, Xte)
+    return score(task, yte, out), secs, info, out
 
 
 def run_flaml(task, Xtr, ytr, Xte, yte, budget, n_jobs, seed):
@@ -155,16 +95,14 @@ def run_flaml(task, Xtr, ytr, Xte, yte, budget, n_jobs, seed):
         warnings.simplefilter("ignore")
         automl.fit(A, ytr, task=kind, metric=metric, time_budget=budget, n_jobs=n_jobs, seed=seed, verbose=0)
     secs = time.perf_counter() - t
-    if kind == "regression":
-        return score(task, yte, None, pred=automl.predict(B)), secs
-    return score(task, yte, automl.classes_, proba=automl.predict_proba(B)), secs
+    return score(task, yte, predictions(task, automl, B)), secs
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--budget", type=float, default=60)
     ap.add_argument("--tasks", nargs="*")
-    ap.add_argument("--suite", type=Path, default=DEFAULT_SUITE)
+    add_suite_option(ap)
     ap.add_argument("--flaml", action="store_true", help="also run FLAML's AutoML at the same budget")
     ap.add_argument("--n-jobs", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
@@ -172,18 +110,20 @@ def main(argv=None):
     ap.add_argument("--no-tables", action="store_true", help="fit relational tasks on the target table only")
     args = ap.parse_args(argv)
 
-    load, manifest = load_suite(args.suite)
-    names = args.tasks or list(manifest)
+    suite = Suite(args.suite)
+    manifest = suite.manifest
+    names = args.tasks or suite.names()
     rows = []
     for name in names:
         task = manifest[name]
-        Xtr, ytr, Xte, yte, tables = load(name, folder=str(args.suite))
+        Xtr, ytr, Xte, yte, tables = suite.load(name)
         row = {"task": name, "metric": task["metric"], "relational": bool(tables)}
         row["lgbm"], row["lgbm_s"], lgbm_out = run_lgbm(task, Xtr, ytr, Xte, yte, args.n_jobs)
         row["featsmith"], row["featsmith_s"], info, fs_out = run_featsmith(
             task, Xtr, ytr, Xte, yte, args.budget, args.n_jobs, args.seed, tables=None if args.no_tables else tables
         )
-        row["fs_vs_lgbm"], row["fs_vs_lgbm_se"] = paired_difference(task, yte, fs_out, lgbm_out)
+        row["fs_used"] = row["featsmith_s"] / args.budget
+        row["fs_vs_lgbm"], row["fs_vs_lgbm_se"] = paired_bootstrap(task, yte, fs_out, lgbm_out)
         row.update({f"fs_{k}": v for k, v in info.items()})
         if args.flaml:
             row["flaml"], row["flaml_s"] = run_flaml(task, Xtr, ytr, Xte, yte, args.budget, args.n_jobs, args.seed)
@@ -205,7 +145,7 @@ def main(argv=None):
 
     head = ["task", "metric"] + [f"{t}" for t in tools] + [f"{t} s" for t in tools] + ["featsmith/lgbm"]
     head += ["featsmith - lgbm (SE)"]
-    head += ["trials", "new features", "ensemble", "validation"]
+    head += ["trials", "new features", "ensemble", "validation", "used"]
     print(f"\nbudget {args.budget:g}s, n_jobs={args.n_jobs}, seed={args.seed}\n")
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
@@ -216,14 +156,12 @@ def main(argv=None):
         cells += [f"{r[t]:.5g}" for t in tools] + [f"{r[t + '_s']:.1f}" for t in tools] + [f"{ratio:.3f}"]
         cells += [f"{r['fs_vs_lgbm']:+.4g} ({r['fs_vs_lgbm_se']:.2g})"]
         cells += [str(r["fs_trials"]), str(r["fs_new_features"]), str(r["fs_ensemble"]), r["fs_validation"]]
+        cells += [f"{r['fs_used']:.2f}"]
         print("| " + " | ".join(cells) + " |")
     print()
     for t in tools:
         print(f"mean normalised score {t}: {df[f'{t}_norm'].mean():.3f}")
-    wins = sum(
-        (r["featsmith"] < r["lgbm"]) if lower_is_better(manifest[r["task"]]) else (r["featsmith"] > r["lgbm"])
-        for _, r in df.iterrows()
-    )
+    wins = sum(better(manifest[r["task"]], r["featsmith"], r["lgbm"]) for _, r in df.iterrows())
     print(f"featsmith better than LightGBM defaults on {wins}/{len(df)} tasks")
     worse = df[df["fs_vs_lgbm"] < -2 * df["fs_vs_lgbm_se"]]
     print(
@@ -231,11 +169,13 @@ def main(argv=None):
         f"test rows): {len(worse)}" + (f" {worse['task'].tolist()}" if len(worse) else "")
     )
     if args.flaml:
-        wins_f = sum(
-            (r["featsmith"] < r["flaml"]) if lower_is_better(manifest[r["task"]]) else (r["featsmith"] > r["flaml"])
-            for _, r in df.iterrows()
-        )
+        wins_f = sum(better(manifest[r["task"]], r["featsmith"], r["flaml"]) for _, r in df.iterrows())
         print(f"featsmith better than FLAML on {wins_f}/{len(df)} tasks")
+    used = df["fs_used"]
+    print(f"share of the budget featsmith used (fit seconds / budget): min {used.min():.2f}, "
+          f"median {used.median():.2f}, max {used.max():.2f}")
+    over = df[df["featsmith_s"] > args.budget * 1.1]
+    print(f"fits over budget+10%: {len(over)}" + (f" {over['task'].tolist()}" if len(over) else ""))
     over = df[df["featsmith_s"] > args.budget * 1.1 + 3]
     print(f"fits over budget+10% (3 s floor): {len(over)}" + (f" {over['task'].tolist()}" if len(over) else ""))
 

@@ -12,52 +12,31 @@ candidates carry before the selectors prune them. Metrics as in the suite's mani
 
 from __future__ import annotations
 
-import os
-import sys
-
-# Run as a script, this folder is sys.path[0]; a sibling script named like a standard-library
-# module (benchmarks/selectors.py) would shadow it, so drop the folder from the path.
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
-
 import argparse
+import os
 import time
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import lightgbm as lgb
 import numpy as np
-from sklearn.metrics import log_loss, roc_auc_score
 
-from featsmith.featurize import FeatureGenerator, TableEncoder
+from featsmith.featurize import FeatureGenerator
 
-DATASETS = "/work/shared/datasets"
+from bench_suite import Suite, add_suite_option, better, encode_raw, lgbm_model, predictions, score
+
 QUICK = ["credit_data", "diamonds", "hotel_rates", "movielens_ratings"]
 
 
-def score(info, model, Xte, yte):
-    if info["task"] == "regression":
-        return float(np.sqrt(np.mean((model.predict(Xte) - np.asarray(yte, float)) ** 2)))
-    proba = model.predict_proba(Xte)
-    if info["task"] == "binary":
-        pos = list(model.classes_).index(info["positive_class"])
-        return float(roc_auc_score(np.asarray(yte) == info["positive_class"], proba[:, pos]))
-    return float(log_loss(yte, proba, labels=model.classes_))
+def fit_score(info, Xtr, ytr, Xte, yte):
+    model = lgbm_model(info, n_jobs=1, random_state=0).fit(Xtr, ytr)
+    return score(info, yte, predictions(info, model, Xte))
 
 
-def fit_model(info, Xtr, ytr):
-    cls = lgb.LGBMRegressor if info["task"] == "regression" else lgb.LGBMClassifier
-    return cls(verbose=-1, n_jobs=1, random_state=0).fit(Xtr, ytr)
-
-
-def run(name, n_candidates):
-    sys.path.insert(0, DATASETS)
-    from load import load, task_info
-
-    info = task_info(name)
-    Xtr, ytr, Xte, yte, tables = load(name)
-    enc = TableEncoder().fit(Xtr)
-    raw_tr, raw_te = enc.transform(Xtr), enc.transform(Xte)
-    raw = score(info, fit_model(info, raw_tr, ytr), raw_te, yte)
+def run(suite, name, n_candidates):
+    info = suite.manifest[name]
+    Xtr, ytr, Xte, yte, tables = suite.load(name)
+    raw_tr, raw_te, _ = encode_raw(Xtr, Xte)
+    raw = fit_score(info, raw_tr, ytr, raw_te, yte)
     kw = {}
     if tables:
         kw = dict(tables=tables, relationships=[tuple(r) for r in info["relationships"]],
@@ -67,7 +46,7 @@ def run(name, n_candidates):
     gtr = gen.candidate_source().evaluate(gen.candidate_names_)
     gte = gen.transform(Xte)
     gen_s = time.perf_counter() - t
-    both = score(info, fit_model(info, np.hstack([raw_tr, gtr]), ytr), np.hstack([raw_te, gte]), yte)
+    both = fit_score(info, np.hstack([raw_tr, gtr]), ytr, np.hstack([raw_te, gte]), yte)
     return info, raw, both, len(gen.candidate_names_), gen_s
 
 
@@ -76,20 +55,17 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--candidates", type=int, default=None)
     ap.add_argument("--tasks", nargs="*")
+    add_suite_option(ap)
     args = ap.parse_args(argv)
-    sys.path.insert(0, DATASETS)
-    from load import list_tasks
-
-    tasks = args.tasks or (QUICK if args.quick else list_tasks())
+    suite = Suite(args.suite)
+    tasks = args.tasks or (QUICK if args.quick else suite.names())
     n_cand = args.candidates or (150 if args.quick else 300)
     print("| task | metric | raw (TableEncoder) | raw + generated | candidates | generate s | better? |")
     print("|---|---|---|---|---|---|---|")
     for name in tasks:
-        info, raw, both, n, s = run(name, n_cand)
-        higher = info["metric"] == "roc_auc"
-        better = (both > raw) if higher else (both < raw)
-        print(f"| {name} | {info['metric']} | {raw:.4f} | {both:.4f} | {n} | {s:.1f} | {'yes' if better else 'no'} |",
-              flush=True)
+        info, raw, both, n, s = run(suite, name, n_cand)
+        print(f"| {name} | {info['metric']} | {raw:.4f} | {both:.4f} | {n} | {s:.1f} "
+              f"| {'yes' if better(info, both, raw) else 'no'} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -20,40 +20,20 @@ first ``--cutoff-rows`` target rows (featuretools computes each distinct cutoff 
 
 from __future__ import annotations
 
-import os
-import sys
-
-# Run as a script, this folder is sys.path[0]; a sibling script named like a standard-library
-# module (benchmarks/selectors.py) would shadow it, so drop the folder from the path.
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
-
 import argparse
 import multiprocessing as mp
+import os
 import time
 import warnings
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-DATASETS = "/work/shared/datasets"
+
+from bench_suite import Suite, add_suite_option, encode_raw, reset_peak, rss_kb
+
 PRIMS = ["count", "sum", "mean", "std", "min", "max", "nunique", "mode", "first", "last"]
 
 
-def _rss_kb(field):
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith(field):
-                return int(line.split()[1])
-    return 0
-
-
-def _reset_peak():
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-    except OSError:
-        pass
-
-
-def _load(task, cutoff_rows):
+def _load(task, cutoff_rows, suite):
     """Return train rows, test rows (or None), y's, tables, relationships, time index, target, key, cutoffs."""
     import numpy as np
     import pandas as pd
@@ -74,11 +54,9 @@ def _load(task, cutoff_rows):
         else:
             cut = pd.Series([pd.Timestamp("2014-01-01 04:00")] * len(X))
         return X, None, None, None, tables, rels, ti, "customers", "customer_id", pd.Series(cut).to_numpy()
-    sys.path.insert(0, DATASETS)
-    from load import load, task_info
-
-    Xtr, ytr, Xte, yte, tables = load("movielens_ratings")
-    info = task_info("movielens_ratings")
+    suite = Suite(suite)
+    Xtr, ytr, Xte, yte, tables = suite.load("movielens_ratings")
+    info = suite.manifest["movielens_ratings"]
     rels = [tuple(r) for r in info["relationships"]]
     ti = {t: d["time_index"] for t, d in info["tables"].items() if d.get("time_index")}
     target, key = info["target_table"], info["tables"][info["target_table"]]["key"]
@@ -88,32 +66,34 @@ def _load(task, cutoff_rows):
     return Xtr, ytr, Xte, yte, tables, rels, ti, target, key, None
 
 
-def _featsmith(task, cutoff_rows):
-    import numpy as np
+def _featsmith(task, cutoff_rows, suite):
     import polars as pl
 
     from featsmith.featurize import RelationalSynth
-    from featsmith.featurize._relational import resolve_tables
 
-    Xtr, ytr, Xte, yte, tables, rels, ti, target, key, cut = _load(task, cutoff_rows)
+    Xtr, ytr, Xte, yte, tables, rels, ti, target, key, cut = _load(task, cutoff_rows, suite)
 
     def run():
         X = pl.from_pandas(Xtr)
-        frames, r, t_i, tgt = resolve_tables(tables, rels, ti, target, X)
+        # RelationalSynth's inputs: polars tables other than the target's, and relationships
+        # as (child, fk, parent, pk).
+        frames = {name: pl.from_pandas(t.reset_index(drop=True))
+                  for name, t in tables.items() if name != target}
+        r = [(*child.split(".", 1), *parent.split(".", 1)) for child, parent in rels]
         prims = PRIMS + (["time_since_last"] if cut is not None else [])
-        rs = RelationalSynth(tgt, r, t_i, prims, max_depth=2)
+        rs = RelationalSynth(target, r, ti, prims, max_depth=2)
         cutoff = None if cut is None else pl.Series(cut).cast(pl.Datetime("us"))
         train = rs.fit(X, frames, cutoff)
         test = rs.transform(pl.from_pandas(Xte)) if Xte is not None else None  # stored lookups
         return rs, train, test
 
     run()
-    base = _rss_kb("VmRSS")
-    _reset_peak()
+    base = rss_kb("VmRSS")
+    reset_peak()
     t = time.perf_counter()
     rs, train, test = run()
     wall = time.perf_counter() - t
-    peak = _rss_kb("VmHWM") - base
+    peak = rss_kb("VmHWM") - base
     rmse = None
     if ytr is not None:
         num = [c for c in train.columns if train.schema[c].is_numeric()]
@@ -121,12 +101,12 @@ def _featsmith(task, cutoff_rows):
     return {"tool": "featsmith", "wall": wall, "peak_mb": peak / 1024, "n_features": train.width, "rmse": rmse}
 
 
-def _featuretools(task, cutoff_rows):
+def _featuretools(task, cutoff_rows, suite):
     warnings.filterwarnings("ignore")
     import featuretools as ft
     import pandas as pd
 
-    Xtr, ytr, Xte, yte, tables, rels, ti, target, key, cut = _load(task, cutoff_rows)
+    Xtr, ytr, Xte, yte, tables, rels, ti, target, key, cut = _load(task, cutoff_rows, suite)
     X = pd.concat([Xtr, Xte]) if Xte is not None else Xtr
     prims = [{"nunique": "num_unique"}.get(p, p) for p in PRIMS] + (["time_since_last"] if cut is not None else [])
 
@@ -148,12 +128,12 @@ def _featuretools(task, cutoff_rows):
                       max_depth=2, **kw)
 
     run()
-    base = _rss_kb("VmRSS")
-    _reset_peak()
+    base = rss_kb("VmRSS")
+    reset_peak()
     t = time.perf_counter()
     fm, defs = run()
     wall = time.perf_counter() - t
-    peak = _rss_kb("VmHWM") - base
+    peak = rss_kb("VmHWM") - base
     rmse = None
     if ytr is not None:
         fm = fm.select_dtypes("number")
@@ -168,29 +148,27 @@ def _lgbm_rmse(tr, ytr, te, yte, Xtr, Xte):
     import numpy as np
     import pandas as pd
 
-    from featsmith.featurize import TableEncoder
-
     if Xtr is not None:  # featsmith: raw encoded target columns + relational features
-        enc = TableEncoder().fit(Xtr)
-        names = list(enc.get_feature_names_out())
-        tr = pd.concat([pd.DataFrame(enc.transform(Xtr), columns=names), tr], axis=1)
-        te = pd.concat([pd.DataFrame(enc.transform(Xte), columns=names), te], axis=1)
+        raw_tr, raw_te, _ = encode_raw(Xtr, Xte)
+        names = [f"raw{i}" for i in range(raw_tr.shape[1])]
+        tr = pd.concat([pd.DataFrame(raw_tr, columns=names), tr], axis=1)
+        te = pd.concat([pd.DataFrame(raw_te, columns=names), te], axis=1)
     model = lgb.LGBMRegressor(verbose=-1, n_jobs=1, random_state=0).fit(tr.astype(float), ytr)
     return float(np.sqrt(np.mean((model.predict(te.astype(float)) - np.asarray(yte)) ** 2)))
 
 
-def _child_main(tool, task, cutoff_rows, q):
+def _child_main(tool, task, cutoff_rows, suite, q):
     try:
-        q.put((_featsmith if tool == "featsmith" else _featuretools)(task, cutoff_rows))
+        q.put((_featsmith if tool == "featsmith" else _featuretools)(task, cutoff_rows, suite))
     except BaseException as err:  # report instead of leaving the parent waiting
         q.put({"error": repr(err)})
         raise
 
 
-def _child(tool, task, cutoff_rows):
+def _child(tool, task, cutoff_rows, suite):
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
-    p = ctx.Process(target=_child_main, args=(tool, task, cutoff_rows, q))
+    p = ctx.Process(target=_child_main, args=(tool, task, cutoff_rows, suite, q))
     p.start()
     res = q.get()
     p.join()
@@ -204,6 +182,7 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--cutoff-rows", type=int, default=None)
+    add_suite_option(ap)
     args = ap.parse_args(argv)
     repeats = 1 if args.quick else args.repeats
     cutoff_rows = args.cutoff_rows or (200 if args.quick else 1000)
@@ -211,7 +190,7 @@ def main(argv=None):
     for task in ["mock_customer", "mock_customer_cutoff", "movielens_ratings", "movielens_cutoff"]:
         res = {}
         for tool in ("featsmith", "featuretools"):
-            runs = [_child(tool, task, cutoff_rows) for _ in range(repeats)]
+            runs = [_child(tool, task, cutoff_rows, str(args.suite)) for _ in range(repeats)]
             r = dict(runs[0])
             r["wall"] = sorted(x["wall"] for x in runs)[len(runs) // 2]
             r["peak_mb"] = sorted(x["peak_mb"] for x in runs)[len(runs) // 2]

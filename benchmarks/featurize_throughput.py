@@ -12,14 +12,8 @@ does it) on a sample of them.
 
 from __future__ import annotations
 
-import os
-import sys
-
-# Run as a script, this folder is sys.path[0]; a sibling script named like a standard-library
-# module (benchmarks/selectors.py) would shadow it, so drop the folder from the path.
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
-
 import argparse
+import os
 import time
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -29,6 +23,8 @@ import pandas as pd
 
 from featsmith.featurize import FeatureGenerator
 
+from bench_suite import reset_peak, rss_kb
+
 
 def make(n, seed=0):
     rng = np.random.default_rng(seed)
@@ -37,22 +33,6 @@ def make(n, seed=0):
         X[f"c{j}"] = rng.integers(0, 10 ** (j % 3 + 1), n).astype(str)
     y = X["x0"] + X.groupby("c1")["x1"].transform("mean") + rng.normal(size=n)
     return X, y
-
-
-def _rss_kb(field):
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith(field):
-                return int(line.split()[1])
-    return 0
-
-
-def _reset_peak():
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-    except OSError:
-        pass
 
 
 def pandas_anchor(X, names):
@@ -81,8 +61,8 @@ def main(argv=None):
     args = ap.parse_args(argv)
     n, cap = (20_000, 1000) if args.quick else (100_000, 5000)
     X, y = make(n)
-    base = _rss_kb("VmRSS")
-    _reset_peak()
+    base = rss_kb("VmRSS")
+    reset_peak()
     t = time.perf_counter()
     gen = FeatureGenerator(max_candidates=cap, random_state=0, chunk_size=256).fit(X, y)
     fit_s = time.perf_counter() - t
@@ -91,7 +71,7 @@ def main(argv=None):
     for start in range(0, len(src.names), 256):
         src.evaluate(src.names[start:start + 256])
     eval_s = time.perf_counter() - t
-    peak = (_rss_kb("VmHWM") - base) * 1024
+    peak = (rss_kb("VmHWM") - base) * 1024
     n_c = len(src.names)
     sample = [nm for nm in src.names if " by " in nm or nm.startswith("(x")][:400]
     fs_t = time.perf_counter()

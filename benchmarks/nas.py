@@ -7,7 +7,7 @@ run; repetitions are interleaved and the medians of process CPU time compared. I
 the default architecture (two blocks of 128 units); extra rows show narrower equal shapes and 16
 random architectures (grouped by the trainer's cost model).
 
-Part 2 compares, on the dev tasks in /work/shared/datasets, the searched head
+Part 2 compares, on the dev tasks of the dataset suite (``--suite``), the searched head
 (``NASHeadClassifier`` / ``NASHeadRegressor``) with scikit-learn's ``MLPClassifier`` /
 ``MLPRegressor`` at their defaults and LightGBM at its defaults: test score and seconds.
 Categorical text columns are ordinal-coded from the training split (unseen -> missing);
@@ -22,32 +22,29 @@ a standardised target. Everything runs on one thread.
 
 from __future__ import annotations
 
+import argparse
 import os
+import statistics
 import sys
+import time
+import warnings
 
-# benchmarks/selectors.py would shadow the standard library's `selectors` (imported by
-# subprocess and socket) for a script run from this folder: drop the folder from the path.
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import argparse  # noqa: E402
-import statistics  # noqa: E402
-import time  # noqa: E402
-import warnings  # noqa: E402
+import numpy as np
+import pandas as pd
+import torch
+from threadpoolctl import threadpool_limits
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import torch  # noqa: E402
-from threadpoolctl import threadpool_limits  # noqa: E402
-
-from featsmith.tuners.nas import (  # noqa: E402
+from featsmith.tuners.nas import (
     NASHeadClassifier,
     NASHeadRegressor,
     TabularHeadSpace,
     TrainingData,
     train_candidates,
 )
+
+from bench_suite import Suite, add_suite_option, better, lgbm_model, predictions, score
 
 QUICK_TASKS = ["credit_data", "leaf_species", "ames_housing", "caravan_insurance"]
 MAX_EMBEDDED_LEVELS = 100
@@ -115,17 +112,6 @@ def _encode(X_train: pd.DataFrame, X_test: pd.DataFrame):
     return pd.DataFrame(tr).to_numpy(float), pd.DataFrame(te).to_numpy(float), cats
 
 
-def _score(metric, y_test, model, X_test, classes=None, positive=None):
-    from sklearn.metrics import log_loss, mean_squared_error, roc_auc_score
-
-    if metric == "rmse":
-        return float(np.sqrt(mean_squared_error(y_test, model.predict(X_test))))
-    proba = model.predict_proba(X_test)
-    if metric == "roc_auc":
-        return float(roc_auc_score(np.asarray(y_test) == positive, proba[:, list(classes).index(positive)]))
-    return float(log_loss(y_test, proba, labels=classes))
-
-
 def _mlp(task, cats, n_cols):
     from sklearn.compose import ColumnTransformer, TransformedTargetRegressor
     from sklearn.impute import SimpleImputer
@@ -145,25 +131,22 @@ def _mlp(task, cats, n_cols):
     return make_pipeline(prep, MLPClassifier(random_state=0))
 
 
-def run_task(name, folder, budget, strategy):
-    sys.path.insert(0, folder)
-    from load import load, task_info
-    from lightgbm import LGBMClassifier, LGBMRegressor
-
-    info = task_info(name)
-    X_train, y_train, X_test, y_test, _ = load(name)
+def run_task(suite, name, budget, strategy):
+    info = suite.manifest[name]
+    X_train, y_train, X_test, y_test, _ = suite.load(name)
     Xtr, Xte, cats = _encode(X_train, X_test)
     task, metric = info["task"], info["metric"]
     regression = task == "regression"
     y_tr = y_train.to_numpy(float) if regression else y_train.astype(str).to_numpy()
     y_te = y_test.to_numpy(float) if regression else y_test.astype(str).to_numpy()
-    positive = str(info.get("positive_class")) if metric == "roc_auc" else None
+    if metric == "roc_auc":  # the labels are compared as strings here
+        info = {**info, "positive_class": str(info["positive_class"])}
     models = {
         "NAS head": (NASHeadRegressor if regression else NASHeadClassifier)(
             time_budget=budget, strategy=strategy, categorical_features=cats, n_jobs=1, random_state=0
         ),
         "MLP (sklearn)": _mlp(task, cats, Xtr.shape[1]),
-        "LightGBM": (LGBMRegressor if regression else LGBMClassifier)(n_jobs=1, random_state=0, verbose=-1),
+        "LightGBM": lgbm_model(info, n_jobs=1, random_state=0),
     }
     row = {"task": name, "metric": metric}
     for label, model in models.items():
@@ -171,8 +154,7 @@ def run_task(name, folder, budget, strategy):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             model.fit(Xtr, y_tr)
-            score = _score(metric, y_te, model, Xte, None if regression else model.classes_, positive)
-        row[label] = score
+            row[label] = score(info, y_te, predictions(info, model, Xte))
         row[f"{label} s"] = time.perf_counter() - t0
         if label == "NAS head":
             row["candidates"] = int((model.search_history_["status"] != "ranked").sum())
@@ -197,17 +179,13 @@ def _print_speedup(reps, epochs):
     sys.stdout.flush()
 
 
-def _better(metric, a, b):
-    return a > b if metric == "roc_auc" else a < b
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="4 tasks, 15 s search, 3 speed-up repetitions")
     parser.add_argument("--budget", type=float, default=None, help="search seconds per task (default 60, quick 15)")
     parser.add_argument("--strategy", default="evolution", choices=["evolution", "random", "tpe", "oneshot"])
     parser.add_argument("--tasks", nargs="*", default=None)
-    parser.add_argument("--data", default="/work/shared/datasets", help="benchmark suite folder")
+    add_suite_option(parser, "--data")
     parser.add_argument("--skip-tasks", action="store_true", help="only measure the batched speed-up")
     parser.add_argument("--skip-speedup", action="store_true", help="only run the dev tasks")
     args = parser.parse_args(argv)
@@ -221,14 +199,12 @@ def main(argv=None):
             return
 
         budget = args.budget or (15.0 if args.quick else 60.0)
-        sys.path.insert(0, args.data)
-        from load import list_tasks, task_info
-
-        tasks = args.tasks or (QUICK_TASKS if args.quick else [t for t in list_tasks() if not task_info(t).get("tables")])
+        suite = Suite(args.suite)
+        tasks = args.tasks or (QUICK_TASKS if args.quick else suite.names(single_table=True))
         tasks = [t for t in tasks if t != "movielens_ratings"]
         rows = []
         for name in tasks:
-            rows.append(run_task(name, args.data, budget, args.strategy))
+            rows.append(run_task(suite, name, budget, args.strategy))
             print(f"done {name}", file=sys.stderr, flush=True)
 
     print(f"## Searched head ({args.strategy}, {budget:.0f} s) vs fixed MLP vs LightGBM, test split\n")
@@ -239,8 +215,8 @@ def main(argv=None):
             f"| {r['task']} | {r['metric']} | {r['NAS head']:.4g} | {r['MLP (sklearn)']:.4g} | {r['LightGBM']:.4g} "
             f"| {r['NAS head s']:.1f} | {r['MLP (sklearn) s']:.1f} | {r['LightGBM s']:.1f} | {r['candidates']} |"
         )
-    wins = sum(_better(r["metric"], r["NAS head"], r["MLP (sklearn)"]) for r in rows)
-    lgbm = sum(_better(r["metric"], r["NAS head"], r["LightGBM"]) for r in rows)
+    wins = sum(better(r, r["NAS head"], r["MLP (sklearn)"]) for r in rows)
+    lgbm = sum(better(r, r["NAS head"], r["LightGBM"]) for r in rows)
     print(f"\nNAS head beats the default MLP on {wins}/{len(rows)} tasks and LightGBM on {lgbm}/{len(rows)}.")
 
 

@@ -10,33 +10,28 @@ more) the search tried and which the greedy ensemble kept, with the test-split s
 
 from __future__ import annotations
 
+import argparse
 import os
-import sys
+import time
 
-_HERE = os.path.dirname(os.path.abspath(__file__))
-# benchmarks/selectors.py would shadow the standard library's `selectors` module.
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+from sklearn.metrics import log_loss
 
-from sklearn.metrics import log_loss  # noqa: E402
-
-SUITE = Path(_HERE).parent.parent / "shared" / "datasets"
+from bench_suite import Suite, add_suite_option
 
 
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    name, budget = argv[0], float(argv[1]) if len(argv) > 1 else 60.0
-    sys.path.insert(0, str(SUITE))
-    from load import load
-
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("task")
+    ap.add_argument("budget", type=float, nargs="?", default=60.0)
+    add_suite_option(ap)
+    args = ap.parse_args(argv)
     from featsmith import AutoPipeline
 
-    Xtr, ytr, Xte, yte, _ = load(name, folder=str(SUITE))
+    Xtr, ytr, Xte, yte, _ = Suite(args.suite).load(args.task)
     start = time.perf_counter()
-    model = AutoPipeline(time_budget=budget, random_state=0, verbose=0).fit(Xtr, ytr)
+    model = AutoPipeline(time_budget=args.budget, random_state=0, verbose=0).fit(Xtr, ytr)
     seconds = time.perf_counter() - start
     print(model.leaderboard_.drop(columns="params").to_string())
     print(model.ensemble_.to_string())

@@ -14,23 +14,18 @@ are the median over repeats.
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import sys
-
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
-
-import argparse  # noqa: E402
-import json  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import time
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import lightgbm as lgb  # noqa: E402
-import numpy as np  # noqa: E402
+import lightgbm as lgb
+import numpy as np
 
-DEFAULT_SUITE = Path(_HERE).parent.parent / "shared" / "datasets"
+from bench_suite import Suite, add_suite_option
 
 
 def median_seconds(fn, repeats):
@@ -42,13 +37,14 @@ def median_seconds(fn, repeats):
     return float(np.median(times))
 
 
-def measure(task, load, suite, budget, repeats):
+def measure(task, suite, budget, repeats):
     from featsmith import AutoPipeline
 
-    Xtr, ytr, Xte, yte, tables = load(task, folder=str(suite))
+    Xtr, ytr, Xte, yte, tables = suite.load(task)
     model = AutoPipeline(time_budget=budget, random_state=0, verbose=0).fit(Xtr, ytr)
-    encoded_test = model._features(Xte)
-    encoded_train = model._features(Xtr)
+    # The matrix the final model predicts from (encoded raw columns + generated features).
+    encoded_test = model.transform(Xte)
+    encoded_train = model.transform(Xtr)
     lb = model.leaderboard_
     best = lb[(lb["model"] == "lightgbm") & (lb["status"] == "ok")].iloc[0]
     params = {"verbosity": -1, "seed": 0, **best["params"]}
@@ -84,13 +80,11 @@ def main(argv=None):
     ap.add_argument("--tasks", nargs="+", default=["diamonds"])
     ap.add_argument("--budget", type=float, default=30)
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--suite", type=Path, default=DEFAULT_SUITE)
+    add_suite_option(ap)
     args = ap.parse_args(argv)
 
-    sys.path.insert(0, str(args.suite))
-    from load import load
-
-    rows = [measure(task, load, args.suite, args.budget, args.repeats) for task in args.tasks]
+    suite = Suite(args.suite)
+    rows = [measure(task, suite, args.budget, args.repeats) for task in args.tasks]
     print("| task | rows | ensemble members | generated features | pipeline rows/s | bare LightGBM rows/s "
           "| pipeline time / bare time | per member |")
     print("|---|---|---|---|---|---|---|---|")

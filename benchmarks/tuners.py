@@ -5,7 +5,7 @@ Three parts, each printed as a markdown table:
 1. quality: median best value (and regret) after 50/100/200 trials over several seeds on
    Branin, Hartmann-6, Rosenbrock-10D, Ackley-5D and a mixed categorical/conditional function;
 2. overhead: milliseconds per ask+tell around trial 1,000 on a 7-parameter mixed space;
-3. real: LightGBM tuned with 5-fold CV on three dev tasks from /work/shared/datasets.
+3. real: LightGBM tuned with 5-fold CV on three dev tasks of the dataset suite (``--suite``).
 
 Usage::
 
@@ -19,21 +19,16 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import sys
 import time
 import warnings
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-# Running this file puts benchmarks/ first on sys.path, where sibling scripts named like
-# standard-library modules (selectors.py) would shadow them; this script imports no sibling.
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from featsmith.tuners import RandomTuner, TPETuner, hp  # noqa: E402
+from featsmith.tuners import RandomTuner, TPETuner, hp
 
-DATASETS = "/work/shared/datasets"
+from bench_suite import Suite, add_suite_option, lgbm_frame
 
 
 # ---- test functions ----------------------------------------------------------------------
@@ -257,20 +252,10 @@ LGBM_SPACE = {
 }
 
 
-def _load_task(name):
-    import pandas as pd
-
-    sys.path.insert(0, DATASETS)
-    from load import load, task_info  # the suite's own loader
-
-    X, y, _, _, _ = load(name)
-    info = task_info(name)
-    X = X.copy()
-    for col in X.columns:
-        if pd.api.types.is_datetime64_any_dtype(X[col]):
-            X[col] = X[col].astype("int64") // 10**9
-        elif X[col].dtype == object or isinstance(X[col].dtype, pd.CategoricalDtype) or X[col].dtype == bool:
-            X[col] = X[col].astype("category")
+def _load_task(suite, name):
+    X, y, _, _, _ = suite.load(name)
+    info = suite.manifest[name]
+    X = lgbm_frame(X)
     if info["task"] == "binary":
         y = (y == info["positive_class"]).astype(int)
     return X, y, info
@@ -295,7 +280,7 @@ def _cv_objective(X, y, info):
     return objective
 
 
-def part_real(n_trials: int, tasks: list[str], with_random: bool) -> None:
+def part_real(n_trials: int, tasks: list[str], with_random: bool, suite: Suite) -> None:
     print(f"\n## Real: LightGBM, 5-fold CV, {n_trials} trials per tuner, seed 0 (higher is better; "
           "rmse reported negated)\n")
     print("| task | metric | featsmith TPE best CV | Optuna TPE best CV | random best CV | "
@@ -303,7 +288,7 @@ def part_real(n_trials: int, tasks: list[str], with_random: bool) -> None:
     print("|---|---|---|---|---|---|---|")
     optuna = _optuna()
     for name in tasks:
-        X, y, info = _load_task(name)
+        X, y, info = _load_task(suite, name)
         objective = _cv_objective(X, y, info)
         res = {"random": (float("nan"), 0.0)}
         for label in ("ours", "optuna", "random") if with_random else ("ours", "optuna"):
@@ -341,6 +326,7 @@ def main(argv=None):
     ap.add_argument("--real-trials", type=int, default=None)
     ap.add_argument("--tasks", default=",".join(REAL_TASKS))
     ap.add_argument("--real-random", action="store_true", help="also run random search on the real tasks")
+    add_suite_option(ap)
     args = ap.parse_args(argv)
     seeds = args.seeds or (5 if args.quick else 10)
     top = args.trials or (100 if args.quick else 200)
@@ -354,7 +340,8 @@ def main(argv=None):
     if "quality" in parts:
         part_quality(seeds, checkpoints, args.functions.split(","))
     if "real" in parts:
-        part_real(args.real_trials or (20 if args.quick else 100), args.tasks.split(","), args.real_random)
+        part_real(args.real_trials or (20 if args.quick else 100), args.tasks.split(","), args.real_random,
+                  Suite(args.suite))
 
 
 if __name__ == "__main__":

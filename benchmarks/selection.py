@@ -2,12 +2,12 @@
 
   (a) raw     the TableEncoder columns (the anchor),
   (b) all     raw + every FeatureGenerator candidate,
-  (c) screen  raw + the candidates featsmith's HalvingScreen keeps (at most ``--keep``; its
-              defaults: stage I; ``--joint`` adds the joint stage, ``--confirm`` the
-              confirmation stage),
-  (d) openfe  raw + the top ``--openfe-keep`` (default ``--keep``) features of OpenFE 0.0.12
-              (run in its own virtualenv through a subprocess, same n_jobs, categoricals as
-              strings, missing as a level).
+  (c) screen  raw + the candidates featsmith's HalvingScreen keeps (at most ``--keep``),
+  (d) openfe  raw + the top ``--openfe-keep`` (default ``--keep``) features of OpenFE 0.0.12,
+              run by the Python of its own virtualenv (``--openfe-python``, or the
+              ``OPENFE_PYTHON`` environment variable; without either, (d) comes from
+              ``--openfe-cache`` or is left out) through a subprocess, same n_jobs,
+              categoricals as strings, missing as a level.
 
 Seconds: (b) generate + fit, (c) generate + screen + fit, (d) OpenFE fit + transform + fit.
 The screen is compared with OpenFE on selection time alone (``screen s`` vs ``openfe s``).
@@ -22,49 +22,52 @@ choose between screen settings; the test split then scores the choice once.
 ``--scale`` also times HalvingScreen on 5,000 generated candidates x 100,000 rows and
 GradientFeatureSelector on 100,000 rows x 1,000 features.
 
-    python benchmarks/selectors.py --quick     # 3 tasks, 1,000 candidates
-    python benchmarks/selectors.py             # all single-table tasks, 1,000 candidates
-    python benchmarks/selectors.py --scale     # the timing runs only
-    python benchmarks/selectors.py --splits 5  # (c) vs (a) on repeated splits of the training rows
+    python benchmarks/selection.py --quick     # 3 tasks, 1,000 candidates
+    python benchmarks/selection.py             # all single-table tasks, 1,000 candidates
+    python benchmarks/selection.py --scale     # the timing runs only
+    python benchmarks/selection.py --splits 5  # (c) vs (a) on repeated splits of the training rows
 
 OpenFE on the wide tasks (thousands to tens of thousands of candidates) can take the better part
 of an hour each at n_jobs=1; ``--openfe-max-candidates`` bounds it (a seeded subset of its own
 candidate list) and ``--openfe-cache`` keeps its outputs for a later run, e.g.
 
-    python benchmarks/selectors.py --openfe-only --openfe-max-candidates 5000 --openfe-cache DIR
-    python benchmarks/selectors.py --openfe-max-candidates 5000 --openfe-cache DIR
+    python benchmarks/selection.py --openfe-only --openfe-max-candidates 5000 --openfe-cache DIR
+    python benchmarks/selection.py --openfe-max-candidates 5000 --openfe-cache DIR
+
+The dataset suite is ``--suite`` (default: ``$FEATSMITH_SUITE``, else ../shared/datasets from
+the repository root).
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
-import sys
-
-# This file's name shadows the standard library's `selectors` (which subprocess imports):
-# drop the script's folder from the import path before anything imports it.
-if sys.path and os.path.abspath(sys.path[0] or ".") == os.path.dirname(os.path.abspath(__file__)):
-    sys.path.pop(0)
-
-import argparse  # noqa: E402
-import json  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
+import subprocess
+import tempfile
+import time
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
-from sklearn.metrics import log_loss, roc_auc_score
 
-from featsmith.featurize import FeatureGenerator, TableEncoder
+from featsmith.featurize import FeatureGenerator
 from featsmith.selectors import GradientFeatureSelector, HalvingScreen
 
-DATASETS = "/work/shared/datasets"
-OPENFE_PYTHON = "/tmp/openfe-venv/bin/python"
+from bench_suite import (
+    Suite,
+    add_suite_option,
+    better,
+    encode_raw,
+    lgbm_model,
+    lower_is_better,
+    paired_bootstrap,
+    predictions,
+    score,
+)
+
 QUICK = ["credit_data", "hotel_rates", "diamonds"]
-HIGHER_IS_BETTER = {"roc_auc": True, "log_loss": False, "rmse": False}
 
 # Runs inside the OpenFE virtualenv: reads the prepared parquet files, writes OpenFE's new
 # columns for the train and test rows, and the seconds fit + transform took.
@@ -112,49 +115,18 @@ json.dump({"seconds": seconds, "n_features": len(added),
 """
 
 
-def predict(info, model, Xte):
-    """Test predictions: values (regression) or class probabilities with the classes."""
-    if info["task"] == "regression":
-        return {"pred": model.predict(Xte)}
-    return {"proba": model.predict_proba(Xte), "classes": model.classes_}
-
-
-def score(info, out, yte, rows=None):
-    """The task's metric on the test rows (``rows``: a resample of them)."""
-    yte = np.asarray(yte)
-    if rows is not None:
-        yte, out = yte[rows], {k: (v if k == "classes" else v[rows]) for k, v in out.items()}
-    if info["task"] == "regression":
-        return float(np.sqrt(np.mean((out["pred"] - yte.astype(float)) ** 2)))
-    if info["task"] == "binary":
-        pos = list(out["classes"]).index(info["positive_class"])
-        return float(roc_auc_score(yte == info["positive_class"], out["proba"][:, pos]))
-    return float(log_loss(yte, out["proba"], labels=out["classes"]))
-
-
-def paired_se(info, yte, ours, anchor, n_boot=500, seed=0):
-    """Standard error of the test-score difference ``ours - anchor`` from a paired bootstrap
-    over the test rows (the noise of the test split)."""
-    rng = np.random.default_rng(seed)
-    n = len(yte)
-    diffs = []
-    for _ in range(n_boot):
-        rows = rng.integers(0, n, n)
-        try:
-            diffs.append(score(info, ours, yte, rows) - score(info, anchor, yte, rows))
-        except ValueError:  # a resample with one class
-            continue
-    return float(np.std(diffs))
-
-
 def fit_score(info, Xtr, ytr, Xte, yte, categorical, n_jobs):
     """LightGBM defaults; returns (score, fit seconds, test predictions)."""
-    cls = lgb.LGBMRegressor if info["task"] == "regression" else lgb.LGBMClassifier
     t = time.perf_counter()
-    model = cls(verbose=-1, n_jobs=n_jobs, random_state=0).fit(
+    model = lgbm_model(info, n_jobs=n_jobs, random_state=0).fit(
         Xtr, ytr, categorical_feature=list(categorical) or "auto")
-    out = predict(info, model, Xte)
-    return score(info, out, yte), time.perf_counter() - t, out
+    out = predictions(info, model, Xte)
+    return score(info, yte, out), time.perf_counter() - t, out
+
+
+def paired_se(info, yte, ours, anchor, n_boot=500):
+    """Standard error of the test-score difference ``ours - anchor`` (paired bootstrap)."""
+    return paired_bootstrap(info, yte, ours, anchor, n_boot=n_boot)[1]
 
 
 def openfe_inputs(X):
@@ -177,17 +149,22 @@ def openfe_inputs(X):
     return out, cats
 
 
-def run_openfe(info, Xtr, ytr, Xte, keep, n_jobs, timeout, max_candidates=None, cache=None):
+def run_openfe(info, Xtr, ytr, Xte, keep, n_jobs, timeout, python, max_candidates=None,
+               cache=None):
     """OpenFE's top ``keep`` features on the train and test rows and its seconds, read from
-    ``cache`` (a folder) when an earlier run with the same settings stored them there."""
+    ``cache`` (a folder) when an earlier run with the same settings stored them there;
+    ``python``: the interpreter of OpenFE's virtualenv."""
     key = f"{info['name']}-keep{keep}-jobs{n_jobs}-cand{max_candidates or 'all'}"
     if cache:
         path = os.path.join(cache, key + ".npz")
         if os.path.exists(path):
             got = np.load(path)
             return got["train"], got["test"], float(got["seconds"]), int(got["n_candidates"])
+    if python is None:
+        raise RuntimeError(f"{key} is not in the OpenFE cache and no OpenFE Python was given "
+                           "(--openfe-python)")
     o_tr, o_te, seconds, n_cand = _run_openfe(info, Xtr, ytr, Xte, keep, n_jobs, timeout,
-                                              max_candidates)
+                                              max_candidates, python)
     if cache:
         os.makedirs(cache, exist_ok=True)
         np.savez(os.path.join(cache, key + ".npz"), train=o_tr, test=o_te, seconds=seconds,
@@ -195,7 +172,7 @@ def run_openfe(info, Xtr, ytr, Xte, keep, n_jobs, timeout, max_candidates=None, 
     return o_tr, o_te, seconds, -1 if n_cand is None else n_cand
 
 
-def _run_openfe(info, Xtr, ytr, Xte, keep, n_jobs, timeout, max_candidates):
+def _run_openfe(info, Xtr, ytr, Xte, keep, n_jobs, timeout, max_candidates, python):
     with tempfile.TemporaryDirectory() as d:
         tr, cats = openfe_inputs(Xtr)
         te, _ = openfe_inputs(Xte)
@@ -214,7 +191,7 @@ def _run_openfe(info, Xtr, ytr, Xte, keep, n_jobs, timeout, max_candidates):
         with open(os.path.join(d, "cfg.json"), "w") as fh:
             json.dump(cfg, fh)
         env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
-        proc = subprocess.run([OPENFE_PYTHON, "-c", OPENFE_RUNNER, os.path.join(d, "cfg.json")],
+        proc = subprocess.run([python, "-c", OPENFE_RUNNER, os.path.join(d, "cfg.json")],
                               capture_output=True, text=True, timeout=timeout, env=env,
                               cwd=d)  # OpenFE writes its temporary feather file to the cwd
         if proc.returncode != 0:
@@ -228,7 +205,7 @@ def _run_openfe(info, Xtr, ytr, Xte, keep, n_jobs, timeout, max_candidates):
 def screen_options(args):
     """HalvingScreen keyword arguments from the command line: only those set, so that the
     screen's own defaults apply otherwise (and older featsmith versions run too)."""
-    options = {"joint": args.joint, "confirm": args.confirm}
+    options = {}
     if args.z is not None:
         options["z_threshold"] = args.z
     if args.no_recalibrate:
@@ -236,22 +213,11 @@ def screen_options(args):
     return options
 
 
-def encode_raw(X_fit, X_eval):
-    """The (a) raw columns: TableEncoder fitted on ``X_fit``, applied to both tables, and the
-    indices of its categorical columns (as LightGBM takes them)."""
-    enc = TableEncoder().fit(X_fit)
-    return (enc.transform(X_fit), enc.transform(X_eval),
-            list(getattr(enc, "categorical_features_", [])))
-
-
-def run_task(name, n_candidates, keep, n_jobs, openfe=None, screen_kwargs=None):
+def run_task(suite, name, n_candidates, keep, n_jobs, openfe=None, screen_kwargs=None):
     """One row of the table; ``openfe``: None, or run_openfe's keyword arguments;
     ``screen_kwargs``: HalvingScreen's (see ``screen_options``)."""
-    sys.path.insert(0, DATASETS)
-    from load import load, task_info
-
-    info = task_info(name)
-    Xtr, ytr, Xte, yte, _ = load(name)
+    info = suite.manifest[name]
+    Xtr, ytr, Xte, yte, _ = suite.load(name)
     raw_tr, raw_te, cats = encode_raw(Xtr, Xte)
     row = {"task": name, "metric": info["metric"]}
     row["raw"], row["raw_s"], raw_out = fit_score(info, raw_tr, ytr, raw_te, yte, cats, n_jobs)
@@ -280,10 +246,6 @@ def run_task(name, n_candidates, keep, n_jobs, openfe=None, screen_kwargs=None):
     row["sel_se"] = paired_se(info, yte, sel_out, raw_out) if idx else 0.0
     row["gen_s"] = gen_s
     row["selected"] = screen.selected_names_[:5]
-    stages = screen.scores_.set_index("name").loc[screen.selected_names_, "stage"]
-    row["stage_I"], row["stage_joint"] = int((stages == "I").sum()), int((stages == "joint").sum())
-    row["stage_confirm"] = int((stages == "confirm").sum())
-    row["joint"], row["confirm"] = screen.joint_, screen.confirm_
 
     row["ofe"] = row["ofe_s"] = row["openfe_s"] = None
     if openfe is not None:
@@ -298,18 +260,16 @@ def run_task(name, n_candidates, keep, n_jobs, openfe=None, screen_kwargs=None):
     return info, row
 
 
-def run_splits(name, n_splits, n_candidates, keep, n_jobs, screen_kwargs, with_all=False):
+def run_splits(suite, name, n_splits, n_candidates, keep, n_jobs, screen_kwargs, with_all=False):
     """Per seeded 70/30 split of the task's training rows: (c) - (a) in paired-bootstrap
     standard errors (positive: (c) better), the number selected, and (with ``with_all``)
     (b) - (a) for raw + every candidate (else None)."""
-    sys.path.insert(0, DATASETS)
-    from load import load, task_info
     from sklearn.model_selection import train_test_split
 
-    info = task_info(name)
-    X, y, _, _, _ = load(name)
+    info = suite.manifest[name]
+    X, y, _, _, _ = suite.load(name)
     y = pd.Series(np.asarray(y))
-    sign = 1 if HIGHER_IS_BETTER[info["metric"]] else -1
+    sign = -1 if lower_is_better(info) else 1
     out = []
     for seed in range(n_splits):
         strat = y if info["task"] != "regression" else None
@@ -352,7 +312,7 @@ def fmt(v, digits=4):
     return "—" if v is None else f"{v:.{digits}f}"
 
 
-def scale_runs(n_jobs, joint=False, joint_max_rows=None, confirm=False):
+def scale_runs(n_jobs):
     """Timing at the issue's scale on synthetic data (no quality claim)."""
     rng = np.random.default_rng(0)
     n, p = 100_000, 100
@@ -381,18 +341,11 @@ def scale_runs(n_jobs, joint=False, joint_max_rows=None, confirm=False):
 
     src = PairSource()
     t = time.perf_counter()
-    screen = HalvingScreen(n_keep=50, random_state=0, n_jobs=n_jobs, joint=joint, confirm=confirm,
-                           joint_max_rows=joint_max_rows).fit(src, y, base=X[:, :10])
+    screen = HalvingScreen(n_keep=50, random_state=0, n_jobs=n_jobs).fit(src, y, base=X[:, :10])
     total = time.perf_counter() - t
     print(f"\nHalvingScreen, 5,000 candidates x 100,000 rows, base = 10 columns, n_jobs={n_jobs}: "
           f"{total:.1f} s total ({screen.base_seconds_:.1f} s out-of-fold base model, "
-          f"{total - screen.base_seconds_:.1f} s screening"
-          + (f", of which joint stage {screen.joint_['seconds']:.1f} s on {screen.joint_['rows']} rows"
-             if screen.joint_ else "")
-          + (f", of which confirmation {screen.confirm_['seconds']:.1f} s on "
-             f"{screen.confirm_['rows']} rows ({screen.confirm_['incumbent']} -> "
-             f"{screen.confirm_['chosen']} selected)" if screen.confirm_ else "")
-          + "); rounds: "
+          f"{total - screen.base_seconds_:.1f} s screening); rounds: "
           + ", ".join(f"{r['candidates']}x{r['rows']}" for r in screen.rounds_))
     print("  top 5:", screen.selected_names_[:5])
 
@@ -416,12 +369,10 @@ def main(argv=None):
     ap.add_argument("--n-jobs", type=int, default=1)
     ap.add_argument("--z", type=float, default=None,
                     help="HalvingScreen z_threshold (default: the screen's own, 2)")
-    ap.add_argument("--joint", action="store_true", help="HalvingScreen(joint=True): the joint second stage")
-    ap.add_argument("--confirm", action="store_true",
-                    help="HalvingScreen(confirm=True): the confirmation stage")
-    ap.add_argument("--joint-max-rows", type=int, default=None,
-                    help="HalvingScreen(joint_max_rows=...) in the --scale run")
     ap.add_argument("--no-openfe", action="store_true")
+    ap.add_argument("--openfe-python", default=os.environ.get("OPENFE_PYTHON"),
+                    help="the Python of a virtualenv with OpenFE 0.0.12 (default: $OPENFE_PYTHON); "
+                         "without it (d) is read from --openfe-cache, or left out")
     ap.add_argument("--openfe-timeout", type=int, default=1800)
     ap.add_argument("--openfe-max-candidates", type=int, default=None,
                     help="bounded OpenFE: a seeded random subset of this many of its order-1 "
@@ -439,15 +390,13 @@ def main(argv=None):
     ap.add_argument("--no-recalibrate", action="store_true",
                     help="HalvingScreen(recalibrate=False): candidates judged against the base "
                          "scores as they are")
+    add_suite_option(ap)
     args = ap.parse_args(argv)
     if args.scale:
-        scale_runs(args.n_jobs, args.joint, args.joint_max_rows, args.confirm)
+        scale_runs(args.n_jobs)
         return
-    sys.path.insert(0, DATASETS)
-    from load import read_manifest
-
-    single = [t["name"] for t in read_manifest() if "relationships" not in t]
-    tasks = args.tasks or (QUICK if args.quick else single)
+    suite = Suite(args.suite)
+    tasks = args.tasks or (QUICK if args.quick else suite.names(single_table=True))
     n_cand = args.candidates or 1000
     kwargs = screen_options(args)
     if args.splits:
@@ -459,7 +408,7 @@ def main(argv=None):
         print("|---|---|---|---|---|---|---|" + ("---|---|" if args.with_all else ""))
         every = []
         for name in tasks:
-            res = run_splits(name, args.splits, n_cand, args.keep, args.n_jobs, kwargs,
+            res = run_splits(suite, name, args.splits, n_cand, args.keep, args.n_jobs, kwargs,
                              args.with_all)
             z = np.array([g for g, _, _ in res])
             every.append(z)
@@ -477,19 +426,22 @@ def main(argv=None):
               f"{int((means > 0).sum())} better, {int((means < 0).sum())} worse, "
               f"{int((means == 0).sum())} same.")
         return
-    with_openfe = not args.no_openfe and os.path.exists(OPENFE_PYTHON)
+    # A cache of earlier OpenFE runs serves (d) without OpenFE itself.
+    have_python = args.openfe_python is not None and os.path.exists(args.openfe_python)
+    with_openfe = not args.no_openfe and (have_python or args.openfe_cache is not None)
     openfe_keep = args.openfe_keep or args.keep
     openfe = None if not with_openfe else {
         "keep": openfe_keep, "timeout": args.openfe_timeout,
+        "python": args.openfe_python if have_python else None,
         "max_candidates": args.openfe_max_candidates, "cache": args.openfe_cache}
     if args.openfe_only:
-        from load import load, task_info
-
+        if not have_python:
+            ap.error("--openfe-only needs OpenFE's Python: --openfe-python or $OPENFE_PYTHON")
         for name in tasks:
-            Xtr, ytr, Xte, _, _ = load(name)
+            Xtr, ytr, Xte, _, _ = suite.load(name)
             t = time.perf_counter()
             try:
-                _, _, sec, n_c = run_openfe(task_info(name), Xtr, ytr, Xte, n_jobs=args.n_jobs,
+                _, _, sec, n_c = run_openfe(suite.manifest[name], Xtr, ytr, Xte, n_jobs=args.n_jobs,
                                             **openfe)
                 print(f"{name}: OpenFE {sec:.1f} s ({n_c} candidates; -1: all)", flush=True)
             except Exception as exc:
@@ -504,35 +456,25 @@ def main(argv=None):
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     notes, vs_raw = [], []
     for name in tasks:
-        info, r = run_task(name, n_cand, args.keep, args.n_jobs, openfe, kwargs)
-        hib = HIGHER_IS_BETTER[info["metric"]]
+        info, r = run_task(suite, name, n_cand, args.keep, args.n_jobs, openfe, kwargs)
 
-        def better(a, b):
+        def compare(a, b):
             if a is None or b is None:
                 return "—"
-            return "better" if (a > b if hib else a < b) else ("same" if a == b else "worse")
+            return "better" if better(info, a, b) else ("same" if a == b else "worse")
 
         ratio = "—" if not r["openfe_s"] else f"{r['screen_s'] / r['openfe_s']:.3f}"
         # Oriented so that positive is better; in test-split standard errors (paired bootstrap).
-        gap = (r["sel"] - r["raw"]) * (1 if hib else -1)
+        gap = (r["sel"] - r["raw"]) * (-1 if lower_is_better(info) else 1)
         z = gap / r["sel_se"] if r["sel_se"] > 0 else 0.0
         vs_raw.append(z)
         print(f"| {name} | {info['metric']} | {fmt(r['raw'])} | {fmt(r['all'])} | {fmt(r['sel'])} | "
-              f"{fmt(r['ofe'])} | {better(r['sel'], r['raw'])} | {z:+.2f} | "
-              f"{better(r['sel'], r['ofe'])} | "
+              f"{fmt(r['ofe'])} | {compare(r['sel'], r['raw'])} | {z:+.2f} | "
+              f"{compare(r['sel'], r['ofe'])} | "
               f"{r['all_s']:.1f} | {r['sel_s']:.1f} ({r['screen_s']:.1f}) | "
               f"{fmt(r['ofe_s'], 1)} ({fmt(r['openfe_s'], 1)}) | {ratio} |", flush=True)
-        joint = r["joint"] and (f"; joint stage: {r['joint']['candidates']} finalists, "
-                                f"rounds {r['joint']['iterations']}, {r['joint']['seconds']:.1f} s")
-        confirm = r["confirm"] and (
-            f"; confirmation: {r['confirm']['incumbent']} -> {r['confirm']['chosen']} on "
-            f"{r['confirm']['rows']} rows, sizes " + ", ".join(
-                f"{t['size']} (z {t['z']:+.2f})" for t in r["confirm"]["trials"])
-            + f", {r['confirm']['seconds']:.1f} s")
         notes.append(f"- {name}: {r['n_candidates']} candidates (generated in {r['gen_s']:.1f} s), "
-                     f"{r['n_selected']} selected ({r['stage_I']} by stage I, {r['stage_joint']} by "
-                     f"the joint stage, {r['stage_confirm']} by the confirmation stage)"
-                     f"{joint or ''}{confirm or ''}, first: {r['selected']}"
+                     f"{r['n_selected']} selected, first: {r['selected']}"
                      + (f"; OpenFE on a bounded list of {r['ofe_candidates']} candidates"
                         if r.get("ofe_candidates", -1) > 0 else "")
                      + (f"; OpenFE failed: {r['ofe_error']}" if "ofe_error" in r else ""))
