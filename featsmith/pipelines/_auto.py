@@ -3,201 +3,92 @@
 from __future__ import annotations
 
 import logging
-import os
-import time
 import warnings
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, StratifiedKFold, train_test_split
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
-from featsmith._frame import frame_kind
-from featsmith._validation import (
-    check_frame,
-    check_predict_frame,
-    check_target,
-    extract_target,
-    warn_infinite,
-)
+from featsmith._validation import check_frame, check_predict_frame, check_target, extract_target
 from featsmith._version import __version__
-from featsmith.featurize import TableEncoder
-from featsmith.pipelines._ensemble import greedy_ensemble
-from featsmith.pipelines._lgbm import KNOWN_GOOD_CONFIGS, LGBM_SPACE, LGBMTrialRunner
-from featsmith.pipelines._portfolio import NAS_CONFIG, PORTFOLIO_CONFIGS, EstimatorTrialRunner
-from featsmith.pipelines._trials import TrialResult, WeightedModel
+from featsmith.pipelines._budget import Budget
+from featsmith.pipelines._context import Progress, RelationalInputs
 from featsmith.pipelines._metrics import resolve_metric
-from featsmith.pipelines._task import TASKS, infer_task
+from featsmith.pipelines._stages import (
+    build_features,
+    plan_validation,
+    prepare,
+    refit_members,
+    run_baseline,
+    run_search,
+    select_ensemble,
+)
+from featsmith._task import TASKS
+from featsmith.pipelines._trials import best_trial
 
 logger = logging.getLogger("featsmith")
 
-# Above this many rows a single stratified 80/20 holdout replaces k-fold CV: the estimate is
-# already tight and k-fold would spend the budget on k fits per trial.
-HOLDOUT_MIN_ROWS = 20_000
-DEFAULT_FOLDS = 5
-# Trials whose fold models and out-of-fold predictions are kept for ensembling.
-TOP_TRIALS_KEPT = 8
-# The neural head joins the portfolio only when the budget leaves it room to train.
-NAS_MIN_BUDGET = 120
-# ... and its search, over all folds, takes at most this share of the budget.
-NAS_BUDGET_SHARE = 0.2
 
-
-class _StageClock:
-    """Seconds per stage of ``fit``, in order."""
-
-    def __init__(self, t0):
-        self.last = t0
-        self.timings = {}
-
-    def lap(self, stage):
-        now = time.perf_counter()
-        self.timings[stage] = self.timings.get(stage, 0.0) + now - self.last
-        self.last = now
-
-
-class _Member:
-    def __init__(self, trial, weight):
-        self.trial = trial
-        self.weight = float(weight)
-        self.ensemble_value = trial.value
-        self.refit = "all rows"
-
-
-class _RowSubset:
-    """A :class:`featsmith._types.CandidateSource` restricted to some rows (the validation
-    rows of a holdout, the only ones with out-of-fold base predictions)."""
-
-    def __init__(self, source, rows):
-        self.source = source
-        self.rows = np.asarray(rows)
-        self.names = source.names
-        self.n_rows = len(self.rows)
-
-    def evaluate(self, names, rows=None):
-        return self.source.evaluate(names, self.rows if rows is None else self.rows[np.asarray(rows)])
-
-
-def _usable(trial) -> bool:
-    """Validated on every fold: comparable with the others and fit for the ensemble."""
-    return np.isfinite(trial.value) and trial.status == "ok"
-
-
-def _best(trials):
-    for ok in (_usable, lambda tr: np.isfinite(tr.value) and tr.status == "truncated"):
-        usable = [tr for tr in trials if ok(tr)]
-        if usable:
-            return max(usable, key=lambda tr: tr.value)
-    return trials[0]
-
-
-def _keep_top(trials, k):
-    """Drop fold models and predictions of all but the ``k`` best usable trials."""
-    ranked = sorted((tr for tr in trials if _usable(tr)), key=lambda tr: tr.value, reverse=True)
-    keep = {id(tr) for tr in ranked[:k]}
-    for tr in trials:
-        if id(tr) not in keep:
-            tr.models, tr.oof = [], None
-
-
-def _raw_scores(oof, task, rows):
-    """Out-of-fold probabilities/values -> the raw scores a booster would start from."""
-    pred = oof[rows]
-    if task == "regression":
-        return pred
-    p = np.clip(pred, 1e-7, 1 - 1e-7)
-    if task == "binary":
-        return np.log(p[:, 1] / p[:, 0])
-    return np.log(p)
-
-
-def _resolve_threads(n_jobs) -> int:
-    cores = os.cpu_count() or 1
-    if n_jobs is None or n_jobs == -1:
-        return cores
-    if n_jobs < -1:
-        return max(1, cores + 1 + n_jobs)
-    if n_jobs == 0:
-        raise ValueError("n_jobs=0 is not valid; use a positive count, -1 for all cores or None.")
-    return int(n_jobs)
-
-
-def make_splits(y, task, *, cv=None, random_state=0, groups=None):
-    """Validation splits for tuning, as a list of ``(train_idx, valid_idx)``.
-
-    ``cv=None``: 5-fold CV (stratified for classification) up to 20,000 rows, a single 80/20
-    holdout (stratified for classification) above. An int asks for that many folds; any
-    scikit-learn splitter (``GroupKFold``, ``TimeSeriesSplit``, ...) is used as given, with
-    ``groups``. With ``groups`` and no splitter, whole groups stay on one side
-    (``StratifiedGroupKFold`` for classification, ``GroupKFold`` otherwise). Classes too rare
-    to stratify fall back to plain shuffled folds; a handful of rows gets as many folds as it
-    can hold.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> splits = make_splits(np.array([0, 1] * 50), "binary", random_state=0)
-    >>> len(splits), len(splits[0][1])
-    (5, 20)
-    """
-    n = len(y)
-    classification = task != "regression"
-    if cv is not None and not isinstance(cv, (int, np.integer)):
-        return [(np.asarray(tr), np.asarray(va)) for tr, va in cv.split(np.zeros((n, 1)), y, groups)]
-    if groups is not None:
-        n_groups = len(np.unique(groups))
-        k = min(int(cv) if cv is not None else DEFAULT_FOLDS, n_groups)
-        if k < 2:
-            raise ValueError(f"groups has {n_groups} distinct value(s); grouped validation needs at least 2.")
-        splitter = (
-            StratifiedGroupKFold(k, shuffle=True, random_state=random_state)
-            if classification else GroupKFold(k)
-        )
-        return list(splitter.split(np.zeros((n, 1)), y, groups))
-    min_class = int(np.bincount(y).min()) if classification else n
-    if cv is None and n > HOLDOUT_MIN_ROWS:
-        strat = y if classification and min_class >= 2 else None
-        tr, va = train_test_split(np.arange(n), test_size=0.2, random_state=random_state, stratify=strat)
-        return [(np.sort(tr), np.sort(va))]
-    k = int(cv) if cv is not None else DEFAULT_FOLDS
-    if k < 2:
-        raise ValueError(f"cv={cv} must be at least 2 folds.")
-    k = min(k, n)
-    if k < 2:
-        return []
-    if classification and min_class >= k:
-        splitter = StratifiedKFold(k, shuffle=True, random_state=random_state)
-    elif classification and min_class >= 2:
-        splitter = StratifiedKFold(min_class, shuffle=True, random_state=random_state)
-    else:
-        splitter = KFold(k, shuffle=True, random_state=random_state)
-    return list(splitter.split(np.zeros((n, 1)), y))
+def leaderboard(trials, metric, notes=None) -> pd.DataFrame:
+    """One row per trial that ran, best first: ``trial`` (its number in the fit), ``model``,
+    ``params``, ``score`` (the metric's natural units), ``seconds``, ``started``,
+    ``n_rounds`` and ``status`` (``notes`` maps ``id(trial)`` to a status that replaces it,
+    e.g. ``"raw columns only"`` for a trial on columns the final model does not use)."""
+    notes = notes or {}
+    rows = [
+        {
+            "trial": i, "model": tr.family, "params": tr.params,
+            "score": metric.natural(tr.value) if np.isfinite(tr.value) else np.nan,
+            "seconds": tr.seconds, "started": tr.started, "n_rounds": tr.n_rounds,
+            "status": notes.get(id(tr), tr.status), "_value": tr.value,
+        }
+        for i, tr in enumerate(trials)
+    ]
+    board = pd.DataFrame(rows).sort_values("_value", ascending=False, kind="stable", na_position="last")
+    return board.drop(columns="_value").reset_index(drop=True)
 
 
 class AutoPipeline(TransformerMixin, BaseEstimator):
     """Automated feature engineering and model tuning, exported as one estimator.
 
-    ``fit`` runs these stages under one wall-clock budget (``stage_timings_`` records them):
+    ``fit`` is a short list of named stages (``featsmith/pipelines/_stages/``). Each receives
+    the fit's context (data, encoded matrix, task, metric, validation splits, seed, threads,
+    progress) and the budget planner, and returns its own result; ``stages_`` and the log say
+    what each decided and why:
 
-    1. **encode**: type the columns and encode them for LightGBM (native categorical codes,
-       frequency encodings, datetime parts, text statistics, missing indicators).
-    2. **baseline**: LightGBM's defaults, validated out of fold.
-    3. **generate / screen / select / validate_features**:
-       :class:`featsmith.featurize.FeatureGenerator` enumerates candidate features
-       (transforms, crosses, group-by statistics, out-of-fold target encodings, relational
-       aggregations when ``tables`` are given); :class:`featsmith.selectors.HalvingScreen`
-       scores them by the held-out gain they add to the baseline's out-of-fold predictions
-       (copies of the encoded columns dropped); :class:`featsmith.selectors.GBDTSelector`
-       keeps the survivors whose importance beats shuffled shadow columns; they are kept
-       only if LightGBM's defaults validate better with them (``feature_plan_``).
-    4. **search**: known-good LightGBM configurations, then TPE, through
-       :class:`featsmith.tuners.Experiment`, one trial at a time while the budget allows.
-    5. **ensemble**: greedy ensemble selection (Caruana) over the best trials' out-of-fold
-       predictions.
-    6. **refit**: every ensemble member on all rows (rounds scaled to the row count), or its
+    1. **prepare**: check the input, infer the task and metric, type the columns and encode
+       them for LightGBM (native categorical codes, frequency encodings, datetime parts, text
+       statistics, missing indicators).
+    2. **validate**: the validation plan (``cv``, ``groups``, else k-fold or a holdout by the
+       row count).
+    3. **baseline**: LightGBM's defaults under that plan: the floor, and the planner's first
+       measurement of what a trial costs on this data.
+    4. **features**: :class:`featsmith.featurize.FeatureGenerator` enumerates candidate
+       features (transforms, crosses, group-by statistics, out-of-fold target encodings,
+       relational aggregations when ``tables`` are given), as many as the stage's share of
+       the time can screen; :class:`featsmith.selectors.HalvingScreen` scores them by the
+       held-out gain they add to the baseline's out-of-fold predictions (copies of the
+       encoded columns dropped); :class:`featsmith.selectors.GBDTSelector` keeps the
+       survivors whose importance beats shuffled shadow columns; they are kept only if
+       LightGBM's defaults validate better with them (``feature_plan_``).
+    5. **search**: known-good LightGBM configurations, extra trees, a linear model (and the
+       neural head at 120 s or more), then TPE, stepped trial by trial through
+       :class:`featsmith.tuners.Experiment`'s ask/tell. A trial that would not finish before
+       the time the refit needs is told as ``skipped`` (not a failure). On a holdout split a
+       LightGBM trial stops early enough for its own refit to fit. The search stops when the
+       space is exhausted, ``max_trials`` is reached, or the next trial would not finish
+       (``search_stop_reason_``).
+    6. **ensemble**: greedy ensemble selection (Caruana) over the best trials' out-of-fold
+       predictions, within a prediction-cost limit.
+    7. **refit**: every ensemble member on all rows (rounds scaled to the row count), or its
        averaged fold models when a refit would overrun the budget.
+
+    The budget planner (:class:`featsmith.pipelines._budget.Budget`) sizes the stages from the
+    measured cost of the baseline and the row count, and every deadline it hands out is
+    computed from the time left, so time a stage does not use passes to the next: a fit
+    returns early only when nothing left could finish in time.
 
     Parameters
     ----------
@@ -209,7 +100,8 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
         The metric tuned for. ``None`` means ROC AUC (binary), log loss (multiclass) and
         RMSE (regression). A name (``"rmse"``, ``"mae"``, ``"log_loss"``, ``"roc_auc"`` or
         any scikit-learn scorer name), a scikit-learn scorer, or a function
-        ``f(y_true, y_pred)`` (maximised unless its name contains "error" or "loss").
+        ``f(y_true, y_pred)`` (minimised when its name says a loss: see
+        :func:`featsmith.pipelines.greater_is_better`).
     time_budget : float, default=60
         Seconds for the whole ``fit``, refit included. ``fit`` returns within the budget
         plus 10% (with a floor of a few seconds) up to about 100k rows.
@@ -223,7 +115,8 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
     feature_generation : bool, default=True
         Generate and screen candidate features (always on when ``tables`` are given).
     max_candidates : int, default=None
-        Candidates to generate; ``None`` sizes it to about a quarter of the budget.
+        Candidates to generate; ``None`` sizes it to what the features stage's share of the
+        time can screen, given the measured cost of a trial (50 to 2,000).
     max_new_features : int, default=30
         Most generated features kept.
     ensemble : bool, default=True
@@ -285,11 +178,18 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
         ``"5-fold"``, ``"holdout"``, ...
     tuning_history_ : pandas.DataFrame
         The tuning experiment's trials (:meth:`featsmith.tuners.Experiment.trials_dataframe`;
-        also in ``storage`` when given).
+        also in ``storage`` when given), the skipped ones with the reason.
     model_ : object
         The refitted model(s).
     stage_timings_ : dict
-        Seconds per stage.
+        Seconds per stage (``prepare``, ``validate``, ``baseline``, ``features``, ``search``,
+        ``ensemble``, ``refit``).
+    stages_ : pandas.DataFrame
+        One row per stage: ``stage``, ``seconds`` and ``summary`` (what it decided and why,
+        e.g. ``"14 trials, 1 skipped; stopped: next trial would not finish"``).
+    search_stop_reason_ : str
+        Why the search stopped: ``"space exhausted"``, ``"max_trials reached"``, ``"next
+        trial would not finish"`` or ``"budget spent"``.
     fit_seconds_ : float
 
     Examples
@@ -354,16 +254,6 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
                 "single model's prediction cost) or None for no limit."
             )
 
-    def _seed(self) -> int:
-        rs = self.random_state
-        if rs is None:
-            return int(np.random.default_rng().integers(2**31 - 1))
-        if isinstance(rs, np.random.Generator):
-            return int(rs.integers(2**31 - 1))
-        if isinstance(rs, np.random.RandomState):
-            return int(rs.randint(2**31 - 1))
-        return int(rs)
-
     # -- fit --------------------------------------------------------------------------------
     def fit(self, X, y=None, tables=None, relationships=None, cutoff_time=None, time_index=None, groups=None):
         """Fit on a table ``X`` and target ``y``.
@@ -392,406 +282,85 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
         -------
         self
         """
-        t0 = time.perf_counter()
         self._check_params()
-        budget = float(self.time_budget)
-        df = check_frame(X, estimator_name=type(self).__name__)
-        df, y = extract_target(df, y)
-        if df.width == 0:
-            raise ValueError("X has no feature columns besides the target; pass at least one feature column.")
-        y = check_target(y, df.height, estimator_name=type(self).__name__)
-        if df.height < 2:
-            raise ValueError("X has 1 sample (n_samples = 1); at least 2 samples are needed to fit.")
-        warn_infinite(df)
-        seed = self._seed()
-        self.task_ = infer_task(y, self.task)
-        metric = resolve_metric(self.metric, self.task_)
-        self.metric_ = metric.name
-        self.metric_greater_is_better_ = metric.greater_is_better
-        self.n_features_in_ = df.width
-        kind = frame_kind(X)
-        has_names = kind != "numpy" and (kind != "pandas" or all(isinstance(c, str) for c in X.columns))
-        if has_names:
-            self.feature_names_in_ = np.asarray(df.columns, dtype=object)
-        elif hasattr(self, "feature_names_in_"):
-            del self.feature_names_in_
-        self._input_columns = list(df.columns)
-
-        if self.task_ == "regression":
-            y_enc = y.astype(np.float64)
-            n_classes = 0
-        else:
-            self.classes_, y_enc = np.unique(y, return_inverse=True)
-            n_classes = len(self.classes_)
-
-        clock = _StageClock(t0)
-        self.encoder_ = TableEncoder().fit(df)
-        Xmat = self.encoder_.transform(df)
-        clock.lap("encode")
-        if Xmat.shape[1] == 0 and tables is None:
-            raise ValueError(
-                "No usable feature: every column of X is empty, constant or an identifier "
-                f"(schema: {self.encoder_.schema_}). Pass informative columns."
+        budget = Budget(float(self.time_budget))
+        progress = Progress(budget, self.verbose)
+        try:
+            prepared = prepare(
+                X, y, task=self.task, metric=self.metric, random_state=self.random_state, n_jobs=self.n_jobs,
+                groups=groups, relational=RelationalInputs(tables, relationships, cutoff_time, time_index),
+                progress=progress, estimator_name=type(self).__name__,
             )
-        if groups is not None:
-            groups = np.asarray(groups)
-            if len(groups) != len(y_enc):
-                raise ValueError(
-                    f"groups has {len(groups)} values but X has {len(y_enc)} rows; pass one group label per row."
-                )
-        splits = make_splits(y_enc, self.task_, cv=self.cv, random_state=seed % (2**31), groups=groups)
-        self.validation_ = "none" if not splits else "holdout" if len(splits) == 1 else f"{len(splits)}-fold"
-        runner_args = dict(
-            task=self.task_, n_classes=n_classes, metric=metric, splits=splits,
-            n_threads=_resolve_threads(self.n_jobs), seed=seed,
-        )
-        runner = LGBMTrialRunner(Xmat, y_enc, categorical=self.encoder_.categorical_features_, **runner_args)
-        trials = []
-        if not splits:  # too few rows to validate: LightGBM's defaults, unvalidated
-            trials.append(TrialResult({}, float("nan"), 100, 0.0, "unvalidated"))
-        else:
-            baseline = self._run_trial(runner, {}, t0 + budget * 0.3, t0, folds_budget=0.2 * budget)
-            if baseline.status == "truncated" and baseline.models:
-                # k-fold is too slow for this budget: validate on the folds that finished (a
-                # holdout when it is one) from here on, and score the baseline on them alone.
-                done = len(baseline.models)
-                logger.info("Validation cut to %d of %d folds to fit the budget.", done, len(splits))
-                runner.restrict_folds(done)
-                splits = runner.splits
-                runner_args["splits"] = splits
-                baseline.value, baseline.status = runner.score_oof(baseline.oof, runner.valid_mask)
-            self.validation_ = "holdout" if len(splits) == 1 else f"{len(splits)}-fold"
-            trials.append(baseline)
-        clock.lap("baseline")
-
-        self.feature_plan_ = None
-        self.feature_screen_ = None
-        self.feature_selector_ = None
-        if splits and (self.feature_generation or tables is not None):
-            runner, aug_trial = self._generate_features(
-                df, y, y_enc, Xmat, runner, runner_args, trials[0], t0, budget, seed, clock,
-                tables=tables, relationships=relationships, cutoff_time=cutoff_time, time_index=time_index,
-                groups=groups,
+            validated = plan_validation(prepared.context, self.cv)
+            baseline = run_baseline(prepared.context.with_plan(validated.plan), budget)
+            ctx = prepared.context.with_plan(baseline.plan)
+            features = build_features(
+                ctx, baseline, budget, enabled=self.feature_generation, max_candidates=self.max_candidates,
+                max_new_features=self.max_new_features,
             )
-            if aug_trial is not None:
-                trials.append(aug_trial)
-        if splits:
-            trials += self._search(runner, t0, budget, seed, n_done=len(trials), best_so_far=trials)
-        clock.lap("search")
-
-        cost_limit = self._cost_limit(trials)
-        members = self._ensemble(trials, metric, runner, cost_limit)
-        clock.lap("ensemble")
-        n_chosen = len(members)
-        self.model_, members = self._refit_members(members, runner, splits, t0, budget, len(y_enc), cost_limit)
-        if 1 < len(members) < n_chosen:  # the dropped members' share moved to the others
-            value = self._ensemble_scorer(metric, runner)(
-                sum(m.weight * m.trial.oof[runner.valid_mask] for m in members)
+            n_done = 1 + (features.trial is not None)
+            search = run_search(
+                ctx, features, budget, max_trials=(self.max_trials or 10**9) - n_done, portfolio=self.portfolio,
+                time_budget=float(self.time_budget), storage=self.storage,
             )
-            for m in members:
-                m.ensemble_value = value
-        clock.lap("refit")
-        self._feature_names = list(self.encoder_.feature_names_out_) + (
-            list(self.feature_plan_.names) if self.feature_plan_ is not None else []
-        )
-        best = _best(trials)
-        self.best_params_ = dict(best.params)
-        self.ensemble_ = pd.DataFrame(
-            [
-                {"trial": trials.index(m.trial), "model": m.trial.family, "weight": m.weight, "refit": m.refit}
-                for m in members
-            ]
-        )
-        ens_value = members[0].ensemble_value if len(members) > 1 else best.value
-        self.best_score_ = metric.natural(ens_value) if np.isfinite(ens_value) else float("nan")
-        self.leaderboard_ = self._leaderboard(trials, metric)
-        self.stage_timings_ = clock.timings
-        self.featsmith_version_ = __version__
-        self.fit_seconds_ = time.perf_counter() - t0
-        for tr in trials:  # fold models, predictions and data are not part of the fitted model
-            tr.models, tr.oof, tr.runner = [], None, None
+            ensemble = select_ensemble(
+                ctx, features.view_trials + search.trials, features.runner, enabled=self.ensemble,
+                max_predict_cost=self.max_predict_cost,
+            )
+            refit = refit_members(ctx, ensemble, features.runner, budget)
+        finally:
+            progress.close()
+        self._record(prepared, validated, baseline, features, search, ensemble, refit)
+        self.fit_seconds_ = budget.elapsed()
         logger.info(
-            "AutoPipeline: %s, %s=%.5g (%s) from %d trials in %.1fs",
-            self.task_, self.metric_, self.best_score_, self.validation_, len(trials), self.fit_seconds_,
+            "AutoPipeline: %s, %s=%.5g (%s) from %d trials in %.1fs; search stopped: %s",
+            self.task_, self.metric_, self.best_score_, self.validation_, len(self.leaderboard_),
+            self.fit_seconds_, search.stop_reason,
         )
         return self
 
-    def _run_trial(self, runner, config, deadline, t0, folds_budget=None):
-        started = time.perf_counter() - t0
-        result = runner.run(config, deadline, folds_budget=folds_budget)
-        result.started = started
-        if self.verbose >= 2:
-            logger.info("trial %s %s value=%.5g %.2fs", result.family, result.status, result.value, result.seconds)
-        return result
-
-    def _generate_features(self, df, y, y_enc, Xmat, runner, runner_args, baseline, t0, budget, seed, clock,
-                           *, tables, relationships, cutoff_time, time_index, groups):
-        """Generate candidates, screen them against the baseline's out-of-fold predictions,
-        and keep the survivors only if LightGBM's defaults validate better with them."""
-        from featsmith.featurize import FeatureGenerator
-        from featsmith.selectors import HalvingScreen
-
-        remaining = t0 + budget - time.perf_counter()
-        if tables is None and (remaining < 0.45 * budget or baseline.seconds > 0.15 * budget):
-            # Checking generated features costs one more full trial: not worth it when a
-            # trial is a large share of the budget (tuning pays more there).
-            logger.info(
-                "Feature generation skipped: %.1fs of the budget left, a trial takes %.1fs.",
-                remaining, baseline.seconds,
-            )
-            return runner, None
-        n_rows = len(y_enc)
-        max_candidates = self.max_candidates
-        if max_candidates is None:
-            # About a quarter of the budget, at the screen's measured ~1.5M cells per second.
-            max_candidates = int(np.clip(0.25 * budget * 1.5e6 / n_rows, 50, 2000))
-        gen = FeatureGenerator(
-            max_candidates=max_candidates, random_state=seed % (2**31),
-            task=self.task_ if self.task_ != "regression" else "regression",
+    def _record(self, prepared, validated, baseline, features, search, ensemble, refit):
+        """Set the fitted attributes from the stages' results."""
+        ctx = prepared.context
+        self.task_, self.metric_ = ctx.task, ctx.metric.name
+        self.metric_greater_is_better_ = ctx.metric.greater_is_better
+        for name, value in (("classes_", ctx.classes), ("feature_names_in_", prepared.feature_names_in)):
+            if value is not None:
+                setattr(self, name, value)
+            elif hasattr(self, name):
+                delattr(self, name)
+        self.n_features_in_ = ctx.frame.width
+        self._input_columns = prepared.input_columns
+        self.encoder_ = ctx.encoder
+        self.validation_ = baseline.plan.scheme
+        self.feature_plan_, self.feature_screen_ = features.plan, features.screen
+        self.feature_selector_ = features.selector
+        self.model_ = refit.model
+        self._feature_names = list(ctx.encoder.feature_names_out_) + (
+            list(features.plan.names) if features.plan is not None else []
         )
-        gen.fit(df, y, tables=tables, relationships=relationships, cutoff_time=cutoff_time,
-                time_index=time_index, groups=groups)
-        source = gen.candidate_source()
-        clock.lap("generate")
-        if not source.names or not np.isfinite(baseline.value):
-            return runner, None
-        rows = np.flatnonzero(runner.valid_mask)
-        # Next to the encoded columns, the screen drops monotone copies of them before they
-        # can fill its finalists (its confirmation refits stay off: see HalvingScreen).
-        with_base = Xmat.shape[1] > 0
-        screen = HalvingScreen(
-            n_keep=self.max_new_features, random_state=seed % (2**31), n_jobs=runner.n_threads,
-            task="regression" if self.task_ == "regression" else "classification",
+        trials = [baseline.trial] + ([features.trial] if features.trial is not None else []) + search.trials
+        notes = {id(features.trial): "rejected features"} if features.trial is not None and not features.accepted \
+            else {id(baseline.trial): "raw columns only"} if features.accepted else {}
+        self.leaderboard_ = leaderboard(trials, ctx.metric, notes)
+        index = {id(tr): i for i, tr in enumerate(trials)}
+        self.ensemble_ = pd.DataFrame(
+            [{"trial": index[id(m.trial)], "model": m.trial.family, "weight": m.weight, "refit": m.refit}
+             for m in refit.members]
         )
-        screened = source if len(rows) == n_rows else _RowSubset(source, rows)
-        screen.fit(screened, y_enc[rows], init_score=_raw_scores(baseline.oof, self.task_, rows),
-                   base=Xmat[rows] if with_base else None,
-                   categorical_features=self.encoder_.categorical_features_ if with_base else None)
-        self.feature_screen_ = screen
-        names = list(screen.selected_names_)
-        clock.lap("screen")
-        if names and time.perf_counter() - t0 < 0.5 * budget:
-            names = self._select_generated(Xmat, source.evaluate(names).astype(np.float64), names, y_enc, runner, seed)
-            clock.lap("select")
-        if gen.relational_ is not None:
-            # Relational aggregates are what related tables are given for (featuretools' DFS
-            # output): keep them all, numeric ones, and let the screen add derived features.
-            relational = [n for n in gen.relational_.output_names if n in source.names and n not in names]
-            names = relational + names
-        if not names:
-            return runner, None
-        Xaug = np.hstack([Xmat, source.evaluate(names).astype(np.float64)])
-        aug_runner = LGBMTrialRunner(Xaug, y_enc, categorical=self.encoder_.categorical_features_, **runner_args)
-        trial = self._run_trial(aug_runner, {}, t0 + budget * 0.6, t0)
-        trial.status = "ok"
-        clock.lap("validate_features")
-        if np.isfinite(trial.value) and trial.value > baseline.value:
-            self.feature_plan_ = gen.plan(names)
-            runner.free()
-            baseline.models, baseline.oof = [], None  # trained on other columns: not refittable here
-            baseline.status = "raw columns only"
-            return aug_runner, trial
-        logger.info("Generated features did not validate better (%.5g vs %.5g); dropped.", trial.value, baseline.value)
-        trial.status = "rejected features"
-        trial.models, trial.oof = [], None
-        return runner, trial
-
-    def _select_generated(self, Xmat, Xnew, names, y_enc, runner, seed):
-        """Keep the screened features whose LightGBM gain, next to every raw column, beats
-        shuffled copies of the columns (:class:`featsmith.selectors.GBDTSelector`'s automatic
-        cut); it is fitted on the training rows only."""
-        from featsmith.selectors import GBDTSelector
-
-        selector = GBDTSelector(
-            n_null_runs=2, task="regression" if self.task_ == "regression" else "classification",
-            random_state=seed % (2**31), n_jobs=runner.n_threads,
+        best = best_trial(features.view_trials + search.trials)
+        self.best_params_ = dict(best.params)
+        value = refit.value if len(refit.members) > 1 else best.value
+        self.best_score_ = ctx.metric.natural(value) if np.isfinite(value) else float("nan")
+        self.tuning_history_ = search.history
+        self.search_stop_reason_ = search.stop_reason
+        stages = [prepared, validated, baseline, features, search, ensemble, refit]
+        self.stage_timings_ = {s.stage: s.seconds for s in stages}
+        self.stages_ = pd.DataFrame(
+            {"stage": [s.stage for s in stages], "seconds": [s.seconds for s in stages],
+             "summary": [s.summary for s in stages]}
         )
-        selector.fit(np.hstack([Xmat, Xnew]), y_enc)
-        self.feature_selector_ = selector
-        keep = selector.get_support()[Xmat.shape[1]:]
-        logger.info("GBDTSelector kept %d of %d screened features.", int(keep.sum()), len(names))
-        return [n for n, k in zip(names, keep) if k]
-
-    def _search(self, runner, t0, budget, seed, n_done, best_so_far):
-        """Tune LightGBM through :class:`featsmith.tuners.Experiment` (TPE), known-good
-        configurations first, one trial at a time until the budget's search share is spent."""
-        from featsmith.tuners import Experiment
-
-        max_trials = (self.max_trials if self.max_trials is not None else 10**9) - n_done
-        if max_trials <= 0:
-            return []
-        results = {}
-        state = {"deadline": 0.0}
-        estimators = EstimatorTrialRunner(
-            runner.X, runner.y, categorical=runner.categorical, task=runner.task, n_classes=runner.n_classes,
-            metric=runner.metric, splits=runner.splits, n_threads=runner.n_threads, seed=runner.seed,
-            nas_seconds=NAS_BUDGET_SHARE * budget / max(len(runner.splits), 1),
-        )
-
-        def objective(params, reporter):
-            family = estimators if "model" in params else runner
-            slowest = max(tr.seconds for tr in kept)
-            if family is estimators and state["deadline"] - time.perf_counter() < max(10.0, 4 * slowest):
-                # A scikit-learn fit cannot be stopped midway: start one only with room to spare.
-                results[reporter.trial_id] = TrialResult(params, -np.inf, 0, 0.0, "skipped (budget)",
-                                                         family=params["model"])
-                return None
-            result = self._run_trial(family, params, state["deadline"], t0)
-            results[reporter.trial_id] = result
-            return result.value if np.isfinite(result.value) else None
-
-        initial = list(KNOWN_GOOD_CONFIGS[1:])
-        if self.portfolio:
-            initial[1:1] = PORTFOLIO_CONFIGS  # diversity early: after the first known-good config
-            if self.time_budget >= NAS_MIN_BUDGET:
-                initial.insert(3, NAS_CONFIG)
-        experiment = Experiment(
-            objective, LGBM_SPACE, tuner="tpe", mode="max", random_state=seed % (2**31),
-            initial_configs=initial, storage=self.storage, name=f"lightgbm-{seed}",
-        )
-        progress = self._progress(budget)
-        trials = []
-        kept = list(best_so_far)
-        per_fit = max(best_so_far[0].seconds / max(len(runner.splits), 1), 0.01)
-        # A refit trains on all rows for proportionally more rounds (~1.6x a fold's fit); other
-        # ensemble members fall back to their fold models when they would overrun.
-        refit_estimate = 1.6 * per_fit + 0.02 * budget
-        try:
-            while len(trials) < max_trials:
-                elapsed = time.perf_counter() - t0
-                recent = max(tr.seconds for tr in (trials or best_so_far)[-3:])
-                if elapsed + recent + refit_estimate > budget * 0.92:
-                    break
-                state["deadline"] = t0 + budget * 0.92 - refit_estimate
-                experiment.max_trials = len(experiment.trials_) + 1
-                experiment.run()
-                last = experiment.trials_[-1]
-                if last.id not in results:  # the objective never ran (e.g. the space is exhausted)
-                    break
-                trials.append(results.pop(last.id))
-                kept.append(trials[-1])
-                _keep_top(kept, TOP_TRIALS_KEPT)
-                if progress is not None:
-                    progress.update(time.perf_counter() - t0, len(kept), max(tr.value for tr in kept))
-        finally:
-            if progress is not None:
-                progress.close()
-            # The experiment holds the objective (a closure over the data) and the store's
-            # connection: keep only its record.
-            self.tuning_history_ = experiment.trials_dataframe()
-        return trials
-
-    def _cost_limit(self, trials):
-        """The most prediction cost the ensemble may have (None: no limit)."""
-        if self.max_predict_cost is None:
-            return None
-        boosters = [tr for tr in trials if _usable(tr) and tr.family == "lightgbm" and tr.runner is not None]
-        if not boosters:
-            return None
-        best = max(boosters, key=lambda tr: tr.value)
-        return self.max_predict_cost * best.runner.predict_cost(best.params, best.n_rounds)
-
-    def _ensemble(self, trials, metric, runner, cost_limit):
-        """Greedy ensemble selection over the kept trials' out-of-fold predictions, within
-        ``cost_limit`` (see :meth:`_cost_limit`)."""
-        ok = [tr for tr in trials if _usable(tr) and tr.oof is not None and tr.models]
-        best = _best(trials)
-        if len(ok) < 2 or not self.ensemble:
-            return [_Member(best, 1.0)]
-        ok = sorted(ok, key=lambda tr: tr.value, reverse=True)[:TOP_TRIALS_KEPT]
-        costs = [tr.runner.predict_cost(tr.params, tr.n_rounds) for tr in ok]
-        weights, value = greedy_ensemble(
-            [tr.oof[runner.valid_mask] for tr in ok], self._ensemble_scorer(metric, runner),
-            costs=costs, max_cost=cost_limit,
-        )
-        members = [_Member(tr, w) for tr, w in zip(ok, weights) if w > 0]
-        if len(members) == 1:
-            return [_Member(members[0].trial, 1.0)]
-        for m in members:
-            m.ensemble_value = value
-        logger.info("Ensemble of %d trials: %.5g (best single %.5g)", len(members), value, ok[0].value)
-        return members
-
-    def _ensemble_scorer(self, metric, runner):
-        y_valid = runner.y[runner.valid_mask]
-        classes = None if self.task_ == "regression" else np.arange(runner.n_classes)
-
-        def score(pred):
-            try:
-                return metric.score_predictions(y_valid, pred, classes=classes)
-            except ValueError:
-                return -np.inf
-
-        return score
-
-    def _refit_members(self, members, runner, splits, t0, budget, n_rows, cost_limit):
-        """Refit each ensemble member on all rows while the budget allows; a member whose
-        refit would overrun keeps its averaged fold models instead, unless their prediction
-        cost (one model per fold) would break ``cost_limit``: then it leaves the ensemble.
-
-        Returns the fitted model and the members kept (weights renormalised)."""
-        hard_end = t0 + budget + max(0.05 * budget, 2.0)
-        fitted, kept, spent = [], [], 0.0
-        for m in members:
-            tr = m.trial
-            family = tr.runner or runner
-            if not splits:
-                fitted.append(family.member(family.refit(tr.params, tr.n_rounds, float("inf"))))
-                kept.append(m)
-                continue
-            n_train = np.mean([len(a) for a, _ in splits])
-            n_rounds = int(np.ceil(tr.n_rounds * n_rows / n_train))
-            per_fit = tr.seconds / max(len(tr.models), 1) * n_rows / n_train
-            # In the units of the limit (the trials' own rounds), as the ensemble selection counted it.
-            cost = family.predict_cost(tr.params, tr.n_rounds)
-            model = None
-            if time.perf_counter() + per_fit < hard_end or not tr.models:
-                model = family.refit(tr.params, n_rounds, deadline=hard_end if tr.models else float("inf"))
-            if model is None:
-                cost *= len(tr.models)
-                if kept and cost_limit is not None and spent + cost > cost_limit:
-                    logger.info("Dropped %s from the ensemble: no time to refit it, and its fold models "
-                                "would break the prediction-cost limit.", tr.family)
-                    continue
-                logger.info("Refit of %s would overrun the budget; using its averaged fold models.", tr.family)
-                model = family.fold_average(tr.models)
-                m.refit = "fold average"
-            spent += cost
-            fitted.append(family.member(model))
-            kept.append(m)
-        total = sum(m.weight for m in kept)
-        for m in kept:
-            m.weight /= total
-        return WeightedModel([(m.weight, out) for m, out in zip(kept, fitted)], self.task_), kept
-
-    def _progress(self, budget):
-        if self.verbose < 1:
-            return None
-        import sys
-
-        if not sys.stderr.isatty():
-            return None
-        from featsmith.pipelines._progress import SearchProgress
-
-        return SearchProgress(budget, self)
-
-    def _leaderboard(self, trials, metric):
-        rows = [
-            {
-                "trial": i,
-                "model": tr.family,
-                "params": tr.params,
-                "score": metric.natural(tr.value) if np.isfinite(tr.value) else np.nan,
-                "seconds": tr.seconds,
-                "started": tr.started,
-                "n_rounds": tr.n_rounds,
-                "status": tr.status,
-                "_value": tr.value,
-            }
-            for i, tr in enumerate(trials)
-        ]
-        lb = pd.DataFrame(rows).sort_values("_value", ascending=False, kind="stable", na_position="last")
-        return lb.drop(columns="_value").reset_index(drop=True)
+        self.featsmith_version_ = __version__
 
     # -- predict ------------------------------------------------------------------------------
     def _features(self, X, tables=None):

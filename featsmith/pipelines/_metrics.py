@@ -4,11 +4,13 @@ scorer, and how to report the value in the metric's natural units."""
 from __future__ import annotations
 
 import inspect
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
-from sklearn.metrics import get_scorer, get_scorer_names, make_scorer
+from sklearn.exceptions import UndefinedMetricWarning
+from sklearn.metrics import get_scorer, get_scorer_names, log_loss, make_scorer
 
 DEFAULT_METRICS = {"binary": "roc_auc", "multiclass": "log_loss", "regression": "rmse"}
 
@@ -69,12 +71,20 @@ class Metric:
     def score_predictions(self, y, pred, classes=None) -> float:
         """Score predictions: class probabilities ``(n, n_classes)`` for classification or
         values for regression; returns the scorer's (higher-is-better) value."""
+        if classes is not None and getattr(self.scorer, "_score_func", None) is log_loss:
+            # The scorer would infer the labels from ``y``: a class missing from the scored rows
+            # (a rare class outside a holdout) would then make every trial fail.
+            return float(self.scorer._sign * log_loss(y, pred, labels=classes, **self.scorer._kwargs))
         idx = np.arange(len(y))
         if classes is not None:
             est = _FrozenClassifier(proba=pred, classes=classes)
         else:
             est = _FrozenRegressor(pred=pred)
-        return float(self.scorer(est, idx, y))
+        with warnings.catch_warnings():
+            # An undefined score (ROC AUC on one class) comes back as NaN, which the caller
+            # handles; the warning would repeat once per trial.
+            warnings.simplefilter("ignore", UndefinedMetricWarning)
+            return float(self.scorer(est, idx, y))
 
     def natural(self, value: float) -> float:
         return self.sign * value
@@ -85,14 +95,38 @@ def _looks_like_loss(name: str) -> bool:
     return any(k in low for k in ("error", "loss", "deviance"))
 
 
+def greater_is_better(name: str) -> bool:
+    """Whether higher values of the metric called ``name`` are better, as it is reported.
+
+    The one rule for a metric's direction, used by the estimator, the report and the CLI:
+    the aliases (``"rmse"``, ``"log_loss"``, ...) are losses reported as positive numbers;
+    scikit-learn scorer names follow scikit-learn (``"neg_mean_absolute_error"`` is higher
+    is better); any other name (a custom function's) is a loss when it contains "error",
+    "loss" or "deviance".
+
+    Examples
+    --------
+    >>> greater_is_better("rmse"), greater_is_better("roc_auc"), greater_is_better("neg_log_loss")
+    (False, True, True)
+    """
+    key = str(name).lower()
+    if key in _ALIASES:
+        return _ALIASES[key][1] > 0
+    if name in get_scorer_names():
+        return True
+    return not _looks_like_loss(key)
+
+
 def resolve_metric(metric, task: str) -> Metric:
     """Turn ``metric=`` into a :class:`Metric`.
 
     Accepts ``None`` (the task's default: ROC AUC, log loss or RMSE), a name (``"rmse"``,
     ``"mae"``, ``"log_loss"``, ``"roc_auc"`` or any scikit-learn scorer name such as
-    ``"accuracy"``, ``"f1_macro"``, ``"r2"``), a scikit-learn scorer (``make_scorer(...)``)
-    or a plain function ``f(y_true, y_pred)``. A plain function is maximised unless its name
-    contains "error", "loss" or "deviance"; wrap it with ``make_scorer`` to be explicit (and to
+    ``"accuracy"``, ``"f1_macro"``, ``"r2"``), a scikit-learn scorer (``make_scorer(...)``,
+    named after its function and reported in its units, its sign giving the direction) or a
+    plain function ``f(y_true, y_pred)``. A plain function's direction follows its
+    name by :func:`greater_is_better` (minimised when it is a loss alias such as ``rmse`` or
+    contains "error", "loss" or "deviance"); wrap it with ``make_scorer`` to be explicit (and to
     ask for probabilities with ``response_method="predict_proba"``).
 
     Examples
@@ -117,8 +151,8 @@ def resolve_metric(metric, task: str) -> Metric:
         )
     if not callable(metric):
         raise TypeError(f"metric must be None, a string or a callable, got {type(metric).__name__}.")
-    if hasattr(metric, "_score_func"):  # a scikit-learn scorer object
-        return Metric(getattr(metric._score_func, "__name__", "custom"), metric, 1)
+    if hasattr(metric, "_score_func"):  # a scikit-learn scorer object: its own sign says the direction
+        return Metric(getattr(metric._score_func, "__name__", "custom"), metric, getattr(metric, "_sign", 1))
     try:
         n_params = sum(
             1
@@ -130,5 +164,5 @@ def resolve_metric(metric, task: str) -> Metric:
     name = getattr(metric, "__name__", "custom")
     if n_params >= 3:  # scorer-like callable(estimator, X, y)
         return Metric(name, metric, 1)
-    loss = _looks_like_loss(name)
+    loss = not greater_is_better(name)
     return Metric(name, make_scorer(metric, greater_is_better=not loss), -1 if loss else 1)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from dataclasses import replace
 
 import numpy as np
 from sklearn.compose import ColumnTransformer
@@ -93,9 +94,7 @@ class EstimatorTrialRunner(FoldRunner):
         return est, pred, 0, time.perf_counter() > deadline
 
     def run(self, config, deadline, folds_budget=None):
-        result = super().run(config, deadline, folds_budget)
-        result.family = config["model"]
-        return result
+        return replace(super().run(config, deadline, folds_budget), family=config["model"])
 
     def refit(self, config, n_rounds, deadline):
         seconds = None

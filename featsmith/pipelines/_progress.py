@@ -1,4 +1,4 @@
-"""A progress line for long fits: elapsed / budget, trials and the best score so far."""
+"""A progress line for long fits: the stage or the search's state, and elapsed / budget."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 
 class SearchProgress:
-    """Shown only when ``verbose`` and stderr is a terminal (see ``AutoPipeline._progress``)."""
+    """Drawn only when ``verbose`` and stderr is a terminal (see
+    :class:`featsmith.pipelines._context.Progress`)."""
 
-    def __init__(self, budget: float, estimator):
+    def __init__(self, budget: float):
         self.budget = budget
         self._progress = Progress(
             TextColumn("[bold]featsmith[/] {task.description}"),
@@ -20,13 +21,10 @@ class SearchProgress:
             console=Console(stderr=True),
         )
         self._progress.start()
-        self._task = self._progress.add_task("tuning", total=budget)
+        self._task = self._progress.add_task("preparing", total=budget)
 
-    def update(self, elapsed: float, n_trials: int, best_value: float):
-        self._progress.update(
-            self._task, completed=min(elapsed, self.budget),
-            description=f"tuning: {n_trials} trials, best {best_value:.5g}",
-        )
+    def update(self, elapsed: float, description: str):
+        self._progress.update(self._task, completed=min(elapsed, self.budget), description=description)
 
     def close(self):
         self._progress.stop()

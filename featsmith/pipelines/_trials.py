@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 logger = logging.getLogger("featsmith")
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)
 class TrialResult:
+    """One validated configuration: its score, cost and (while the fit needs them) its fold
+    models and out-of-fold predictions. Frozen: a stage that needs a changed copy makes one
+    with :func:`dataclasses.replace`."""
+
     params: dict
     value: float  # scorer value, higher is better (-inf when the trial failed or diverged)
     n_rounds: int
@@ -24,6 +28,25 @@ class TrialResult:
     family: str = "lightgbm"
     started: float = 0.0
     runner: object = field(default=None, repr=False)
+
+
+def usable(trial: TrialResult) -> bool:
+    """Validated on every fold: comparable with the others and fit for the ensemble."""
+    return np.isfinite(trial.value) and trial.status == "ok"
+
+
+def best_trial(trials) -> TrialResult:
+    """The best usable trial; the best truncated one when none is usable; else the first."""
+    for ok in (usable, lambda tr: np.isfinite(tr.value) and tr.status == "truncated"):
+        candidates = [tr for tr in trials if ok(tr)]
+        if candidates:
+            return max(candidates, key=lambda tr: tr.value)
+    return trials[0]
+
+
+def without_models(trial: TrialResult) -> TrialResult:
+    """A copy of ``trial`` without its fold models and predictions (to free memory)."""
+    return replace(trial, models=[], oof=None)
 
 
 def booster_output(raw: np.ndarray, task: str) -> np.ndarray:
@@ -201,7 +224,7 @@ class FoldRunner:
             p = np.clip(pred_scored[np.arange(len(y_scored)), y_scored], 1e-15, 1)
             if float(-np.mean(np.log(p))) > self.prior_log_loss:
                 return -np.inf, "diverged"
-        return (value, status) if np.isfinite(value) else (-np.inf, status)
+        return (value, status) if np.isfinite(value) else (-np.inf, "failed")
 
     def member(self, model):
         return MemberOutput(model, self.output_kind, self.task, self.n_classes)

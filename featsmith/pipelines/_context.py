@@ -1,0 +1,171 @@
+"""The one object every stage of ``AutoPipeline.fit`` receives: what the fit knows so far."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, replace
+
+import numpy as np
+import polars as pl
+
+from featsmith.pipelines._metrics import Metric
+from featsmith.pipelines._trials import TrialResult
+
+logger = logging.getLogger("featsmith")
+
+
+@dataclass(frozen=True)
+class RelationalInputs:
+    """``fit``'s related tables and how they join (see :class:`featsmith.featurize.FeatureGenerator`)."""
+
+    tables: object = None
+    relationships: object = None
+    cutoff_time: object = None
+    time_index: object = None
+
+    @property
+    def given(self) -> bool:
+        return self.tables is not None
+
+
+@dataclass(frozen=True)
+class ValidationPlan:
+    """The splits every trial is validated on, and why they were chosen.
+
+    Attributes
+    ----------
+    splits : list of (train_rows, valid_rows)
+        Empty when there are too few rows to validate.
+    scheme : str
+        ``"5-fold"``, ``"holdout"``, ``"none"``, ...
+    reason : str
+        One line: why this scheme.
+    """
+
+    splits: list
+    scheme: str
+    reason: str
+
+    @property
+    def n_folds(self) -> int:
+        return len(self.splits)
+
+    @property
+    def n_train(self) -> float:
+        return float(np.mean([len(tr) for tr, _ in self.splits])) if self.splits else 0.0
+
+    def first(self, n_folds: int, reason: str) -> "ValidationPlan":
+        """The same plan on its first ``n_folds`` splits only."""
+        splits = self.splits[:n_folds]
+        scheme = "holdout" if len(splits) == 1 else f"{len(splits)}-fold"
+        return ValidationPlan(splits, scheme, reason)
+
+
+class Progress:
+    """What the user sees while a fit runs: a progress bar on a terminal (``verbose >= 1``),
+    a log line per trial (``verbose >= 2``). Silent otherwise."""
+
+    def __init__(self, budget, verbose: int):
+        self.verbose = verbose
+        self.budget = budget
+        self._bar = None
+        if verbose >= 1:
+            import sys
+
+            if sys.stderr.isatty():
+                from featsmith.pipelines._progress import SearchProgress
+
+                self._bar = SearchProgress(budget.seconds)
+
+    def stage(self, name: str) -> None:
+        if self._bar is not None:
+            self._bar.update(self.budget.elapsed(), description=name)
+
+    def trials(self, n_trials: int, best_value: float) -> None:
+        if self._bar is not None:
+            self._bar.update(self.budget.elapsed(), description=f"tuning: {n_trials} trials, best {best_value:.5g}")
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+@dataclass(frozen=True)
+class FitContext:
+    """Everything a stage needs to know about the data and the run.
+
+    Attributes
+    ----------
+    frame : polars.DataFrame
+        The training columns as given (target removed).
+    y : ndarray
+        The target as given.
+    y_enc : ndarray
+        Class codes ``0..n_classes-1`` (classification) or float values (regression).
+    X : ndarray
+        The encoded raw columns (:class:`featsmith.featurize.TableEncoder`).
+    encoder : TableEncoder
+    task : str
+        ``"binary"``, ``"multiclass"`` or ``"regression"``.
+    classes : ndarray or None
+    metric : Metric
+    seed : int
+    n_threads : int
+    progress : Progress
+    relational : RelationalInputs
+    groups : ndarray or None
+    plan : ValidationPlan or None
+        Set once the validation stage has run.
+    """
+
+    frame: pl.DataFrame
+    y: np.ndarray
+    y_enc: np.ndarray
+    X: np.ndarray
+    encoder: object
+    task: str
+    classes: np.ndarray | None
+    metric: Metric
+    seed: int
+    n_threads: int
+    progress: Progress
+    relational: RelationalInputs
+    groups: np.ndarray | None = None
+    plan: ValidationPlan | None = None
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.y_enc)
+
+    @property
+    def n_classes(self) -> int:
+        return 0 if self.classes is None else len(self.classes)
+
+    @property
+    def splits(self) -> list:
+        return [] if self.plan is None else self.plan.splits
+
+    @property
+    def sub_seed(self) -> int:
+        """The seed as the 31-bit int that scikit-learn, LightGBM and the tuners accept."""
+        return self.seed % (2**31)
+
+    def with_plan(self, plan: ValidationPlan) -> "FitContext":
+        return replace(self, plan=plan)
+
+    def runner_args(self) -> dict:
+        """Keyword arguments of every fold runner (:class:`featsmith.pipelines._trials.FoldRunner`)."""
+        return dict(
+            task=self.task, n_classes=self.n_classes, metric=self.metric, splits=self.splits,
+            n_threads=self.n_threads, seed=self.seed,
+        )
+
+    def run_trial(self, runner, config: dict, deadline: float, start: float, folds_budget=None) -> TrialResult:
+        """Validate ``config`` with ``runner``; ``started`` is recorded in seconds since ``start``."""
+        started = time.perf_counter() - start
+        result = replace(runner.run(config, deadline, folds_budget=folds_budget), started=started)
+        if self.progress.verbose >= 2:
+            logger.info("trial %s %s value=%.5g %.2fs", result.family, result.status, result.value, result.seconds)
+        return result

@@ -1,0 +1,17 @@
+"""The stages of ``AutoPipeline.fit``, in order. Each takes the fit's context (and the budget
+planner) and returns its own frozen result; no stage changes another's result."""
+
+from featsmith.pipelines._stages.baseline import Baseline, run_baseline
+from featsmith.pipelines._stages.base import StageResult
+from featsmith.pipelines._stages.ensemble import Ensemble, select_ensemble
+from featsmith.pipelines._stages.features import Features, build_features
+from featsmith.pipelines._stages.prepare import Prepared, prepare
+from featsmith.pipelines._stages.refit import Refit, refit_members
+from featsmith.pipelines._stages.search import Search, run_search
+from featsmith.pipelines._stages.validation import Validated, make_splits, plan_validation
+
+__all__ = [
+    "Baseline", "Ensemble", "Features", "Prepared", "Refit", "Search", "StageResult", "Validated",
+    "build_features", "make_splits", "plan_validation", "prepare", "refit_members", "run_baseline",
+    "run_search", "select_ensemble",
+]

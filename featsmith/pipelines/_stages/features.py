@@ -1,0 +1,168 @@
+"""Stage 4, features: generate candidate features, screen and select them, and keep them only
+when LightGBM's defaults validate better with them than the baseline did."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from featsmith.pipelines._budget import MIN_CANDIDATES
+from featsmith.pipelines._lgbm import LGBMTrialRunner
+from featsmith.pipelines._stages.base import StageResult, stage
+from featsmith.pipelines._trials import TrialResult
+
+logger = logging.getLogger("featsmith")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Features(StageResult):
+    """Attributes
+    ----------
+    runner : FoldRunner
+        The fold runner of the columns later trials use: the encoded raw columns, plus the
+        generated features when they were accepted.
+    view_trials : list of TrialResult
+        The trials so far on those columns (the baseline, or the check of the generated
+        features), for the search and the ensemble.
+    trial : TrialResult or None
+        LightGBM's defaults with the generated features (the check), when it ran.
+    accepted : bool
+        Whether the generated features are part of the model.
+    plan : FeaturePlan or None
+        The accepted features.
+    screen : HalvingScreen or None
+    selector : GBDTSelector or None
+    timings : dict
+        Seconds of the stage's steps (generate, screen, select, check).
+    """
+
+    runner: object
+    view_trials: list
+    trial: TrialResult | None = None
+    accepted: bool = False
+    plan: object = None
+    screen: object = None
+    selector: object = None
+    timings: dict = field(default_factory=dict)
+
+
+class _RowSubset:
+    """A :class:`featsmith._types.CandidateSource` restricted to some rows (the validation
+    rows of a holdout, the only ones with out-of-fold base predictions)."""
+
+    def __init__(self, source, rows):
+        self.source = source
+        self.rows = np.asarray(rows)
+        self.names = source.names
+        self.n_rows = len(self.rows)
+
+    def evaluate(self, names, rows=None):
+        return self.source.evaluate(names, self.rows if rows is None else self.rows[np.asarray(rows)])
+
+
+def _raw_scores(oof, task, rows):
+    """Out-of-fold probabilities/values -> the raw scores a booster would start from."""
+    pred = oof[rows]
+    if task == "regression":
+        return pred
+    p = np.clip(pred, 1e-7, 1 - 1e-7)
+    if task == "binary":
+        return np.log(p[:, 1] / p[:, 0])
+    return np.log(p)
+
+
+def _selector_task(task):
+    return "regression" if task == "regression" else "classification"
+
+
+def _select(ctx, Xnew, names):
+    """Keep the screened features whose LightGBM gain, next to every raw column, beats
+    shuffled copies of the columns (:class:`featsmith.selectors.GBDTSelector`'s automatic
+    cut); fitted on the training rows only."""
+    from featsmith.selectors import GBDTSelector
+
+    selector = GBDTSelector(n_null_runs=2, task=_selector_task(ctx.task), random_state=ctx.sub_seed,
+                            n_jobs=ctx.n_threads)
+    selector.fit(np.hstack([ctx.X, Xnew]), ctx.y_enc)
+    keep = selector.get_support()[ctx.X.shape[1]:]
+    logger.info("GBDTSelector kept %d of %d screened features.", int(keep.sum()), len(names))
+    return selector, [n for n, k in zip(names, keep) if k]
+
+
+@stage("features")
+def build_features(ctx, baseline, budget, *, enabled, max_candidates, max_new_features) -> Features:
+    """Generate, screen, select and check candidate features (always with related tables)."""
+    from featsmith.featurize import FeatureGenerator
+    from featsmith.selectors import HalvingScreen
+
+    skip = Features(runner=baseline.runner, view_trials=[baseline.trial])
+    if not ctx.splits or not (enabled or ctx.relational.given):
+        return skip
+    ctx.progress.stage("features")
+    start = time.perf_counter()
+    timings = {}
+    rows = np.flatnonzero(baseline.runner.valid_mask)
+    planned, why = budget.features_plan(ctx.n_rows, len(rows))
+    if not planned and not ctx.relational.given:
+        # Checking generated features costs a trial and more: the search pays better here.
+        return Features(runner=baseline.runner, view_trials=[baseline.trial], summary=why)
+    n_candidates = max_candidates if max_candidates is not None else max(planned, MIN_CANDIDATES)
+    deadline = start + budget.features_seconds()
+    rel = ctx.relational
+    gen = FeatureGenerator(max_candidates=n_candidates, random_state=ctx.sub_seed, task=ctx.task)
+    gen.fit(ctx.frame, ctx.y, tables=rel.tables, relationships=rel.relationships, cutoff_time=rel.cutoff_time,
+            time_index=rel.time_index, groups=ctx.groups)
+    source = gen.candidate_source()
+    timings["generate"] = time.perf_counter() - start
+    if not source.names or not np.isfinite(baseline.trial.value):
+        return Features(runner=baseline.runner, view_trials=[baseline.trial], timings=timings,
+                        summary="no candidate features")
+    # Next to the encoded columns, the screen drops monotone copies of them before they can
+    # fill its finalists.
+    with_base = ctx.X.shape[1] > 0
+    screen = HalvingScreen(n_keep=max_new_features, random_state=ctx.sub_seed, n_jobs=ctx.n_threads,
+                           task=_selector_task(ctx.task))
+    screened = source if len(rows) == ctx.n_rows else _RowSubset(source, rows)
+    screen.fit(screened, ctx.y_enc[rows], init_score=_raw_scores(baseline.trial.oof, ctx.task, rows),
+               base=ctx.X[rows] if with_base else None,
+               categorical_features=ctx.encoder.categorical_features_ if with_base else None)
+    names = list(screen.selected_names_)
+    timings["screen"] = time.perf_counter() - start - sum(timings.values())
+    selector = None
+    select_cost = 3 * budget.cost.fold_seconds * ctx.n_rows / max(budget.cost.n_train, 1.0)
+    if names and time.perf_counter() + select_cost < deadline:
+        selector, names = _select(ctx, source.evaluate(names).astype(np.float64), names)
+        timings["select"] = time.perf_counter() - start - sum(timings.values())
+    if gen.relational_ is not None:
+        # Relational aggregates are what related tables are given for (featuretools' DFS
+        # output): keep them all, numeric ones, and let the screen add derived features.
+        relational = [n for n in gen.relational_.output_names if n in source.names and n not in names]
+        names = relational + names
+    if not names:
+        return Features(runner=baseline.runner, view_trials=[baseline.trial], screen=screen, selector=selector,
+                        timings=timings, summary=f"{len(source.names)} candidates, none selected")
+    X_aug = np.hstack([ctx.X, source.evaluate(names).astype(np.float64)])
+    runner = LGBMTrialRunner(X_aug, ctx.y_enc, categorical=ctx.encoder.categorical_features_, **ctx.runner_args())
+    trial = ctx.run_trial(runner, {}, budget.search_deadline(), budget.start)
+    timings["check"] = time.perf_counter() - start - sum(timings.values())
+    base_value = baseline.trial.value
+    if trial.status == "ok" and trial.value > base_value:
+        # The raw columns' binned folds are not used again: free them.
+        baseline.runner.free()
+        m = ctx.metric
+        return Features(
+            runner=runner, view_trials=[trial], trial=trial, accepted=True, plan=gen.plan(names), screen=screen,
+            selector=selector, timings=timings,
+            summary=f"kept {len(names)} of {len(source.names)} candidates: {m.name} "
+                    f"{m.natural(trial.value):.5g} vs {m.natural(base_value):.5g} without",
+        )
+    runner.free()
+    return Features(
+        runner=baseline.runner, view_trials=[baseline.trial], trial=trial, screen=screen, selector=selector,
+        timings=timings,
+        summary=f"{len(names)} generated features did not validate better "
+                f"({trial.value:.5g} vs {base_value:.5g}, {trial.status}); dropped",
+    )

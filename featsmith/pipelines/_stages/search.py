@@ -1,0 +1,149 @@
+"""Stage 5, search: known-good LightGBM configurations, the other model families, then TPE,
+stepped one trial at a time through :class:`featsmith.tuners.Experiment` (ask/tell) while a
+next trial can still finish before the refit's reserve."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from featsmith.pipelines._budget import TrialPlanner
+from featsmith.pipelines._lgbm import KNOWN_GOOD_CONFIGS, LGBM_SPACE
+from featsmith.pipelines._portfolio import NAS_CONFIG, PORTFOLIO_CONFIGS, EstimatorTrialRunner
+from featsmith.pipelines._stages.base import StageResult, stage
+from featsmith.pipelines._trials import best_trial, usable, without_models
+
+logger = logging.getLogger("featsmith")
+
+# Trials whose fold models and out-of-fold predictions are kept for the ensemble.
+TOP_TRIALS_KEPT = 8
+# The neural head joins the search only when the whole budget leaves it room to train.
+NAS_MIN_BUDGET = 120
+# LightGBM proposals in a row that would not finish before the search gives up: a proposal
+# with a higher learning rate or fewer leaves may still fit the time left.
+MAX_SKIPPED_PROPOSALS = 5
+# On a single validation split a LightGBM trial stopped at its deadline is still a validated
+# model (fewer rounds), so it starts when at least this share of its expected time is left.
+STOPPABLE_SHARE = 0.25
+
+STOP_SPACE = "space exhausted"
+STOP_MAX_TRIALS = "max_trials reached"
+STOP_WOULD_NOT_FINISH = "next trial would not finish"
+STOP_BUDGET = "budget spent"
+STOP_UNVALIDATED = "too few rows to validate"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Search(StageResult):
+    """Attributes
+    ----------
+    trials : list of TrialResult
+        The trials that ran, in order (only the best :data:`TOP_TRIALS_KEPT` keep their fold
+        models and out-of-fold predictions).
+    n_skipped : int
+        Trials the planner skipped because they would not finish in time.
+    stop_reason : str
+        ``"space exhausted"``, ``"max_trials reached"``, ``"next trial would not finish"``,
+        ``"budget spent"`` or ``"too few rows to validate"``.
+    history : pandas.DataFrame
+        The experiment's trials (:meth:`featsmith.tuners.Experiment.trials_dataframe`).
+    """
+
+    trials: list
+    n_skipped: int
+    stop_reason: str
+    history: pd.DataFrame
+
+
+def initial_configs(portfolio: bool, time_budget: float) -> list:
+    """Configurations tried before TPE's own: the known-good LightGBM ones (LightGBM's
+    defaults ran as the baseline), with the other families early for the ensemble's
+    diversity."""
+    initial = list(KNOWN_GOOD_CONFIGS[1:])
+    if portfolio:
+        initial[1:1] = PORTFOLIO_CONFIGS
+        if time_budget >= NAS_MIN_BUDGET:
+            initial.insert(3, NAS_CONFIG)
+    return initial
+
+
+def _keep_top(prior, trials, k):
+    """``trials`` with fold models and predictions dropped from all but the ``k`` best usable
+    of ``prior + trials`` (copies: ``prior`` belongs to earlier stages and is left as is)."""
+    ranked = sorted((tr for tr in prior + trials if usable(tr)), key=lambda tr: tr.value, reverse=True)
+    keep = {id(tr) for tr in ranked[:k]}
+    return [tr if id(tr) in keep or not tr.models else without_models(tr) for tr in trials]
+
+
+@stage("search")
+def run_search(ctx, features, budget, *, max_trials, portfolio, time_budget, storage) -> Search:
+    """Run trials until the space is exhausted, ``max_trials`` is reached, or the next trial
+    would not finish before the time the ensemble and the refit need."""
+    from featsmith.tuners import Experiment, SpaceExhausted
+
+    prior = list(features.view_trials)
+    empty = dict(trials=[], n_skipped=0, history=pd.DataFrame())
+    if not ctx.splits:
+        return Search(stop_reason=STOP_UNVALIDATED, summary=f"0 trials; stopped: {STOP_UNVALIDATED}", **empty)
+    if max_trials <= 0:
+        return Search(stop_reason=STOP_MAX_TRIALS, summary=f"0 trials; stopped: {STOP_MAX_TRIALS}", **empty)
+    ctx.progress.stage("search")
+    lgbm = features.runner
+    nas_seconds = budget.nas_seconds(len(ctx.splits))
+    estimators = EstimatorTrialRunner(lgbm.X, lgbm.y, categorical=lgbm.categorical, nas_seconds=nas_seconds,
+                                      **ctx.runner_args())
+    experiment = Experiment(
+        None, LGBM_SPACE, tuner="tpe", mode="max", random_state=ctx.sub_seed,
+        initial_configs=initial_configs(portfolio, time_budget), storage=storage, name=f"lightgbm-{ctx.seed}",
+    )
+    planner = TrialPlanner(prior, budget.cost, len(ctx.splits))
+    trials, n_skipped, skipped_in_a_row, reason = [], 0, 0, STOP_BUDGET
+    try:
+        while True:
+            if len(trials) >= max_trials:
+                reason = STOP_MAX_TRIALS
+                break
+            deadline = budget.search_deadline(best_trial(prior + trials))
+            if time.perf_counter() >= deadline:
+                break
+            try:
+                asked = experiment.ask()
+            except SpaceExhausted:
+                reason = STOP_SPACE
+                break
+            family = asked.params.get("model", "lightgbm")
+            estimate = planner.estimate(asked.params, nas_seconds)
+            stoppable = family == "lightgbm" and len(ctx.splits) == 1
+            if stoppable:
+                deadline = budget.holdout_trial_deadline(deadline)
+            left = deadline - time.perf_counter()
+            if estimate > left and not (stoppable and left >= STOPPABLE_SHARE * estimate):
+                experiment.tell(asked, state="skipped",
+                                message=f"would not finish: about {estimate:.1f}s needed, {left:.1f}s left")
+                n_skipped += 1
+                skipped_in_a_row += family == "lightgbm"
+                if skipped_in_a_row >= MAX_SKIPPED_PROPOSALS:  # the tuner proposes LightGBM from here on
+                    reason = STOP_WOULD_NOT_FINISH
+                    break
+                continue
+            skipped_in_a_row = 0
+            result = ctx.run_trial(estimators if family != "lightgbm" else lgbm, asked.params, deadline, budget.start)
+            planner.record(result)
+            if np.isfinite(result.value):
+                experiment.tell(asked, result.value)
+            elif result.status == "failed":
+                experiment.tell(asked, state="failed", message=f"{result.family} trial failed (see the log)")
+            else:  # stopped at the deadline before a fold finished, or a guarded divergence
+                experiment.tell(asked, state="pruned", message=f"{result.family} trial {result.status}")
+            trials = _keep_top(prior, trials + [result], TOP_TRIALS_KEPT)
+            ctx.progress.trials(len(prior) + len(trials), max(tr.value for tr in prior + trials))
+    finally:
+        history = experiment.trials_dataframe()
+        experiment.close()
+        estimators.free()
+    summary = f"{len(trials)} trials" + (f", {n_skipped} skipped" if n_skipped else "") + f"; stopped: {reason}"
+    return Search(trials=trials, n_skipped=n_skipped, stop_reason=reason, history=history, summary=summary)

@@ -1,0 +1,139 @@
+"""EstimatorTrialRunner: the scikit-learn families (extra trees, linear) validated on the same
+folds as LightGBM, with their family names, prediction cost and fold averages."""
+
+import time
+
+import numpy as np
+import pytest
+from sklearn.metrics import accuracy_score, roc_auc_score
+
+from featsmith.pipelines import make_splits, resolve_metric
+from featsmith.pipelines._portfolio import PORTFOLIO_CONFIGS, EstimatorTrialRunner
+from featsmith.pipelines._trials import estimator_output
+
+EXTRA_TREES = {"model": "extra_trees", "n_estimators": 20, "max_features": 0.5, "min_samples_leaf": 2}
+LINEAR = {"model": "linear", "C": 1.0}
+
+
+def _data(task, n=240, seed=0):
+    """Column 1 has missing values and column 3 is categorical (codes), as TableEncoder gives."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 4))
+    X[:, 3] = rng.integers(0, 4, n)
+    signal = 1.5 * X[:, 0] + (X[:, 3] == 1) + 0.4 * rng.normal(size=n)
+    X[::9, 1] = np.nan
+    if task == "regression":
+        return X, signal
+    if task == "binary":
+        return X, (signal > 0).astype(np.int64)
+    return X, np.digitize(signal, np.quantile(signal, [1 / 3, 2 / 3])).astype(np.int64)
+
+
+def _runner(task, X=None, y=None, splits=None, metric=None):
+    if X is None:
+        X, y = _data(task)
+    if splits is None:
+        splits = make_splits(y, task, random_state=0)
+    n_classes = 0 if task == "regression" else int(y.max()) + 1
+    return EstimatorTrialRunner(X, y, categorical=[3], task=task, n_classes=n_classes,
+                                metric=resolve_metric(metric, task), splits=splits, n_threads=1, seed=0)
+
+
+@pytest.mark.parametrize("config", [EXTRA_TREES, LINEAR], ids=["extra_trees", "linear"])
+def test_binary_trial(config):
+    runner = _runner("binary")
+    result = runner.run(config, float("inf"))
+    assert (result.status, result.family, result.n_rounds) == ("ok", config["model"], 0)
+    assert len(result.models) == 5 and result.runner is runner
+    np.testing.assert_allclose(result.oof.sum(axis=1), 1.0)
+    assert result.value == pytest.approx(roc_auc_score(runner.y, result.oof[:, 1]))
+    assert result.value > 0.85  # columns in class order: swapped, this would be far below 0.5
+
+
+def test_portfolio_configs_run_as_shipped():
+    runner = _runner("binary")
+    results = [runner.run(config, float("inf")) for config in PORTFOLIO_CONFIGS]
+    assert [r.family for r in results] == [c["model"] for c in PORTFOLIO_CONFIGS]
+    assert all(r.status == "ok" and r.value > 0.85 for r in results)
+
+
+@pytest.mark.parametrize("config", [EXTRA_TREES, LINEAR], ids=["extra_trees", "linear"])
+def test_regression_trial(config):
+    runner = _runner("regression")
+    result = runner.run(config, float("inf"))
+    assert (result.status, result.family) == ("ok", config["model"])
+    rmse = np.sqrt(np.mean((result.oof - runner.y) ** 2))
+    assert result.value == pytest.approx(-rmse)
+    assert rmse < 0.7 * runner.y.std()  # learned something
+    fitted = runner.refit(config, 0, float("inf"))
+    out = runner.member(fitted).output(runner.X)
+    assert out.shape == (len(runner.y),) and out.dtype == np.float64
+
+
+def _missing_class_splits(y):
+    """Two folds; fold 0 trains without class 2 (all its rows are validated there)."""
+    rare = np.flatnonzero(y == 2)
+    others = np.flatnonzero(y != 2)
+    first = np.sort(np.concatenate([rare, others[::2]]))
+    second = np.setdiff1d(np.arange(len(y)), first)
+    return [(second, first), (first, second)]
+
+
+@pytest.mark.parametrize("config", [EXTRA_TREES, LINEAR], ids=["extra_trees", "linear"])
+def test_multiclass_with_a_class_missing_from_a_folds_training_rows(config):
+    X, y = _data("multiclass")
+    # Class 2 is rare: 2 rows (so the fold that never trains on it is not flagged diverged).
+    y = np.where(y == 2, 1, y)
+    y[[5, 50]] = 2
+    runner = _runner("multiclass", X, y, splits=_missing_class_splits(y), metric="accuracy")
+    result = runner.run(config, float("inf"))
+    assert result.status == "ok" and result.family == config["model"]
+    assert result.oof.shape == (len(y), 3)
+    first_valid = runner.splits[0][1]
+    np.testing.assert_array_equal(result.oof[first_valid, 2], 0.0)  # a class it never saw
+    np.testing.assert_allclose(result.oof.sum(axis=1), 1.0)
+    assert result.value == pytest.approx(accuracy_score(y, result.oof.argmax(axis=1)))
+    assert result.value > 0.8
+    # The fold average aligns the folds' classes: a 2-class and a 3-class model.
+    avg = runner.fold_average(result.models)
+    expected = np.mean([estimator_output(m, X, "multiclass", 3) for m in result.models], axis=0)
+    np.testing.assert_allclose(avg.predict_proba(X), expected)
+    np.testing.assert_array_equal(avg.predict(X), expected.argmax(axis=1))
+    np.testing.assert_array_equal(avg.classes_, [0, 1, 2])
+
+
+def test_regression_fold_average_is_the_mean_prediction():
+    runner = _runner("regression")
+    result = runner.run(LINEAR, float("inf"))
+    avg = runner.fold_average(result.models)
+    X = runner.X[:30]
+    np.testing.assert_allclose(avg.predict(X), np.mean([m.predict(X) for m in result.models], axis=0))
+    np.testing.assert_allclose(runner.member(avg).output(X), avg.predict(X))
+
+
+def test_a_past_deadline_stops_after_the_first_fold():
+    result = _runner("binary").run(LINEAR, time.perf_counter() - 1.0)
+    assert result.status == "truncated" and len(result.models) == 1 and result.family == "linear"
+
+
+def test_predict_cost():
+    runner = _runner("binary")
+    small = runner.predict_cost({"model": "extra_trees", "n_estimators": 50}, 0)
+    assert runner.predict_cost({"model": "extra_trees", "n_estimators": 100}, 0) == pytest.approx(2 * small)
+    # Smaller leaves grow deeper trees.
+    assert runner.predict_cost({"model": "extra_trees", "n_estimators": 50, "min_samples_leaf": 1}, 0) > small
+    more_rows = _runner("binary", *_data("binary", n=2000))
+    assert more_rows.predict_cost({"model": "extra_trees", "n_estimators": 50}, 0) > small
+    assert runner.predict_cost(LINEAR, 0) == 1.0 < small
+    assert runner.predict_cost({"model": "nas_head"}, 0) == 100.0
+
+
+def test_unknown_family():
+    runner = _runner("binary")
+    with pytest.raises(ValueError, match="Unknown model family 'svm'"):
+        runner.build({"model": "svm"})
+    with pytest.raises(ValueError, match="Unknown model family"):
+        runner.refit({"model": "svm"}, 0, float("inf"))
+    # Inside a trial it is isolated like any failure: recorded, not raised.
+    result = runner.run({"model": "svm"}, float("inf"))
+    assert (result.status, result.value, result.family) == ("failed", -np.inf, "svm")

@@ -1,0 +1,201 @@
+"""AutoPipeline.fit as named stages: each stage on its own, their results, and the budget."""
+
+import dataclasses
+import inspect
+import logging
+import textwrap
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.model_selection import KFold
+
+from featsmith import AutoPipeline
+from featsmith.pipelines._budget import Budget, TrialCost
+from featsmith.pipelines._context import Progress, RelationalInputs
+from featsmith.pipelines._trials import TrialResult
+from featsmith.pipelines._stages import (
+    build_features,
+    plan_validation,
+    prepare,
+    refit_members,
+    run_baseline,
+    run_search,
+    select_ensemble,
+)
+
+STAGES = ["prepare", "validate", "baseline", "features", "search", "ensemble", "refit"]
+
+
+def _data(n=400, seed=0):
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n), "c": rng.choice(["x", "y", "z"], n)})
+    y = np.where(X["a"] + (X["c"] == "x") + rng.normal(scale=0.5, size=n) > 0.5, "yes", "no")
+    return X, y
+
+
+def _prepared(X, y, budget, **kw):
+    return prepare(X, y, task="auto", metric=None, random_state=0, n_jobs=1, groups=kw.get("groups"),
+                   relational=RelationalInputs(), progress=Progress(budget, 0), estimator_name="AutoPipeline")
+
+
+@pytest.fixture(scope="module")
+def stages():
+    """Every stage once, in order, on a small binary task."""
+    X, y = _data()
+    budget = Budget(30.0)
+    prepared = _prepared(X, y, budget)
+    validated = plan_validation(prepared.context, None)
+    ctx = prepared.context.with_plan(validated.plan)
+    baseline = run_baseline(ctx, budget)
+    ctx = ctx.with_plan(baseline.plan)
+    features = build_features(ctx, baseline, budget, enabled=False, max_candidates=None, max_new_features=10)
+    search = run_search(ctx, features, budget, max_trials=3, portfolio=True, time_budget=30.0, storage=None)
+    ensemble = select_ensemble(ctx, features.view_trials + search.trials, features.runner, enabled=True,
+                               max_predict_cost=3.0)
+    refit = refit_members(ctx, ensemble, features.runner, budget)
+    return dict(prepare=prepared, validate=validated, baseline=baseline, features=features, search=search,
+                ensemble=ensemble, refit=refit, ctx=ctx, budget=budget, X=X, y=y)
+
+
+def test_each_stage_returns_its_named_frozen_result(stages):
+    for name in STAGES:
+        result = stages[name]
+        assert result.stage == name and result.seconds >= 0
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            result.summary = "changed"
+    ctx = stages["prepare"].context
+    assert ctx.task == "binary" and list(ctx.classes) == ["no", "yes"] and ctx.plan is None
+    assert ctx.X.shape[0] == 400 and ctx.n_threads == 1
+
+
+def test_no_stage_changes_an_earlier_result(stages):
+    # The search keeps fold models of its best trials only, by copying its own results; the
+    # baseline's trial (an earlier stage's) keeps everything it had.
+    base = stages["baseline"].trial
+    assert base.status == "ok" and base.oof is not None and len(base.models) == 5
+    assert stages["prepare"].context.plan is None  # later stages got new contexts
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        base.status = "other"
+
+
+def test_validation_plan_says_why():
+    X, y = _data(60)
+    budget = Budget(10.0)
+    ctx = _prepared(X, y, budget).context
+    plan = plan_validation(ctx, None).plan
+    assert plan.scheme == "5-fold" and "shuffled folds, stratified" in plan.reason
+    plan = plan_validation(ctx, KFold(3)).plan
+    assert plan.scheme == "3-fold" and "KFold" in plan.reason
+    grouped = _prepared(X, y, budget, groups=np.arange(60) // 4).context
+    plan = plan_validation(grouped, None).plan
+    assert "groups" in plan.reason
+    for train, valid in plan.splits:
+        assert not set(np.arange(60)[train] // 4) & set(np.arange(60)[valid] // 4)
+
+
+def test_a_slow_baseline_cuts_kfold_and_measures_the_cost():
+    X, y = _data()
+    # A baseline share too small for even one fold: k-fold is cut to the fold that finished.
+    budget = Budget(10.0, shares={"baseline": 1e-4})
+    prepared = _prepared(X, y, budget)
+    ctx = prepared.context.with_plan(plan_validation(prepared.context, None).plan)
+    baseline = run_baseline(ctx, budget)
+    assert baseline.plan.n_folds == 1 and baseline.plan.scheme == "holdout"
+    assert "cut to 1 of 5 folds" in baseline.plan.reason
+    assert baseline.runner.valid_mask.sum() == len(baseline.plan.splits[0][1])
+    assert baseline.trial.status == "ok" and np.isfinite(baseline.trial.value)
+    assert budget.cost is baseline.cost and baseline.cost.n_folds == 1
+
+
+def test_search_stops_at_max_trials_and_records_the_reason(stages):
+    search = stages["search"]
+    assert len(search.trials) == 3 and search.stop_reason == "max_trials reached"
+    assert "stopped: max_trials reached" in search.summary
+    assert list(search.history["status"]) == ["complete"] * 3
+
+
+def test_trials_that_would_not_finish_are_skipped_not_failed(stages, caplog):
+    ctx, features = stages["ctx"], stages["features"]
+    # Trials measured at 100 s each (100 rounds at LightGBM's default learning rate): with 30 s
+    # and the refit's reserve (about 21 s) every family, and every LightGBM proposal however
+    # fast its learning rate, would overrun. Each is planned away, and after five LightGBM
+    # proposals in a row the search stops.
+    slow_trial = dataclasses.replace(features.view_trials[0], seconds=100.0, n_rounds=100)
+    slow = dataclasses.replace(features, view_trials=[slow_trial])
+    budget = Budget(30.0)
+    budget.measured(TrialCost(trial_seconds=100.0, n_folds=5, n_rows=400, n_train=320.0, n_rounds=100))
+    with caplog.at_level(logging.DEBUG, logger="featsmith"):
+        search = run_search(ctx, slow, budget, max_trials=50, portfolio=True, time_budget=30.0, storage=None)
+    assert search.trials == [] and search.stop_reason == "next trial would not finish"
+    skipped = search.history[search.history["status"] == "skipped"]
+    assert len(skipped) == search.n_skipped == 2 + 5  # extra trees, linear, five LightGBM
+    assert skipped["message"].str.contains("would not finish").all()
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert not any("failed" in r.getMessage() for r in caplog.records)
+
+
+def test_a_cheaper_proposal_runs_where_a_dearer_one_would_not():
+    from featsmith.pipelines._budget import TrialPlanner
+
+    base = TrialResult({}, 0.8, 100, 15.0, "ok", models=[None] * 5)  # 100 rounds at 0.1, 31 leaves
+    planner = TrialPlanner([base], TrialCost(15.0, 5, 1000, 800.0, 100), n_folds=5)
+    default = planner.estimate({}, nas_seconds=0.0)
+    assert default == pytest.approx(15.0)
+    # Half the learning rate: twice the rounds; a quarter of the leaves' depth: cheaper rounds.
+    assert planner.estimate({"learning_rate": 0.05}, 0.0) == pytest.approx(15.0 * 250 / 150)
+    assert planner.estimate({"learning_rate": 0.2, "num_leaves": 4}, 0.0) < default / 3
+    # Families that have not run: from the baseline's seconds per tree (0.02 s here).
+    assert planner.estimate({"model": "extra_trees", "n_estimators": 150}, 0.0) == pytest.approx(
+        0.02 * 1.5 * 150 * 5)
+
+
+def test_search_reports_an_exhausted_space(stages, monkeypatch):
+    from featsmith.tuners import Experiment, SpaceExhausted
+
+    def exhausted(self):
+        raise SpaceExhausted
+
+    monkeypatch.setattr(Experiment, "ask", exhausted)
+    search = run_search(stages["ctx"], stages["features"], Budget(30.0), max_trials=5, portfolio=False,
+                        time_budget=30.0, storage=None)
+    assert search.stop_reason == "space exhausted" and search.trials == []
+
+
+def test_refit_result_is_the_fitted_model(stages):
+    refit, X = stages["refit"], stages["X"]
+    assert abs(sum(m.weight for m in refit.members) - 1.0) < 1e-9
+    assert {m.refit for m in refit.members} <= {"all rows", "fold average"}
+    proba = refit.model.predict(stages["ctx"].encoder.transform(stages["prepare"].context.frame))
+    assert proba.shape == (len(X), 2)
+
+
+def test_fit_reads_as_its_stages():
+    source = textwrap.dedent(inspect.getsource(AutoPipeline.fit))
+    body = source.split('"""')[2]  # after the docstring
+    lines = [line for line in body.splitlines() if line.strip()]
+    assert len(lines) <= 60
+    for call in ("prepare(", "plan_validation(", "run_baseline(", "build_features(", "run_search(",
+                 "select_ensemble(", "refit_members("):
+        assert call in body
+
+
+def test_fit_records_the_stages_and_uses_the_budget():
+    X, y = _data(500)
+    model = AutoPipeline(time_budget=5, random_state=0, n_jobs=1, verbose=0).fit(X, y)
+    assert list(model.stages_["stage"]) == STAGES == list(model.stage_timings_)
+    assert model.stages_["summary"].str.len().gt(0).all()
+    assert model.search_stop_reason_ in ("next trial would not finish", "budget spent", "space exhausted")
+    # The fit ends early only when nothing left could finish: trials here take a fraction
+    # of a second, so most of the budget is used, and the refit keeps it within +10%.
+    assert 0.8 * 5 <= model.fit_seconds_ <= 5 * 1.1 + 1
+    assert len(model.tuning_history_) >= len(model.leaderboard_) - 2
+
+
+def test_progress_is_drawn_on_a_terminal(monkeypatch):
+    import sys
+
+    X, y = _data(200)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    model = AutoPipeline(time_budget=2, max_trials=3, random_state=0, n_jobs=1, verbose=1).fit(X, y)
+    assert len(model.leaderboard_) == 3
