@@ -50,7 +50,10 @@ def measure(task, suite, budget, repeats):
     params = {"verbosity": -1, "seed": 0, **best["params"]}
     params["objective"] = {"regression": "regression", "binary": "binary", "multiclass": "multiclass"}[model.task_]
     n_rows = len(ytr)
-    k = int(model.validation_.split("-")[0]) if model.validation_.endswith("-fold") else 5  # holdout: 80/20
+    # validation_ is a dict since validation plans ("5-fold time-ordered", ...), the scheme alone before.
+    scheme = model.validation_["scheme"] if isinstance(model.validation_, dict) else model.validation_
+    folds = scheme.split()[0]
+    k = int(folds.split("-")[0]) if folds.endswith("-fold") else 5  # holdout: 80/20
     n_fold_train = n_rows * (1 - 1 / k)
     y_codes = ytr.to_numpy() if model.task_ == "regression" else np.searchsorted(model.classes_, ytr.to_numpy())
     if model.task_ == "multiclass":

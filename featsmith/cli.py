@@ -40,6 +40,11 @@ PROG = "featsmith"
 # Missing-value spellings read as null from CSV (pandas reads these as NaN too).
 CSV_NULLS = ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None"]
 STORE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
+DEMO_THRESHOLD_METRIC = "matthews_corrcoef"
+# Metrics of predicted labels (and their _macro, _weighted, ... averages): a binary model's
+# decision threshold changes them.
+LABEL_METRICS = ("accuracy", "balanced_accuracy", "f1", "precision", "recall", "jaccard",
+                 "matthews_corrcoef")
 
 logger = logging.getLogger("featsmith")
 
@@ -142,15 +147,20 @@ def _columns_preview(columns, limit=12) -> str:
     return shown + (f", ... ({len(columns) - limit} more)" if len(columns) > limit else "")
 
 
+def _check_column(frame, name, path, role="column") -> None:
+    """Raise a CLIError naming the closest column when ``frame`` has no column ``name``."""
+    if name in frame.columns:
+        return
+    same_case = [c for c in frame.columns if c.lower() == name.lower()]
+    close = same_case or difflib.get_close_matches(name, frame.columns, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise CLIError(
+        f"{path}: no {role} {name!r}{hint}; columns are {_columns_preview(frame.columns)}"
+    )
+
+
 def _split_target(frame, target, path):
-    if target not in frame.columns:
-        same_case = [c for c in frame.columns if c.lower() == target.lower()]
-        close = same_case or difflib.get_close_matches(target, frame.columns, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise CLIError(
-            f"{path}: no target column {target!r}{hint}; columns are "
-            f"{_columns_preview(frame.columns)}"
-        )
+    _check_column(frame, target, path, "target column")
     if frame.width == 1:
         raise CLIError(f"{path}: {target!r} is the only column; there are no features to use")
     return frame.drop(target), frame.get_column(target)
@@ -324,10 +334,54 @@ def _evaluate_model(model, X, y, *, pos_label=None, path="data") -> dict:
         "metric": str(model.metric_),
         "greater_is_better": _greater_is_better(model),
         "n_rows": len(y_true),
-        # numpy scalars -> plain Python values, so the result serialises as JSON
-        "positive_class": positive.item() if hasattr(positive, "item") else positive,
+        "positive_class": _plain(positive),
         "metrics": metrics,
+        **(_threshold_info(model) or {}),
     }
+
+
+def _plain(value):
+    """numpy scalars -> plain Python values, so results serialise as JSON."""
+    return value.item() if hasattr(value, "item") else value
+
+
+def _threshold_info(model) -> dict | None:
+    """Binary models: ``decision_threshold`` (on the probability of ``threshold_class``,
+    ``classes_[1]``: ``predict`` gives it where the probability reaches the threshold) and
+    ``threshold_metric``, the label metric it was tuned for (None: the default 0.5, the most
+    probable class). None for other tasks."""
+    if getattr(model, "task_", None) != "binary":
+        return None
+    # Models fitted before thresholds were tuned predict the most probable class.
+    threshold = getattr(model, "decision_threshold_", None)
+    threshold = 0.5 if threshold is None else float(threshold)
+    tuned_for = getattr(model, "threshold_metric", None)
+    if tuned_for is None and threshold != 0.5:  # tuned for the model's own (label) metric
+        tuned_for = str(model.metric_)
+    return {"decision_threshold": threshold, "threshold_class": _plain(model.classes_[1]),
+            "threshold_metric": tuned_for}
+
+
+def _threshold_text(info) -> str:
+    """One line on a binary model's decision threshold (from :func:`_threshold_info`)."""
+    if info["threshold_metric"] is None:
+        return ("0.5, the most probable class (not tuned: fit with --threshold-metric M to tune "
+                "it for a label metric)")
+    return (f"P({info['threshold_class']!r}) >= {info['decision_threshold']:.4g}, tuned for "
+            f"{info['threshold_metric']} on out-of-fold predictions at fit")
+
+
+def _validation_rows(model) -> list[tuple[str, str]]:
+    """The validation plan as report rows: scheme and reason, and the leak check's numbers."""
+    plan = getattr(model, "validation_", None)
+    if not isinstance(plan, dict):  # models saved before plans were recorded: the scheme alone
+        return [] if plan is None else [("validation", str(plan))]
+    column = f" (column {plan['column']!r})" if plan.get("column") else ""
+    rows = [("validation", f"{plan.get('scheme')}{column} ({plan.get('reason')})")]
+    if plan.get("check"):
+        rows.append(("leak check", ", ".join(
+            f"{str(k).replace('_', ' ')} {_format_value(v)}" for k, v in plan["check"].items())))
+    return rows
 
 
 def _format_value(value) -> str:
@@ -351,7 +405,14 @@ def _metrics_table(result) -> str:
     note = f"(* the model's metric; {_direction(result['greater_is_better'])}"
     if result.get("positive_class") is not None:
         note += f"; f1 is for class {result['positive_class']!r}"
-    return _text_table(["metric", "value"], rows, right=("value",)) + f"\n{note})"
+    note += ")"
+    if result.get("decision_threshold") is not None:
+        labels = [k for k in result["metrics"]
+                  if k in LABEL_METRICS or k.rsplit("_", 1)[0] in LABEL_METRICS]
+        listed = " and ".join([", ".join(labels[:-1]), labels[-1]] if len(labels) > 1 else labels)
+        note += (f"\n({listed} score the labels predicted at the decision threshold "
+                 f"{_threshold_text(result)})")
+    return _text_table(["metric", "value"], rows, right=("value",)) + f"\n{note}"
 
 
 def _best_first(board, model):
@@ -445,6 +506,10 @@ def _report_text(model, *, name="model", top=10) -> str:
         rows.append(("classes", ", ".join(classes[:10]) + (" ..." if len(classes) > 10 else "")))
     rows.append(("metric", f"{model.metric_} ({_direction(_greater_is_better(model))})"))
     rows.append(("CV score", _format_value(float(getattr(model, "best_score_", float("nan"))))))
+    rows += _validation_rows(model)
+    threshold = _threshold_info(model)
+    if threshold is not None:
+        rows.append(("threshold", _threshold_text(threshold)))
     inputs = [str(c) for c in getattr(model, "feature_names_in_", [])]
     rows.append(("input columns", f"{len(inputs)}: {_columns_preview(inputs, 15)}"))
     features = _engineered_features(model)
@@ -577,16 +642,32 @@ def _check_writable(out, option="--out", example="model.joblib") -> Path:
     return out
 
 
+def _plan_options(args, X, path) -> tuple[dict, dict]:
+    """``AutoPipeline`` and ``fit`` keyword arguments from --cv, --time-column,
+    --threshold-metric and --groups: only those given (the pipeline's defaults otherwise), each
+    named column checked to exist in ``X``."""
+    init = {name: getattr(args, name) for name in ("cv", "time_column", "threshold_metric")
+            if getattr(args, name) is not None}
+    fit = {} if args.groups is None else {"groups": args.groups}
+    for option, column in (("--time-column", args.time_column), ("--groups", args.groups)):
+        if column is not None:
+            _check_column(X, column, path, f"{option} column")
+    return init, fit
+
+
 def _fit(args, console, X, y, label, **fit_params):
-    """Fit an AutoPipeline; ``fit_params`` (``tables``, ``relationships``) go to its ``fit``."""
+    """Fit an AutoPipeline; ``fit_params`` (``tables``, ``relationships``) go to its ``fit``,
+    with ``groups`` from --groups; --cv, --time-column and --threshold-metric go to the
+    pipeline."""
     from featsmith import AutoPipeline
 
+    init, fit = _plan_options(args, X, label)
     model = AutoPipeline(
         task=args.task, metric=args.metric, time_budget=args.time_budget,
         max_trials=args.max_trials, random_state=args.random_state, n_jobs=args.n_jobs,
         # The pipeline draws the progress (stage, elapsed / budget, best score so far) on a
         # terminal; with --verbose it logs each trial instead.
-        verbose=2 if console.verbose else 1 if console.show_progress else 0,
+        verbose=2 if console.verbose else 1 if console.show_progress else 0, **init,
     )
     if console.show_progress:  # on a terminal, say what the progress bar is about
         related = fit_params.get("tables") or {}
@@ -596,7 +677,7 @@ def _fit(args, console, X, y, label, **fit_params):
             + f", budget {args.time_budget:g} s"
         )
     start = time.perf_counter()
-    model.fit(X, y, **fit_params)
+    model.fit(X, y, **fit_params, **fit)
     return model, time.perf_counter() - start
 
 
@@ -620,10 +701,13 @@ def _save_model(model, out: Path, console) -> None:
 
 def _fit_summary(model, seconds, out) -> str:
     board = getattr(model, "leaderboard_", None)
+    threshold = _threshold_info(model)
     return _kv_table([
         ("task", model.task_),
         ("metric", str(model.metric_)),
         ("CV score", _format_value(float(model.best_score_))),
+        *_validation_rows(model),
+        *([] if threshold is None else [("threshold", _threshold_text(threshold))]),
         ("trials", "n/a" if board is None else str(len(board))),
         ("fit time", f"{seconds:.1f} s"),
         ("search", f"stopped: {getattr(model, 'search_stop_reason_', 'n/a')}"),
@@ -936,6 +1020,9 @@ def _cmd_demo(args, console) -> int:
     out = _check_writable(args.out)
     report = _check_report_path(args, out)
     data = load(args.dataset, as_frame="polars", return_X_y=False)
+    if args.threshold_metric is not None and data.task != "binary":
+        raise CLIError(f"--threshold-metric applies to binary tasks, and dataset {data.name!r} is "
+                       f"{data.task}; leave it out")
     rows = np.arange(data.data.height)
     stratify = None if data.task == "regression" else data.target.to_numpy()
     train, test = train_test_split(
@@ -945,8 +1032,17 @@ def _cmd_demo(args, console) -> int:
     console.result(f"source   {data.source} Licence: {data.licence}.")
     console.result(
         f"split    {len(train)} training rows, {len(test)} held-out rows "
-        f"(random_state={args.random_state})\n"
+        f"(random_state={args.random_state})"
     )
+    if data.task == "binary" and args.threshold_metric is None:
+        # The binary demo data is imbalanced: at 0.5 nearly every row gets the majority class.
+        # The Matthews correlation treats both classes alike, whichever one the dataset calls
+        # positive (f1 would score classes_[1], which may be the majority).
+        args.threshold_metric = DEMO_THRESHOLD_METRIC
+    if args.threshold_metric is not None:
+        console.result(f"labels   the decision threshold is tuned for {args.threshold_metric} "
+                       "(--threshold-metric M for another)")
+    console.result()
     X, y = data.data, data.target
     model, seconds = _fit(args, console, X[train], y[train], data.name)
     _save_model(model, out, console)
@@ -988,6 +1084,20 @@ _positive_int = _number(int, lambda v: v >= 1, "a whole number", "at least 1")
 _fraction = _number(float, lambda v: 0 < v < 1, "a fraction", "between 0 and 1")
 
 
+def _cv(text):
+    """``--cv``: a number of shuffled folds (2 or more), ``time`` or ``group``."""
+    if text in ("time", "group"):
+        return text
+    try:
+        folds = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a number of folds, 'time' or 'group', got {text!r}") from None
+    if folds < 2:
+        raise argparse.ArgumentTypeError(f"needs at least 2 folds, got {text!r}")
+    return folds
+
+
 def _add_global_options(parser, suppress):
     # On subcommands the defaults are suppressed so `featsmith --quiet fit ...` is not undone by
     # the subcommand's own default.
@@ -1015,6 +1125,19 @@ def _add_fit_options(parser, budget_default):
                         help="stop after N configurations (default: as many as the budget allows)")
     parser.add_argument("--n-jobs", type=int, default=None, metavar="N",
                         help="threads for training (default: all cores)")
+    parser.add_argument("--cv", type=_cv, default=None, metavar="N|time|group",
+                        help="validation: N shuffled folds, 'time' (forward-chaining folds in "
+                             "time order) or 'group' (whole groups per fold) (default: chosen "
+                             "from the data; see validation_ in 'featsmith report')")
+    parser.add_argument("--time-column", default=None, metavar="COL",
+                        help="column that orders the rows in time (it stays a feature)")
+    parser.add_argument("--groups", default=None, metavar="COL",
+                        help="column of group labels (a customer, a store): no group is on "
+                             "both sides of a validation split")
+    parser.add_argument("--threshold-metric", default=None, metavar="M",
+                        help="binary tasks: tune the decision threshold for this label metric "
+                             "(f1, balanced_accuracy, precision, recall, accuracy, "
+                             "matthews_corrcoef, ...) while the search optimises --metric")
     parser.add_argument("--report", default=None, metavar="FILE",
                         help="also write the HTML report of the fit (see 'featsmith report')")
 

@@ -127,7 +127,8 @@ def test_fit_prints_a_summary_and_notes(capsys, workdir, monkeypatch):
     code, out, err = run(capsys, "fit", workdir / "small.parquet", "--target", "price",
                          "--out", out_path, "--report", report, *FAST)
     assert code == 0 and out_path.exists() and report.exists()
-    assert "task      regression" in out and "CV score" in out and str(out_path) in out
+    assert re.search(r"^task +regression$", out, flags=re.M) and "CV score" in out and str(out_path) in out
+    assert re.search(r"^validation +5-fold \(120 rows", out, flags=re.M)
     assert f"model written to {out_path}" in err and f"report written to {report}" in err
     assert "fitting small.parquet: 120 rows x 3 columns, budget 5 s" in err
     model = joblib.load(out_path)
@@ -379,6 +380,121 @@ def test_demo_fits_scores_and_saves(capsys, tmp_path):
     assert joblib.load(out_path).task_ == "multiclass"
 
 
+@pytest.fixture(scope="module")
+def tuned(binary):
+    """The binary model's data fitted with a tuned decision threshold."""
+    path = binary["dir"] / "tuned.joblib"
+    code = main(["-q", "fit", str(binary["dir"] / "train.csv"), "--target", "bought", "--out", str(path),
+                 "--threshold-metric", "f1", *FAST])
+    assert code == 0
+    return path
+
+
+def test_evaluate_scores_labels_at_the_model_threshold(capsys, binary, tuned):
+    model = joblib.load(tuned)
+    threshold = model.decision_threshold_
+    assert model.threshold_metric == "f1" and threshold != 0.5
+    code, out, _ = run(capsys, "evaluate", tuned, binary["dir"] / "test.csv", "--target", "bought", "--json")
+    result = json.loads(out)
+    assert code == 0 and result["decision_threshold"] == pytest.approx(threshold)
+    assert result["threshold_class"] == "yes" and result["threshold_metric"] == "f1"
+    test = binary["test"].to_pandas()
+    proba = model.predict_proba(test.drop(columns="bought"))[:, 1]
+    pred = np.where(proba >= threshold, "yes", "no")
+    assert result["metrics"]["f1"] == pytest.approx(f1_score(test["bought"], pred, pos_label="yes"))
+    code, out, _ = run(capsys, "evaluate", tuned, binary["dir"] / "test.csv", "--target", "bought")
+    assert code == 0
+    assert (f"(accuracy, balanced_accuracy and f1 score the labels predicted at the decision threshold "
+            f"P('yes') >= {threshold:.4g}, tuned for f1 on out-of-fold predictions at fit)") in out
+    # An untuned model says so, and how to tune it.
+    code, out, _ = run(capsys, "evaluate", binary["model"], binary["dir"] / "test.csv", "--target", "bought")
+    assert "decision threshold 0.5, the most probable class (not tuned: fit with --threshold-metric" in out
+    code, out, _ = run(capsys, "evaluate", binary["model"], binary["dir"] / "test.csv", "--target", "bought",
+                       "--json")
+    assert json.loads(out)["decision_threshold"] == 0.5 and json.loads(out)["threshold_metric"] is None
+
+
+class _Captured(Exception):
+    pass
+
+
+def _capture_fits(monkeypatch):
+    """Replace AutoPipeline with a stand-in that records its arguments and stops the command."""
+    calls = []
+
+    class Stand:
+        def __init__(self, **params):
+            calls.append({"init": params})
+
+        def fit(self, X, y, **kwargs):
+            calls[-1].update(fit=kwargs, columns=list(X.columns))
+            raise _Captured
+
+    monkeypatch.setattr(featsmith, "AutoPipeline", Stand)
+    return calls
+
+
+@pytest.mark.parametrize("options, init, fit", [
+    ([], {}, {}),
+    (["--cv", "3"], {"cv": 3}, {}),
+    (["--cv", "time", "--time-column", "row_id"], {"cv": "time", "time_column": "row_id"}, {}),
+    (["--cv", "group", "--groups", "colour"], {"cv": "group"}, {"groups": "colour"}),
+    (["--groups", "colour", "--threshold-metric", "balanced_accuracy"],
+     {"threshold_metric": "balanced_accuracy"}, {"groups": "colour"}),
+])
+def test_validation_and_threshold_options_reach_the_pipeline(monkeypatch, binary, options, init, fit):
+    calls = _capture_fits(monkeypatch)
+    with pytest.raises(_Captured):
+        main(["-q", "fit", str(binary["dir"] / "train.csv"), "--target", "bought", *options])
+    given = {k: v for k, v in calls[0]["init"].items() if k in ("cv", "time_column", "threshold_metric")}
+    assert given == init  # options not given are left to the pipeline's defaults
+    assert calls[0]["fit"] == fit and "bought" not in calls[0]["columns"]
+    assert isinstance(build_parser().parse_args(["fit", "d.csv", "--target", "y", "--cv", "7"]).cv, int)
+
+
+def test_demo_tunes_the_threshold_of_a_binary_dataset_only(monkeypatch, capsys, tmp_path):
+    calls = _capture_fits(monkeypatch)
+    out_path = str(tmp_path / "m.joblib")
+    for argv in (["--dataset", "lending_club"], ["--dataset", "lending_club", "--threshold-metric", "f1"],
+                 ["--dataset", "penguins"]):
+        with pytest.raises(_Captured):
+            main(["demo", *argv, "--out", out_path])
+    assert [c["init"].get("threshold_metric") for c in calls] == ["matthews_corrcoef", "f1", None]
+    out = capsys.readouterr().out
+    assert "labels   the decision threshold is tuned for matthews_corrcoef (--threshold-metric M" in out
+
+
+def test_demo_prints_f1_above_zero_at_the_threshold_it_chose(capsys, tmp_path):
+    # Issue 15: about 5% of lending_club's loans are bad; at 0.5 its F1 was 0.
+    code, out, err = run(capsys, "demo", "--out", tmp_path / "lc.joblib", "--time-budget", "8",
+                         "--max-trials", "3", "--n-jobs", "1")
+    assert code == 0, err
+    f1 = float(re.search(r"^f1 +([\d.e-]+)$", out, flags=re.M).group(1))
+    threshold = joblib.load(tmp_path / "lc.joblib").decision_threshold_
+    assert f1 > 0 and threshold != 0.5
+    assert f"decision threshold P('good') >= {threshold:.4g}, tuned for matthews_corrcoef" in out
+    assert re.search(rf"^threshold +P\('good'\) >= {threshold:.4g}", out, flags=re.M)
+    assert re.search(r"^validation +\d-fold", out, flags=re.M)
+
+
+def test_report_shows_the_validation_plan_and_threshold(capsys, binary, tuned, tmp_path):
+    from featsmith.cli import _report_text
+
+    code, out, _ = run(capsys, "report", tuned)
+    model = joblib.load(tuned)
+    assert code == 0 and re.search(r"^validation +5-fold \(", out, flags=re.M)
+    assert f"P('yes') >= {model.decision_threshold_:.4g}, tuned for f1" in out
+    model.validation_ = "3-fold"  # a model saved before plans were dicts
+    assert re.search(r"^validation +3-fold$", _report_text(model), flags=re.M)
+    model.validation_ = {"scheme": "holdout time-ordered", "order": "time", "column": "day",
+                         "reason": "random folds are optimistic", "check": {"random_loss": 0.5, "se": 0.01}}
+    text = _report_text(model)
+    assert "holdout time-ordered (column 'day') (random folds are optimistic)" in text
+    assert re.search(r"^leak check +random loss 0.5, se 0.01$", text, flags=re.M)
+    del model.decision_threshold_, model.threshold_metric  # older models: the most probable class
+    assert "threshold      0.5, the most probable class" in _report_text(model)
+
+
 # -- errors ---------------------------------------------------------------------------------
 
 
@@ -494,6 +610,17 @@ def bad_files(workdir):
         (["predict", "{d}/binary.joblib", "{d}/test.csv", "--tables", "{d}/nowhere"],
          ["no such directory"]),
         (["demo", "--dataset", "iris"], ["unknown dataset 'iris'", "penguins"]),
+        (["fit", "{d}/train.csv", "--target", "bought", "--cv", "1"], ["--cv", "at least 2 folds"]),
+        (["fit", "{d}/train.csv", "--target", "bought", "--cv", "shuffled"],
+         ["--cv", "expected a number of folds, 'time' or 'group', got 'shuffled'"]),
+        (["fit", "{d}/train.csv", "--target", "bought", "--groups", "store"],
+         ["train.csv: no --groups column 'store'", "'colour'"]),
+        (["fit", "{d}/train.csv", "--target", "bought", "--time-column", "X1"],
+         ["no --time-column column 'X1' (did you mean 'x1'?)"]),
+        (["fit", "{d}/train.csv", "--target", "bought", "--threshold-metric", "roc_auc"],
+         ["threshold_metric='roc_auc' scores probabilities", "balanced_accuracy"]),
+        (["demo", "--dataset", "penguins", "--threshold-metric", "f1"],
+         ["--threshold-metric applies to binary tasks", "'penguins' is multiclass"]),
         (["frobnicate"], ["invalid choice"]),
         ([], ["choose a command"]),
     ],

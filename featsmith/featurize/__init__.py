@@ -4,7 +4,7 @@ from featsmith.featurize._generator import FeatureGenerator, GeneratedCandidates
 from featsmith.featurize._ops import OPERATOR_NAMES
 from featsmith.featurize._plan import FeaturePlan
 from featsmith.featurize._relational import PRIMITIVES, RelationalSynth
-from featsmith.featurize._schema import KINDS, infer_column_kind, infer_schema
+from featsmith.featurize._schema import KINDS, infer_column_kind, infer_schema, looks_like_id_name
 from featsmith.featurize._table_encoder import TableEncoder
 
 __all__ = [
@@ -18,4 +18,5 @@ __all__ = [
     "TableEncoder",
     "infer_column_kind",
     "infer_schema",
+    "looks_like_id_name",
 ]

@@ -5,6 +5,7 @@ become int32 codes over the training vocabulary (the code ``len(vocabulary)`` is
 "unknown" slot for categories never seen in training), datetimes become float64 seconds since
 the epoch and free text stays a polars string Series. The coding is fitted once on the
 training rows and stored as plain lists, so it serialises with the :class:`FeaturePlan`.
+Rows whose columns changed type after fit are read as in :class:`TableEncoder`.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ import logging
 import numpy as np
 import polars as pl
 
-from featsmith.featurize._schema import infer_schema
-from featsmith.featurize._table_encoder import _TRUE_STRINGS, _parse_datetime
+from featsmith._frame import strings_of, to_strings
+from featsmith.featurize._schema import (
+    check_predict_types, dtype_class, infer_schema, read_booleans, read_datetimes, read_numbers,
+)
 
 logger = logging.getLogger("featsmith")
 
@@ -30,19 +33,21 @@ class ColumnCoder:
 
     ``kinds`` maps each used column to ``num``, ``cat``, ``dt`` or ``text``; ``vocab`` holds the
     categories of every ``cat`` column in code order; ``missing`` lists the columns that had
-    missing values in training.
+    missing values in training; ``classes`` holds each column's dtype class at fit
+    (:func:`~featsmith.featurize._schema.dtype_class`), to recognise type changes at predict.
     """
 
-    def __init__(self, kinds=None, vocab=None, missing=None, dtypes=None):
+    def __init__(self, kinds=None, vocab=None, missing=None, dtypes=None, classes=None):
         self.kinds = dict(kinds or {})
         self.vocab = {k: list(v) for k, v in (vocab or {}).items()}
         self.missing = list(missing or [])
         self.dtypes = dict(dtypes or {})
+        self.classes = dict(classes or {})
 
     @classmethod
     def fit(cls, df: pl.DataFrame, overrides=None) -> "ColumnCoder":
         schema = infer_schema(df, overrides)
-        kinds, vocab, missing, dtypes = {}, {}, [], {}
+        kinds, vocab, missing, dtypes, classes = {}, {}, [], {}, {}
         n = max(df.height, 1)
         for name, kind in schema.items():
             col = df.get_column(name)
@@ -58,7 +63,7 @@ class ColumnCoder:
             elif kind == "categorical":
                 kinds[name] = "cat"
                 counts = (
-                    col.cast(pl.String)
+                    strings_of(col)
                     .fill_null(NULL_TOKEN)
                     .value_counts(sort=True, name="n")
                     .sort(["n", name], descending=[True, False])
@@ -69,12 +74,13 @@ class ColumnCoder:
             else:
                 kinds[name] = "text"
             dtypes[name] = "bool" if kind == "boolean" else ("temporal" if col.dtype.is_temporal() else "other")
+            classes[name] = dtype_class(col.dtype)
             miss = col.null_count() > 0
             if col.dtype.is_float():
                 miss = miss or bool((~col.is_finite()).any())
             if miss:
                 missing.append(name)
-        return cls(kinds, vocab, missing, dtypes)
+        return cls(kinds, vocab, missing, dtypes, classes)
 
     def card(self, name: str) -> int:
         return len(self.vocab[name])
@@ -86,6 +92,7 @@ class ColumnCoder:
             {n: self.vocab[n] for n in names if n in self.vocab},
             [n for n in self.missing if n in names],
             {n: self.dtypes.get(n, "other") for n in names},
+            {n: self.classes[n] for n in names if n in self.classes},
         )
 
     def check_columns(self, df: pl.DataFrame, what="X") -> None:
@@ -99,29 +106,26 @@ class ColumnCoder:
     def encode(self, df: pl.DataFrame) -> dict:
         """Return ``{column: array}`` for every coded column of ``df``."""
         self.check_columns(df)
+        check_predict_types(df, {n: self._schema_kind(n) for n in self.kinds}, self.classes)
         exprs = []
         for name, kind in self.kinds.items():
             col = pl.col(name)
             if kind == "num":
-                if self.dtypes.get(name) == "bool" and df.schema[name] not in (pl.Boolean,) and not df.schema[name].is_numeric():
-                    s = col.cast(pl.String).str.to_lowercase()
-                    x = pl.when(s.is_null()).then(None).otherwise(s.is_in(_TRUE_STRINGS)).cast(pl.Float64)
-                else:
-                    x = col.cast(pl.Float64, strict=False)
-                exprs.append(pl.when(x.is_finite()).then(x).otherwise(None).alias(name))
+                read = read_booleans if self.dtypes.get(name) == "bool" else read_numbers
+                exprs.append(read(col, df.schema[name]).alias(name))
             elif kind == "cat":
                 vocab = self.vocab[name]
                 exprs.append(
-                    col.cast(pl.String)
+                    to_strings(col, df.schema[name])
                     .fill_null(NULL_TOKEN)
                     .replace_strict(vocab, list(range(len(vocab))), default=len(vocab), return_dtype=pl.Int32)
                     .alias(name)
                 )
             elif kind == "dt":
-                ts = _parse_datetime(col, df.schema[name])
+                ts = pl.lit(read_datetimes(df.get_column(name)))
                 exprs.append((ts.dt.epoch("us").cast(pl.Float64) / 1e6).alias(name))
             else:
-                exprs.append(col.cast(pl.String).alias(name))
+                exprs.append(to_strings(col, df.schema[name]).alias(name))
         coded = df.select(exprs)
         out = {}
         for name, kind in self.kinds.items():
@@ -134,12 +138,19 @@ class ColumnCoder:
                 out[name] = s.to_numpy().astype(np.float64, copy=False)
         return out
 
+    def _schema_kind(self, name: str) -> str:
+        kind = self.kinds[name]
+        if kind == "num":
+            return "boolean" if self.dtypes.get(name) == "bool" else "numeric"
+        return {"cat": "categorical", "dt": "datetime"}.get(kind, kind)
+
     def to_dict(self) -> dict:
-        return {"kinds": self.kinds, "vocab": self.vocab, "missing": self.missing, "dtypes": self.dtypes}
+        return {"kinds": self.kinds, "vocab": self.vocab, "missing": self.missing, "dtypes": self.dtypes,
+                "classes": self.classes}
 
     @classmethod
     def from_dict(cls, d: dict) -> "ColumnCoder":
-        return cls(d["kinds"], d["vocab"], d["missing"], d.get("dtypes"))
+        return cls(d["kinds"], d["vocab"], d["missing"], d.get("dtypes"), d.get("classes"))
 
 
 def take_rows(base: dict, rows) -> dict:

@@ -193,7 +193,8 @@ class FeatureGenerator(TransformerMixin, BaseEstimator):
         return task, onehot, [c.item() if hasattr(c, "item") else c for c in classes]
 
     # ------------------------------------------------------------------ fit
-    def fit(self, X, y=None, tables=None, relationships=None, cutoff_time=None, time_index=None, groups=None):
+    def fit(self, X, y=None, tables=None, relationships=None, cutoff_time=None, time_index=None, groups=None,
+            time_order=None):
         """Enumerate candidates and fit their statistics on the training rows.
 
         Parameters
@@ -211,12 +212,17 @@ class FeatureGenerator(TransformerMixin, BaseEstimator):
         groups : array-like, optional
             A group label per row (an incident, a customer): target-encoding folds then keep
             each group whole, so rows of one group never encode each other.
+        time_order : array-like, optional
+            A sortable value per row (a timestamp): target-encoding folds are then consecutive
+            periods, and each row is encoded with the targets of earlier periods only (the
+            first period's encodings are missing), as when the model predicts later rows.
+            Not with ``groups``.
         """
         self._validate_params()
-        self._fit_frame(X, y, tables, relationships, cutoff_time, time_index, groups)
+        self._fit_frame(X, y, tables, relationships, cutoff_time, time_index, groups, time_order)
         return self
 
-    def _fit_frame(self, X, y, tables, relationships, cutoff_time, time_index, groups=None):
+    def _fit_frame(self, X, y, tables, relationships, cutoff_time, time_index, groups=None, time_order=None):
         df = check_frame(X, estimator_name="FeatureGenerator")
         if df.height < 2:
             raise ValueError(
@@ -249,7 +255,11 @@ class FeatureGenerator(TransformerMixin, BaseEstimator):
         self._train_base = base
         self.n_train_rows_ = n
         rng = np.random.default_rng(self.random_state)
-        self._folds = _assign_folds(n, self.n_folds, rng, groups)
+        if groups is not None and time_order is not None:
+            raise ValueError("pass groups or time_order, not both: the target-encoding folds follow one of them.")
+        self.past_only_ = time_order is not None
+        self._folds = _time_folds(n, self.n_folds, time_order) if self.past_only_ else _assign_folds(
+            n, self.n_folds, rng, groups)
         labels = None
         yenc = None
         if y is not None:
@@ -312,7 +322,8 @@ class FeatureGenerator(TransformerMixin, BaseEstimator):
                 codes, card = value(inputs[0]), cards[0]
                 yc = yenc[:, cls]
                 state = {"table": target_stats(codes, card, yc, self.smoothing), "class": extra}
-                oof[name] = oof_target_tables(codes, card, yc, self._folds, self.n_folds, self.smoothing)
+                oof[name] = oof_target_tables(codes, card, yc, self._folds, self.n_folds, self.smoothing,
+                                              past_only=self.past_only_)
             elif op == "missing":
                 state = {"null_code": null_code.get(inputs[0])}
             elif op == "n_missing":
@@ -395,6 +406,22 @@ class FeatureGenerator(TransformerMixin, BaseEstimator):
         tags.target_tags.required = False
         tags.transformer_tags.preserves_dtype = []  # candidates are always float32
         return tags
+
+
+def _time_folds(n, n_folds, time_order):
+    """Fold of every row when folds are consecutive periods: equal shares of the rows in the
+    order of ``time_order``, rows with the same time always in the same fold."""
+    values = np.asarray(time_order)
+    if values.shape != (n,):
+        raise ValueError(f"time_order has shape {values.shape}; pass one time per row of X ({n} rows).")
+    if values.dtype.kind == "M":
+        values = values.astype("datetime64[ns]").view(np.int64)
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    first = np.searchsorted(ordered, ordered, side="left")  # ties start where their value starts
+    folds = np.empty(n, dtype=np.int64)
+    folds[order] = first * n_folds // n
+    return folds
 
 
 def _assign_folds(n, n_folds, rng, groups=None):

@@ -132,22 +132,30 @@ def target_stats(codes, card, y, smoothing):
     return table
 
 
-def oof_target_tables(codes, card, y, folds, n_folds, smoothing):
+def oof_target_tables(codes, card, y, folds, n_folds, smoothing, past_only=False):
     """``(n_folds, card + 1)`` target encodings, row f fitted on every fold but f.
 
     One bincount over (fold, code) gives every fold's totals; each table is the overall total
-    minus its own fold, so the cost does not grow with the number of folds.
+    minus its own fold, so the cost does not grow with the number of folds. With
+    ``past_only`` (folds numbered in time order) table f is fitted on the folds before f
+    alone, so no row is encoded with later rows' targets; the first fold, which has no past,
+    gets NaN (missing) encodings.
     """
     width = card + 1
     idx = folds * width + codes
     counts = np.bincount(idx, minlength=n_folds * width).reshape(n_folds, width).astype(np.float64)
     sums = np.bincount(idx, weights=y, minlength=n_folds * width).reshape(n_folds, width)
-    out_counts = counts.sum(0)[None, :] - counts
-    out_sums = sums.sum(0)[None, :] - sums
+    if past_only:
+        out_counts = np.cumsum(counts, axis=0) - counts
+        out_sums = np.cumsum(sums, axis=0) - sums
+    else:
+        out_counts = counts.sum(0)[None, :] - counts
+        out_sums = sums.sum(0)[None, :] - sums
     n_out = out_counts.sum(1, keepdims=True)
     prior = np.divide(out_sums.sum(1, keepdims=True), n_out, out=np.zeros_like(n_out), where=n_out > 0)
     tables = (out_sums + smoothing * prior) / np.maximum(out_counts + smoothing, 1e-300)
     tables[:, card] = prior[:, 0]
+    tables[n_out[:, 0] == 0] = np.nan
     return tables
 
 

@@ -9,18 +9,19 @@ import polars as pl
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from featsmith._frame import strings_of, to_strings
 from featsmith._validation import check_frame, check_n_features
-from featsmith.featurize._schema import KINDS, infer_schema
+from featsmith.featurize._schema import (
+    KINDS,
+    check_predict_types,
+    dtype_class,
+    infer_schema,
+    read_booleans,
+    read_datetimes,
+    read_numbers,
+)
 
 logger = logging.getLogger("featsmith")
-
-_TRUE_STRINGS = ["true", "yes", "1", "t", "y"]
-
-
-def _parse_datetime(expr: pl.Expr, dtype) -> pl.Expr:
-    if dtype.is_temporal():
-        return expr.cast(pl.Datetime("us"))
-    return expr.cast(pl.String).str.to_datetime(strict=False).cast(pl.Datetime("us"))
 
 
 class TableEncoder(TransformerMixin, BaseEstimator):
@@ -34,6 +35,13 @@ class TableEncoder(TransformerMixin, BaseEstimator):
     (``freq(col)``, the training share of the category) is 0 for unseen categories.
     Infinite numbers are treated as missing. Identifier columns and columns that are all
     missing or constant in training are left out (see ``schema_``).
+
+    Object columns that mix numbers, strings and None are categorical (each value compared as
+    its string: ``3``, ``3.0`` and ``"3"`` are one category). A column whose type changes after
+    fit is read as its fit-time kind: numbers or booleans arriving as strings are parsed (the
+    values that do not parse are missing, with one logged warning), categories arriving as
+    numbers are compared as strings; types the kind cannot read (dates in a numeric column,
+    numbers in a datetime column) raise a ``ValueError`` naming the column.
 
     Parameters
     ----------
@@ -108,7 +116,7 @@ class TableEncoder(TransformerMixin, BaseEstimator):
                 continue
             if kind == "categorical":
                 counts = (
-                    col.cast(pl.String)
+                    strings_of(col)
                     .drop_nulls()
                     .value_counts(sort=True, name="n")
                     .sort(["n", name], descending=[True, False])
@@ -119,7 +127,7 @@ class TableEncoder(TransformerMixin, BaseEstimator):
                     zip(cats, (counts.get_column("n") / n).to_list())
                 )
             elif kind == "datetime":
-                ts = df.select(_parse_datetime(pl.col(name), col.dtype)).to_series()
+                ts = read_datetimes(col)
                 self.has_time_of_day_[name] = bool(
                     (ts.dt.hour().fill_null(0) + ts.dt.minute().fill_null(0)).max() or 0
                 )
@@ -159,23 +167,17 @@ class TableEncoder(TransformerMixin, BaseEstimator):
         self.categorical_features_ = cat_idx
         self.feature_inputs_ = inputs
 
-    def _expressions(self, dtypes):
+    def _expressions(self, df: pl.DataFrame):
+        dtypes = df.schema
         exprs = []
         for name, kind in self.schema_.items():
             col = pl.col(name)
             if kind == "numeric":
-                x = col.cast(pl.Float64, strict=False)
-                exprs.append(pl.when(x.is_finite()).then(x).otherwise(None).alias(name))
+                exprs.append(read_numbers(col, dtypes[name]).alias(name))
             elif kind == "boolean":
-                if dtypes[name] == pl.Boolean:
-                    exprs.append(col.cast(pl.Float64).alias(name))
-                else:
-                    s = col.cast(pl.String).str.to_lowercase()
-                    exprs.append(
-                        pl.when(s.is_null()).then(None).otherwise(s.is_in(_TRUE_STRINGS)).cast(pl.Float64).alias(name)
-                    )
+                exprs.append(read_booleans(col, dtypes[name]).alias(name))
             elif kind == "categorical":
-                s = col.cast(pl.String)
+                s = to_strings(col, dtypes[name])
                 cats = self.categories_[name]
                 exprs.append(
                     s.replace_strict(cats, list(range(len(cats))), default=None, return_dtype=pl.Float64).alias(name)
@@ -187,7 +189,7 @@ class TableEncoder(TransformerMixin, BaseEstimator):
                         .alias(f"freq({name})")
                     )
             elif kind == "datetime":
-                ts = _parse_datetime(col, dtypes[name])
+                ts = pl.lit(read_datetimes(df.get_column(name)))
                 if self.datetime_parts:
                     exprs += [
                         ts.dt.year().cast(pl.Float64).alias(f"year({name})"),
@@ -200,7 +202,7 @@ class TableEncoder(TransformerMixin, BaseEstimator):
                         exprs.append(ts.dt.hour().cast(pl.Float64).alias(f"hour({name})"))
                 exprs.append(ts.dt.epoch("s").cast(pl.Float64).alias(f"timestamp({name})"))
             elif kind == "text" and self.text_stats:
-                s = col.cast(pl.String)
+                s = to_strings(col, dtypes[name])
                 exprs += [
                     s.str.len_chars().cast(pl.Float64).alias(f"len({name})"),
                     s.str.count_matches(r"\S+").cast(pl.Float64).alias(f"words({name})"),
@@ -223,7 +225,9 @@ class TableEncoder(TransformerMixin, BaseEstimator):
                 f"X is missing column(s) {missing} that were present at fit time; "
                 "pass every training column (extra or reordered columns are fine)."
             )
-        return df.select(self._expressions(df.schema))
+        used = {c: k for c, k in self.schema_.items() if k not in ("drop", "id")}
+        check_predict_types(df, used, {c: dtype_class(self.input_dtypes_[c]) for c in used})
+        return df.select(self._expressions(df))
 
     def transform(self, X):
         """Encode ``X`` as a float64 array of shape ``(n_rows, len(feature_names_out_))``."""

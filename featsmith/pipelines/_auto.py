@@ -18,6 +18,12 @@ from featsmith.pipelines._context import Progress, RelationalInputs
 from featsmith.pipelines._metrics import resolve_metric
 from featsmith.pipelines._stages import (
     build_features,
+    check_threshold_metric,
+    check_threshold_task,
+    choose_threshold,
+    decide,
+    hard_labels,
+    needs_labels,
     plan_validation,
     prepare,
     refit_members,
@@ -61,8 +67,9 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
     1. **prepare**: check the input, infer the task and metric, type the columns and encode
        them for LightGBM (native categorical codes, frequency encodings, datetime parts, text
        statistics, missing indicators).
-    2. **validate**: the validation plan (``cv``, ``groups``, else k-fold or a holdout by the
-       row count).
+    2. **validate**: the validation plan: ``cv``, ``groups`` or ``time_column`` when given;
+       else shuffled folds, unless a leak check finds them optimistic for the rows' time
+       order or repeated entities (then time-ordered or grouped folds; see ``cv``).
     3. **baseline**: LightGBM's defaults under that plan: the floor, and the planner's first
        measurement of what a trial costs on this data.
     4. **features**: :class:`featsmith.featurize.FeatureGenerator` enumerates candidate
@@ -82,7 +89,10 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
        (``search_stop_reason_``).
     6. **ensemble**: greedy ensemble selection (Caruana) over the best trials' out-of-fold
        predictions, within a prediction-cost limit.
-    7. **refit**: every ensemble member on all rows (rounds scaled to the row count), or its
+    7. **threshold** (binary tasks): the decision threshold that maximises the label metric
+       (``threshold_metric``, or ``metric`` when it scores labels) on the ensemble's
+       out-of-fold predictions; 0.5 otherwise (``decision_threshold_``).
+    8. **refit**: every ensemble member on all rows (rounds scaled to the row count), or its
        averaged fold models when a refit would overrun the budget.
 
     The budget planner (:class:`featsmith.pipelines._budget.Budget`) sizes the stages from the
@@ -109,9 +119,32 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
         Stop after this many model trials (the baseline and the feature check count). With
         a time budget alone, how many trials run depends on the machine's speed; set
         ``max_trials`` (and a generous budget) for results that are identical run to run.
-    cv : int or scikit-learn splitter, default=None
-        Validation scheme: ``None`` is 5-fold CV (stratified for classification) up to
-        20,000 rows and an 80/20 holdout above; an int is that many folds.
+    cv : None, int, "time", "group" or scikit-learn splitter, default=None
+        Validation scheme. ``None`` chooses from the data: shuffled folds (5-fold CV,
+        stratified for classification, up to 20,000 rows; an 80/20 holdout above), unless a
+        leak check finds them optimistic for the rows' time order (``time_column``, or the
+        datetime column of X with the most distinct values) or for a column of repeated
+        entities (an identifier-like name whose values repeat): then forward-chaining folds
+        in time order, or grouped folds. The check trains LightGBM's defaults twice on as many
+        rows, scored on the same held-out rows (the latest, or whole entities): once on
+        shuffled rows, once on earlier periods or other entities only, and switches when the
+        shuffled loss is lower by more than 2 standard errors over periods or entities; it
+        runs on at most 10,000 rows and within 15% of the time left. An int is that many
+        shuffled folds (no check); ``"time"`` forces time order, ``"group"`` grouped folds
+        (``groups``, or the detected entity column); a splitter is used as given.
+    time_column : str, default=None
+        The column of X that orders the rows in time (it stays a feature too); without it,
+        a ``cutoff_time`` column or the datetime column with the most distinct values.
+    threshold_metric : str, default=None
+        Binary tasks: a metric of predicted labels (``"f1"``, ``"balanced_accuracy"``,
+        ``"precision"``, ``"recall"``, ``"accuracy"``, ``"matthews_corrcoef"``, ... any
+        scikit-learn scorer name that scores labels) to choose the decision threshold for,
+        while the search optimises ``metric``. As in scikit-learn's
+        ``TunedThresholdClassifierCV``, the threshold applies to the probability of
+        ``classes_[1]`` (the positive class of ``f1``, ``precision`` and ``recall``), chosen
+        on the ensemble's out-of-fold predictions. ``None`` tunes it when ``metric`` itself
+        scores labels, and keeps 0.5 otherwise. A ValueError for multiclass and regression
+        tasks, where ``predict`` has no threshold.
     feature_generation : bool, default=True
         Generate and screen candidate features (always on when ``tables`` are given).
     max_candidates : int, default=None
@@ -169,13 +202,25 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
         The final model's members: leaderboard ``trial`` number, ``model``, ``weight`` and
         ``refit`` (``"all rows"``, or ``"fold average"`` when a refit would have overrun the
         budget).
+    decision_threshold_ : float or None
+        Binary tasks: ``predict`` gives ``classes_[1]`` where ``predict_proba(X)[:, 1] >=
+        decision_threshold_`` (0.5, the most probable class, when no label metric asked for
+        another; ``stages_`` says why). None for multiclass and regression tasks.
     best_params_ : dict
         The best single trial's configuration.
     best_score_ : float
         Out-of-fold score of the final model (the ensemble's when there is one), in the
         metric's natural units.
-    validation_ : str
-        ``"5-fold"``, ``"holdout"``, ...
+    validation_ : dict
+        The validation plan: ``scheme`` (``"5-fold"``, ``"holdout"``, ``"5-fold
+        time-ordered"``, ``"5-fold grouped"``, ...), ``order`` (``"random"``, ``"time"``,
+        ``"group"`` or ``"custom"``), ``column`` (what orders or groups the rows), ``reason``
+        (one line: why) and ``check`` (the leak check's losses on its held-out rows,
+        shuffled vs ordered, their difference and its standard error; None when it did not
+        run). Everything fitted on the target follows the plan: the out-of-fold target
+        encodings, the screen's base predictions, the feature check, every trial and the
+        ensemble, so ``best_score_`` estimates the score on rows the model has not seen,
+        under that plan.
     tuning_history_ : pandas.DataFrame
         The tuning experiment's trials (:meth:`featsmith.tuners.Experiment.trials_dataframe`;
         also in ``storage`` when given), the skipped ones with the reason.
@@ -183,7 +228,7 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
         The refitted model(s).
     stage_timings_ : dict
         Seconds per stage (``prepare``, ``validate``, ``baseline``, ``features``, ``search``,
-        ``ensemble``, ``refit``).
+        ``ensemble``, ``threshold``, ``refit``).
     stages_ : pandas.DataFrame
         One row per stage: ``stage``, ``seconds`` and ``summary`` (what it decided and why,
         e.g. ``"14 trials, 1 skipped; stopped: next trial would not finish"``).
@@ -211,6 +256,8 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
         time_budget=60,
         max_trials=None,
         cv=None,
+        time_column=None,
+        threshold_metric=None,
         feature_generation=True,
         max_candidates=None,
         max_new_features=30,
@@ -227,6 +274,8 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
         self.time_budget = time_budget
         self.max_trials = max_trials
         self.cv = cv
+        self.time_column = time_column
+        self.threshold_metric = threshold_metric
         self.feature_generation = feature_generation
         self.max_candidates = max_candidates
         self.max_new_features = max_new_features
@@ -244,6 +293,14 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
             raise ValueError(f"task={self.task!r} is not one of {TASKS}.")
         if not isinstance(self.time_budget, (int, float)) or not self.time_budget > 0:
             raise ValueError(f"time_budget={self.time_budget!r} must be a positive number of seconds.")
+        if not (self.cv is None or self.cv in ("time", "group")
+                or (hasattr(self.cv, "split") and not isinstance(self.cv, str))
+                or (isinstance(self.cv, (int, np.integer)) and not isinstance(self.cv, bool) and self.cv >= 2)):
+            raise ValueError(
+                f"cv={self.cv!r} must be None (chosen from the data), an int >= 2 (shuffled folds), 'time', "
+                "'group' or a scikit-learn splitter."
+            )
+        check_threshold_metric(self.threshold_metric)
         if self.max_trials is not None and (not isinstance(self.max_trials, (int, np.integer)) or self.max_trials < 1):
             raise ValueError(f"max_trials={self.max_trials!r} must be a positive integer or None.")
         if self.max_predict_cost is not None and not (
@@ -273,10 +330,11 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
             A column of ``X`` (or one timestamp per row): related rows count only when their
             time index is before it.
         time_index : dict of table -> column, optional
-        groups : array-like of shape (n_samples,), optional
-            Group labels (a customer, an incident): validation folds and the out-of-fold
-            target encodings keep each group whole, so no group is scored by a model that saw
-            it. Passed to a scikit-learn splitter given as ``cv``.
+        groups : array-like of shape (n_samples,) or str, optional
+            Group labels (a customer, an incident), or the name of the column of X holding
+            them: validation folds and the out-of-fold target encodings keep each group whole,
+            so no group is scored by a model that saw it. Passed to a scikit-learn splitter
+            given as ``cv``.
 
         Returns
         -------
@@ -289,9 +347,10 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
             prepared = prepare(
                 X, y, task=self.task, metric=self.metric, random_state=self.random_state, n_jobs=self.n_jobs,
                 groups=groups, relational=RelationalInputs(tables, relationships, cutoff_time, time_index),
-                progress=progress, estimator_name=type(self).__name__,
+                progress=progress, estimator_name=type(self).__name__, time_column=self.time_column,
             )
-            validated = plan_validation(prepared.context, self.cv)
+            check_threshold_task(self.threshold_metric, prepared.context.task)
+            validated = plan_validation(prepared.context, self.cv, budget)
             baseline = run_baseline(prepared.context.with_plan(validated.plan), budget)
             ctx = prepared.context.with_plan(baseline.plan)
             features = build_features(
@@ -307,10 +366,11 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
                 ctx, features.view_trials + search.trials, features.runner, enabled=self.ensemble,
                 max_predict_cost=self.max_predict_cost,
             )
+            threshold = choose_threshold(ctx, ensemble, features.runner, threshold_metric=self.threshold_metric)
             refit = refit_members(ctx, ensemble, features.runner, budget)
         finally:
             progress.close()
-        self._record(prepared, validated, baseline, features, search, ensemble, refit)
+        self._record(prepared, validated, baseline, features, search, ensemble, threshold, refit)
         self.fit_seconds_ = budget.elapsed()
         logger.info(
             "AutoPipeline: %s, %s=%.5g (%s) from %d trials in %.1fs; search stopped: %s",
@@ -319,7 +379,7 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
         )
         return self
 
-    def _record(self, prepared, validated, baseline, features, search, ensemble, refit):
+    def _record(self, prepared, validated, baseline, features, search, ensemble, threshold, refit):
         """Set the fitted attributes from the stages' results."""
         ctx = prepared.context
         self.task_, self.metric_ = ctx.task, ctx.metric.name
@@ -332,10 +392,11 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
         self.n_features_in_ = ctx.frame.width
         self._input_columns = prepared.input_columns
         self.encoder_ = ctx.encoder
-        self.validation_ = baseline.plan.scheme
+        self.validation_ = baseline.plan.record()
         self.feature_plan_, self.feature_screen_ = features.plan, features.screen
         self.feature_selector_ = features.selector
         self.model_ = refit.model
+        self.decision_threshold_ = threshold.threshold
         self._feature_names = list(ctx.encoder.feature_names_out_) + (
             list(features.plan.names) if features.plan is not None else []
         )
@@ -354,7 +415,7 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
         self.best_score_ = ctx.metric.natural(value) if np.isfinite(value) else float("nan")
         self.tuning_history_ = search.history
         self.search_stop_reason_ = search.stop_reason
-        stages = [prepared, validated, baseline, features, search, ensemble, refit]
+        stages = [prepared, validated, baseline, features, search, ensemble, threshold, refit]
         self.stage_timings_ = {s.stage: s.seconds for s in stages}
         self.stages_ = pd.DataFrame(
             {"stage": [s.stage for s in stages], "seconds": [s.seconds for s in stages],
@@ -389,12 +450,15 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
         return self.model_.predict(features)
 
     def predict(self, X, tables=None):
-        """Predicted class labels (classification) or values (regression)."""
+        """Predicted class labels (classification) or values (regression).
+
+        Binary tasks predict ``classes_[1]`` where its probability reaches
+        ``decision_threshold_``; other classification tasks the most probable class."""
         features = self._features(X, tables)
         pred = self.model_.predict(features)
         if self.task_ == "regression":
             return pred
-        return self.classes_[np.argmax(pred, axis=1)]
+        return self.classes_[decide(pred, getattr(self, "decision_threshold_", None))]
 
     def transform(self, X, tables=None):
         """The feature matrix the final model predicts from: the encoded raw columns, then
@@ -473,6 +537,8 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
         if self.task_ == "regression":
             return metric.score_predictions(y.astype(float), self.predict(df))
         proba = self.predict_proba(df)
+        if self.task_ == "binary" and needs_labels(metric):  # the labels predict gives
+            proba = hard_labels(proba, getattr(self, "decision_threshold_", None))
         known = np.isin(y, self.classes_)
         if not known.all():
             raise ValueError(

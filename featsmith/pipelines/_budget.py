@@ -23,6 +23,9 @@ SHARES = {
     # Of the whole budget: the baseline is the first measurement, so nothing smaller is known
     # yet; past this share k-fold validation is cut to the folds that finished.
     "baseline": 0.3,
+    # Of the time left after preparing the data: the leak check that chooses between random and
+    # time-ordered or grouped validation (two LightGBM fits).
+    "validation": 0.15,
     # Of the time left for the features and the search together: generating, screening and
     # checking candidates never takes more than this, so the search keeps the larger part.
     "features": 0.4,
@@ -156,6 +159,9 @@ class Budget:
         return self.end - self.now()
 
     # -- the plan ----------------------------------------------------------------------------
+    def validation_deadline(self) -> float:
+        return self.now() + self.shares["validation"] * self.remaining()
+
     def baseline_deadline(self) -> float:
         return self.start + self.shares["baseline"] * self.seconds
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import polars as pl
@@ -38,14 +38,30 @@ class ValidationPlan:
     splits : list of (train_rows, valid_rows)
         Empty when there are too few rows to validate.
     scheme : str
-        ``"5-fold"``, ``"holdout"``, ``"none"``, ...
+        ``"5-fold"``, ``"holdout"``, ``"5-fold time-ordered"``, ``"5-fold grouped"``,
+        ``"none"``, ...
     reason : str
         One line: why this scheme.
+    order : {"random", "time", "group", "custom"}
+        How rows are assigned to validation: shuffled, later rows after earlier ones, whole
+        groups, or by a splitter the user gave.
+    column : str or None
+        The column that orders or groups the rows, when one does.
+    key : ndarray or None
+        Its value per row: times as int64 (time order) or group labels; what the out-of-fold
+        target encodings follow too.
+    check : dict or None
+        The leak check that chose between random folds and ``order`` (see the validation
+        stage), when it ran.
     """
 
     splits: list
     scheme: str
     reason: str
+    order: str = "random"
+    column: str | None = None
+    key: np.ndarray | None = field(default=None, repr=False)
+    check: dict | None = None
 
     @property
     def n_folds(self) -> int:
@@ -53,13 +69,27 @@ class ValidationPlan:
 
     @property
     def n_train(self) -> float:
-        return float(np.mean([len(tr) for tr, _ in self.splits])) if self.splits else 0.0
+        """Training rows of a fold: their mean, or for time order the last fold's (the most
+        recent model, the one a refit on every row extends)."""
+        if not self.splits:
+            return 0.0
+        sizes = [len(tr) for tr, _ in self.splits]
+        return float(sizes[-1] if self.order == "time" else np.mean(sizes))
 
     def first(self, n_folds: int, reason: str) -> "ValidationPlan":
         """The same plan on its first ``n_folds`` splits only."""
         splits = self.splits[:n_folds]
-        scheme = "holdout" if len(splits) == 1 else f"{len(splits)}-fold"
-        return ValidationPlan(splits, scheme, reason)
+        base = "holdout" if len(splits) == 1 else f"{len(splits)}-fold"
+        scheme = f"{base}{_SCHEME_SUFFIX.get(self.order, '')}"
+        return replace(self, splits=splits, scheme=scheme, reason=reason)
+
+    def record(self) -> dict:
+        """The plan as ``AutoPipeline.validation_`` reports it."""
+        return {"scheme": self.scheme, "order": self.order, "column": self.column, "reason": self.reason,
+                "check": self.check}
+
+
+_SCHEME_SUFFIX = {"time": " time-ordered", "group": " grouped"}
 
 
 class Progress:
@@ -116,6 +146,12 @@ class FitContext:
     progress : Progress
     relational : RelationalInputs
     groups : ndarray or None
+        Group labels the user gave (``fit(groups=...)``).
+    time_column : str or None
+        The column that orders the rows in time: ``time_column=``, a ``cutoff_time`` column,
+        or the datetime column of X with the most distinct values.
+    time_values : ndarray or None
+        Its values as int64 (nanoseconds for datetimes; missing ones first).
     plan : ValidationPlan or None
         Set once the validation stage has run.
     """
@@ -133,6 +169,8 @@ class FitContext:
     progress: Progress
     relational: RelationalInputs
     groups: np.ndarray | None = None
+    time_column: str | None = None
+    time_values: np.ndarray | None = None
     plan: ValidationPlan | None = None
 
     @property

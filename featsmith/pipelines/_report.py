@@ -239,6 +239,29 @@ def _feature_table(model, notes) -> pd.DataFrame | None:
     return table.reset_index(drop=True)
 
 
+def _plan_facts(model) -> list[tuple[str, str]]:
+    """How the score was validated (``validation_``: a dict since validation plans, the scheme
+    alone in older models) and a binary model's decision threshold."""
+    plan = getattr(model, "validation_", None)
+    if isinstance(plan, dict):
+        column = f" by {plan['column']}" if plan.get("column") else ""
+        facts = [("validation", f"{plan.get('scheme')}{column}"),
+                 ("why this validation", str(plan.get("reason")))]
+        if plan.get("check"):
+            numbers = (f"{k.replace('_', ' ')} {_fmt(v)}" for k, v in plan["check"].items())
+            facts.append(("leak check", ", ".join(numbers)))
+    else:
+        facts = [] if plan is None else [("validation", str(plan))]
+    threshold = getattr(model, "decision_threshold_", None)
+    if threshold is not None and getattr(model, "task_", None) == "binary":
+        # Not 0.5: tuned for threshold_metric, or for the model's metric when it scores labels.
+        tuned_for = getattr(model, "threshold_metric", None) or (
+            model.metric_ if threshold != 0.5 else None)
+        how = f", tuned for {tuned_for}" if tuned_for else " (the most probable class)"
+        facts.append(("decision threshold", f"P({model.classes_[1]}) >= {_fmt(threshold)}{how}"))
+    return facts
+
+
 def _model_page(model) -> _Page:
     from sklearn.exceptions import NotFittedError
 
@@ -259,7 +282,7 @@ def _model_page(model) -> _Page:
         scores = _scored(trials)["score"]
         best = scores.max() if gib else scores.min()
     facts = [("task", getattr(model, "task_", "?")), ("metric", f"{metric} ({direction})"),
-             ("best validation score", _fmt(best))]
+             ("best validation score", _fmt(best)), *_plan_facts(model)]
     classes = getattr(model, "classes_", None)
     if classes is not None and getattr(model, "task_", "") != "regression":
         labels = [str(c) for c in classes]

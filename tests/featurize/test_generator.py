@@ -224,3 +224,24 @@ def test_groups_keep_target_encoding_folds_whole():
     assert np.all(pd.Series(safe._folds).groupby(g).nunique() == 1)
     with pytest.raises(ValueError, match="groups has shape"):
         FeatureGenerator().fit(X, y, groups=g[:5])
+
+
+def test_time_order_encodes_each_row_with_earlier_targets_only():
+    rng = np.random.default_rng(0)
+    n = 500
+    X = pd.DataFrame({"city": rng.choice(list("abcd"), n), "x": rng.normal(size=n)})
+    y = rng.normal(size=n)
+    when = rng.permutation(n)  # rows arrive out of time order
+    gen = FeatureGenerator(operators=["te"], random_state=0).fit(X, y, time_order=when)
+    te = gen.candidate_source().evaluate(["te(city)"]).ravel()
+    # The first period has no past: missing. Later rows do not move when the targets of
+    # their period or later ones change, only when earlier ones do.
+    first = gen._folds == 0
+    assert np.isnan(te[first]).all() and not np.isnan(te[~first]).any()
+    latest = gen._folds == gen._folds.max()
+    y_changed = np.where(latest, y + 100.0, y)
+    again = FeatureGenerator(operators=["te"], random_state=0).fit(X, y_changed, time_order=when)
+    np.testing.assert_allclose(again.candidate_source().evaluate(["te(city)"]).ravel()[~first], te[~first])
+    assert np.all(np.diff(gen._folds[np.argsort(when)]) >= 0)  # periods follow the time order
+    with pytest.raises(ValueError, match="not both"):
+        FeatureGenerator().fit(X, y, groups=np.arange(n) % 7, time_order=when)

@@ -1,4 +1,7 @@
+import datetime as dt
+
 import numpy as np
+import pandas as pd
 import polars as pl
 import pytest
 
@@ -53,3 +56,28 @@ def test_overrides_and_their_errors():
         infer_schema(df, {"nope": "numeric"})
     with pytest.raises(ValueError, match="unknown kinds"):
         infer_schema(df, {"x": "float"})
+
+
+def test_columns_without_scalars_are_dropped_with_a_warning(caplog):
+    df = pl.DataFrame({
+        "tags": [[1, 2], [3], None, [4]],
+        "blob": pl.Series([b"\xff", b"\xfe", None, b"\xfd"], dtype=pl.Binary),
+        "at": [dt.time(1, 30), dt.time(2, 0), None, dt.time(3, 15)],
+    })
+    with caplog.at_level("WARNING", logger="featsmith"):
+        schema = infer_schema(df)
+    assert schema == {"tags": "drop", "blob": "drop", "at": "numeric"}  # times of day: seconds since midnight
+    assert "Column 'tags' is dropped: it holds List(Int64) values" in caplog.text
+    assert "'blob'" in caplog.text and "flatten it into scalar columns" in caplog.text
+
+
+def test_messy_object_columns_are_categorical_or_dates():
+    from featsmith._validation import check_frame
+
+    n = 60
+    messy = pd.DataFrame({
+        "m": pd.Series([1, "x", None, 2.5, "3"] * (n // 5), dtype=object),
+        # dates with a rare placeholder string: still dates (the placeholder is missing)
+        "d": pd.Series([dt.datetime(2020, 1, 1 + i % 28) for i in range(n - 1)] + ["unknown"], dtype=object),
+    })
+    assert infer_schema(check_frame(messy)) == {"m": "categorical", "d": "datetime"}

@@ -58,3 +58,121 @@ def test_missing_column_at_transform(frame):
     enc = TableEncoder().fit(frame)
     with pytest.raises(ValueError, match=r"missing column\(s\) \['x'\]"):
         enc.transform(frame.drop(columns="x"))
+
+
+# -- messy columns and columns whose type changes after fit ---------------------------------------
+MIXED = [1, "x", None, 2.5, "3", "x", 1.0, 3]
+
+
+def _as_input(frame: pd.DataFrame, kind: str):
+    if kind == "pandas":
+        return frame
+    if kind == "numpy":
+        return frame.to_numpy(dtype=object)
+    # polars has no mixed column but Object; the other columns keep their types
+    return pl.from_pandas(frame.drop(columns="m")).with_columns(pl.Series("m", frame["m"].tolist(), dtype=pl.Object))
+
+
+@pytest.mark.parametrize("kind", ["pandas", "numpy", "polars"])
+def test_mixed_object_column_is_categorical(kind):
+    X = pd.DataFrame({"m": pd.Series(MIXED, dtype=object), "x": np.arange(8.0)})
+    m = "x0" if kind == "numpy" else "m"  # numpy columns are named by position
+    enc = TableEncoder().fit(_as_input(X, kind))
+    assert enc.schema_[m] == "categorical"
+    assert enc.categories_[m] == ["1", "3", "x", "2.5"]  # 1 and 1.0, 3 and "3": one category each
+    new = pd.DataFrame({"m": pd.Series([3.0, "3", 2.5, "new", None, b"x", True], dtype=object), "x": np.zeros(7)})
+    out = pd.DataFrame(enc.transform(_as_input(new, kind)), columns=enc.get_feature_names_out())
+    np.testing.assert_array_equal(out[m], [1, 1, 3, np.nan, np.nan, 2, np.nan])
+    np.testing.assert_array_equal(out[f"missing({m})"], [0, 0, 0, 0, 1, 0, 0])
+
+
+@pytest.fixture
+def typed():
+    X = pd.DataFrame({
+        "num": [1.0, 2.0, 3.0, 4.0],
+        "cat": ["1", "2", "a", "2"],
+        "when": pd.to_datetime(["2021-01-01", "2021-02-01", "2021-03-01", "2021-04-01"]),
+        "flag": [True, False, True, False],
+    })
+    return X, TableEncoder().fit(X)
+
+
+def test_numbers_at_fit_strings_at_predict_are_parsed(typed, caplog):
+    X, enc = typed
+    drifted = X.assign(num=["1.5", " 2 ", "n/a?", None], flag=["yes", "0", "False", "maybe"])
+    with caplog.at_level("WARNING", logger="featsmith"):
+        out = pd.DataFrame(enc.transform(drifted), columns=enc.get_feature_names_out())
+    np.testing.assert_array_equal(out["num"], [1.5, 2.0, np.nan, np.nan])
+    np.testing.assert_array_equal(out["flag"], [1, 0, 0, np.nan])
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 2 and "Column 'num' held numbers at fit but holds strings now; 1 of 4" in warnings[0]
+    assert "'n/a?'" in warnings[0] and "treated as missing" in warnings[0]
+    assert "Column 'flag' held booleans" in warnings[1]
+    # numbers that are all numbers: no warning, the same encoding as at fit
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="featsmith"):
+        np.testing.assert_array_equal(enc.transform(X.assign(num=X["num"].astype(str))), enc.transform(X))
+    assert not caplog.records
+
+
+def test_strings_at_fit_numbers_at_predict_compare_as_strings(typed):
+    X, enc = typed
+    cat = enc.get_feature_names_out().tolist().index("cat")
+    expected = enc.transform(X)[:, cat]
+    for numbers in ([1, 2, None, 2], [1.0, 2.0, np.nan, 2.0], pd.array([1, 2, None, 2], dtype="Int64")):
+        out = enc.transform(X.assign(cat=numbers))[:, cat]
+        np.testing.assert_array_equal(out[[0, 1, 3]], expected[[0, 1, 3]])
+        assert np.isnan(out[2])
+    assert enc.transform(pl.from_pandas(X).with_columns(pl.col("flag").cast(pl.Int8)))[:, -1].tolist() == [1, 0, 1, 0]
+
+
+def test_datetimes_at_fit_strings_at_predict_are_parsed(typed, caplog):
+    X, enc = typed
+    names = enc.get_feature_names_out().tolist()
+    as_text = X.assign(when=X["when"].dt.strftime("%Y-%m-%d"))
+    np.testing.assert_array_equal(enc.transform(as_text), enc.transform(X))
+    with caplog.at_level("WARNING", logger="featsmith"):
+        out = enc.transform(X.assign(when=["2021-05-05", "soon", None, "2021-06-06"]))
+    assert np.isnan(out[[1, 2], names.index("year(when)")]).all()
+    assert "Column 'when' held datetimes at fit" in caplog.text and "'soon'" in caplog.text
+    # a batch none of whose strings parse is all missing, not a polars format error
+    out = enc.transform(X.assign(when=["soon"] * 4))
+    assert np.isnan(out[:, names.index("timestamp(when)")]).all()
+
+
+@pytest.mark.parametrize(
+    "column, values, match",
+    [
+        ("num", pd.to_datetime(["2021-01-01"] * 4), r"Column 'num' of X held numbers at fit \(typed numeric\) but holds Datetime"),
+        ("when", [1, 2, 3, 4], r"Column 'when' of X held datetimes at fit \(typed datetime\) but holds Int64"),
+        ("flag", pd.to_datetime(["2021-01-01"] * 4), r"Column 'flag' of X held booleans at fit \(typed boolean\)"),
+        ("cat", pd.Series([[1], [2], [3], None], dtype=object), r"Column 'cat' of X held strings at fit \(typed categorical\) but holds List"),
+    ],
+)
+def test_types_a_kind_cannot_read_raise_naming_the_column(typed, column, values, match):
+    X, enc = typed
+    with pytest.raises(ValueError, match=match) as err:
+        enc.transform(X.assign(**{column: values}))
+    assert "as at fit, or refit" in str(err.value)  # the fix
+
+
+def test_feature_plans_read_drifted_columns_like_the_encoder(typed, caplog):
+    from featsmith.featurize import FeatureGenerator
+
+    X, _ = typed
+    X = pd.concat([X] * 5, ignore_index=True)
+    gen = FeatureGenerator(random_state=0, max_candidates=10).fit(X, np.arange(20.0))
+    plan = gen.plan(["num", "cat", "when"])
+    expected = plan.transform(X).to_numpy()
+    drifted = X.assign(num=X["num"].astype(str), cat=X["cat"].map({"1": 1, "2": 2.0, "a": "a"}),
+                       when=X["when"].dt.strftime("%Y-%m-%d %H:%M:%S"))
+    np.testing.assert_array_equal(plan.transform(drifted).to_numpy(), expected)
+    np.testing.assert_array_equal(gen.transform(drifted), gen.transform(X))
+    with pytest.raises(ValueError, match="Column 'when' of X held datetimes"):
+        plan.transform(X.assign(when=1.0))
+    # both readers see the same unparseable strings in one predict: one warning
+    with caplog.at_level("WARNING", logger="featsmith"):
+        bad = X.assign(num=["oops"] + X["num"].astype(str).tolist()[1:])
+        TableEncoder().fit(X).transform(bad)
+        plan.transform(bad)
+    assert len(caplog.records) == 1 and "Column 'num'" in caplog.text

@@ -228,7 +228,7 @@ def test_groups_keep_whole_groups_out_of_fold(mixed):
     X, y = mixed
     groups = np.arange(len(y)) // 6  # e.g. six rows per customer
     model = fast(max_trials=2).fit(X, y, groups=groups)
-    assert model.validation_ == "5-fold"
+    assert model.validation_["scheme"] == "5-fold grouped" and model.validation_["order"] == "group"
     splits = make_splits((y == "yes").astype(int), "binary", groups=groups)
     for train, valid in splits:
         assert not set(groups[train]) & set(groups[valid])
@@ -241,7 +241,7 @@ def test_time_ordered_splits(mixed):
 
     X, y = mixed
     model = fast(cv=TimeSeriesSplit(3), max_trials=3).fit(X, y)
-    assert model.validation_ == "3-fold"
+    assert model.validation_["scheme"] == "3-fold" and model.validation_["order"] == "custom"
     assert model.leaderboard_["status"].iloc[0] == "ok"
     assert model.predict_proba(X).shape == (len(X), 2)
 

@@ -154,3 +154,101 @@ def test_unfitted_predict_raises():
 
     with pytest.raises(NotFittedError):
         fast().predict(pd.DataFrame({"a": [1.0]}))
+
+
+# -- messy columns: mixed object columns, and columns whose type changes after fit ---------------
+def small():
+    return AutoPipeline(time_budget=5, max_trials=2, random_state=0, n_jobs=1, verbose=0)
+
+
+@pytest.fixture(scope="module")
+def messy():
+    """``m`` mixes numbers, strings and None (what read_csv gives for a messy column)."""
+    rng = np.random.default_rng(1)
+    n = 240
+    m = pd.Series(rng.choice(np.array([1, "x", None, 2.5, "3"], dtype=object), n), dtype=object)
+    X = pd.DataFrame({"x": rng.normal(size=n), "m": m, "day": pd.date_range("2021-01-01", periods=n, freq="D")})
+    y = ((X["x"] > 0) ^ (X["m"] == "x")).astype(int).to_numpy()
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def messy_model(messy):
+    X, y = messy
+    return small().fit(X, y)
+
+
+def test_mixed_object_column_at_fit_and_predict(messy, messy_model):
+    X, y = messy
+    assert messy_model.encoder_.schema_["m"] == "categorical"
+    assert messy_model.score(X, y) > 0.8  # the column is used: y depends on m == "x"
+    unseen = X.head(5).assign(m=pd.Series([3.0, "new", None, b"x", True], dtype=object))
+    proba = messy_model.predict_proba(unseen)
+    assert proba.shape == (5, 2) and np.isfinite(proba).all()
+    # 3.0 and "3" are one category, as are b"x" and "x"
+    same = X.head(5).assign(m=pd.Series(["3", "new", None, "x", "true"], dtype=object))
+    np.testing.assert_allclose(messy_model.predict_proba(same), proba)
+
+
+@pytest.mark.parametrize("kind", ["polars", "numpy"])
+def test_mixed_object_column_from_polars_and_numpy(messy, kind):
+    X, y = messy
+    if kind == "polars":
+        data = pl.from_pandas(X.drop(columns="m")).with_columns(pl.Series("m", X["m"].tolist(), dtype=pl.Object))
+        new = data.head(3).with_columns(pl.Series("m", [2.5, "zzz", None], dtype=pl.Object))
+    else:
+        data = X.to_numpy(dtype=object)
+        new = data[:3].copy()
+        new[:, 1] = [2.5, "zzz", None]
+    model = small().fit(data, y)
+    assert "categorical" in model.encoder_.schema_.values()
+    assert np.isfinite(model.predict_proba(new)).all()
+
+
+def test_drift_numbers_at_fit_strings_at_predict(messy, messy_model, caplog):
+    X, _ = messy
+    rows = X.head(6)
+    expected = messy_model.predict_proba(rows)
+    np.testing.assert_allclose(messy_model.predict_proba(rows.assign(x=rows["x"].astype(str))), expected)
+    with caplog.at_level("WARNING", logger="featsmith"):
+        proba = messy_model.predict_proba(rows.assign(x=["0.5", "n/a!", "-1", None, "2", "?"]))
+    assert np.isfinite(proba).all()
+    drift = [r.getMessage() for r in caplog.records if "holds strings now" in r.getMessage()]
+    assert len(drift) == 1 and "Column 'x' held numbers at fit" in drift[0] and "2 of 6" in drift[0]
+
+
+def test_drift_strings_at_fit_numbers_at_predict(messy, messy_model):
+    X, _ = messy
+    rows = X.head(6)
+    as_numbers = rows.assign(m=pd.Series([1, 2.5, 3, None, 3.0, 1.0]))  # float64 column
+    as_spelled = rows.assign(m=pd.Series(["1", "2.5", "3", None, "3", "1"], dtype=object))
+    np.testing.assert_allclose(messy_model.predict_proba(as_numbers), messy_model.predict_proba(as_spelled))
+    np.testing.assert_allclose(
+        messy_model.predict_proba(pl.from_pandas(as_numbers)), messy_model.predict_proba(as_spelled)
+    )
+
+
+def test_drift_datetimes_at_fit_strings_at_predict(messy, messy_model):
+    X, _ = messy
+    rows = X.head(6)
+    as_text = rows.assign(day=rows["day"].dt.strftime("%Y-%m-%d"))
+    np.testing.assert_allclose(messy_model.predict_proba(as_text), messy_model.predict_proba(rows))
+    junk = rows.assign(day=["someday"] * 6)  # nothing parses: missing dates, not a polars error
+    assert np.isfinite(messy_model.predict_proba(junk)).all()
+
+
+@pytest.mark.parametrize(
+    "column, values, match",
+    [
+        ("x", pd.date_range("2021-01-01", periods=6), r"Column 'x' of X held numbers at fit \(typed numeric\) but holds Datetime"),
+        ("day", np.arange(6), r"Column 'day' of X held datetimes at fit \(typed datetime\) but holds Int64"),
+        ("m", pd.Series([[1], [2], None, [3], [4], [5]], dtype=object), r"Column 'm' of X held strings at fit"),
+    ],
+)
+def test_drift_a_column_cannot_read_is_a_clear_error(messy, messy_model, column, values, match):
+    X, _ = messy
+    with pytest.raises(ValueError, match=match) as err:
+        messy_model.predict(X.head(6).assign(**{column: values}))
+    assert "as at fit, or refit" in str(err.value)
+    with pytest.raises(TypeError, match=r"Column 'm' mixes nested values \(list\) with scalars"):
+        messy_model.predict(X.head(2).assign(m=pd.Series([[1], "x"], dtype=object)))

@@ -253,6 +253,34 @@ def test_report_of_a_fitted_auto_pipeline(tmp_path):
         assert f"<td>{stage}</td>" in page
 
 
+def _facts(page):
+    return dict(re.findall(r'<div class="k">(.*?)</div><div class="v">(.*?)</div>', page))
+
+
+def test_the_validation_plan_and_threshold_are_in_the_summary(plan_and_importance):
+    model = _Fitted(_board(np.random.default_rng(1)), *plan_and_importance)
+    assert "validation" not in _facts(render_report(model))  # a model that records no plan
+    model.validation_ = "5-fold"  # saved before plans were dicts: the scheme alone
+    assert _facts(render_report(model))["validation"] == "5-fold"
+    model.validation_ = {
+        "scheme": "5-fold time-ordered", "order": "time", "column": "day",
+        "reason": "shuffled folds score 0.047 better than time order (4.7 standard errors)",
+        "check": {"random_loss": 0.41, "ordered_loss": 0.4567, "difference": 0.0467, "se": 0.01,
+                  "n_rows": 8000}}
+    facts = _facts(render_report(model))
+    assert facts["validation"] == "5-fold time-ordered by day"
+    assert facts["why this validation"] == html_escape(model.validation_["reason"])
+    assert facts["leak check"] == ("random loss 0.41, ordered loss 0.4567, difference 0.0467, "
+                                   "se 0.01, n rows 8000")
+    assert "decision threshold" not in facts  # regression
+    model.task_, model.classes_, model.decision_threshold_ = "binary", np.array(["no", "<yes>"]), 0.125
+    model.threshold_metric = "f1"
+    assert _facts(render_report(model))["decision threshold"] == html_escape("P(<yes>) >= 0.125, tuned for f1")
+    model.decision_threshold_, model.threshold_metric = 0.5, None
+    assert _facts(render_report(model))["decision threshold"] == html_escape(
+        "P(<yes>) >= 0.5 (the most probable class)")
+
+
 # -- experiment stores ---------------------------------------------------------------------
 
 

@@ -16,6 +16,7 @@ from featsmith.pipelines._context import Progress, RelationalInputs
 from featsmith.pipelines._trials import TrialResult
 from featsmith.pipelines._stages import (
     build_features,
+    choose_threshold,
     plan_validation,
     prepare,
     refit_members,
@@ -24,7 +25,7 @@ from featsmith.pipelines._stages import (
     select_ensemble,
 )
 
-STAGES = ["prepare", "validate", "baseline", "features", "search", "ensemble", "refit"]
+STAGES = ["prepare", "validate", "baseline", "features", "search", "ensemble", "threshold", "refit"]
 
 
 def _data(n=400, seed=0):
@@ -45,7 +46,7 @@ def stages():
     X, y = _data()
     budget = Budget(30.0)
     prepared = _prepared(X, y, budget)
-    validated = plan_validation(prepared.context, None)
+    validated = plan_validation(prepared.context, None, budget)
     ctx = prepared.context.with_plan(validated.plan)
     baseline = run_baseline(ctx, budget)
     ctx = ctx.with_plan(baseline.plan)
@@ -53,9 +54,10 @@ def stages():
     search = run_search(ctx, features, budget, max_trials=3, portfolio=True, time_budget=30.0, storage=None)
     ensemble = select_ensemble(ctx, features.view_trials + search.trials, features.runner, enabled=True,
                                max_predict_cost=3.0)
+    threshold = choose_threshold(ctx, ensemble, features.runner)
     refit = refit_members(ctx, ensemble, features.runner, budget)
     return dict(prepare=prepared, validate=validated, baseline=baseline, features=features, search=search,
-                ensemble=ensemble, refit=refit, ctx=ctx, budget=budget, X=X, y=y)
+                ensemble=ensemble, threshold=threshold, refit=refit, ctx=ctx, budget=budget, X=X, y=y)
 
 
 def test_each_stage_returns_its_named_frozen_result(stages):
@@ -83,12 +85,12 @@ def test_validation_plan_says_why():
     X, y = _data(60)
     budget = Budget(10.0)
     ctx = _prepared(X, y, budget).context
-    plan = plan_validation(ctx, None).plan
+    plan = plan_validation(ctx, None, budget).plan
     assert plan.scheme == "5-fold" and "shuffled folds, stratified" in plan.reason
-    plan = plan_validation(ctx, KFold(3)).plan
+    plan = plan_validation(ctx, KFold(3), budget).plan
     assert plan.scheme == "3-fold" and "KFold" in plan.reason
     grouped = _prepared(X, y, budget, groups=np.arange(60) // 4).context
-    plan = plan_validation(grouped, None).plan
+    plan = plan_validation(grouped, None, budget).plan
     assert "groups" in plan.reason
     for train, valid in plan.splits:
         assert not set(np.arange(60)[train] // 4) & set(np.arange(60)[valid] // 4)
@@ -99,7 +101,7 @@ def test_a_slow_baseline_cuts_kfold_and_measures_the_cost():
     # A baseline share too small for even one fold: k-fold is cut to the fold that finished.
     budget = Budget(10.0, shares={"baseline": 1e-4})
     prepared = _prepared(X, y, budget)
-    ctx = prepared.context.with_plan(plan_validation(prepared.context, None).plan)
+    ctx = prepared.context.with_plan(plan_validation(prepared.context, None, budget).plan)
     baseline = run_baseline(ctx, budget)
     assert baseline.plan.n_folds == 1 and baseline.plan.scheme == "holdout"
     assert "cut to 1 of 5 folds" in baseline.plan.reason
@@ -176,7 +178,7 @@ def test_fit_reads_as_its_stages():
     lines = [line for line in body.splitlines() if line.strip()]
     assert len(lines) <= 60
     for call in ("prepare(", "plan_validation(", "run_baseline(", "build_features(", "run_search(",
-                 "select_ensemble(", "refit_members("):
+                 "select_ensemble(", "choose_threshold(", "refit_members("):
         assert call in body
 
 

@@ -8,10 +8,21 @@ from featsmith.pipelines._stages.features import Features, build_features
 from featsmith.pipelines._stages.prepare import Prepared, prepare
 from featsmith.pipelines._stages.refit import Refit, refit_members
 from featsmith.pipelines._stages.search import Search, run_search
+from featsmith.pipelines._stages.threshold import (
+    Threshold,
+    check_threshold_metric,
+    check_threshold_task,
+    choose_threshold,
+    decide,
+    hard_labels,
+    label_metric_names,
+    needs_labels,
+)
 from featsmith.pipelines._stages.validation import Validated, make_splits, plan_validation
 
 __all__ = [
-    "Baseline", "Ensemble", "Features", "Prepared", "Refit", "Search", "StageResult", "Validated",
-    "build_features", "make_splits", "plan_validation", "prepare", "refit_members", "run_baseline",
-    "run_search", "select_ensemble",
+    "Baseline", "Ensemble", "Features", "Prepared", "Refit", "Search", "StageResult", "Threshold", "Validated",
+    "build_features", "check_threshold_metric", "check_threshold_task", "choose_threshold", "decide",
+    "hard_labels", "label_metric_names", "make_splits", "needs_labels", "plan_validation", "prepare",
+    "refit_members", "run_baseline", "run_search", "select_ensemble",
 ]

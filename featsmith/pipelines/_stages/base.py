@@ -18,7 +18,7 @@ class StageResult:
     ----------
     stage : str
         The stage's name (``"prepare"``, ``"validate"``, ``"baseline"``, ``"features"``,
-        ``"search"``, ``"ensemble"``, ``"refit"``).
+        ``"search"``, ``"ensemble"``, ``"threshold"``, ``"refit"``).
     seconds : float
         Wall-clock seconds the stage took.
     summary : str

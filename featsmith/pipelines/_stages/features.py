@@ -113,8 +113,12 @@ def build_features(ctx, baseline, budget, *, enabled, max_candidates, max_new_fe
     deadline = start + budget.features_seconds()
     rel = ctx.relational
     gen = FeatureGenerator(max_candidates=n_candidates, random_state=ctx.sub_seed, task=ctx.task)
+    # The out-of-fold target encodings follow the validation plan: earlier periods only, or
+    # whole groups.
+    plan = ctx.plan
     gen.fit(ctx.frame, ctx.y, tables=rel.tables, relationships=rel.relationships, cutoff_time=rel.cutoff_time,
-            time_index=rel.time_index, groups=ctx.groups)
+            time_index=rel.time_index, groups=plan.key if plan.order == "group" else None,
+            time_order=plan.key if plan.order == "time" else None)
     source = gen.candidate_source()
     timings["generate"] = time.perf_counter() - start
     if not source.names or not np.isfinite(baseline.trial.value):

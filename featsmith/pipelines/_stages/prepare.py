@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass
 
 import numpy as np
+import polars as pl
 
 from featsmith._frame import frame_kind
 from featsmith._validation import check_frame, check_target, extract_target, warn_infinite
@@ -58,9 +59,59 @@ def resolve_threads(n_jobs) -> int:
     return int(n_jobs)
 
 
+def time_key(frame: pl.DataFrame, column: str) -> np.ndarray:
+    """The values of ``column`` as int64 that sort like its times (missing values first)."""
+    col = frame.get_column(column)
+    if col.dtype == pl.String:
+        col = col.str.to_datetime(strict=False)
+    if not (col.dtype.is_temporal() or col.dtype.is_numeric()):
+        raise TypeError(
+            f"time column {column!r} has dtype {col.dtype}; pass a datetime, date or numeric column to "
+            "order the rows by."
+        )
+    if col.dtype.is_float():
+        col = col.rank("dense")  # floats keep their order as ranks
+    values = col.to_physical().cast(pl.Int64)
+    return values.fill_null(values.min() - 1 if values.null_count() < len(values) else 0).to_numpy()
+
+
+def _time_column(df, encoder, time_column, relational):
+    """The column that orders the rows in time: the user's, a cutoff-time column, or the
+    datetime column with the most distinct values."""
+    if time_column is not None:
+        if time_column not in df.columns:
+            raise ValueError(
+                f"time_column={time_column!r} is not a column of X (columns: {df.columns[:20]}); pass the "
+                "name of the column that orders the rows in time."
+            )
+        return time_column
+    if isinstance(relational.cutoff_time, str) and relational.cutoff_time in df.columns:
+        return relational.cutoff_time
+    dates = [c for c, kind in encoder.schema_.items() if kind == "datetime"]
+    return max(dates, key=lambda c: df.get_column(c).n_unique(), default=None)
+
+
+def _groups(df, groups):
+    if isinstance(groups, str):
+        if groups not in df.columns:
+            raise ValueError(
+                f"groups={groups!r} is not a column of X (columns: {df.columns[:20]}); pass the name of the "
+                "column holding the group labels, or one label per row."
+            )
+        return df.get_column(groups).to_numpy()
+    groups = np.asarray(groups)
+    if len(groups) != df.height:
+        raise ValueError(
+            f"groups has {len(groups)} values but X has {df.height} rows; pass one group label per row."
+        )
+    return groups
+
+
 @stage("prepare")
-def prepare(X, y, *, task, metric, random_state, n_jobs, groups, relational, progress, estimator_name) -> Prepared:
-    """Check ``X`` and ``y``, infer the task and the metric, and encode the raw columns."""
+def prepare(X, y, *, task, metric, random_state, n_jobs, groups, relational, progress, estimator_name,
+            time_column=None) -> Prepared:
+    """Check ``X`` and ``y``, infer the task and the metric, encode the raw columns, and find
+    what orders (``time_column``) or groups (``groups``: labels or a column name) the rows."""
     df = check_frame(X, estimator_name=estimator_name)
     df, y = extract_target(df, y)
     if df.width == 0:
@@ -69,11 +120,7 @@ def prepare(X, y, *, task, metric, random_state, n_jobs, groups, relational, pro
     if df.height < 2:
         raise ValueError("X has 1 sample (n_samples = 1); at least 2 samples are needed to fit.")
     if groups is not None:
-        groups = np.asarray(groups)
-        if len(groups) != df.height:
-            raise ValueError(
-                f"groups has {len(groups)} values but X has {df.height} rows; pass one group label per row."
-            )
+        groups = _groups(df, groups)
     warn_infinite(df)
     seed = resolve_seed(random_state)
     task = infer_task(y, task)
@@ -91,9 +138,17 @@ def prepare(X, y, *, task, metric, random_state, n_jobs, groups, relational, pro
             "No usable feature: every column of X is empty, constant or an identifier "
             f"(schema: {encoder.schema_}). Pass informative columns."
         )
+    time_col = _time_column(df, encoder, time_column, relational)
+    time_values = None if time_col is None else time_key(df, time_col)
+    cutoff = relational.cutoff_time
+    if time_col is None and cutoff is not None and not isinstance(cutoff, str):
+        # One cutoff timestamp per row: the time the row's prediction is made.
+        time_col = "cutoff_time"
+        time_values = time_key(pl.DataFrame({time_col: pl.Series(np.asarray(cutoff))}), time_col)
     context = FitContext(
         frame=df, y=y, y_enc=y_enc, X=Xmat, encoder=encoder, task=task, classes=classes, metric=metric,
         seed=seed, n_threads=resolve_threads(n_jobs), progress=progress, relational=relational, groups=groups,
+        time_column=time_col, time_values=time_values,
     )
     return Prepared(
         context=context, input_columns=list(df.columns),

@@ -1,4 +1,4 @@
-"""Stage 7, refit: every ensemble member on all rows while the budget allows, or its
+"""Stage 8, refit: every ensemble member on all rows while the budget allows, or its
 averaged fold models when a refit would overrun."""
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def refit_members(ctx, ensemble, runner, budget) -> Refit:
             fitted.append(family.member(family.refit(tr.params, tr.n_rounds, float("inf"))))
             kept.append(RefitMember(tr, member.weight, "all rows"))
             continue
-        n_train = np.mean([len(a) for a, _ in splits])
+        n_train = ctx.plan.n_train
         n_rounds = int(np.ceil(tr.n_rounds * n_rows / n_train))
         estimate = budget.cost.refit_seconds(tr) if budget.cost is not None else 0.0
         # In the units of the limit (the trials' own rounds), as the ensemble selection counted it.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, StratifiedKFold, train_test_split
@@ -68,18 +68,113 @@ def make_splits(y, task, *, cv=None, random_state=0, groups=None):
     return list(splitter.split(np.zeros((n, 1)), y))
 
 
-def _reason(ctx, cv, splits) -> str:
-    if cv is not None and not isinstance(cv, (int, np.integer)):
-        return f"the splitter given as cv ({type(cv).__name__})"
-    if ctx.groups is not None:
-        return "groups given: whole groups stay on one side"
-    if not splits:
-        return f"{ctx.n_rows} rows are too few to validate"
-    if cv is None and ctx.n_rows > HOLDOUT_MIN_ROWS:
-        return f"{ctx.n_rows:,} rows: one 80/20 holdout is already a tight estimate"
-    return f"{'cv given' if cv is not None else f'{ctx.n_rows:,} rows'}: shuffled folds" + (
-        ", stratified" if ctx.task != "regression" else ""
-    )
+def time_ordered_splits(key, n_folds=DEFAULT_FOLDS, holdout=False):
+    """Forward-chaining splits in time order: the rows cut into ``n_folds + 1`` consecutive
+    periods of about equal size, fold i trained on every period before period i + 1 and
+    validated on it (the first period is never validated); with ``holdout``, one split that
+    validates on the latest 20%. Rows with the same time stay in one period.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> splits = time_ordered_splits(np.arange(12), n_folds=2)
+    >>> [(tr.tolist(), va.tolist()) for tr, va in splits]
+    [([0, 1, 2, 3], [4, 5, 6, 7]), ([0, 1, 2, 3, 4, 5, 6, 7], [8, 9, 10, 11])]
+    """
+    key = np.asarray(key)
+    n = len(key)
+    order = np.argsort(key, kind="stable")
+    ordered = key[order]
+    first = np.searchsorted(ordered, ordered, side="left")
+    if holdout:
+        period = (first >= int(0.8 * n)).astype(np.int64)
+    else:
+        period = first * (n_folds + 1) // n
+    splits = []
+    for p in np.unique(period)[1:]:
+        train, valid = np.sort(order[period < p]), np.sort(order[period == p])
+        if len(train) and len(valid):
+            splits.append((train, valid))
+    return splits
+
+
+def _group_column(ctx):
+    """A column naming repeated entities (a customer, a store): an identifier-like name whose
+    values repeat, with at least 10 of them."""
+    from featsmith.featurize import looks_like_id_name
+
+    n = ctx.n_rows
+    for name in ctx.frame.columns:
+        if name == ctx.time_column or not looks_like_id_name(name):
+            continue
+        n_unique = ctx.frame.get_column(name).n_unique()
+        if 10 <= n_unique <= n / 2:
+            return name
+    return None
+
+
+def _shuffled_plan(ctx, cv, reason=None):
+    splits = make_splits(ctx.y_enc, ctx.task, cv=cv, random_state=ctx.sub_seed)
+    scheme = "none" if not splits else "holdout" if len(splits) == 1 else f"{len(splits)}-fold"
+    if reason is None:
+        if not splits:
+            reason = f"{ctx.n_rows} rows are too few to validate"
+        elif cv is None and ctx.n_rows > HOLDOUT_MIN_ROWS:
+            reason = f"{ctx.n_rows:,} rows: one 80/20 holdout is already a tight estimate"
+        else:
+            reason = f"{'cv given' if cv is not None else f'{ctx.n_rows:,} rows'}: shuffled folds" + (
+                ", stratified" if ctx.task != "regression" else "")
+    return ValidationPlan(splits, scheme, reason)
+
+
+def _time_plan(ctx, cv, reason, check=None):
+    n_folds = int(cv) if isinstance(cv, (int, np.integer)) else DEFAULT_FOLDS
+    holdout = cv in (None, "time") and ctx.n_rows > HOLDOUT_MIN_ROWS
+    splits = time_ordered_splits(ctx.time_values, n_folds, holdout=holdout)
+    base = "holdout" if len(splits) == 1 else f"{len(splits)}-fold"
+    return ValidationPlan(splits, f"{base} time-ordered", reason, order="time", column=ctx.time_column,
+                          key=ctx.time_values, check=check)
+
+
+def _group_plan(ctx, cv, groups, column, reason, check=None):
+    k = int(cv) if isinstance(cv, (int, np.integer)) else None
+    splits = make_splits(ctx.y_enc, ctx.task, cv=k, random_state=ctx.sub_seed, groups=groups)
+    base = "holdout" if len(splits) == 1 else f"{len(splits)}-fold"
+    return ValidationPlan(splits, f"{base} grouped", reason, order="group", column=column, key=groups,
+                          check=check)
+
+
+def _detect(ctx, budget):
+    """Random folds, unless the leak check finds them optimistic for the rows' time order or
+    their repeated entities (in that order of checking)."""
+    from featsmith.pipelines._stages.leak_check import check_leak
+
+    random_plan = _shuffled_plan(ctx, None)
+    if len(random_plan.splits) == 0:
+        return random_plan
+    deadline = budget.validation_deadline()
+    notes = []
+    candidates = []
+    if ctx.time_values is not None:
+        candidates.append(("time", ctx.time_column, ctx.time_values))
+    group_col = _group_column(ctx)
+    if group_col is not None:
+        candidates.append(("group", group_col, ctx.frame.get_column(group_col).to_numpy()))
+    for kind, column, key in candidates:
+        check = check_leak(ctx, kind, column, key, deadline)
+        if check is None:
+            notes.append(f"{kind} check by {column!r} not possible")
+            continue
+        if check.optimistic:
+            reason = f"shuffled folds are optimistic for {kind} by {column!r}: {check.describe()}"
+            if kind == "time":
+                return _time_plan(ctx, None, reason, check.as_dict())
+            return _group_plan(ctx, None, key, column, reason, check.as_dict())
+        notes.append(f"{kind} by {column!r} checked, within noise: {check.describe()}")
+        random_plan = replace(random_plan, check=check.as_dict())
+    if notes:
+        random_plan = replace(random_plan, reason=f"{random_plan.reason}; " + "; ".join(notes))
+    return random_plan
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -93,9 +188,38 @@ class Validated(StageResult):
 
 
 @stage("validate")
-def plan_validation(ctx, cv) -> Validated:
-    """Choose the validation plan: ``cv`` and ``groups`` when given, else by the row count."""
-    splits = make_splits(ctx.y_enc, ctx.task, cv=cv, random_state=ctx.sub_seed, groups=ctx.groups)
-    scheme = "none" if not splits else "holdout" if len(splits) == 1 else f"{len(splits)}-fold"
-    plan = ValidationPlan(splits, scheme, _reason(ctx, cv, splits))
+def plan_validation(ctx, cv, budget) -> Validated:
+    """Choose the validation plan.
+
+    The user's choice wins: a scikit-learn splitter as ``cv``; ``cv="time"`` (forward-chaining
+    folds in time order); ``cv="group"`` or ``groups`` (whole groups on one side); an int
+    (that many shuffled folds). Otherwise (``cv=None``) shuffled folds, unless the leak check
+    (:func:`~featsmith.pipelines._stages.leak_check.check_leak`, within the budget's
+    validation share) finds them optimistic for the time order of the rows or for a column
+    of repeated entities: then time-ordered or grouped folds.
+    """
+    ctx.progress.stage("validate")
+    if cv is not None and not isinstance(cv, (int, np.integer, str)):
+        splits = make_splits(ctx.y_enc, ctx.task, cv=cv, groups=ctx.groups)
+        plan = ValidationPlan(splits, f"{len(splits)}-fold" if len(splits) > 1 else "holdout",
+                              f"the splitter given as cv ({type(cv).__name__})", order="custom")
+    elif cv == "time":
+        if ctx.time_values is None:
+            raise ValueError("cv='time' needs a time order: pass time_column= (a column of X), or give X a "
+                             "datetime column.")
+        plan = _time_plan(ctx, cv, f"cv='time': forward-chaining folds by {ctx.time_column!r}")
+    elif cv == "group" or ctx.groups is not None:
+        groups, column = ctx.groups, "groups"
+        if groups is None:
+            column = _group_column(ctx)
+            if column is None:
+                raise ValueError("cv='group' needs groups: pass fit(..., groups=...) (labels, or the name of a "
+                                 "column of X).")
+            groups = ctx.frame.get_column(column).to_numpy()
+        plan = _group_plan(ctx, cv if cv != "group" else None, groups, column,
+                           "groups given: whole groups stay on one side")
+    elif cv is not None:
+        plan = _shuffled_plan(ctx, cv)
+    else:
+        plan = _detect(ctx, budget)
     return Validated(plan=plan, summary=f"{plan.scheme} ({plan.reason})")
