@@ -22,7 +22,8 @@ Usage::
     difference default - cv=5 on the later days (day bootstrap; positive = default better).
 (b) **Real data, split in time.** Suite tasks with a datetime column: train + test merged and
     cut at the 80% quantile of that column (earlier rows train, rows at or after it test; rows
-    with the same time stay on one side). The same two fits; the estimate, the later-rows score
+    with the same time stay on one side). The same two fits, and LightGBM's defaults on the
+    raw columns as the anchor; the estimate, the later-rows score
     with the paired bootstrap over test rows of ``bench_suite`` (positive = default better),
     the scheme and its reason, the generated features kept (``feature_plan_``) and trials.
 
@@ -44,7 +45,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import numpy as np
 import pandas as pd
 
-from bench_suite import Suite, add_suite_option, lower_is_better, paired_bootstrap, predictions, score
+from bench_suite import (Suite, add_suite_option, lgbm_frame, lgbm_model, lower_is_better, paired_bootstrap,
+                         predictions, score)
 
 # Suite tasks with a datetime column, and that column.
 TIME_TASKS = {
@@ -240,21 +242,29 @@ def part_b(args):
         fits = fit_pair(task, Xtr, ytr, Xte, yte, args, args.seed)
         (d_out, d), (r_out, r) = fits["default"], fits["cv=5"]
         diff, diff_se = paired_bootstrap(task, yte, d_out, r_out)
-        recs.append({"task": name, "metric": task["metric"], "column": column, "cut": cut,
+        anchor = lgbm_model(task, n_jobs=args.n_jobs).fit(lgbm_frame(Xtr), ytr)
+        anchor_out = predictions(task, anchor, lgbm_frame(Xte, ref=Xtr))
+        lgbm = score(task, yte, anchor_out)
+        vs_lgbm, vs_lgbm_se = paired_bootstrap(task, yte, d_out, anchor_out)
+        recs.append({"task": name, "metric": task["metric"], "column": column, "cut": cut, "lgbm": lgbm,
+                     "vs_lgbm": vs_lgbm, "vs_lgbm_se": vs_lgbm_se,
                      "rows": f"{len(Xtr):,} / {len(Xte):,}", "d": d, "r": r, "diff": diff, "diff_se": diff_se})
     print(f"\n### (b) real data split in time: budget {args.budget:g}s, n_jobs={args.n_jobs}, seed {args.seed}\n")
-    head = ["task", "metric", "split (test from)", "train / test rows", "default scheme", "leak check (SE)",
+    head = ["task", "metric", "split (test from)", "train / test rows", "LightGBM defaults later",
+            "default scheme", "leak check (SE)",
             "default estimate", "default later", "default optimism", "cv=5 estimate", "cv=5 later",
-            "cv=5 optimism", "default - cv=5 later (SE)", "features kept default / cv=5",
+            "cv=5 optimism", "default - cv=5 later (SE)", "default - LightGBM later (SE)",
+            "features kept default / cv=5",
             "trials default / cv=5", "fit s default / cv=5"]
     rows = []
     for x in recs:
         d, r = x["d"], x["r"]
         rows.append([x["task"], x["metric"], f"{x['column']} >= {x['cut']:%Y-%m-%d %H:%M}", x["rows"],
-                     d["validation"]["scheme"], check_cell(d["validation"]),
+                     f"{x['lgbm']:.5g}", d["validation"]["scheme"], check_cell(d["validation"]),
                      f"{d['estimate']:.5g}", f"{d['later']:.5g}", f"{d['optimism']:+.4g}",
                      f"{r['estimate']:.5g}", f"{r['later']:.5g}", f"{r['optimism']:+.4g}",
-                     f"{x['diff']:+.4g} ({x['diff_se']:.2g})", f"{len(d['features'])} / {len(r['features'])}",
+                     f"{x['diff']:+.4g} ({x['diff_se']:.2g})", f"{x['vs_lgbm']:+.4g} ({x['vs_lgbm_se']:.2g})",
+                     f"{len(d['features'])} / {len(r['features'])}",
                      f"{d['trials']} / {r['trials']}", f"{d['seconds']:.0f} / {r['seconds']:.0f}"])
     table(head, rows)
     print("The default's validation plan, and the features each fit kept:\n")
@@ -266,6 +276,8 @@ def part_b(args):
     better = [x["task"] for x in recs if x["diff"] > 2 * x["diff_se"]]
     print(f"default better than cv=5 on later rows by more than 2 SE: {len(better)} {better}; "
           f"worse by more than 2 SE: {len(worse)} {worse}")
+    below = [x["task"] for x in recs if x["vs_lgbm"] < -2 * x["vs_lgbm_se"]]
+    print(f"default below LightGBM defaults on later rows by more than 2 SE: {len(below)} {below}")
     print()
 
 

@@ -53,6 +53,10 @@ class ValidationPlan:
     check : dict or None
         The leak check that chose between random folds and ``order`` (see the validation
         stage), when it ran.
+    periods : int or None
+        For time order, how many consecutive periods of ``key`` the splits are cut from (each
+        split validates one period on the periods before it); the out-of-fold target encodings
+        use the same periods, so a validated row is encoded with its fold's training rows only.
     """
 
     splits: list
@@ -62,6 +66,7 @@ class ValidationPlan:
     column: str | None = None
     key: np.ndarray | None = field(default=None, repr=False)
     check: dict | None = None
+    periods: int | None = None
 
     @property
     def n_folds(self) -> int:

@@ -9,7 +9,7 @@ from featsmith import AutoPipeline
 from featsmith.pipelines._budget import Budget
 from featsmith.pipelines._context import Progress, RelationalInputs
 from featsmith.pipelines._stages import plan_validation, prepare
-from featsmith.pipelines._stages.validation import time_ordered_splits
+from featsmith.pipelines._stages.validation import time_ordered_splits, time_periods
 
 
 def _days(effect_scale, n_days=60, per_day=30, seed=0):
@@ -106,6 +106,27 @@ def test_time_ordered_splits_keep_ties_together_and_train_on_the_past():
         assert not set(key[train]) & set(key[valid])
     ((train, valid),) = time_ordered_splits(key, holdout=True)
     assert len(valid) == 10 and key[valid].min() == 8
+
+
+@pytest.mark.parametrize("holdout", [False, True])
+def test_time_ordered_encodings_use_only_the_folds_training_rows(holdout):
+    """A row a fold validates is encoded from that fold's training rows alone: changing the
+    targets of its own period and every later one leaves its encoding as it was."""
+    from featsmith.featurize import FeatureGenerator
+
+    rng = np.random.default_rng(1)
+    n = 600
+    X = pd.DataFrame({"city": rng.choice(list("abcdef"), n), "x": rng.normal(size=n)})
+    y = rng.normal(size=n)
+    key = rng.integers(0, 120, n)  # 120 days, rows out of order, several per day
+    splits = time_ordered_splits(key, n_folds=3, holdout=holdout)
+    gen_args = {"operators": ["te"], "random_state": 0, "n_folds": time_periods(3, holdout)}
+    te = FeatureGenerator(**gen_args).fit(X, y, time_order=key).candidate_source().evaluate(["te(city)"]).ravel()
+    for train, valid in splits:
+        y_later = np.where(key >= key[valid].min(), y + 100.0, y)
+        again = FeatureGenerator(**gen_args).fit(X, y_later, time_order=key)
+        np.testing.assert_allclose(again.candidate_source().evaluate(["te(city)"]).ravel()[valid], te[valid])
+        assert not np.isnan(te[valid]).any()
 
 
 def test_fit_validates_in_time_order_and_estimates_later_days():

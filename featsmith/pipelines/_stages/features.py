@@ -112,10 +112,12 @@ def build_features(ctx, baseline, budget, *, enabled, max_candidates, max_new_fe
     n_candidates = max_candidates if max_candidates is not None else max(planned, MIN_CANDIDATES)
     deadline = start + budget.features_seconds()
     rel = ctx.relational
-    gen = FeatureGenerator(max_candidates=n_candidates, random_state=ctx.sub_seed, task=ctx.task)
-    # The out-of-fold target encodings follow the validation plan: earlier periods only, or
-    # whole groups.
     plan = ctx.plan
+    # The out-of-fold target encodings follow the validation plan: whole groups, or earlier
+    # periods only, the plan's own periods, so that a row a fold validates is encoded from
+    # that fold's training rows alone, as a later row is at predict time.
+    n_folds = {"n_folds": plan.periods} if plan.order == "time" else {}
+    gen = FeatureGenerator(max_candidates=n_candidates, random_state=ctx.sub_seed, task=ctx.task, **n_folds)
     gen.fit(ctx.frame, ctx.y, tables=rel.tables, relationships=rel.relationships, cutoff_time=rel.cutoff_time,
             time_index=rel.time_index, groups=plan.key if plan.order == "group" else None,
             time_order=plan.key if plan.order == "time" else None)

@@ -14,6 +14,8 @@ from featsmith.pipelines._stages.base import StageResult, stage
 # already tight and k-fold would spend the budget on k fits per trial.
 HOLDOUT_MIN_ROWS = 20_000
 DEFAULT_FOLDS = 5
+# A time holdout validates the last of this many equal periods (the latest 20%).
+HOLDOUT_PERIODS = 5
 
 
 def make_splits(y, task, *, cv=None, random_state=0, groups=None):
@@ -72,7 +74,8 @@ def time_ordered_splits(key, n_folds=DEFAULT_FOLDS, holdout=False):
     """Forward-chaining splits in time order: the rows cut into ``n_folds + 1`` consecutive
     periods of about equal size, fold i trained on every period before period i + 1 and
     validated on it (the first period is never validated); with ``holdout``, one split that
-    validates on the latest 20%. Rows with the same time stay in one period.
+    validates on the latest 20% (the last of :data:`HOLDOUT_PERIODS` periods). Rows with the
+    same time stay in one period. :func:`time_periods` gives the number of periods.
 
     Examples
     --------
@@ -87,15 +90,21 @@ def time_ordered_splits(key, n_folds=DEFAULT_FOLDS, holdout=False):
     ordered = key[order]
     first = np.searchsorted(ordered, ordered, side="left")
     if holdout:
-        period = (first >= int(0.8 * n)).astype(np.int64)
+        period = (first * HOLDOUT_PERIODS // n == HOLDOUT_PERIODS - 1).astype(np.int64)
     else:
-        period = first * (n_folds + 1) // n
+        period = first * time_periods(n_folds, holdout) // n
     splits = []
     for p in np.unique(period)[1:]:
         train, valid = np.sort(order[period < p]), np.sort(order[period == p])
         if len(train) and len(valid):
             splits.append((train, valid))
     return splits
+
+
+def time_periods(n_folds, holdout):
+    """How many consecutive periods :func:`time_ordered_splits` cuts the rows into; the
+    out-of-fold target encodings use the same periods (see the features stage)."""
+    return HOLDOUT_PERIODS if holdout else n_folds + 1
 
 
 def _group_column(ctx):
@@ -133,7 +142,7 @@ def _time_plan(ctx, cv, reason, check=None):
     splits = time_ordered_splits(ctx.time_values, n_folds, holdout=holdout)
     base = "holdout" if len(splits) == 1 else f"{len(splits)}-fold"
     return ValidationPlan(splits, f"{base} time-ordered", reason, order="time", column=ctx.time_column,
-                          key=ctx.time_values, check=check)
+                          key=ctx.time_values, check=check, periods=time_periods(n_folds, holdout))
 
 
 def _group_plan(ctx, cv, groups, column, reason, check=None):
