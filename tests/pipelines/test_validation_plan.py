@@ -139,3 +139,40 @@ def test_fit_validates_in_time_order_and_estimates_later_days():
     shuffled = AutoPipeline(time_budget=15, max_trials=4, cv=5, random_state=0, n_jobs=1, verbose=0).fit(
         X[~later], y[~later])
     assert abs(model.best_score_ - rmse) < abs(shuffled.best_score_ - rmse)
+
+
+def test_time_ordered_feature_check_needs_the_latest_period_too():
+    """Generated features that win the pooled forward-fold score through an old period but
+    lose the latest one are not kept; with the latest one they are."""
+    from types import SimpleNamespace
+
+    from featsmith.pipelines._metrics import resolve_metric
+    from featsmith.pipelines._stages.features import _latest_period_holds
+    from featsmith.pipelines._trials import TrialResult
+
+    n = 300
+    y = np.zeros(n)
+    splits = time_ordered_splits(np.arange(n), n_folds=2)
+    (_, old), (_, latest) = splits
+    metric = resolve_metric("rmse", "regression")
+    runner = SimpleNamespace(
+        splits=splits, score_oof=lambda oof, rows: (metric.score_predictions(y[rows], oof[rows]), "ok"))
+    plan = SimpleNamespace(order="time")
+    ctx = SimpleNamespace(plan=plan, n_rows=n, metric=metric)
+    raw = np.zeros(n)
+    raw[old], raw[latest] = 10.0, 1.0
+    def trial(oof):
+        return TrialResult(params={}, value=metric.score_predictions(y, oof), n_rounds=0, seconds=0.0,
+                           status="ok", oof=oof, runner=runner)
+
+    baseline = trial(raw)
+    carried = raw.copy()
+    carried[old], carried[latest] = 2.0, 1.5  # better pooled, worse on the latest period
+    assert trial(carried).value > baseline.value
+    holds, note = _latest_period_holds(ctx, trial(carried), baseline, runner)
+    assert not holds and "latest period rmse 1.5 vs 1 without" in note
+    steady = raw.copy()
+    steady[old], steady[latest] = 2.0, 0.5
+    assert _latest_period_holds(ctx, trial(steady), baseline, runner)[0]
+    plan.order = "random"  # shuffled folds: the pooled score decides alone
+    assert _latest_period_holds(ctx, trial(carried), baseline, runner) == (True, "")
