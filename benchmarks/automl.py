@@ -45,6 +45,7 @@ from bench_suite import (
     paired_bootstrap,
     predictions,
     score,
+    validation_scheme,
 )
 
 
@@ -70,8 +71,7 @@ def run_featsmith(task, Xtr, ytr, Xte, yte, budget, n_jobs, seed, tables=None):
         "trials": len(m.leaderboard_),
         "new_features": 0 if m.feature_plan_ is None else len(m.feature_plan_.names),
         "ensemble": len(m.ensemble_),
-        # A dict since validation plans (scheme, order, reason, check); the scheme alone before.
-        "validation": m.validation_["scheme"] if isinstance(m.validation_, dict) else m.validation_,
+        "validation": validation_scheme(m),
     }
     # Logged as the pipeline reports them (older checkouts may lack some of these).
     log = {"stages": getattr(m, "stage_timings_", None), "fit_seconds": getattr(m, "fit_seconds_", None)}

@@ -114,6 +114,14 @@ def paired_bootstrap(task: dict, y_true, ours: dict, anchor: dict, n_boot=500, s
     return float(diff), float(np.std(diffs))
 
 
+def validation_scheme(model) -> str:
+    """A fitted AutoPipeline's validation scheme (``"5-fold"``, ``"holdout time-ordered"``, ...):
+    ``validation_`` is a dict since validation plans (issue 15), the scheme alone before, and
+    the scripts measure older checkouts too."""
+    plan = model.validation_
+    return plan["scheme"] if isinstance(plan, dict) else plan
+
+
 # ---------------------------------------------------------------- LightGBM defaults
 def lgbm_model(task: dict, **params):
     """``LGBMRegressor`` or ``LGBMClassifier`` at its defaults (``params`` added), silent."""

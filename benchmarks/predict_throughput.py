@@ -25,7 +25,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import lightgbm as lgb
 import numpy as np
 
-from bench_suite import Suite, add_suite_option
+from bench_suite import Suite, add_suite_option, validation_scheme
 
 
 def median_seconds(fn, repeats):
@@ -50,8 +50,7 @@ def measure(task, suite, budget, repeats):
     params = {"verbosity": -1, "seed": 0, **best["params"]}
     params["objective"] = {"regression": "regression", "binary": "binary", "multiclass": "multiclass"}[model.task_]
     n_rows = len(ytr)
-    # validation_ is a dict since validation plans ("5-fold time-ordered", ...), the scheme alone before.
-    scheme = model.validation_["scheme"] if isinstance(model.validation_, dict) else model.validation_
+    scheme = validation_scheme(model)
     folds = scheme.split()[0]
     k = int(folds.split("-")[0]) if folds.endswith("-fold") else 5  # holdout: 80/20
     n_fold_train = n_rows * (1 - 1 / k)

@@ -1,6 +1,6 @@
 """Candidate feature generation: column typing, encoders, operators, relational aggregation."""
 
-from featsmith.featurize._generator import FeatureGenerator, GeneratedCandidates
+from featsmith.featurize._generator import FeatureGenerator, GeneratedCandidates, time_periods
 from featsmith.featurize._ops import OPERATOR_NAMES
 from featsmith.featurize._plan import FeaturePlan
 from featsmith.featurize._relational import PRIMITIVES, RelationalSynth
@@ -19,4 +19,5 @@ __all__ = [
     "infer_column_kind",
     "infer_schema",
     "looks_like_id_name",
+    "time_periods",
 ]

@@ -408,20 +408,49 @@ class FeatureGenerator(TransformerMixin, BaseEstimator):
         return tags
 
 
-def _time_folds(n, n_folds, time_order):
-    """Fold of every row when folds are consecutive periods: equal shares of the rows in the
-    order of ``time_order``, rows with the same time always in the same fold."""
+def time_periods(time_order, n_periods):
+    """The period of every row when the rows, in the order of ``time_order``, are cut into
+    ``n_periods`` consecutive periods of about equal size (``0`` the earliest). Rows with the
+    same time are always in the same period.
+
+    FeatureGenerator's time-ordered target-encoding folds are these periods, and so are
+    AutoPipeline's time-ordered validation folds: with the same ``time_order`` and
+    ``n_periods`` a validated period is encoded from earlier periods only.
+
+    Parameters
+    ----------
+    time_order : array-like of shape (n_samples,)
+        A sortable value per row: numbers or datetime64.
+    n_periods : int
+
+    Returns
+    -------
+    ndarray of int64, shape (n_samples,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> time_periods(np.array([5, 1, 1, 3, 9, 7]), 3).tolist()
+    [1, 0, 0, 1, 2, 2]
+    """
     values = np.asarray(time_order)
-    if values.shape != (n,):
-        raise ValueError(f"time_order has shape {values.shape}; pass one time per row of X ({n} rows).")
     if values.dtype.kind == "M":
         values = values.astype("datetime64[ns]").view(np.int64)
+    n = len(values)
     order = np.argsort(values, kind="stable")
     ordered = values[order]
     first = np.searchsorted(ordered, ordered, side="left")  # ties start where their value starts
-    folds = np.empty(n, dtype=np.int64)
-    folds[order] = first * n_folds // n
-    return folds
+    periods = np.empty(n, dtype=np.int64)
+    periods[order] = first * n_periods // n
+    return periods
+
+
+def _time_folds(n, n_folds, time_order):
+    """Fold of every row when folds are consecutive periods (:func:`time_periods`)."""
+    values = np.asarray(time_order)
+    if values.shape != (n,):
+        raise ValueError(f"time_order has shape {values.shape}; pass one time per row of X ({n} rows).")
+    return time_periods(values, n_folds)
 
 
 def _assign_folds(n, n_folds, rng, groups=None):

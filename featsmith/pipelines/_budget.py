@@ -83,6 +83,10 @@ class TrialCost:
     def fold_seconds(self) -> float:
         return self.trial_seconds / max(self.n_folds, 1)
 
+    def selection_seconds(self, n_rows: int) -> float:
+        """A feature selection on ``n_rows`` rows: about three LightGBM fits on all of them."""
+        return 3 * self.fold_seconds * n_rows / max(self.n_train, 1.0)
+
     def refit_seconds(self, trial) -> float:
         """Seconds to refit ``trial`` (a :class:`TrialResult`) on every row.
 
@@ -215,7 +219,7 @@ class Budget:
         """
         allowance = self.features_seconds()
         cost = self.cost
-        fixed = cost.trial_seconds * 1.3 + 3 * cost.fold_seconds * n_rows / max(cost.n_train, 1.0)
+        fixed = cost.trial_seconds * 1.3 + cost.selection_seconds(n_rows)
         screening = allowance - fixed
         n = int(screening * SCREEN_CELLS_PER_SECOND / max(n_train_rows, 1))
         if n < MIN_CANDIDATES:

@@ -12,6 +12,11 @@ import numpy as np
 logger = logging.getLogger("featsmith")
 
 
+def row_log_loss(y, proba):
+    """Each row's log loss: ``-log`` of the probability given to its class (clipped at 1e-15)."""
+    return -np.log(np.clip(proba[np.arange(len(y)), y], 1e-15, 1.0))
+
+
 @dataclass(frozen=True, eq=False)
 class TrialResult:
     """One validated configuration: its score, cost and (while the fit needs them) its fold
@@ -221,8 +226,7 @@ class FoldRunner:
             return -np.inf, "failed"
         if self.task == "multiclass":
             # Guard against a multiclass blow-up (log loss above the class prior's).
-            p = np.clip(pred_scored[np.arange(len(y_scored)), y_scored], 1e-15, 1)
-            if float(-np.mean(np.log(p))) > self.prior_log_loss:
+            if float(np.mean(row_log_loss(y_scored, pred_scored))) > self.prior_log_loss:
                 return -np.inf, "diverged"
         return (value, status) if np.isfinite(value) else (-np.inf, "failed")
 

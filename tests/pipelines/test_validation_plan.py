@@ -9,7 +9,7 @@ from featsmith import AutoPipeline
 from featsmith.pipelines._budget import Budget
 from featsmith.pipelines._context import Progress, RelationalInputs
 from featsmith.pipelines._stages import plan_validation, prepare
-from featsmith.pipelines._stages.validation import time_ordered_splits, time_periods
+from featsmith.pipelines._stages.validation import period_count, time_ordered_splits
 
 
 def _days(effect_scale, n_days=60, per_day=30, seed=0):
@@ -120,7 +120,7 @@ def test_time_ordered_encodings_use_only_the_folds_training_rows(holdout):
     y = rng.normal(size=n)
     key = rng.integers(0, 120, n)  # 120 days, rows out of order, several per day
     splits = time_ordered_splits(key, n_folds=3, holdout=holdout)
-    gen_args = {"operators": ["te"], "random_state": 0, "n_folds": time_periods(3, holdout)}
+    gen_args = {"operators": ["te"], "random_state": 0, "n_folds": period_count(3, holdout)}
     te = FeatureGenerator(**gen_args).fit(X, y, time_order=key).candidate_source().evaluate(["te(city)"]).ravel()
     for train, valid in splits:
         y_later = np.where(key >= key[valid].min(), y + 100.0, y)

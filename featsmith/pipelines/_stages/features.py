@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -35,8 +35,6 @@ class Features(StageResult):
         The accepted features.
     screen : HalvingScreen or None
     selector : GBDTSelector or None
-    timings : dict
-        Seconds of the stage's steps (generate, screen, select, check).
     """
 
     runner: object
@@ -46,7 +44,6 @@ class Features(StageResult):
     plan: object = None
     screen: object = None
     selector: object = None
-    timings: dict = field(default_factory=dict)
 
 
 class _RowSubset:
@@ -125,12 +122,11 @@ def build_features(ctx, baseline, budget, *, enabled, max_candidates, max_new_fe
         return skip
     ctx.progress.stage("features")
     start = time.perf_counter()
-    timings = {}
     rows = np.flatnonzero(baseline.runner.valid_mask)
     planned, why = budget.features_plan(ctx.n_rows, len(rows))
     if not planned and not ctx.relational.given:
         # Checking generated features costs a trial and more: the search pays better here.
-        return Features(runner=baseline.runner, view_trials=[baseline.trial], summary=why)
+        return replace(skip, summary=why)
     n_candidates = max_candidates if max_candidates is not None else max(planned, MIN_CANDIDATES)
     deadline = start + budget.features_seconds()
     rel = ctx.relational
@@ -144,10 +140,8 @@ def build_features(ctx, baseline, budget, *, enabled, max_candidates, max_new_fe
             time_index=rel.time_index, groups=plan.key if plan.order == "group" else None,
             time_order=plan.key if plan.order == "time" else None)
     source = gen.candidate_source()
-    timings["generate"] = time.perf_counter() - start
     if not source.names or not np.isfinite(baseline.trial.value):
-        return Features(runner=baseline.runner, view_trials=[baseline.trial], timings=timings,
-                        summary="no candidate features")
+        return replace(skip, summary="no candidate features")
     # Next to the encoded columns, the screen drops monotone copies of them before they can
     # fill its finalists.
     with_base = ctx.X.shape[1] > 0
@@ -158,24 +152,20 @@ def build_features(ctx, baseline, budget, *, enabled, max_candidates, max_new_fe
                base=ctx.X[rows] if with_base else None,
                categorical_features=ctx.encoder.categorical_features_ if with_base else None)
     names = list(screen.selected_names_)
-    timings["screen"] = time.perf_counter() - start - sum(timings.values())
     selector = None
-    select_cost = 3 * budget.cost.fold_seconds * ctx.n_rows / max(budget.cost.n_train, 1.0)
-    if names and time.perf_counter() + select_cost < deadline:
+    if names and time.perf_counter() + budget.cost.selection_seconds(ctx.n_rows) < deadline:
         selector, names = _select(ctx, source.evaluate(names).astype(np.float64), names)
-        timings["select"] = time.perf_counter() - start - sum(timings.values())
     if gen.relational_ is not None:
         # Relational aggregates are what related tables are given for (featuretools' DFS
         # output): keep them all, numeric ones, and let the screen add derived features.
         relational = [n for n in gen.relational_.output_names if n in source.names and n not in names]
         names = relational + names
     if not names:
-        return Features(runner=baseline.runner, view_trials=[baseline.trial], screen=screen, selector=selector,
-                        timings=timings, summary=f"{len(source.names)} candidates, none selected")
+        return replace(skip, screen=screen, selector=selector,
+                       summary=f"{len(source.names)} candidates, none selected")
     X_aug = np.hstack([ctx.X, source.evaluate(names).astype(np.float64)])
     runner = LGBMTrialRunner(X_aug, ctx.y_enc, categorical=ctx.encoder.categorical_features_, **ctx.runner_args())
     trial = ctx.run_trial(runner, {}, budget.search_deadline(), budget.start)
-    timings["check"] = time.perf_counter() - start - sum(timings.values())
     base_value = baseline.trial.value
     holds, latest_note = (False, "") if trial.status != "ok" else _latest_period_holds(ctx, trial, baseline.trial, runner)
     if trial.status == "ok" and trial.value > base_value and holds:
@@ -184,15 +174,14 @@ def build_features(ctx, baseline, budget, *, enabled, max_candidates, max_new_fe
         m = ctx.metric
         return Features(
             runner=runner, view_trials=[trial], trial=trial, accepted=True, plan=gen.plan(names), screen=screen,
-            selector=selector, timings=timings,
+            selector=selector,
             summary=f"kept {len(names)} of {len(source.names)} candidates: {m.name} "
                     f"{m.natural(trial.value):.5g} vs {m.natural(base_value):.5g} without"
                     f"{'; ' + latest_note if latest_note else ''}",
         )
     runner.free()
-    return Features(
-        runner=baseline.runner, view_trials=[baseline.trial], trial=trial, screen=screen, selector=selector,
-        timings=timings,
+    return replace(
+        skip, trial=trial, screen=screen, selector=selector,
         summary=f"{len(names)} generated features did not validate better "
                 f"({ctx.metric.name} {ctx.metric.natural(trial.value):.5g} vs "
                 f"{ctx.metric.natural(base_value):.5g} without, {trial.status}"

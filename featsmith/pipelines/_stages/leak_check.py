@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from featsmith.pipelines._lgbm import LGBMTrialRunner
+from featsmith.pipelines._trials import row_log_loss
 
 logger = logging.getLogger("featsmith")
 
@@ -68,9 +69,7 @@ class LeakCheck:
 
 
 def _row_loss(task, y, pred):
-    if task == "regression":
-        return (y - pred) ** 2
-    return -np.log(np.clip(pred[np.arange(len(y)), y], 1e-15, 1.0))
+    return (y - pred) ** 2 if task == "regression" else row_log_loss(y, pred)
 
 
 def _cluster_se(diff, blocks):

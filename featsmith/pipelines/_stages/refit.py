@@ -52,6 +52,7 @@ def refit_members(ctx, ensemble, runner, budget) -> Refit:
     splits, n_rows, limit = ctx.splits, ctx.n_rows, ensemble.cost_limit
     hard_end = budget.hard_end
     fitted, kept, spent = [], [], 0.0
+    n_train = ctx.plan.n_train
     for member in ensemble.members:
         tr = member.trial
         family = tr.runner or runner
@@ -59,9 +60,8 @@ def refit_members(ctx, ensemble, runner, budget) -> Refit:
             fitted.append(family.member(family.refit(tr.params, tr.n_rounds, float("inf"))))
             kept.append(RefitMember(tr, member.weight, "all rows"))
             continue
-        n_train = ctx.plan.n_train
         n_rounds = int(np.ceil(tr.n_rounds * n_rows / n_train))
-        estimate = budget.cost.refit_seconds(tr) if budget.cost is not None else 0.0
+        estimate = budget.cost.refit_seconds(tr)  # measured by the baseline whenever there are splits
         # In the units of the limit (the trials' own rounds), as the ensemble selection counted it.
         cost = family.predict_cost(tr.params, tr.n_rounds)
         model = None

@@ -72,10 +72,11 @@ def make_splits(y, task, *, cv=None, random_state=0, groups=None):
 
 def time_ordered_splits(key, n_folds=DEFAULT_FOLDS, holdout=False):
     """Forward-chaining splits in time order: the rows cut into ``n_folds + 1`` consecutive
-    periods of about equal size, fold i trained on every period before period i + 1 and
-    validated on it (the first period is never validated); with ``holdout``, one split that
-    validates on the latest 20% (the last of :data:`HOLDOUT_PERIODS` periods). Rows with the
-    same time stay in one period. :func:`time_periods` gives the number of periods.
+    periods of about equal size (:func:`featsmith.featurize.time_periods`), fold i trained on
+    every period before period i + 1 and validated on it (the first period is never
+    validated); with ``holdout``, one split that validates on the latest 20% (the last of
+    :data:`HOLDOUT_PERIODS` periods). Rows with the same time stay in one period.
+    :func:`period_count` gives the number of periods.
 
     Examples
     --------
@@ -84,24 +85,20 @@ def time_ordered_splits(key, n_folds=DEFAULT_FOLDS, holdout=False):
     >>> [(tr.tolist(), va.tolist()) for tr, va in splits]
     [([0, 1, 2, 3], [4, 5, 6, 7]), ([0, 1, 2, 3, 4, 5, 6, 7], [8, 9, 10, 11])]
     """
-    key = np.asarray(key)
-    n = len(key)
-    order = np.argsort(key, kind="stable")
-    ordered = key[order]
-    first = np.searchsorted(ordered, ordered, side="left")
+    from featsmith.featurize import time_periods
+
+    period = time_periods(key, period_count(n_folds, holdout))
     if holdout:
-        period = (first * HOLDOUT_PERIODS // n == HOLDOUT_PERIODS - 1).astype(np.int64)
-    else:
-        period = first * time_periods(n_folds, holdout) // n
+        period = (period == HOLDOUT_PERIODS - 1).astype(np.int64)
     splits = []
     for p in np.unique(period)[1:]:
-        train, valid = np.sort(order[period < p]), np.sort(order[period == p])
+        train, valid = np.flatnonzero(period < p), np.flatnonzero(period == p)
         if len(train) and len(valid):
             splits.append((train, valid))
     return splits
 
 
-def time_periods(n_folds, holdout):
+def period_count(n_folds, holdout):
     """How many consecutive periods :func:`time_ordered_splits` cuts the rows into; the
     out-of-fold target encodings use the same periods (see the features stage)."""
     return HOLDOUT_PERIODS if holdout else n_folds + 1
@@ -142,7 +139,7 @@ def _time_plan(ctx, cv, reason, check=None):
     splits = time_ordered_splits(ctx.time_values, n_folds, holdout=holdout)
     base = "holdout" if len(splits) == 1 else f"{len(splits)}-fold"
     return ValidationPlan(splits, f"{base} time-ordered", reason, order="time", column=ctx.time_column,
-                          key=ctx.time_values, check=check, periods=time_periods(n_folds, holdout))
+                          key=ctx.time_values, check=check, periods=period_count(n_folds, holdout))
 
 
 def _group_plan(ctx, cv, groups, column, reason, check=None):
