@@ -97,6 +97,15 @@ def test_overrides_that_cannot_work_say_why():
         AutoPipeline(cv="weekly", verbose=0).fit(X, y)
 
 
+def test_a_time_column_that_is_not_times_and_time_with_groups_say_why():
+    X, y = _days(effect_scale=0.0)
+    X = X.assign(shift=np.where(np.arange(len(X)) % 2, "early", "late"))
+    with pytest.raises(ValueError, match="time column 'shift' holds strings that do not read as dates"):
+        _plan(X, y, time_column="shift")
+    with pytest.raises(ValueError, match="cv='time' and groups= are both given"):
+        _plan(X, y, cv="time", groups=np.arange(len(X)) % 10)
+
+
 def test_time_ordered_splits_keep_ties_together_and_train_on_the_past():
     key = np.repeat(np.arange(10), 5)[np.random.default_rng(0).permutation(50)]
     splits = time_ordered_splits(key, n_folds=4)

@@ -63,7 +63,14 @@ def time_key(frame: pl.DataFrame, column: str) -> np.ndarray:
     """The values of ``column`` as int64 that sort like its times (missing values first)."""
     col = frame.get_column(column)
     if col.dtype == pl.String:
-        col = col.str.to_datetime(strict=False)
+        try:
+            col = col.str.to_datetime(strict=False)
+        except pl.exceptions.ComputeError:
+            raise ValueError(
+                f"time column {column!r} holds strings that do not read as dates (e.g. "
+                f"{col.drop_nulls().head(1).to_list()}); pass a datetime, date or numeric column to order the "
+                "rows by."
+            ) from None
     if not (col.dtype.is_temporal() or col.dtype.is_numeric()):
         raise TypeError(
             f"time column {column!r} has dtype {col.dtype}; pass a datetime, date or numeric column to "

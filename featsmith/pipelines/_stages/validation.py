@@ -213,6 +213,9 @@ def plan_validation(ctx, cv, budget) -> Validated:
         if ctx.time_values is None:
             raise ValueError("cv='time' needs a time order: pass time_column= (a column of X), or give X a "
                              "datetime column.")
+        if ctx.groups is not None:
+            raise ValueError("cv='time' and groups= are both given, but the folds follow one of them: drop "
+                             "groups to validate in time order, or pass cv='group' to keep groups whole.")
         plan = _time_plan(ctx, cv, f"cv='time': forward-chaining folds by {ctx.time_column!r}")
     elif cv == "group" or ctx.groups is not None:
         groups, column = ctx.groups, "groups"
