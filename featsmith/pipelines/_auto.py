@@ -234,7 +234,7 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
         e.g. ``"14 trials, 1 skipped; stopped: next trial would not finish"``).
     search_stop_reason_ : str
         Why the search stopped: ``"space exhausted"``, ``"max_trials reached"``, ``"next
-        trial would not finish"`` or ``"budget spent"``.
+        trial would not finish"``, ``"budget spent"`` or ``"too few rows to validate"``.
     fit_seconds_ : float
 
     Examples
