@@ -5,7 +5,15 @@ The public entry point is :class:`featsmith.AutoPipeline`; the building blocks l
 :mod:`featsmith.pipelines`.
 """
 
+import os
+
 from featsmith._version import __version__
+
+# LightGBM and torch share the cores through OpenMP, whose idle threads spin by default: beside
+# any other busy process (a parallel trial, a notebook) a 2 s LightGBM fit then takes 10-30x
+# longer. Passive waiting costs nothing measurable here; set before either library loads its
+# OpenMP runtime, and only when the user has not chosen.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __all__ = ["AutoPipeline", "__version__"]
 

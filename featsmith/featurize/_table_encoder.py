@@ -29,10 +29,16 @@ class TableEncoder(TransformerMixin, BaseEstimator):
     frequency encodings, datetime parts, text statistics and missing indicators.
 
     Categorical columns become integer codes (most frequent category = 0) that LightGBM
-    treats natively (their positions are in ``categorical_features_``); categories outside the
-    ``max_categories`` most frequent, and categories never seen in training, become missing
-    (NaN), which LightGBM routes like any missing value. Their frequency encoding
-    (``freq(col)``, the training share of the category) is 0 for unseen categories.
+    treats natively (their positions are in ``categorical_features_``). The 255 most frequent
+    categories, and every other category seen in at least ``min_frequency`` training rows,
+    keep a code of their own, however many there are: a column with thousands of levels keeps
+    them all, as LightGBM on pandas categoricals would. Rarer categories beyond the first 255
+    (and those beyond ``max_categories``, when set) are grouped by how
+    often they occur, one code per band of counts (1, 2-3, 4-7, 8-15, ...), so a category seen
+    once shares its code with the other single-row categories rather than becoming missing.
+    Categories never seen in training become missing (NaN), which LightGBM routes like any
+    missing value. Their frequency encoding (``freq(col)``, the training share of the
+    category) is 0 for unseen categories.
     Infinite numbers are treated as missing. Identifier columns and columns that are all
     missing or constant in training are left out (see ``schema_``).
 
@@ -47,8 +53,11 @@ class TableEncoder(TransformerMixin, BaseEstimator):
     ----------
     schema : dict, optional
         ``{column: kind}`` overrides for :func:`infer_schema`.
-    max_categories : int, default=255
-        Most frequent categories kept as codes per categorical column.
+    max_categories : int, default=None
+        Most categories with a code of their own per column (the most frequent); the rest are
+        grouped by frequency like rare ones. ``None`` for no limit.
+    min_frequency : int, default=10
+        Training rows a category beyond the 255 most frequent needs for a code of its own.
     frequency_encoding : bool, default=True
         Add ``freq(col)`` for categorical columns.
     datetime_parts : bool, default=True
@@ -64,7 +73,10 @@ class TableEncoder(TransformerMixin, BaseEstimator):
     schema_ : dict
         The kind of every input column.
     categories_ : dict
-        Kept categories per categorical column, in code order.
+        Categories with a code of their own per categorical column, in code order.
+    grouped_categories_ : dict
+        Per categorical column, ``{category: code}`` of the categories grouped by frequency
+        (their codes follow those of ``categories_``).
     feature_names_in_ : ndarray of str
     feature_names_out_ : list of str
     categorical_features_ : list of int
@@ -86,7 +98,8 @@ class TableEncoder(TransformerMixin, BaseEstimator):
     def __init__(
         self,
         schema=None,
-        max_categories=255,
+        max_categories=None,
+        min_frequency=10,
         frequency_encoding=True,
         datetime_parts=True,
         missing_indicators=True,
@@ -94,18 +107,24 @@ class TableEncoder(TransformerMixin, BaseEstimator):
     ):
         self.schema = schema
         self.max_categories = max_categories
+        self.min_frequency = min_frequency
         self.frequency_encoding = frequency_encoding
         self.datetime_parts = datetime_parts
         self.missing_indicators = missing_indicators
         self.text_stats = text_stats
 
     def fit(self, X, y=None):
+        for param in ("max_categories", "min_frequency"):
+            value = getattr(self, param)
+            if value is not None and (not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1):
+                raise ValueError(f"{param}={value!r} must be a positive integer{' or None' if param == 'max_categories' else ''}.")
         df = check_frame(X, estimator_name="TableEncoder")
         self.schema_ = infer_schema(df, self.schema)
         self.feature_names_in_ = np.asarray(df.columns, dtype=object)
         self.n_features_in_ = df.width
         self.input_dtypes_ = {c: df.schema[c] for c in df.columns}
         self.categories_ = {}
+        self.grouped_categories_ = {}
         self.frequencies_ = {}
         self.has_time_of_day_ = {}
         self.missing_columns_ = []
@@ -122,7 +141,9 @@ class TableEncoder(TransformerMixin, BaseEstimator):
                     .sort(["n", name], descending=[True, False])
                 )
                 cats = counts.get_column(name).to_list()
-                self.categories_[name] = cats[: self.max_categories]
+                self.categories_[name], self.grouped_categories_[name] = _code_categories(
+                    cats, counts.get_column("n").to_numpy(), self.min_frequency, self.max_categories
+                )
                 self.frequencies_[name] = dict(
                     zip(cats, (counts.get_column("n") / n).to_list())
                 )
@@ -179,8 +200,10 @@ class TableEncoder(TransformerMixin, BaseEstimator):
             elif kind == "categorical":
                 s = to_strings(col, dtypes[name])
                 cats = self.categories_[name]
+                grouped = getattr(self, "grouped_categories_", {}).get(name, {})
                 exprs.append(
-                    s.replace_strict(cats, list(range(len(cats))), default=None, return_dtype=pl.Float64).alias(name)
+                    s.replace_strict(cats + list(grouped), list(range(len(cats))) + list(grouped.values()),
+                                     default=None, return_dtype=pl.Float64).alias(name)
                 )
                 if self.frequency_encoding:
                     freq = self.frequencies_[name]
@@ -244,6 +267,28 @@ class TableEncoder(TransformerMixin, BaseEstimator):
         tags.input_tags.categorical = True
         tags.input_tags.string = True
         return tags
+
+
+# The most frequent categories always keep a code of their own, however rare (LightGBM bins up
+# to 255 values of a feature separately anyway); the frequency rule only thins out the long tail.
+ALWAYS_CODED = 255
+
+
+def _code_categories(cats, counts, min_frequency, max_categories):
+    """``(kept, grouped)``: the categories (sorted by count, most frequent first) with a code of
+    their own, and ``{category: code}`` for the others, one code per power-of-two band of
+    counts that occurs, after the kept codes."""
+    counts = np.asarray(counts, dtype=np.int64)
+    n_kept = max(int(np.searchsorted(-counts, -min_frequency, side="right")), min(ALWAYS_CODED, len(cats)))
+    if max_categories is not None:
+        n_kept = min(n_kept, max_categories)
+    rest = counts[n_kept:]
+    if not len(rest):
+        return cats, {}
+    bands = np.floor(np.log2(rest)).astype(np.int64)
+    # Bands that occur, numbered from the most frequent down: dense codes after the kept ones.
+    codes = n_kept + np.unique(-bands, return_inverse=True)[1]
+    return cats[:n_kept], dict(zip(cats[n_kept:], codes.tolist()))
 
 
 __all__ = ["TableEncoder", "KINDS"]

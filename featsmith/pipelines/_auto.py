@@ -19,6 +19,7 @@ from featsmith.pipelines._metrics import resolve_metric
 from featsmith.pipelines._stages import (
     build_features,
     check_threshold_metric,
+    choose_rows,
     check_threshold_task,
     choose_threshold,
     decide,
@@ -27,6 +28,7 @@ from featsmith.pipelines._stages import (
     plan_validation,
     prepare,
     refit_members,
+    refit_on_all_rows,
     run_baseline,
     run_search,
     select_ensemble,
@@ -350,27 +352,36 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
                 progress=progress, estimator_name=type(self).__name__, time_column=self.time_column,
             )
             check_threshold_task(self.threshold_metric, prepared.context.task)
-            validated = plan_validation(prepared.context, self.cv, budget)
-            baseline = run_baseline(prepared.context.with_plan(validated.plan), budget)
-            ctx = prepared.context.with_plan(baseline.plan)
+            rows = choose_rows(prepared.context, budget)
+            # On a sample of a large table the search stages get the time the final refit on
+            # every row does not need, and reserve none for a refit of their own.
+            search_budget = budget if not rows.sampled else Budget(
+                budget.seconds - rows.final_seconds, start=budget.start, refits=False)
+            validated = plan_validation(rows.context, self.cv, search_budget)
+            baseline = run_baseline(rows.context.with_plan(validated.plan), search_budget)
+            ctx = rows.context.with_plan(baseline.plan)
             features = build_features(
-                ctx, baseline, budget, enabled=self.feature_generation, max_candidates=self.max_candidates,
+                ctx, baseline, search_budget, enabled=self.feature_generation, max_candidates=self.max_candidates,
                 max_new_features=self.max_new_features,
             )
             n_done = 1 + (features.trial is not None)
             search = run_search(
-                ctx, features, budget, max_trials=(self.max_trials or 10**9) - n_done, portfolio=self.portfolio,
-                time_budget=float(self.time_budget), storage=self.storage,
+                ctx, features, search_budget, max_trials=(self.max_trials or 10**9) - n_done,
+                portfolio=self.portfolio, time_budget=float(self.time_budget), storage=self.storage,
             )
             ensemble = select_ensemble(
                 ctx, features.view_trials + search.trials, features.runner, enabled=self.ensemble,
                 max_predict_cost=self.max_predict_cost,
             )
             threshold = choose_threshold(ctx, ensemble, features.runner, threshold_metric=self.threshold_metric)
-            refit = refit_members(ctx, ensemble, features.runner, budget)
+            if rows.sampled:
+                refit = refit_on_all_rows(prepared.context, rows, features, ensemble, threshold, baseline.trial,
+                                          budget)
+            else:
+                refit = refit_members(ctx, ensemble, features.runner, budget)
         finally:
             progress.close()
-        self._record(prepared, validated, baseline, features, search, ensemble, threshold, refit)
+        self._record(prepared, rows, validated, baseline, features, search, ensemble, threshold, refit)
         self.fit_seconds_ = budget.elapsed()
         logger.info(
             "AutoPipeline: %s, %s=%.5g (%s) from %d trials in %.1fs; search stopped: %s",
@@ -379,7 +390,7 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
         )
         return self
 
-    def _record(self, prepared, validated, baseline, features, search, ensemble, threshold, refit):
+    def _record(self, prepared, rows, validated, baseline, features, search, ensemble, threshold, refit):
         """Set the fitted attributes from the stages' results."""
         ctx = prepared.context
         self.task_, self.metric_ = ctx.task, ctx.metric.name
@@ -411,11 +422,12 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
         )
         best = best_trial(features.view_trials + search.trials)
         self.best_params_ = dict(best.params)
-        value = refit.value if len(refit.members) > 1 else best.value
+        value = refit.value if len(refit.members) > 1 or refit.checked else best.value
         self.best_score_ = ctx.metric.natural(value) if np.isfinite(value) else float("nan")
         self.tuning_history_ = search.history
         self.search_stop_reason_ = search.stop_reason
-        stages = [prepared, validated, baseline, features, search, ensemble, threshold, refit]
+        self.search_rows_ = rows.context.n_rows
+        stages = [prepared, rows, validated, baseline, features, search, ensemble, threshold, refit]
         self.stage_timings_ = {s.stage: s.seconds for s in stages}
         self.stages_ = pd.DataFrame(
             {"stage": [s.stage for s in stages], "seconds": [s.seconds for s in stages],

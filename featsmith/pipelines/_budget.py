@@ -125,6 +125,10 @@ class Budget:
         ``time.perf_counter()`` at the start of the fit (now by default).
     shares : dict, optional
         Overrides of :data:`SHARES`.
+    refits : bool, default=True
+        Whether the chosen models are refitted on the rows the trials ran on. False for the
+        search sample of a large table, whose models are refitted on every row by a later
+        stage with time of its own: nothing is then reserved for a refit.
 
     Examples
     --------
@@ -138,6 +142,7 @@ class Budget:
     seconds: float
     start: float = field(default_factory=time.perf_counter)
     shares: dict = field(default_factory=dict)
+    refits: bool = True
 
     def __post_init__(self):
         self.shares = {**SHARES, **self.shares}
@@ -189,6 +194,8 @@ class Budget:
         unused, and the margin alone is kept.
         """
         margin = 0.01 * self.seconds + 0.2
+        if not self.refits:
+            return margin
         if self.cost is None:
             return 2 * margin
         if best is None or not best.models:
@@ -241,6 +248,8 @@ class Budget:
         more than a longer trial; with k folds the averaged fold models stand in for a refit
         nearly as well, so only the holdout caps its trials.
         """
+        if not self.refits:
+            return deadline
         now = self.now()
         scale = self.cost.n_rows / max(self.cost.n_train, 1.0)
         left = self.end - 0.01 * self.seconds - now

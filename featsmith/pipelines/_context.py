@@ -195,6 +195,15 @@ class FitContext:
         """The seed as the 31-bit int that scikit-learn, LightGBM and the tuners accept."""
         return self.seed % (2**31)
 
+    def rows(self, rows: np.ndarray) -> "FitContext":
+        """The context of some rows only (the search sample of a large table)."""
+        take = (lambda a: None if a is None else a[rows])
+        rel = self.relational
+        if rel.cutoff_time is not None and not isinstance(rel.cutoff_time, str):
+            rel = replace(rel, cutoff_time=np.asarray(rel.cutoff_time)[rows])
+        return replace(self, frame=self.frame[rows], y=self.y[rows], y_enc=self.y_enc[rows], X=self.X[rows],
+                       groups=take(self.groups), time_values=take(self.time_values), relational=rel, plan=None)
+
     def with_plan(self, plan: ValidationPlan) -> "FitContext":
         return replace(self, plan=plan)
 

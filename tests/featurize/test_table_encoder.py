@@ -40,12 +40,61 @@ def test_values(frame):
     assert out["words(note)"].iloc[1] == 5
 
 
-def test_unseen_and_rare_categories():
-    X = pd.DataFrame({"c": ["a"] * 5 + ["b"] * 3 + ["c"]})
-    enc = TableEncoder(max_categories=2).fit(X)
-    out = enc.transform(pd.DataFrame({"c": ["a", "c", "new"]}))
-    assert out[0, 0] == 0 and np.isnan(out[1, 0]) and np.isnan(out[2, 0])
-    assert out[2, 1] == 0.0  # unseen category: frequency 0
+def test_rare_categories_are_grouped_by_frequency_not_made_missing():
+    # 255 categories with at least 3 rows fill the codes every category gets; beyond them a
+    # category needs min_frequency rows, and the rest share one code per band of counts.
+    values = ["a"] * 20 + ["q"] * 10 + [f"p{i:03d}" for i in range(254) for _ in range(3)] + ["r", "r", "s", "t"]
+    X = pd.DataFrame({"c": values})
+    new = pd.DataFrame({"c": ["a", "p253", "r", "s", "t", "new"]})
+    enc = TableEncoder().fit(X)
+    assert len(enc.categories_["c"]) == 255 and enc.categories_["c"][:2] == ["a", "q"]
+    out = enc.transform(new)
+    # p253 (3 rows) and r (2 rows) share band 2-3, s and t (1 row) band 1; unseen is missing.
+    assert out[:5, 0].tolist() == [0, 255, 255, 256, 256] and np.isnan(out[5, 0])
+    assert out[5, 1] == 0.0  # unseen category: frequency 0
+    out = TableEncoder(min_frequency=3).fit(X).transform(new)
+    assert out[:5, 0].tolist() == [0, 255, 256, 257, 257]  # p253 has 3 rows: a code of its own
+    capped = TableEncoder(max_categories=1).fit(X).transform(pd.DataFrame({"c": ["a", "q", "p000", "s"]}))
+    assert capped[:, 0].tolist() == [0, 1, 2, 3]  # beyond the cap: grouped by band, not missing
+
+
+@pytest.mark.parametrize("param", ["max_categories", "min_frequency"])
+def test_category_limits_are_checked(param):
+    with pytest.raises(ValueError, match=param):
+        TableEncoder(**{param: 0}).fit(pd.DataFrame({"c": ["a", "b"]}))
+
+
+def _many_level_data(n_rows, n_levels, seed):
+    """A binary target driven by a many-level categorical's per-level effect and one number."""
+    rng = np.random.default_rng(seed)
+    effect = rng.normal(0, 1.0, n_levels)
+    level = rng.integers(0, n_levels, n_rows)
+    x = rng.normal(size=n_rows)
+    logit = effect[level] + 0.5 * x
+    y = (rng.random(n_rows) < 1 / (1 + np.exp(-logit))).astype(int)
+    return pd.DataFrame({"level": pd.Categorical(np.char.add("L", level.astype(str))), "x": x}), y
+
+
+def test_high_cardinality_encoding_matches_lightgbm_on_pandas_categoricals():
+    """Every level with enough rows keeps its own code: LightGBM's defaults on the encoding
+    score at least as well as on pandas categoricals (they lost 0.04 AUC when the encoding
+    kept only the 255 most frequent levels)."""
+    import lightgbm as lgb
+    from sklearn.metrics import roc_auc_score
+
+    X, y = _many_level_data(40_000, 1_000, seed=0)
+    Xtr, Xte, ytr, yte = X.iloc[:30_000], X.iloc[30_000:], y[:30_000], y[30_000:]
+    params = dict(verbosity=-1, n_jobs=1, random_state=0)
+    plain = roc_auc_score(yte, lgb.LGBMClassifier(**params).fit(Xtr, ytr).predict_proba(Xte)[:, 1])
+
+    def encoded_auc(encoder):
+        enc = encoder.fit(Xtr)
+        model = lgb.LGBMClassifier(**params).fit(enc.transform(Xtr), ytr, categorical_feature=enc.categorical_features_)
+        return roc_auc_score(yte, model.predict_proba(enc.transform(Xte))[:, 1])
+
+    ours, truncated = encoded_auc(TableEncoder()), encoded_auc(TableEncoder(max_categories=255, min_frequency=10**9))
+    assert ours >= plain - 0.002, (ours, plain)
+    assert truncated < plain - 0.01  # the test can tell: codes for the 255 most frequent only lose
 
 
 def test_polars_and_set_output(frame):

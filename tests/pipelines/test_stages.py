@@ -16,6 +16,7 @@ from featsmith.pipelines._context import Progress, RelationalInputs
 from featsmith.pipelines._trials import TrialResult
 from featsmith.pipelines._stages import (
     build_features,
+    choose_rows,
     choose_threshold,
     plan_validation,
     prepare,
@@ -25,7 +26,7 @@ from featsmith.pipelines._stages import (
     select_ensemble,
 )
 
-STAGES = ["prepare", "validate", "baseline", "features", "search", "ensemble", "threshold", "refit"]
+STAGES = ["prepare", "rows", "validate", "baseline", "features", "search", "ensemble", "threshold", "refit"]
 
 
 def _data(n=400, seed=0):
@@ -46,7 +47,8 @@ def stages():
     X, y = _data()
     budget = Budget(30.0)
     prepared = _prepared(X, y, budget)
-    validated = plan_validation(prepared.context, None, budget)
+    rows = choose_rows(prepared.context, budget)
+    validated = plan_validation(rows.context, None, budget)
     ctx = prepared.context.with_plan(validated.plan)
     baseline = run_baseline(ctx, budget)
     ctx = ctx.with_plan(baseline.plan)
@@ -56,7 +58,7 @@ def stages():
                                max_predict_cost=3.0)
     threshold = choose_threshold(ctx, ensemble, features.runner)
     refit = refit_members(ctx, ensemble, features.runner, budget)
-    return dict(prepare=prepared, validate=validated, baseline=baseline, features=features, search=search,
+    return dict(prepare=prepared, rows=rows, validate=validated, baseline=baseline, features=features, search=search,
                 ensemble=ensemble, threshold=threshold, refit=refit, ctx=ctx, budget=budget, X=X, y=y)
 
 
@@ -177,8 +179,8 @@ def test_fit_reads_as_its_stages():
     body = source.split('"""')[2]  # after the docstring
     lines = [line for line in body.splitlines() if line.strip()]
     assert len(lines) <= 60
-    for call in ("prepare(", "plan_validation(", "run_baseline(", "build_features(", "run_search(",
-                 "select_ensemble(", "choose_threshold(", "refit_members("):
+    for call in ("prepare(", "choose_rows(", "plan_validation(", "run_baseline(", "build_features(", "run_search(",
+                 "select_ensemble(", "choose_threshold(", "refit_members(", "refit_on_all_rows("):
         assert call in body
 
 

@@ -5,8 +5,10 @@ from featsmith.pipelines._stages.baseline import Baseline, run_baseline
 from featsmith.pipelines._stages.base import StageResult
 from featsmith.pipelines._stages.ensemble import Ensemble, select_ensemble
 from featsmith.pipelines._stages.features import Features, build_features
+from featsmith.pipelines._stages.final import refit_on_all_rows
 from featsmith.pipelines._stages.prepare import Prepared, prepare
 from featsmith.pipelines._stages.refit import Refit, refit_members
+from featsmith.pipelines._stages.rows import Rows, choose_rows
 from featsmith.pipelines._stages.search import Search, run_search
 from featsmith.pipelines._stages.threshold import (
     Threshold,
@@ -21,8 +23,8 @@ from featsmith.pipelines._stages.threshold import (
 from featsmith.pipelines._stages.validation import Validated, make_splits, plan_validation
 
 __all__ = [
-    "Baseline", "Ensemble", "Features", "Prepared", "Refit", "Search", "StageResult", "Threshold", "Validated",
-    "build_features", "check_threshold_metric", "check_threshold_task", "choose_threshold", "decide",
+    "Baseline", "Ensemble", "Features", "Prepared", "Refit", "Rows", "Search", "StageResult", "Threshold", "Validated",
+    "build_features", "check_threshold_metric", "choose_rows", "check_threshold_task", "choose_threshold", "decide",
     "hard_labels", "label_metric_names", "make_splits", "needs_labels", "plan_validation", "prepare",
-    "refit_members", "run_baseline", "run_search", "select_ensemble",
+    "refit_members", "refit_on_all_rows", "run_baseline", "run_search", "select_ensemble",
 ]

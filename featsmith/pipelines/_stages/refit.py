@@ -34,12 +34,16 @@ class Refit(StageResult):
     members : list of RefitMember
         Weights renormalised over the members kept.
     value : float
-        Out-of-fold value of the members kept (the ensemble's value when none was dropped).
+        Out-of-fold value of the members kept (the ensemble's value when none was dropped),
+        or, when ``checked``, their value on the rows held out of the final fit.
+    checked : bool
+        Whether ``value`` comes from held-out rows (a large table's refit on every row).
     """
 
     model: WeightedModel
     members: list
     value: float
+    checked: bool = False
 
 
 @stage("refit")

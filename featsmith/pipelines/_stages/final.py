@@ -1,0 +1,107 @@
+"""Stage 9 on large data, refit on every row: the members the search chose on its sample are
+trained on every row, and the result is checked against LightGBM's defaults on every row.
+
+The search sample's models saw a fraction of the rows. Here each LightGBM member is boosted
+on every row but the held-out ones (:class:`~featsmith.pipelines._stages.rows.Rows`), its
+rounds found by early stopping on the stopping rows (the sample's round count does not carry
+over: more rows support more rounds). The other families keep their averaged fold models
+from the sample. LightGBM's defaults are trained on the same rows first: the floor. Both are
+scored on the check rows, which no model saw, and the floor replaces the ensemble when the
+ensemble does not score at least as well: the final model is never below LightGBM's defaults
+on every row, within the check rows' noise.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+import lightgbm as lgb
+import numpy as np
+
+from featsmith.pipelines._lgbm import EARLY_STOPPING_ROUNDS, MAX_ROUNDS, _Deadline
+from featsmith.pipelines._stages.base import stage
+from featsmith.pipelines._stages.refit import Refit, RefitMember
+from featsmith.pipelines._stages.rows import FLOOR_ROUNDS
+from featsmith.pipelines._stages.threshold import hard_labels, needs_labels
+from featsmith.pipelines._trials import WeightedModel
+
+logger = logging.getLogger("featsmith")
+
+
+def all_row_matrix(ctx, rows, features) -> np.ndarray:
+    """The columns the models use, for every row: the encoded columns, then the accepted
+    generated features, whose values on the sample's rows are the out-of-fold ones the
+    search used (a target encoding fitted on the sample encodes only the other rows)."""
+    if not features.accepted:
+        return ctx.X
+    n_raw = ctx.X.shape[1]
+    sample_values = features.runner.X[:, n_raw:]
+    X = np.empty((ctx.n_rows, n_raw + sample_values.shape[1]), dtype=np.float64)
+    X[:, :n_raw] = ctx.X
+    X[rows.search_rows, n_raw:] = sample_values
+    others = np.setdiff1d(np.arange(ctx.n_rows), rows.search_rows, assume_unique=True)
+    X[others, n_raw:] = features.plan.transform(ctx.frame[others]).to_numpy()
+    return X
+
+
+def _boost(params, train, n_rounds, deadline, stopping=None):
+    """``lgb.train`` up to ``n_rounds``, early-stopped on ``stopping`` when given, and stopped
+    at ``deadline`` (the rounds done so far are kept)."""
+    callbacks = [_Deadline(deadline)]
+    if stopping is not None:
+        callbacks.append(lgb.early_stopping(EARLY_STOPPING_ROUNDS, verbose=False))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return lgb.train(params, train, num_boost_round=n_rounds, valid_sets=[stopping] if stopping else None,
+                         callbacks=callbacks)
+
+
+def _score(ctx, threshold, pred, rows) -> float:
+    y = ctx.y_enc[rows]
+    if ctx.task == "regression":
+        return ctx.metric.score_predictions(y, pred)
+    if ctx.task == "binary" and needs_labels(ctx.metric):
+        pred = hard_labels(pred, threshold)
+    return ctx.metric.score_predictions(y, pred, classes=np.arange(ctx.n_classes))
+
+
+@stage("refit")
+def refit_on_all_rows(ctx, rows, features, ensemble, threshold, floor_trial, budget) -> Refit:
+    """Train LightGBM's defaults and the ensemble's LightGBM members on every row but the
+    held-out ones, and keep whichever scores better on the check rows."""
+    ctx.progress.stage(f"refit on {len(rows.fit_rows):,} rows")
+    runner = features.runner
+    X = all_row_matrix(ctx, rows, features)
+    full = lgb.Dataset(X, ctx.y_enc, categorical_feature=ctx.encoder.categorical_features_,
+                       params={"verbosity": -1, "feature_pre_filter": False}, free_raw_data=False).construct()
+    train, stopping = full.subset(rows.fit_rows), full.subset(rows.stop_rows)
+    floor_model = runner.member(_boost(runner._params({}), train, FLOOR_ROUNDS, budget.hard_end))
+    fitted, kept = [], []
+    for member in sorted(ensemble.members, key=lambda m: -m.weight):
+        tr = member.trial
+        if tr.family == "lightgbm":
+            booster = _boost(runner._params(tr.params), train, MAX_ROUNDS, budget.end, stopping)
+            fitted.append(runner.member(booster))
+            kept.append(RefitMember(tr, member.weight, f"all rows ({booster.best_iteration or booster.current_iteration()} rounds)"))
+        else:
+            family = tr.runner
+            fitted.append(family.member(family.fold_average(tr.models)))
+            kept.append(RefitMember(tr, member.weight, "fold average (search rows)"))
+    model = WeightedModel([(m.weight, out) for m, out in zip(kept, fitted)], ctx.task)
+    check = rows.check_rows
+    X_check = X[check]
+    ours = _score(ctx, threshold.threshold, model.predict(X_check), check)
+    floor_value = _score(ctx, threshold.threshold, floor_model.output(X_check), check)
+    m = ctx.metric
+    versus = f"{m.name} {m.natural(ours):.5g} vs {m.natural(floor_value):.5g} for LightGBM's defaults on every row"
+    del full, train, stopping
+    if ours >= floor_value or not np.isfinite(floor_value):
+        return Refit(model=model, members=kept, value=ours, checked=True,
+                     summary=f"{len(kept)} member(s) on {len(rows.fit_rows):,} rows; {len(check):,} held-out rows: "
+                             f"{versus}")
+    logger.info("The search's models scored below LightGBM's defaults on every row on the held-out rows; "
+                "keeping the defaults.")
+    floor = RefitMember(floor_trial, 1.0, f"all rows ({FLOOR_ROUNDS} rounds, LightGBM's defaults)")
+    return Refit(model=WeightedModel([(1.0, floor_model)], ctx.task), members=[floor], value=floor_value,
+                 checked=True, summary=f"LightGBM's defaults kept: {versus}")

@@ -1,0 +1,92 @@
+"""The large-table path: the search on a stratified sample, the refit on every row, and the
+check against LightGBM's defaults on every row. The row thresholds are lowered so that a few
+thousand rows take the path the millions of rows take."""
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from featsmith import AutoPipeline
+from featsmith.pipelines._stages import final, rows
+
+
+@pytest.fixture
+def small_thresholds(monkeypatch):
+    monkeypatch.setattr(rows, "SAMPLE_MIN_ROWS", 2_000)
+    monkeypatch.setattr(rows, "MIN_SAMPLE_ROWS", 1_500)
+    monkeypatch.setattr(rows, "PROBE_ROWS", 2_000)
+    # Trials here cost milliseconds: without a floor on the trials per search the sample
+    # would be every row.
+    monkeypatch.setattr(rows, "TRIALS_PER_SEARCH", 10**6)
+
+
+def _data(n, seed=0, classes=2):
+    rng = np.random.default_rng(seed)
+    level = rng.integers(0, 40, n)
+    X = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n), "level": [f"l{v}" for v in level],
+                      "when": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 10**6, n), "s")})
+    score = X["a"] + np.sin(level) + rng.normal(scale=0.7, size=n)
+    y = np.digitize(score, np.quantile(score, np.linspace(0, 1, classes + 1)[1:-1]))
+    return X, y
+
+
+def test_large_table_searches_a_sample_and_refits_on_every_row(small_thresholds):
+    X, y = _data(6_000, classes=3)
+    model = AutoPipeline(time_budget=8, random_state=0, n_jobs=1, verbose=0, portfolio=False).fit(X, y)
+    assert model.search_rows_ == 1_500
+    summary = dict(zip(model.stages_["stage"], model.stages_["summary"]))
+    assert summary["rows"].startswith("search on 1,500 of 6,000 rows")
+    assert "held-out rows" in summary["refit"]
+    assert all(how.startswith("all rows") for how in model.ensemble_["refit"])
+    proba = model.predict_proba(X.head(50))
+    assert proba.shape == (50, 3) and np.allclose(proba.sum(axis=1), 1.0)
+    assert np.isfinite(model.best_score_)
+    assert model.fit_seconds_ <= 8 * 1.1 + 1
+
+
+def test_sample_is_stratified_and_disjoint_from_the_held_out_rows(small_thresholds):
+    from featsmith.pipelines._budget import Budget
+    from featsmith.pipelines._context import Progress, RelationalInputs
+    from featsmith.pipelines._stages import choose_rows, prepare
+
+    X, y = _data(6_000)
+    y = (np.arange(6_000) % 10 == 0).astype(int)  # 10% positives
+    budget = Budget(8.0)
+    ctx = prepare(X, y, task="auto", metric=None, random_state=0, n_jobs=1, groups=None,
+                  relational=RelationalInputs(), progress=Progress(budget, 0), estimator_name="AutoPipeline").context
+    chosen = choose_rows(ctx, budget)
+    sample = chosen.search_rows
+    assert chosen.sampled and len(sample) == 1_500
+    assert abs(y[sample].mean() - 0.1) < 0.005  # each class in its share
+    held = np.concatenate([chosen.stop_rows, chosen.check_rows])
+    assert not np.intersect1d(sample, held).size and not np.intersect1d(chosen.fit_rows, held).size
+    # Rows in time order: the held-out rows are the latest, the check rows later than the stopping rows.
+    times = X["when"].to_numpy()
+    assert times[held].min() >= times[chosen.fit_rows].max()
+    assert times[chosen.check_rows].min() >= times[chosen.stop_rows].max()
+
+
+def test_defaults_on_every_row_replace_an_ensemble_that_checks_worse(small_thresholds, monkeypatch):
+    scored = []
+
+    def score(ctx, threshold, pred, rows_):
+        scored.append(pred)
+        # The ensemble is scored first: make it lose the check.
+        return -np.inf if len(scored) == 1 else 0.0
+
+    monkeypatch.setattr(final, "_score", score)
+    X, y = _data(6_000)
+    model = AutoPipeline(time_budget=6, random_state=0, n_jobs=1, verbose=0, portfolio=False).fit(X, y)
+    assert len(model.ensemble_) == 1 and "LightGBM's defaults" in model.ensemble_["refit"][0]
+    assert model.stages_.set_index("stage").loc["refit", "summary"].startswith("LightGBM's defaults kept")
+    again = pickle.loads(pickle.dumps(model))
+    np.testing.assert_allclose(again.predict_proba(X.head(20)), model.predict_proba(X.head(20)))
+
+
+def test_small_tables_use_every_row():
+    X, y = _data(800)
+    model = AutoPipeline(time_budget=3, max_trials=2, random_state=0, n_jobs=1, verbose=0).fit(X, y)
+    assert model.search_rows_ == 800
+    assert model.stages_.set_index("stage").loc["rows", "summary"] == "all 800 rows"
