@@ -69,33 +69,41 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
     1. **prepare**: check the input, infer the task and metric, type the columns and encode
        them for LightGBM (native categorical codes, frequency encodings, datetime parts, text
        statistics, missing indicators).
-    2. **validate**: the validation plan: ``cv``, ``groups`` or ``time_column`` when given;
+    2. **rows**: every row up to 200,000; above, a stratified sample sized from a probe of
+       what a row costs, so that a trial takes about 1/25 of the search's time, and held-out
+       rows (the latest, under a time order) for the final check.
+    3. **validate**: the validation plan: ``cv``, ``groups`` or ``time_column`` when given;
        else shuffled folds, unless a leak check finds them optimistic for the rows' time
        order or repeated entities (then time-ordered or grouped folds; see ``cv``).
-    3. **baseline**: LightGBM's defaults under that plan: the floor, and the planner's first
+    4. **baseline**: LightGBM's defaults under that plan: the floor, and the planner's first
        measurement of what a trial costs on this data.
-    4. **features**: :class:`featsmith.featurize.FeatureGenerator` enumerates candidate
+    5. **features**: :class:`featsmith.featurize.FeatureGenerator` enumerates candidate
        features (transforms, crosses, group-by statistics, out-of-fold target encodings,
        relational aggregations when ``tables`` are given), as many as the stage's share of
        the time can screen; :class:`featsmith.selectors.HalvingScreen` scores them by the
        held-out gain they add to the baseline's out-of-fold predictions (copies of the
        encoded columns dropped); :class:`featsmith.selectors.GBDTSelector` keeps the
-       survivors whose importance beats shuffled shadow columns; they are kept only if
-       LightGBM's defaults validate better with them (``feature_plan_``).
-    5. **search**: known-good LightGBM configurations, extra trees, a linear model (and the
+       survivors whose importance beats shuffled shadow columns; the out-of-fold target
+       encodings of categorical columns with 100 or more levels join them (alone when there
+       is no time to screen); they are kept only if LightGBM's defaults validate better with
+       them (``feature_plan_``).
+    6. **search**: known-good LightGBM configurations, extra trees, a linear model (and the
        neural head at 120 s or more), then TPE, stepped trial by trial through
        :class:`featsmith.tuners.Experiment`'s ask/tell. A trial that would not finish before
        the time the refit needs is told as ``skipped`` (not a failure). On a holdout split a
        LightGBM trial stops early enough for its own refit to fit. The search stops when the
        space is exhausted, ``max_trials`` is reached, or the next trial would not finish
        (``search_stop_reason_``).
-    6. **ensemble**: greedy ensemble selection (Caruana) over the best trials' out-of-fold
+    7. **ensemble**: greedy ensemble selection (Caruana) over the best trials' out-of-fold
        predictions, within a prediction-cost limit.
-    7. **threshold** (binary tasks): the decision threshold that maximises the label metric
+    8. **threshold** (binary tasks): the decision threshold that maximises the label metric
        (``threshold_metric``, or ``metric`` when it scores labels) on the ensemble's
        out-of-fold predictions; 0.5 otherwise (``decision_threshold_``).
-    8. **refit**: every ensemble member on all rows (rounds scaled to the row count), or its
-       averaged fold models when a refit would overrun the budget.
+    9. **refit**: every ensemble member on all rows (rounds scaled to the row count), or its
+       averaged fold models when a refit would overrun the budget. On a sample of a large
+       table: LightGBM's defaults on every row (the floor) and each LightGBM member on every
+       row, early-stopped on held-out rows; the floor replaces the ensemble when the ensemble
+       scores below it on the other held-out rows.
 
     The budget planner (:class:`featsmith.pipelines._budget.Budget`) sizes the stages from the
     measured cost of the baseline and the row count, and every deadline it hands out is
@@ -212,7 +220,9 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
         The best single trial's configuration.
     best_score_ : float
         Out-of-fold score of the final model (the ensemble's when there is one), in the
-        metric's natural units.
+        metric's natural units; on a large table, its score on the held-out check rows.
+    search_rows_ : int
+        Rows the search used: every row, or the sample of a table over 200,000 rows.
     validation_ : dict
         The validation plan: ``scheme`` (``"5-fold"``, ``"holdout"``, ``"5-fold
         time-ordered"``, ``"5-fold grouped"``, ...), ``order`` (``"random"``, ``"time"``,
@@ -229,8 +239,8 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
     model_ : object
         The refitted model(s).
     stage_timings_ : dict
-        Seconds per stage (``prepare``, ``validate``, ``baseline``, ``features``, ``search``,
-        ``ensemble``, ``threshold``, ``refit``).
+        Seconds per stage (``prepare``, ``rows``, ``validate``, ``baseline``, ``features``,
+        ``search``, ``ensemble``, ``threshold``, ``refit``).
     stages_ : pandas.DataFrame
         One row per stage: ``stage``, ``seconds`` and ``summary`` (what it decided and why,
         e.g. ``"14 trials, 1 skipped; stopped: next trial would not finish"``).
@@ -353,6 +363,8 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
             )
             check_threshold_task(self.threshold_metric, prepared.context.task)
             rows = choose_rows(prepared.context, budget)
+            if rows.sampled:
+                progress.rows = f"search on {rows.context.n_rows:,} of {prepared.context.n_rows:,} rows"
             # On a sample of a large table the search stages get the time the final refit on
             # every row does not need, and reserve none for a refit of their own.
             search_budget = budget if not rows.sampled else Budget(

@@ -104,6 +104,7 @@ class Progress:
     def __init__(self, budget, verbose: int):
         self.verbose = verbose
         self.budget = budget
+        self.rows = ""  # the rows the search uses, once a large table is sampled
         self._bar = None
         if verbose >= 1:
             import sys
@@ -114,8 +115,13 @@ class Progress:
                 self._bar = SearchProgress(budget.seconds)
 
     def stage(self, name: str) -> None:
+        """A stage starts: the bar (and the log) show it, the time spent against the budget,
+        and the rows the search uses."""
+        elapsed = self.budget.elapsed()
+        description = f"{name} ({self.rows})" if self.rows else name
+        logger.info("[%.0fs of %.0fs] %s", elapsed, self.budget.seconds, description)
         if self._bar is not None:
-            self._bar.update(self.budget.elapsed(), description=name)
+            self._bar.update(elapsed, description=description)
 
     def trials(self, n_trials: int, best_value: float) -> None:
         if self._bar is not None:

@@ -16,6 +16,22 @@ from featsmith.pipelines._trials import TrialResult
 
 logger = logging.getLogger("featsmith")
 
+# A categorical column with this many levels is where LightGBM's native handling is weakest
+# (few rows per level, a split groups at most 32 levels): its out-of-fold target encoding is
+# always among the features checked, and is generated alone when the budget allows no more.
+HIGH_CARDINALITY = 100
+
+
+def _high_cardinality(encoder) -> list:
+    grouped = getattr(encoder, "grouped_categories_", {})
+    return [c for c, cats in encoder.categories_.items() if len(cats) + len(grouped.get(c, {})) >= HIGH_CARDINALITY]
+
+
+def _target_encodings(names, columns) -> list:
+    """The target-encoding features (``te(col)``, one per class for multiclass) of ``columns``."""
+    prefixes = tuple(f"te({c})" for c in columns)
+    return [n for n in names if prefixes and n.startswith(prefixes)]
+
 
 @dataclass(frozen=True, kw_only=True)
 class Features(StageResult):
@@ -124,7 +140,11 @@ def build_features(ctx, baseline, budget, *, enabled, max_candidates, max_new_fe
     start = time.perf_counter()
     rows = np.flatnonzero(baseline.runner.valid_mask)
     planned, why = budget.features_plan(ctx.n_rows, len(rows))
-    if not planned and not ctx.relational.given:
+    high = _high_cardinality(ctx.encoder)
+    # Too little time to screen candidates: only the target encodings of high-cardinality
+    # columns, when one more trial (the check) still fits the stage's share.
+    te_only = not planned and not ctx.relational.given
+    if te_only and (not high or budget.features_seconds() < 1.3 * budget.cost.trial_seconds):
         # Checking generated features costs a trial and more: the search pays better here.
         return replace(skip, summary=why)
     n_candidates = max_candidates if max_candidates is not None else max(planned, MIN_CANDIDATES)
@@ -135,26 +155,31 @@ def build_features(ctx, baseline, budget, *, enabled, max_candidates, max_new_fe
     # periods only, the plan's own periods, so that a row a fold validates is encoded from
     # that fold's training rows alone, as a later row is at predict time.
     n_folds = {"n_folds": plan.periods} if plan.order == "time" else {}
-    gen = FeatureGenerator(max_candidates=n_candidates, random_state=ctx.sub_seed, task=ctx.task, **n_folds)
+    gen = FeatureGenerator(max_candidates=n_candidates, random_state=ctx.sub_seed, task=ctx.task,
+                           operators=["te"] if te_only else None, **n_folds)
     gen.fit(ctx.frame, ctx.y, tables=rel.tables, relationships=rel.relationships, cutoff_time=rel.cutoff_time,
             time_index=rel.time_index, groups=plan.key if plan.order == "group" else None,
             time_order=plan.key if plan.order == "time" else None)
     source = gen.candidate_source()
     if not source.names or not np.isfinite(baseline.trial.value):
         return replace(skip, summary="no candidate features")
-    # Next to the encoded columns, the screen drops monotone copies of them before they can
-    # fill its finalists.
-    with_base = ctx.X.shape[1] > 0
-    screen = HalvingScreen(n_keep=max_new_features, random_state=ctx.sub_seed, n_jobs=ctx.n_threads,
-                           task=_selector_task(ctx.task))
-    screened = source if len(rows) == ctx.n_rows else _RowSubset(source, rows)
-    screen.fit(screened, ctx.y_enc[rows], init_score=_raw_scores(baseline.trial.oof, ctx.task, rows),
-               base=ctx.X[rows] if with_base else None,
-               categorical_features=ctx.encoder.categorical_features_ if with_base else None)
-    names = list(screen.selected_names_)
-    selector = None
-    if names and time.perf_counter() + budget.cost.selection_seconds(ctx.n_rows) < deadline:
-        selector, names = _select(ctx, source.evaluate(names).astype(np.float64), names)
+    screen = selector = None
+    if te_only:
+        names = []
+    else:
+        # Next to the encoded columns, the screen drops monotone copies of them before they can
+        # fill its finalists.
+        with_base = ctx.X.shape[1] > 0
+        screen = HalvingScreen(n_keep=max_new_features, random_state=ctx.sub_seed, n_jobs=ctx.n_threads,
+                               task=_selector_task(ctx.task))
+        screened = source if len(rows) == ctx.n_rows else _RowSubset(source, rows)
+        screen.fit(screened, ctx.y_enc[rows], init_score=_raw_scores(baseline.trial.oof, ctx.task, rows),
+                   base=ctx.X[rows] if with_base else None,
+                   categorical_features=ctx.encoder.categorical_features_ if with_base else None)
+        names = list(screen.selected_names_)
+        if names and time.perf_counter() + budget.cost.selection_seconds(ctx.n_rows) < deadline:
+            selector, names = _select(ctx, source.evaluate(names).astype(np.float64), names)
+    names += [n for n in _target_encodings(source.names, high) if n not in names]
     if gen.relational_ is not None:
         # Relational aggregates are what related tables are given for (featuretools' DFS
         # output): keep them all, numeric ones, and let the screen add derived features.

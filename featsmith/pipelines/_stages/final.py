@@ -14,11 +14,13 @@ on every row, within the check rows' noise.
 from __future__ import annotations
 
 import logging
+import time
 import warnings
 
 import lightgbm as lgb
 import numpy as np
 
+from featsmith.pipelines._budget import DEFAULT_LEARNING_RATE, _leaf_factor
 from featsmith.pipelines._lgbm import EARLY_STOPPING_ROUNDS, MAX_ROUNDS, _Deadline
 from featsmith.pipelines._stages.base import stage
 from featsmith.pipelines._stages.refit import Refit, RefitMember
@@ -27,6 +29,29 @@ from featsmith.pipelines._stages.threshold import hard_labels, needs_labels
 from featsmith.pipelines._trials import WeightedModel
 
 logger = logging.getLogger("featsmith")
+
+# The most a member's learning rate is raised to so that its rounds fit the time left.
+MAX_LEARNING_RATE = 0.3
+
+
+def fitted_config(config: dict, n_rounds: int, search_rows: int, fit_rows: int, round_seconds: float,
+                  seconds: float) -> dict:
+    """``config`` for a refit on ``fit_rows`` rows in ``seconds``, when LightGBM's defaults take
+    ``round_seconds`` per round there.
+
+    More rows support more rounds (the trial's ``n_rounds`` on ``search_rows`` rows grows about
+    with the square root of the rows here). When those rounds would not fit, the learning rate
+    is raised in proportion (rounds times learning rate is about constant; at most
+    :data:`MAX_LEARNING_RATE`), so that the member finishes boosting rather than stopping
+    early at the deadline, undertrained.
+    """
+    per_round = round_seconds * _leaf_factor(config) / _leaf_factor({})
+    affordable = seconds / max(per_round, 1e-9)
+    needed = n_rounds * np.sqrt(fit_rows / max(search_rows, 1)) + EARLY_STOPPING_ROUNDS
+    if needed <= affordable:
+        return dict(config)
+    rate = config.get("learning_rate", DEFAULT_LEARNING_RATE)
+    return {**config, "learning_rate": float(min(MAX_LEARNING_RATE, rate * needed / max(affordable, 1.0)))}
 
 
 def all_row_matrix(ctx, rows, features) -> np.ndarray:
@@ -76,12 +101,27 @@ def refit_on_all_rows(ctx, rows, features, ensemble, threshold, floor_trial, bud
     full = lgb.Dataset(X, ctx.y_enc, categorical_feature=ctx.encoder.categorical_features_,
                        params={"verbosity": -1, "feature_pre_filter": False}, free_raw_data=False).construct()
     train, stopping = full.subset(rows.fit_rows), full.subset(rows.stop_rows)
+    started = time.perf_counter()
     floor_model = runner.member(_boost(runner._params({}), train, FLOOR_ROUNDS, budget.hard_end))
+    floor_seconds = time.perf_counter() - started
+    round_seconds = floor_seconds / FLOOR_ROUNDS
     fitted, kept = [], []
-    for member in sorted(ensemble.members, key=lambda m: -m.weight):
+    members = sorted(ensemble.members, key=lambda m: -m.weight)
+    n_boosted = sum(m.trial.family == "lightgbm" for m in members)
+    for member in members:
         tr = member.trial
         if tr.family == "lightgbm":
-            booster = _boost(runner._params(tr.params), train, MAX_ROUNDS, budget.end, stopping)
+            share = budget.remaining() * 0.95 / max(n_boosted, 1)
+            n_boosted -= 1
+            if not tr.params or share < floor_seconds:
+                # LightGBM's defaults are the floor itself; and a member with less time than
+                # the floor took would stop undertrained: the floor stands in for either.
+                fitted.append(floor_model)
+                kept.append(RefitMember(tr, member.weight, f"all rows ({FLOOR_ROUNDS} rounds, LightGBM's defaults)"))
+                continue
+            config = fitted_config(tr.params, tr.n_rounds, rows.context.n_rows, len(rows.fit_rows), round_seconds,
+                                   share)
+            booster = _boost(runner._params(config), train, MAX_ROUNDS, budget.now() + share, stopping)
             fitted.append(runner.member(booster))
             kept.append(RefitMember(tr, member.weight, f"all rows ({booster.best_iteration or booster.current_iteration()} rounds)"))
         else:
