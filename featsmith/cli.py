@@ -39,6 +39,10 @@ __all__ = ["CLIError", "build_parser", "main"]
 PROG = "featsmith"
 # Missing-value spellings read as null from CSV (pandas reads these as NaN too).
 CSV_NULLS = ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None"]
+# How the CLI reads CSV, whole or in chunks: types from the whole file, ISO dates parsed.
+CSV_OPTIONS = {"infer_schema_length": None, "try_parse_dates": True, "null_values": CSV_NULLS}
+# Rows `featsmith predict` reads, predicts and writes at a time: memory grows with it.
+CHUNK_ROWS = 200_000
 STORE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 DEMO_THRESHOLD_METRIC = "matthews_corrcoef"
 # Metrics of predicted labels (and their _macro, _weighted, ... averages): a binary model's
@@ -97,6 +101,22 @@ def _check_table_path(path: Path) -> None:
         )
 
 
+@contextlib.contextmanager
+def _reading(path, fmt):
+    """Turn any failure to read ``path`` into one CLIError: "cannot read it as CSV/Parquet"."""
+    import polars as pl
+
+    try:
+        yield
+    except CLIError:
+        raise
+    # polars and pyarrow raise many unrelated types for corrupt input (a Rust panic is not even
+    # an Exception); all of them mean "this file cannot be read".
+    except (Exception, pl.exceptions.PanicException) as exc:
+        kind = "Parquet" if fmt == "parquet" else "CSV"
+        raise CLIError(f"{path}: cannot read it as {kind}: {_first_line(exc)}") from None
+
+
 def _read_table(path):
     """Read a .csv, .csv.gz or .parquet file into a polars DataFrame.
 
@@ -113,33 +133,102 @@ def _read_table(path):
     path = Path(path)
     _check_table_path(path)
     fmt = _table_format(path)
-    try:
-        if fmt == "parquet":
-            frame = pl.read_parquet(path)
-        else:
-            frame = pl.read_csv(
-                path, infer_schema_length=None, try_parse_dates=True, null_values=CSV_NULLS
-            )
-    # polars and pyarrow raise many unrelated types for corrupt input (a Rust panic is not even
-    # an Exception); all of them mean "this file cannot be read".
-    except (Exception, pl.exceptions.PanicException) as exc:
-        kind = "Parquet" if fmt == "parquet" else "CSV"
-        raise CLIError(f"{path}: cannot read it as {kind}: {_first_line(exc)}") from None
+    with _reading(path, fmt):
+        frame = pl.read_parquet(path) if fmt == "parquet" else pl.read_csv(path, **CSV_OPTIONS)
     if frame.height == 0:
         raise CLIError(f"{path}: the file has no data rows")
     return frame
 
 
-def _write_table(frame, path) -> None:
-    """Write a polars DataFrame as CSV, gzipped CSV or zstd Parquet, chosen by extension."""
+def _scan_table(path):
+    """A lazy polars scan of a .csv, .csv.gz or .parquet file, read as :func:`_read_table`
+    reads it, and its column names. Only the schema is read here (for CSV: one pass to infer
+    the types from the whole file, as the whole-table read does)."""
+    import polars as pl
+
+    path = Path(path)
+    _check_table_path(path)
     fmt = _table_format(path)
-    if fmt == "parquet":
-        frame.write_parquet(path, compression="zstd")
-    elif fmt == "csv.gz":
-        with gzip.open(path, "wb") as fh:
-            frame.write_csv(fh)
-    else:
-        frame.write_csv(path)
+    with _reading(path, fmt):
+        frame = pl.scan_parquet(path) if fmt == "parquet" else pl.scan_csv(path, **CSV_OPTIONS)
+        columns = frame.collect_schema().names()
+    return frame, columns
+
+
+def _read_chunks(frame, path, chunk_rows):
+    """Yield the rows of a lazy scan in order, as DataFrames of at most ``chunk_rows`` rows.
+
+    polars' streaming engine reads the file once and waits while a chunk is being used, so
+    memory holds a few chunks, not the table.
+
+    Raises
+    ------
+    CLIError
+        If the file cannot be parsed (possibly after earlier chunks were yielded) or has no rows.
+    """
+    fmt = _table_format(path)
+    with _reading(path, fmt):
+        # lazy: nothing is read before the first chunk is asked for.
+        batches = frame.collect_batches(chunk_size=chunk_rows, lazy=True)
+    rows = 0
+    while True:
+        with _reading(path, fmt):
+            # next() with a default: a StopIteration must not pass through _reading.
+            chunk = next(batches, None)
+        if chunk is None:
+            break
+        if chunk.height:
+            rows += chunk.height
+            yield chunk
+    if rows == 0:
+        raise CLIError(f"{path}: the file has no data rows")
+
+
+class _TableWriter:
+    """Write a table chunk by chunk: CSV (one header) to stdout, or a .csv, .csv.gz or zstd
+    .parquet file (one row group per chunk), chosen by extension.
+
+    A file is written under a temporary name beside it and renamed when the ``with`` block
+    ends without an error, so a failed run leaves no partial output. ``rows`` counts the rows
+    written.
+    """
+
+    def __init__(self, path: Path | None):
+        self.path = path
+        self.rows = 0
+        self._fmt = None if path is None else _table_format(path)
+        self._tmp = None if path is None else path.with_name(f".{path.name}.partial")
+        self._file = None  # an open CSV file, or a pyarrow ParquetWriter
+
+    def __enter__(self):
+        return self
+
+    def write(self, frame) -> None:
+        header = self.rows == 0
+        if self.path is None:
+            sys.stdout.write(frame.write_csv(include_header=header))
+        elif self._fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            table = frame.to_arrow()
+            if self._file is None:
+                self._file = pq.ParquetWriter(self._tmp, table.schema, compression="zstd")
+            self._file.write_table(table)
+        else:
+            if self._file is None:
+                opener = gzip.open if self._fmt == "csv.gz" else open
+                self._file = opener(self._tmp, "wb")
+            frame.write_csv(self._file, include_header=header)
+        self.rows += frame.height
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if self._file is not None:
+            self._file.close()
+        if self._tmp is not None and self._tmp.exists():
+            if exc_type is None:
+                os.replace(self._tmp, self.path)
+            else:
+                self._tmp.unlink()
 
 
 def _columns_preview(columns, limit=12) -> str:
@@ -200,19 +289,32 @@ def _load_model(path):
     return model
 
 
-def _model_columns(model, frame, path):
-    """The columns the model was fitted on, in fit order; extra columns are ignored."""
+def _model_column_names(model, columns, path) -> list[str] | None:
+    """The columns the model was fitted on, in fit order (None: the model records none).
+
+    Raises
+    ------
+    CLIError
+        Naming the model's columns that ``columns`` lacks.
+    """
     names = getattr(model, "feature_names_in_", None)
     if names is None or len(names) == 0:
-        return frame
+        return None
     names = [str(c) for c in names]
-    missing = [c for c in names if c not in frame.columns]
+    present = set(columns)
+    missing = [c for c in names if c not in present]
     if missing:
         raise CLIError(
             f"{path}: missing column(s) {_columns_preview(missing, 8)} that the model was "
             "trained on; add them (empty values are fine)"
         )
-    return frame.select(names)
+    return names
+
+
+def _model_columns(model, frame, path):
+    """The columns the model was fitted on, in fit order; extra columns are ignored."""
+    names = _model_column_names(model, frame.columns, path)
+    return frame if names is None else frame.select(names)
 
 
 def _first_line(exc) -> str:
@@ -584,11 +686,11 @@ class _Console:
     def progress(self, description, total=None, enabled=None, file=None):
         """A spinner (or a bar when ``total`` is known) with elapsed time, on stderr.
 
-        Yields a function ``advance()`` to call when one of ``total`` steps is done.
+        Yields a function ``advance(steps=1)`` to call when steps of ``total`` are done.
         """
         enabled = self.show_progress if enabled is None else enabled
         if not enabled:
-            yield lambda: None
+            yield lambda steps=1: None
             return
         from rich.console import Console
         from rich.progress import (
@@ -602,7 +704,7 @@ class _Console:
         console = Console(file=file or sys.stderr)
         with Progress(*columns, console=console, transient=True) as bar:
             task = bar.add_task(description, total=total)
-            yield lambda: bar.advance(task)
+            yield lambda steps=1: bar.advance(task, steps)
 
 
 @contextlib.contextmanager
@@ -924,15 +1026,30 @@ def _plan_outputs(inputs, out) -> list[Path | None]:
     return plan
 
 
+def _predict_columns(model, columns, path, id_column=None) -> list[str]:
+    """The columns predict reads from a table with ``columns``: the model's (every column
+    when the model records none), then the id column if it is not one of them.
+
+    Raises
+    ------
+    CLIError
+        Naming a missing id column or model column.
+    """
+    if id_column is not None and id_column not in columns:
+        raise CLIError(f"{path}: no id column {id_column!r}; columns are "
+                       f"{_columns_preview(list(columns))}")
+    names = _model_column_names(model, columns, path)
+    needed = list(columns) if names is None else names
+    return needed + ([id_column] if id_column is not None and id_column not in needed else [])
+
+
 def _predict_frame(model, frame, *, id_column=None, proba=False, path="data", tables=None):
-    """Predictions for one table: the id column if given, ``prediction`` and, with
-    ``proba=True``, one ``proba_<class>`` column per class. ``tables`` (related tables) go to
-    the model's ``predict``."""
+    """Predictions for one table (or chunk) holding the :func:`_predict_columns`: the id
+    column if given, ``prediction`` and, with ``proba=True``, one ``proba_<class>`` column per
+    class. ``tables`` (related tables) go to the model's ``predict``."""
     import numpy as np
     import polars as pl
 
-    if id_column is not None and id_column not in frame.columns:
-        raise CLIError(f"{path}: no id column {id_column!r}; columns are {_columns_preview(frame.columns)}")
     X = _model_columns(model, frame, path)
     columns = []
     if id_column is not None:
@@ -943,6 +1060,42 @@ def _predict_frame(model, frame, *, id_column=None, proba=False, path="data", ta
         P = np.asarray(model.predict_proba(X, **related), dtype=float)
         columns += [pl.Series(f"proba_{c}", P[:, k]) for k, c in enumerate(model.classes_)]
     return pl.DataFrame(columns)
+
+
+def _predict_file(model, path, writer, args, console, advance, tables=None) -> None:
+    """Predict every row of the table at ``path`` into ``writer``, ``args.chunk_rows`` rows
+    at a time: one chunk (plus the model) in memory, whatever the file's size.
+
+    With related ``tables`` the input is read whole: the model recomputes the relational
+    features from those tables on every call, which per chunk would redo it chunk after
+    chunk."""
+    if tables is not None:
+        frame = _read_table(path)
+        if frame.height > args.chunk_rows:
+            console.note(f"{path}: read whole ({frame.height} rows), not in --chunk-rows "
+                         "chunks, because --tables recomputes the relational features")
+        chunks = [frame.select(_predict_columns(model, frame.columns, path, args.id))]
+    else:
+        scan, columns = _scan_table(path)
+        # Only the columns the model and the id need are read from the file.
+        scan = scan.select(_predict_columns(model, columns, path, args.id))
+        chunks = _read_chunks(scan, path, args.chunk_rows)
+    for chunk in chunks:
+        writer.write(_predict_frame(model, chunk, id_column=args.id, proba=args.proba, path=path,
+                                    tables=tables))
+        advance(chunk.height)
+
+
+def _parquet_rows(paths) -> int | None:
+    """The rows of all ``paths`` from their Parquet footers; None unless all are Parquet."""
+    if not all(_table_format(p) == "parquet" for p in paths):
+        return None
+    import pyarrow.parquet as pq
+
+    try:
+        return sum(pq.ParquetFile(p).metadata.num_rows for p in paths)
+    except Exception:  # an unreadable file is reported when it is read
+        return None
 
 
 def _cmd_predict(args, console) -> int:
@@ -956,17 +1109,13 @@ def _cmd_predict(args, console) -> int:
     tables = None
     if args.tables is not None:
         tables = _read_tables(args.tables, skip=inputs, target_table=_model_target_table(model))
-    with console.progress("predicting", total=len(inputs), enabled=console.show_progress
-                          and len(inputs) > 1) as advance:
+    total = _parquet_rows(inputs) if console.show_progress else None
+    with console.progress("predicting rows", total=total) as advance:
         for path, out in zip(inputs, plan):
-            result = _predict_frame(model, _read_table(path), id_column=args.id, proba=args.proba,
-                                   path=path, tables=tables)
-            if out is None:
-                sys.stdout.write(result.write_csv())
-            else:
-                _write_table(result, out)
-                console.note(f"{path} -> {out} ({result.height} rows)")
-            advance()
+            with _TableWriter(out) as writer:
+                _predict_file(model, path, writer, args, console, advance, tables)
+            if out is not None:
+                console.note(f"{path} -> {out} ({writer.rows} rows)")
     return 0
 
 
@@ -1184,9 +1333,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "predict", parents=[common], help="predict with a saved model",
-        description="Predict every row of one or more tables. One input without --out prints "
-        "CSV to stdout; several inputs (or a glob) give one <stem>.predictions.<ext> file per "
-        "input, in the --out directory or beside each input.",
+        description="Predict every row of one or more tables, --chunk-rows rows at a time, so "
+        "a file larger than memory streams through. One input without --out prints CSV to "
+        "stdout; several inputs (or a glob) give one <stem>.predictions.<ext> file per input, "
+        "in the --out directory or beside each input.",
     )
     p.add_argument("model", metavar="MODEL", help="model file written by 'featsmith fit'")
     p.add_argument("data", nargs="+", metavar="DATA",
@@ -1198,7 +1348,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="add one proba_<class> column per class (classification)")
     p.add_argument("--tables", default=None, metavar="DIR",
                    help="fresh related tables (one file per table, as for fit) to recompute the "
-                        "relational features from (default: the lookups stored at fit time)")
+                        "relational features from (default: the lookups stored at fit time); "
+                        "each input is then read whole, not in chunks")
+    p.add_argument("--chunk-rows", type=_positive_int, default=CHUNK_ROWS, metavar="N",
+                   help="rows read, predicted and written at a time, so memory holds one chunk "
+                        f"and the model whatever the input's size (default: {CHUNK_ROWS})")
     p.set_defaults(handler=_cmd_predict)
 
     p = sub.add_parser("evaluate", parents=[common], help="score a saved model on labelled data",

@@ -782,8 +782,16 @@ def test_fit_and_predict_with_related_tables(capsys, tmp_path):
     assert "payments" in report.read_text(encoding="utf-8")
 
     code, out, err = run(capsys, "predict", model_path, tmp_path / "new_orders.csv",
-                         "--tables", tables, "--id", "order_id")
+                         "--tables", tables, "--id", "order_id", "--chunk-rows", "30")
     assert code == 0, err
+    # --tables recomputes the relational features over the whole input, so it is read whole.
+    assert "read whole (80 rows)" in err
+    # Without --tables the lookups stored at fit time stream in chunks like any feature.
+    code, streamed, err = run(capsys, "predict", model_path, tmp_path / "new_orders.csv",
+                              "--chunk-rows", "30")
+    assert code == 0, err
+    np.testing.assert_array_equal(pl.read_csv(io.StringIO(streamed))["prediction"].to_numpy(),
+                                  model.predict(orders.tail(80).drop("spend").to_pandas()))
     predicted = pl.read_csv(io.StringIO(out)).join(orders.select("order_id", "spend"),
                                                    on="order_id")
     truth = predicted["spend"].to_numpy()
