@@ -176,6 +176,13 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
         ensemble.
     storage : str or path, default=None
         SQLite file where the tuning experiment stores its trials (in memory when None).
+    client : distributed.Client, default=None
+        A Dask cluster for the refit on every row of a large table (over 200,000 rows): the
+        floor and the LightGBM members train there through LightGBM's Dask estimators
+        (:func:`lightgbm.DaskLGBMRegressor`), for their rounds on the search sample scaled to
+        the rows (lightgbm.dask has no early stopping). The search itself runs here on its
+        sample, and the fitted model predicts here. Smaller tables ignore it. A saved
+        (pickled) model keeps ``client=None``.
     random_state : int, numpy Generator or None, default=None
         Seeds folds, feature generation, search and LightGBM. Same ``random_state``,
         ``n_jobs=1`` and ``max_trials`` give the same model and predictions.
@@ -277,6 +284,7 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
         max_predict_cost=3.0,
         portfolio=True,
         storage=None,
+        client=None,
         random_state=None,
         n_jobs=None,
         verbose=1,
@@ -295,6 +303,7 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
         self.max_predict_cost = max_predict_cost
         self.portfolio = portfolio
         self.storage = storage
+        self.client = client
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.verbose = verbose
@@ -313,6 +322,10 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
                 "'group' or a scikit-learn splitter."
             )
         check_threshold_metric(self.threshold_metric)
+        if self.client is not None:
+            from featsmith.pipelines._dask import check_client
+
+            check_client(self.client)
         if self.max_trials is not None and (not isinstance(self.max_trials, (int, np.integer)) or self.max_trials < 1):
             raise ValueError(f"max_trials={self.max_trials!r} must be a positive integer or None.")
         if self.max_predict_cost is not None and not (
@@ -388,7 +401,7 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
             threshold = choose_threshold(ctx, ensemble, features.runner, threshold_metric=self.threshold_metric)
             if rows.sampled:
                 refit = refit_on_all_rows(prepared.context, rows, features, ensemble, threshold, baseline.trial,
-                                          budget)
+                                          budget, client=self.client)
             else:
                 refit = refit_members(ctx, ensemble, features.runner, budget)
         finally:
@@ -590,6 +603,13 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
             tags.estimator_type = "regressor"
             tags.regressor_tags = RegressorTags()
         return tags
+
+    def __getstate__(self):
+        # A Dask client holds live connections: a saved model is used without the cluster.
+        state = super().__getstate__()
+        if state.get("client") is not None:
+            state = {**state, "client": None}
+        return state
 
     def __setstate__(self, state):
         saved = state.get("featsmith_version_")

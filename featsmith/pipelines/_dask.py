@@ -39,6 +39,16 @@ def _client_type():
     return Client
 
 
+def check_client(client) -> None:
+    """A ``TypeError`` unless ``client`` is a ``distributed.Client``."""
+    if not isinstance(client, _client_type()):
+        raise TypeError(
+            f"client must be a distributed.Client connected to the cluster to train on, got "
+            f"{type(client).__name__}; create one with distributed.Client(address) or "
+            "distributed.Client(distributed.LocalCluster())"
+        )
+
+
 def _aliases(names) -> set[str]:
     # LightGBM's alias table: num_threads is also n_jobs / nthread / num_thread, and so on.
     from lightgbm.basic import _ConfigAliases
@@ -150,13 +160,7 @@ def train_on_cluster(client, task, params, X, y, categorical, n_rounds) -> lgb.B
     >>> booster.current_iteration(), booster.predict(X[:2]).shape
     (20, (2,))
     """
-    client_type = _client_type()
-    if not isinstance(client, client_type):
-        raise TypeError(
-            f"client must be a distributed.Client connected to the cluster to train on, got "
-            f"{type(client).__name__}; create one with distributed.Client(address) or "
-            "distributed.Client(distributed.LocalCluster())"
-        )
+    check_client(client)
     if task not in TASKS:
         raise ValueError(f"task={task!r} must be one of {', '.join(TASKS)}")
     X = np.asarray(X, dtype=np.float64)

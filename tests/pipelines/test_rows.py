@@ -90,3 +90,39 @@ def test_small_tables_use_every_row():
     model = AutoPipeline(time_budget=3, max_trials=2, random_state=0, n_jobs=1, verbose=0).fit(X, y)
     assert model.search_rows_ == 800
     assert model.stages_.set_index("stage").loc["rows", "summary"] == "all 800 rows"
+
+
+def test_held_out_rows_keep_groups_whole(small_thresholds):
+    from featsmith.pipelines._budget import Budget
+    from featsmith.pipelines._context import Progress, RelationalInputs
+    from featsmith.pipelines._stages import choose_rows, prepare
+
+    X, y = _data(6_000)
+    groups = np.arange(6_000) // 7  # groups of 7 rows
+    budget = Budget(8.0)
+    ctx = prepare(X.drop(columns="when"), y, task="auto", metric=None, random_state=0, n_jobs=1, groups=groups,
+                  relational=RelationalInputs(), progress=Progress(budget, 0), estimator_name="AutoPipeline").context
+    chosen = choose_rows(ctx, budget)
+    held = np.concatenate([chosen.stop_rows, chosen.check_rows])
+    assert len(held) > 0
+    assert not np.isin(groups[chosen.fit_rows], groups[held]).any()  # no group on both sides
+    assert not np.isin(groups[chosen.search_rows], groups[held]).any()
+
+
+def test_refit_on_every_row_runs_on_a_dask_cluster(small_thresholds):
+    distributed = pytest.importorskip("distributed")
+    X, y = _data(6_000)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=":0") as cluster, distributed.Client(cluster) as client:
+        model = AutoPipeline(time_budget=8, random_state=0, n_jobs=1, verbose=0, portfolio=False,
+                             client=client).fit(X, y)
+    assert all("on the cluster" in how for how in model.ensemble_["refit"])
+    proba = pickle.loads(pickle.dumps(model)).predict_proba(X.head(30))  # predicts here, no cluster
+    assert proba.shape == (30, 2) and np.isfinite(proba).all()
+
+
+def test_client_must_be_a_dask_client():
+    pytest.importorskip("distributed")
+    X, y = _data(200)
+    with pytest.raises(TypeError, match="distributed.Client"):
+        AutoPipeline(time_budget=2, client="tcp://scheduler:8786").fit(X, y)

@@ -91,23 +91,63 @@ def _score(ctx, threshold, pred, rows) -> float:
     return ctx.metric.score_predictions(y, pred, classes=np.arange(ctx.n_classes))
 
 
+class _LocalBooster:
+    """Boosts on this machine: one binned dataset of every row, the training and stopping rows
+    subsets of it."""
+
+    where = "all rows"
+
+    def __init__(self, ctx, rows, X):
+        full = lgb.Dataset(X, ctx.y_enc, categorical_feature=ctx.encoder.categorical_features_,
+                           params={"verbosity": -1, "feature_pre_filter": False}, free_raw_data=False).construct()
+        self.train, self.stopping = full.subset(rows.fit_rows), full.subset(rows.stop_rows)
+
+    def fit(self, params, n_rounds, deadline, early_stopping):
+        if early_stopping:  # the rounds are found on the stopping rows
+            return _boost(params, self.train, MAX_ROUNDS, deadline, self.stopping)
+        return _boost(params, self.train, n_rounds, deadline)
+
+
+class _ClusterBooster:
+    """Boosts on a Dask cluster through LightGBM's Dask estimators (see
+    :func:`featsmith.pipelines._dask.train_on_cluster`): no early stopping and no deadline
+    there, so a member trains for its rounds on the sample, scaled to the rows."""
+
+    where = "all rows on the cluster"
+
+    def __init__(self, ctx, rows, X, client):
+        from featsmith.pipelines._dask import train_on_cluster
+
+        self.train_on_cluster = train_on_cluster
+        self.client, self.task, self.categorical = client, ctx.task, ctx.encoder.categorical_features_
+        self.X, self.y = X[rows.fit_rows], ctx.y_enc[rows.fit_rows]
+
+    def fit(self, params, n_rounds, deadline, early_stopping):
+        return self.train_on_cluster(self.client, self.task, params, self.X, self.y, self.categorical, n_rounds)
+
+
+def _rounds(booster) -> int:
+    return booster.best_iteration or booster.current_iteration()
+
+
 @stage("refit")
-def refit_on_all_rows(ctx, rows, features, ensemble, threshold, floor_trial, budget) -> Refit:
+def refit_on_all_rows(ctx, rows, features, ensemble, threshold, floor_trial, budget, client=None) -> Refit:
     """Train LightGBM's defaults and the ensemble's LightGBM members on every row but the
-    held-out ones, and keep whichever scores better on the check rows."""
+    held-out ones (on the Dask cluster of ``client`` when given), and keep whichever scores
+    better on the check rows."""
     ctx.progress.stage(f"refit on {len(rows.fit_rows):,} rows")
     runner = features.runner
     X = all_row_matrix(ctx, rows, features)
-    full = lgb.Dataset(X, ctx.y_enc, categorical_feature=ctx.encoder.categorical_features_,
-                       params={"verbosity": -1, "feature_pre_filter": False}, free_raw_data=False).construct()
-    train, stopping = full.subset(rows.fit_rows), full.subset(rows.stop_rows)
+    booster = _LocalBooster(ctx, rows, X) if client is None else _ClusterBooster(ctx, rows, X, client)
     started = time.perf_counter()
-    floor_model = runner.member(_boost(runner._params({}), train, FLOOR_ROUNDS, budget.hard_end))
+    floor_model = runner.member(booster.fit(runner._params({}), FLOOR_ROUNDS, budget.hard_end, False))
     floor_seconds = time.perf_counter() - started
     round_seconds = floor_seconds / FLOOR_ROUNDS
+    floor_how = f"{booster.where} ({FLOOR_ROUNDS} rounds, LightGBM's defaults)"
     fitted, kept = [], []
     members = sorted(ensemble.members, key=lambda m: -m.weight)
     n_boosted = sum(m.trial.family == "lightgbm" for m in members)
+    growth = np.sqrt(len(rows.fit_rows) / rows.context.n_rows)
     for member in members:
         tr = member.trial
         if tr.family == "lightgbm":
@@ -117,17 +157,19 @@ def refit_on_all_rows(ctx, rows, features, ensemble, threshold, floor_trial, bud
                 # LightGBM's defaults are the floor itself; and a member with less time than
                 # the floor took would stop undertrained: the floor stands in for either.
                 fitted.append(floor_model)
-                kept.append(RefitMember(tr, member.weight, f"all rows ({FLOOR_ROUNDS} rounds, LightGBM's defaults)"))
+                kept.append(RefitMember(tr, member.weight, floor_how))
                 continue
             config = fitted_config(tr.params, tr.n_rounds, rows.context.n_rows, len(rows.fit_rows), round_seconds,
                                    share)
-            booster = _boost(runner._params(config), train, MAX_ROUNDS, budget.now() + share, stopping)
-            fitted.append(runner.member(booster))
-            kept.append(RefitMember(tr, member.weight, f"all rows ({booster.best_iteration or booster.current_iteration()} rounds)"))
+            model = booster.fit(runner._params(config), int(np.ceil(tr.n_rounds * growth)), budget.now() + share,
+                                True)
+            fitted.append(runner.member(model))
+            kept.append(RefitMember(tr, member.weight, f"{booster.where} ({_rounds(model)} rounds)"))
         else:
             family = tr.runner
             fitted.append(family.member(family.fold_average(tr.models)))
             kept.append(RefitMember(tr, member.weight, "fold average (search rows)"))
+    del booster
     model = WeightedModel([(m.weight, out) for m, out in zip(kept, fitted)], ctx.task)
     check = rows.check_rows
     X_check = X[check]
@@ -135,13 +177,12 @@ def refit_on_all_rows(ctx, rows, features, ensemble, threshold, floor_trial, bud
     floor_value = _score(ctx, threshold.threshold, floor_model.output(X_check), check)
     m = ctx.metric
     versus = f"{m.name} {m.natural(ours):.5g} vs {m.natural(floor_value):.5g} for LightGBM's defaults on every row"
-    del full, train, stopping
     if ours >= floor_value or not np.isfinite(floor_value):
         return Refit(model=model, members=kept, value=ours, checked=True,
                      summary=f"{len(kept)} member(s) on {len(rows.fit_rows):,} rows; {len(check):,} held-out rows: "
                              f"{versus}")
     logger.info("The search's models scored below LightGBM's defaults on every row on the held-out rows; "
                 "keeping the defaults.")
-    floor = RefitMember(floor_trial, 1.0, f"all rows ({FLOOR_ROUNDS} rounds, LightGBM's defaults)")
+    floor = RefitMember(floor_trial, 1.0, floor_how)
     return Refit(model=WeightedModel([(1.0, floor_model)], ctx.task), members=[floor], value=floor_value,
                  checked=True, summary=f"LightGBM's defaults kept: {versus}")

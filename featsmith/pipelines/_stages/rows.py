@@ -120,12 +120,15 @@ def _held_out(ctx: FitContext, rng) -> np.ndarray:
         order = np.argsort(ctx.time_values, kind="stable")
         return order[-n_hold:]
     if ctx.groups is not None:
-        labels, codes = np.unique(ctx.groups, return_inverse=True)
-        shuffled = rng.permutation(len(labels))
-        rank = np.empty(len(labels), dtype=np.int64)
-        rank[shuffled] = np.arange(len(labels))
-        order = np.argsort(rank[codes], kind="stable")  # rows grouped, groups in random order
-        return order[:n_hold]
+        _, codes = np.unique(ctx.groups, return_inverse=True)
+        sizes = np.bincount(codes)
+        groups = rng.permutation(len(sizes))
+        # Whole groups, in random order, until they hold about n_hold rows.
+        n_groups = max(int(np.searchsorted(np.cumsum(sizes[groups]), n_hold, side="right")), 1)
+        rank = np.full(len(sizes), len(sizes))
+        rank[groups[:n_groups]] = np.arange(n_groups)
+        held = np.flatnonzero(rank[codes] < n_groups)
+        return held[np.argsort(rank[codes[held]], kind="stable")]
     return rng.choice(ctx.n_rows, n_hold, replace=False)
 
 
