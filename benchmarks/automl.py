@@ -15,7 +15,9 @@ LightGBM defaults with its standard error from a paired bootstrap over the test 
 is better), which tells a real shortfall from the test split's noise. On relational tasks featsmith
 gets the related tables and the manifest's relationships (``--no-tables`` withholds them);
 LightGBM and FLAML see the target table only, as they cannot use more. ``used`` is featsmith's
-fit seconds over the budget; the summary counts the fits over the budget + 10%.
+fit seconds over the budget; the summary counts the fits over the budget + 10%. ``fit peak
+MB`` is the growth of the process's peak resident set during featsmith's fit (Linux
+``VmHWM``, reset just before it).
 
 The script reads only public attributes of ``AutoPipeline``, so an older featsmith can be
 measured with it: ``PYTHONPATH=<checkout of that commit> python benchmarks/automl.py ...``.
@@ -44,6 +46,8 @@ from bench_suite import (
     lower_is_better,
     paired_bootstrap,
     predictions,
+    reset_peak,
+    rss_kb,
     score,
     validation_scheme,
 )
@@ -64,10 +68,13 @@ def run_featsmith(task, Xtr, ytr, Xte, yte, budget, n_jobs, seed, tables=None):
     kw = {}
     if tables:  # relational task: the related tables and the manifest's relationships
         kw = {"tables": tables, "relationships": [tuple(r) for r in task["relationships"]]}
+    base = rss_kb("VmRSS")
+    reset_peak()
     t = time.perf_counter()
     m = AutoPipeline(time_budget=budget, random_state=seed, n_jobs=n_jobs, verbose=0).fit(Xtr, ytr, **kw)
     secs = time.perf_counter() - t
     info = {
+        "peak_mb": (rss_kb("VmHWM") - base) / 1024,
         "trials": len(m.leaderboard_),
         "new_features": 0 if m.feature_plan_ is None else len(m.feature_plan_.names),
         "ensemble": len(m.ensemble_),
@@ -146,7 +153,7 @@ def main(argv=None):
 
     head = ["task", "metric"] + [f"{t}" for t in tools] + [f"{t} s" for t in tools] + ["featsmith/lgbm"]
     head += ["featsmith - lgbm (SE)"]
-    head += ["trials", "new features", "ensemble", "validation", "used"]
+    head += ["trials", "new features", "ensemble", "validation", "used", "fit peak MB"]
     print(f"\nbudget {args.budget:g}s, n_jobs={args.n_jobs}, seed={args.seed}\n")
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
@@ -157,7 +164,7 @@ def main(argv=None):
         cells += [f"{r[t]:.5g}" for t in tools] + [f"{r[t + '_s']:.1f}" for t in tools] + [f"{ratio:.3f}"]
         cells += [f"{r['fs_vs_lgbm']:+.4g} ({r['fs_vs_lgbm_se']:.2g})"]
         cells += [str(r["fs_trials"]), str(r["fs_new_features"]), str(r["fs_ensemble"]), r["fs_validation"]]
-        cells += [f"{r['fs_used']:.2f}"]
+        cells += [f"{r['fs_used']:.2f}", f"{r['fs_peak_mb']:.0f}"]
         print("| " + " | ".join(cells) + " |")
     print()
     for t in tools:
