@@ -5,10 +5,11 @@ The search sample's models saw a fraction of the rows. Here each LightGBM member
 on every row but the held-out ones (:class:`~featsmith.pipelines._stages.rows.Rows`), its
 rounds found by early stopping on the stopping rows (the sample's round count does not carry
 over: more rows support more rounds). The other families keep their averaged fold models
-from the sample. LightGBM's defaults are trained on the same rows first: the floor. Both are
-scored on the check rows, which no model saw, and the floor replaces the ensemble when the
-ensemble does not score at least as well: the final model is never below LightGBM's defaults
-on every row, within the check rows' noise.
+from the sample. LightGBM's defaults are trained on the same rows first: the floor. The
+ensemble and, when it has members from the sample, its members refitted on every row alone
+are scored on the check rows, which no model saw; the better is kept unless the floor scores
+better than both, when the floor is the model: the final model is never below LightGBM's
+defaults on every row, within the check rows' noise.
 """
 
 from __future__ import annotations
@@ -139,6 +140,7 @@ def refit_on_all_rows(ctx, rows, features, ensemble, threshold, floor_trial, bud
     runner = features.runner
     X = all_row_matrix(ctx, rows, features)
     booster = _LocalBooster(ctx, rows, X) if client is None else _ClusterBooster(ctx, rows, X, client)
+    booster_where = booster.where
     started = time.perf_counter()
     floor_model = runner.member(booster.fit(runner._params({}), FLOOR_ROUNDS, budget.hard_end, False))
     floor_seconds = time.perf_counter() - started
@@ -170,17 +172,30 @@ def refit_on_all_rows(ctx, rows, features, ensemble, threshold, floor_trial, bud
             fitted.append(family.member(family.fold_average(tr.models)))
             kept.append(RefitMember(tr, member.weight, "fold average (search rows)"))
     del booster
-    model = WeightedModel([(m.weight, out) for m, out in zip(kept, fitted)], ctx.task)
     check = rows.check_rows
     X_check = X[check]
-    ours = _score(ctx, threshold.threshold, model.predict(X_check), check)
+    outputs = [out.output(X_check) for out in fitted]
+    # The candidates: the ensemble as chosen on the sample; its members trained on every row
+    # alone (the others saw only the sample), reweighted; LightGBM's defaults on every row.
+    everything = list(range(len(kept)))
+    boosted = [i for i, m in enumerate(kept) if m.refit.startswith(booster_where)]
+    candidates = [("ensemble", everything)] + ([("members on every row", boosted)] if 0 < len(boosted) < len(kept) else [])
+    scored = []
+    for name, idx in candidates:
+        total = sum(kept[i].weight for i in idx)
+        pred = sum(kept[i].weight / total * outputs[i] for i in idx)
+        scored.append((_score(ctx, threshold.threshold, pred, check), name, idx, total))
     floor_value = _score(ctx, threshold.threshold, floor_model.output(X_check), check)
+    ours, name, idx, total = max(scored, key=lambda c: c[0])
     m = ctx.metric
     versus = f"{m.name} {m.natural(ours):.5g} vs {m.natural(floor_value):.5g} for LightGBM's defaults on every row"
     if ours >= floor_value or not np.isfinite(floor_value):
+        kept = [RefitMember(kept[i].trial, kept[i].weight / total, kept[i].refit) for i in idx]
+        model = WeightedModel([(m_.weight, fitted[i]) for m_, i in zip(kept, idx)], ctx.task)
+        dropped = "" if name == "ensemble" else " (the sample's fold models dropped: they checked worse)"
         return Refit(model=model, members=kept, value=ours, checked=True,
-                     summary=f"{len(kept)} member(s) on {len(rows.fit_rows):,} rows; {len(check):,} held-out rows: "
-                             f"{versus}")
+                     summary=f"{len(kept)} member(s) on {len(rows.fit_rows):,} rows{dropped}; {len(check):,} "
+                             f"held-out rows: {versus}")
     logger.info("The search's models scored below LightGBM's defaults on every row on the held-out rows; "
                 "keeping the defaults.")
     floor = RefitMember(floor_trial, 1.0, floor_how)
