@@ -166,7 +166,9 @@ def choose_rows(ctx: FitContext, budget) -> Rows:
     size = int(per_trial / (cost.bin_seconds + 0.8 * TRIAL_ROUNDS * cost.round_seconds))
     held = _held_out(ctx, rng)
     rest = np.setdiff1d(np.arange(n), held, assume_unique=True)
-    size = max(size, MIN_SAMPLE_ROWS)
+    # A power-of-two multiple of the smallest sample: the timings that size it vary run to
+    # run, the sample (and so the fit, with max_trials) should not, except near a step.
+    size = MIN_SAMPLE_ROWS * 2 ** max(int(np.floor(np.log2(max(size, 1) / MIN_SAMPLE_ROWS))), 0)
     if size >= len(rest):
         return Rows(context=ctx, cost=cost, n_rows_all=n,
                     summary=f"all {n:,} rows: a trial on them fits the budget")
