@@ -26,6 +26,7 @@ import json
 import logging
 import math
 import os
+import re
 import sys
 import time
 import warnings
@@ -1080,10 +1081,35 @@ def _predict_file(model, path, writer, args, console, advance, tables=None) -> N
         # Only the columns the model and the id need are read from the file.
         scan = scan.select(_predict_columns(model, columns, path, args.id))
         chunks = _read_chunks(scan, path, args.chunk_rows)
-    for chunk in chunks:
-        writer.write(_predict_frame(model, chunk, id_column=args.id, proba=args.proba, path=path,
-                                    tables=tables))
-        advance(chunk.height)
+    repeats = _RepeatedWarnings()
+    logger.addFilter(repeats)
+    try:
+        for chunk in chunks:
+            writer.write(_predict_frame(model, chunk, id_column=args.id, proba=args.proba,
+                                        path=path, tables=tables))
+            advance(chunk.height)
+    finally:
+        logger.removeFilter(repeats)
+    if repeats.hidden:
+        logger.warning("%s: %d more warning(s) like the above, from later chunks, not shown",
+                       path, repeats.hidden)
+
+
+class _RepeatedWarnings(logging.Filter):
+    """Shows each log message once: chunk after chunk the model repeats a warning about the
+    input (a column of strings, say) with other counts. ``hidden`` counts the repeats."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen, self.hidden = set(), 0
+
+    def filter(self, record) -> bool:
+        key = re.sub(r"\d[\d,.]*", "#", record.getMessage())
+        if key in self.seen:
+            self.hidden += 1
+            return False
+        self.seen.add(key)
+        return True
 
 
 def _parquet_rows(paths) -> int | None:

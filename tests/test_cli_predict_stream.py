@@ -125,3 +125,18 @@ def test_a_failed_run_leaves_no_partial_file(tmp_path, name):
 def test_chunk_rows_must_be_positive(fitted, capsys):
     assert _predict(fitted, fitted["dir"] / "any.csv", None, "--chunk-rows", "0") == 2
     assert "--chunk-rows" in capsys.readouterr().err
+
+
+def test_a_warning_repeated_chunk_after_chunk_shows_once(fitted, capsys):
+    # Column a holds a few words: the model warns about them in every chunk that has some,
+    # with that chunk's count (1, 2, then 3 of 50 rows).
+    data = fitted["dir"] / "words.csv"
+    words = [2005, 2105, 2106, 2205, 2206, 2207]
+    fitted["test"].with_columns(
+        pl.when(pl.col("row_id").is_in(words)).then(pl.lit("oops"))
+        .otherwise(pl.col("a").cast(pl.String)).alias("a")).write_csv(data)
+    argv = ["predict", str(fitted["path"]), str(data), "--chunk-rows", "50"]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert err.count("are not numbers") == 1, err
+    assert "2 more warning(s) like the above, from later chunks, not shown" in err
