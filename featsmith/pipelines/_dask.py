@@ -124,7 +124,8 @@ def train_on_cluster(client, task, params, X, y, categorical, n_rounds) -> lgb.B
         Parameters as for :func:`lightgbm.train` (objective, learning_rate, num_leaves, seed,
         num_class for multiclass, ...).
     X : numpy.ndarray of shape (n_rows, n_features)
-        The feature matrix; NaN marks missing values.
+        The feature matrix (float32 or float64; other types become float64); NaN marks
+        missing values.
     y : numpy.ndarray of shape (n_rows,)
         The target: 0/1 (binary), class codes 0..num_class-1 (multiclass) or values.
     categorical : sequence of int
@@ -163,7 +164,9 @@ def train_on_cluster(client, task, params, X, y, categorical, n_rounds) -> lgb.B
     check_client(client)
     if task not in TASKS:
         raise ValueError(f"task={task!r} must be one of {', '.join(TASKS)}")
-    X = np.asarray(X, dtype=np.float64)
+    X = np.asarray(X)
+    if X.dtype not in (np.float32, np.float64):  # float32 stays: half the memory, exact
+        X = X.astype(np.float64)
     y = np.asarray(y, dtype=np.float64).ravel()
     if X.ndim != 2 or X.shape[0] != y.shape[0] or X.shape[0] == 0:
         raise ValueError(
