@@ -13,17 +13,24 @@
 """
 
 from featsmith.compress._config import resolve_config_list
+from featsmith.compress._head import compress_head, fine_tune
 from featsmith.compress._pruners import AGPPruner, L1NormPruner, L2NormPruner, LevelPruner, apply_masks
+from featsmith.compress._quantize import Int8Linear, int8_available, quantize_int8
 from featsmith.compress._shrink import CompactHead, PartialLayerNorm, shrink
 
 __all__ = [
     "AGPPruner",
     "CompactHead",
+    "Int8Linear",
     "L1NormPruner",
     "L2NormPruner",
     "LevelPruner",
     "PartialLayerNorm",
     "apply_masks",
+    "compress_head",
+    "fine_tune",
+    "int8_available",
+    "quantize_int8",
     "resolve_config_list",
     "shrink",
 ]
