@@ -62,6 +62,11 @@ def test_shrink_keeps_the_function_of_sampled_architectures(seed):
     # Shrinking a shrunken head is a no-op on its function, and joblib keeps its shapes.
     again = shrink(small)
     torch.testing.assert_close(again(x, c), model(x, c), atol=1e-9, rtol=1e-7)
+    # A shrunken head can be pruned and shrunk again (residual maps, partial layer norm).
+    L1NormPruner([{"op_types": ["Linear", "Embedding"], "sparse_ratio": 0.5}]).compress(again)
+    smaller = shrink(again)
+    torch.testing.assert_close(smaller(x, c), again(x, c), atol=1e-9, rtol=1e-7)
+    assert all(b.linear.out_features < max(2, a.linear.out_features) for a, b in zip(again.blocks, smaller.blocks))
     buf = io.BytesIO()
     joblib.dump(small, buf)
     buf.seek(0)
