@@ -27,6 +27,9 @@ _SCALERS = ("standard", "quantile")
 _PRUNE_SHARE = 0.6
 # Fine-tuning starts from a trained network: a fraction of the search's learning rate.
 _LR_SCALE = 0.3
+# epochs=None: about this many optimiser steps (10 to 100 epochs): pruning half the channels
+# needs a few hundred steps to recover on small data, where an epoch is only a few steps.
+_AUTO_STEPS = 800
 
 
 def _is_classifier(est) -> bool:
@@ -71,7 +74,7 @@ def _loss(out, target, classifier):
     return -(target * F.log_softmax(out, dim=1)).sum(1).mean()
 
 
-def fine_tune(estimator, X, y=None, *, soft_targets=None, pruner=None, epochs=8, time_budget=None,
+def fine_tune(estimator, X, y=None, *, soft_targets=None, pruner=None, epochs=None, time_budget=None,
               random_state=0):
     """Train a fitted NAS head further, in place, optionally pruning it gradually (AGP).
 
@@ -89,7 +92,8 @@ def fine_tune(estimator, X, y=None, *, soft_targets=None, pruner=None, epochs=8,
     pruner : LevelPruner, L1NormPruner, L2NormPruner or AGPPruner, optional
         Pruned gradually along the AGP schedule over the first 60% of the steps; the pruned
         weights stay zero afterwards.
-    epochs : int, default=8
+    epochs : int, optional
+        Default: enough for about 800 optimiser steps, between 10 and 100 epochs.
     time_budget : float, optional
         Seconds; training stops at the end of the step that crosses it (the final pruning
         is applied either way).
@@ -114,8 +118,8 @@ def fine_tune(estimator, X, y=None, *, soft_targets=None, pruner=None, epochs=8,
     if isinstance(estimator.model_, CompactHead) and any(
             type(m).__name__ == "Int8Linear" for m in estimator.model_.modules()):
         raise ValueError("the head is already int8; fine-tune before quantize_int8.")
-    if not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs={epochs!r} must be a positive integer.")
+    if epochs is not None and (not isinstance(epochs, int) or epochs < 1):
+        raise ValueError(f"epochs={epochs!r} must be a positive integer or None.")
     start = time.perf_counter()
     X = validate_data(estimator, X, reset=False, ensure_all_finite=False, dtype=np.float64)
     target = _targets(estimator, X.shape[0], y, soft_targets)
@@ -129,6 +133,8 @@ def fine_tune(estimator, X, y=None, *, soft_targets=None, pruner=None, epochs=8,
     n = X.shape[0]
     batch = int(max(2, min(arch.get("batch_size", 256), max(16, n // 8), n)))
     n_batches = max(1, n // batch)  # whole batches only: batch norm needs two rows or more
+    if epochs is None:
+        epochs = int(np.clip(math.ceil(_AUTO_STEPS / n_batches), 10, 100))
     total = epochs * n_batches
     agp = pruner if isinstance(pruner, AGPPruner) or pruner is None else AGPPruner(
         pruner, max(1, int(_PRUNE_SHARE * total)))
@@ -165,7 +171,7 @@ def fine_tune(estimator, X, y=None, *, soft_targets=None, pruner=None, epochs=8,
     return estimator
 
 
-def compress_head(estimator, X=None, y=None, *, sparse_ratio=0.5, method="l1", int8=True, epochs=8,
+def compress_head(estimator, X=None, y=None, *, sparse_ratio=0.5, method="l1", int8=True, epochs=None,
                   time_budget=None, soft_targets=None, random_state=0):
     """A compressed copy of a fitted NAS head: pruned, shrunk and (optionally) int8.
 
@@ -188,7 +194,8 @@ def compress_head(estimator, X=None, y=None, *, sparse_ratio=0.5, method="l1", i
         In [0, 1); 0 only shrinks (and quantizes).
     method : {"l1", "l2", "level"}, default="l1"
     int8 : bool, default=True
-    epochs : int, default=8
+    epochs : int, optional
+        Fine-tuning epochs; default: about 800 optimiser steps (10 to 100 epochs).
     time_budget : float, optional
         Seconds for the fine-tuning.
     soft_targets : array-like, optional
@@ -233,6 +240,11 @@ def compress_head(estimator, X=None, y=None, *, sparse_ratio=0.5, method="l1", i
                            "fine-tuning; expect a larger change in its predictions.")
             pruner.compress(est.model_)
     model = shrink(est.model_).float().eval()
+    if est.best_architecture_.get("scaler") == "standard" and getattr(est.preprocessor_, "quantile_", None) is not None:
+        # The preprocessor computes both scalings; the quantile one, unused by this head, is
+        # most of the predict time on wide tables. Without it that slot gets unscaled values.
+        est.preprocessor_ = copy.copy(est.preprocessor_)
+        est.preprocessor_.quantile_ = None
     after = model.n_parameters()
     report = []
     if int8:

@@ -39,6 +39,8 @@ AUGMENT_FACTOR = 4
 MAX_AUGMENTED = 100_000
 FRAC_PERTURB = 0.1
 NUMERIC_NOISE = 0.1
+# As AutoGluon's distillation labels: keep soft targets off 0 and 1.
+LABEL_SMOOTHING = 0.01
 # Share of the budget spent validating a student on one split of the pipeline's plan.
 VALIDATION_SHARE = 0.3
 
@@ -85,13 +87,15 @@ def _softmax(raw):
 
 class SoftmaxBooster:
     """A LightGBM booster trained with the soft-label multiclass objective: ``predict`` gives
-    class probabilities (the booster alone gives raw scores with a custom objective)."""
+    class probabilities (with a custom objective the booster gives raw scores, without the
+    starting scores ``init``: the log class priors)."""
 
-    def __init__(self, booster):
+    def __init__(self, booster, init):
         self.booster = booster
+        self.init = np.asarray(init, dtype=np.float64)
 
     def predict(self, X):
-        return _softmax(np.asarray(self.booster.predict(X)).reshape(len(X), -1))
+        return _softmax(np.asarray(self.booster.predict(X)).reshape(len(X), -1) + self.init)
 
     def feature_importance(self, importance_type="gain"):
         return self.booster.feature_importance(importance_type)
@@ -120,8 +124,15 @@ def _fit_lightgbm(F, target, task, n_classes, categorical, deadline, seed, n_thr
     else:
         params.update(objective="regression")
         label = target
-    dtrain = lgb.Dataset(F[tr], label[tr], categorical_feature=categorical, free_raw_data=False)
-    dvalid = lgb.Dataset(F[va], label[va], reference=dtrain, free_raw_data=False)
+    init = None
+    if task == "multiclass":
+        # Start from the class priors, as LightGBM's own objectives do (a custom one starts at 0:
+        # uniform over the classes, far from the answer with many classes and few rounds).
+        init = np.log(np.clip(target[tr].mean(axis=0), 1e-6, None))
+    init_rows = (lambda rows: np.tile(init, (len(rows), 1))) if init is not None else (lambda rows: None)
+    dtrain = lgb.Dataset(F[tr], label[tr], init_score=init_rows(tr), categorical_feature=categorical,
+                         free_raw_data=False)
+    dvalid = lgb.Dataset(F[va], label[va], init_score=init_rows(va), reference=dtrain, free_raw_data=False)
     if task == "multiclass":
         # The custom objective reads the soft labels; LightGBM keeps only the hard ones.
         dtrain.get_label_soft = target[tr]
@@ -142,7 +153,7 @@ def _fit_lightgbm(F, target, task, n_classes, categorical, deadline, seed, n_thr
                         callbacks=[lgb.early_stopping(50, verbose=False), stop_at_deadline])
     booster.free_dataset()
     if task == "multiclass":
-        return MemberOutput(SoftmaxBooster(booster), "booster", task, n_classes)
+        return MemberOutput(SoftmaxBooster(booster, init), "booster", task, n_classes)
     return MemberOutput(booster, "booster", task, n_classes)
 
 
@@ -196,10 +207,13 @@ def validation_split(pipeline, df, y_codes, groups, seed):
     return make_splits(y_codes, task, cv=k, random_state=seed)[0], f"first fold of {k} shuffled folds{note}"
 
 
-def _teacher(pipeline, df):
+def _teacher(pipeline, df, smooth=0.0):
+    """The ensemble's predictions; probabilities mixed with ``smooth`` of the uniform
+    distribution (on its own training rows the ensemble is overconfident)."""
     if pipeline.task_ == "regression":
         return np.asarray(pipeline.predict(df), dtype=np.float64)
-    return np.asarray(pipeline.predict_proba(df), dtype=np.float64)
+    proba = np.asarray(pipeline.predict_proba(df), dtype=np.float64)
+    return (1.0 - smooth) * proba + smooth / proba.shape[1]
 
 
 def _train_student(pipeline, df, y_codes, student, deadline, rng, n_threads):
@@ -208,7 +222,7 @@ def _train_student(pipeline, df, y_codes, student, deadline, rng, n_threads):
     n_aug = int(min(MAX_AUGMENTED, AUGMENT_FACTOR * n))
     rows = pl.concat([df, spunge(df, n_aug, rng)], how="vertical_relaxed")
     F = pipeline.transform(rows)
-    target = _teacher(pipeline, rows)
+    target = _teacher(pipeline, rows, LABEL_SMOOTHING)
     task = pipeline.task_
     n_classes = len(pipeline.classes_) if task != "regression" else 0
     categorical = list(pipeline.encoder_.categorical_features_)
