@@ -19,10 +19,16 @@ scores, the share of the ensemble's gain over LightGBM defaults that the student
 predict time of the test split (student / ensemble). Prints ``distill gain kept: N%``, the
 median over the tasks where the ensemble gained.
 
-Everything runs on one thread; times are medians of repeated calls.
+(c) On the same tasks: the head searched by ``strategy="cream"``, ``"oneshot"`` and
+``"evolution"`` at the same budget (``--nas-budget``, 60 s): test score, candidates trained
+(retrained from scratch, or trained by the multi-trial search) and seconds. Part (c) runs only
+with ``--cream``.
 
-    python benchmarks/compress.py                  # 4 tasks, 20 s search, 30 s fit, 20 s distill
-    python benchmarks/compress.py --skip-distill   # part (a) only
+Everything runs on one thread; predict times are medians of repeated calls in process CPU
+time (the machine is shared: wall time mostly measures the neighbours).
+
+    python benchmarks/compress.py                  # (a) and (b): 4 tasks, 20 s search, 30 s fit and distill
+    python benchmarks/compress.py --skip-pruning --skip-distill --cream   # (c) only
 """
 
 from __future__ import annotations
@@ -54,13 +60,15 @@ from nas import QUICK_TASKS, _encode as encode_for_head
 
 
 def _median_seconds(fn, min_seconds=0.3, min_runs=3):
+    """Median CPU seconds of this (single-threaded) process per call: on the shared machine
+    wall time mostly measures the neighbours."""
     fn()
     runs = []
     start = time.perf_counter()
     while len(runs) < min_runs or time.perf_counter() - start < min_seconds:
-        t = time.perf_counter()
+        t = time.process_time()
         fn()
-        runs.append(time.perf_counter() - t)
+        runs.append(time.process_time() - t)
     return statistics.median(runs)
 
 
@@ -226,6 +234,45 @@ def print_distill(rows, fit_seconds, distill_seconds):
           "\ndistill gain kept: n/a (the ensemble beat LightGBM defaults on no task)")
 
 
+def run_strategies(suite, name, budget):
+    info = suite.manifest[name]
+    X_train, y_train, X_test, y_test, _ = suite.load(name)
+    Xtr, Xte, cats = encode_for_head(X_train, X_test)
+    regression = info["task"] == "regression"
+    ytr = y_train.to_numpy(float) if regression else y_train.astype(str).to_numpy()
+    yte = y_test.to_numpy(float) if regression else y_test.astype(str).to_numpy()
+    if info["metric"] == "roc_auc":
+        info = {**info, "positive_class": str(info["positive_class"])}
+    row = {"task": name, "metric": info["metric"]}
+    for strategy in ("cream", "oneshot", "evolution"):
+        cls = NASHeadRegressor if regression else NASHeadClassifier
+        t = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            est = cls(time_budget=budget, strategy=strategy, categorical_features=cats, n_jobs=1,
+                      random_state=0).fit(Xtr, ytr)
+        row[strategy] = _head_score(info, est, Xte, yte)
+        row[f"{strategy} s"] = time.perf_counter() - t
+        row[f"{strategy} n"] = int((est.search_history_["status"] != "ranked").sum())
+        row[f"{strategy} ranked"] = int((est.search_history_["status"] == "ranked").sum())
+    return row
+
+
+def print_strategies(rows, budget):
+    print(f"## (c) Cream vs one-shot vs evolution, {budget:.0f} s search each, test split, one thread\n")
+    print("| task | metric | cream | oneshot | evolution | cream trained (ranked) | oneshot trained (ranked) "
+          "| evolution trained | cream s | oneshot s | evolution s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['task']} | {r['metric']} | {r['cream']:.4g} | {r['oneshot']:.4g} | {r['evolution']:.4g} | "
+              f"{r['cream n']} ({r['cream ranked']}) | {r['oneshot n']} ({r['oneshot ranked']}) | {r['evolution n']} | "
+              f"{r['cream s']:.0f} | {r['oneshot s']:.0f} | {r['evolution s']:.0f} |")
+    for other in ("oneshot", "evolution"):
+        wins = sum((r["cream"] < r[other]) if r["metric"] in ("rmse", "log_loss") else (r["cream"] > r[other])
+                   for r in rows)
+        print(f"\ncream beats {other} on {wins}/{len(rows)} tasks.")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", nargs="*", default=QUICK_TASKS)
@@ -235,6 +282,8 @@ def main(argv=None):
     parser.add_argument("--distill", type=float, default=20.0, help="distillation seconds per task (b)")
     parser.add_argument("--skip-pruning", action="store_true")
     parser.add_argument("--skip-distill", action="store_true")
+    parser.add_argument("--cream", action="store_true", help="also run (c): cream vs oneshot vs evolution")
+    parser.add_argument("--nas-budget", type=float, default=60.0, help="search seconds per strategy and task (c)")
     add_suite_option(parser)
     args = parser.parse_args(argv)
     print(f"# featsmith {featsmith.__version__} compress benchmark, "
@@ -258,6 +307,12 @@ def main(argv=None):
                 rows.append(run_distill(suite, name, args.fit, args.distill))
                 print(f"done (b) {name}", file=sys.stderr, flush=True)
             print_distill(rows, args.fit, args.distill)
+        if args.cream:
+            rows = []
+            for name in args.tasks:
+                rows.append(run_strategies(suite, name, args.nas_budget))
+                print(f"done (c) {name}", file=sys.stderr, flush=True)
+            print_strategies(rows, args.nas_budget)
 
 
 if __name__ == "__main__":

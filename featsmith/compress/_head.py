@@ -27,6 +27,7 @@ _SCALERS = ("standard", "quantile")
 _PRUNE_SHARE = 0.6
 # Fine-tuning starts from a trained network: a fraction of the search's learning rate.
 _LR_SCALE = 0.3
+_MIN_ROWS_TO_HOLD_OUT = 100
 # epochs=None: about this many optimiser steps (10 to 100 epochs): pruning half the channels
 # needs a few hundred steps to recover on small data, where an epoch is only a few steps.
 _AUTO_STEPS = 800
@@ -66,6 +67,14 @@ def _targets(est, X_rows, y, soft_targets):
     return F.one_hot(torch.as_tensor(codes), len(est.classes_)).float()
 
 
+@torch.no_grad()
+def _eval_loss(model, x_num, x_cat, target, classifier) -> float:
+    model.eval()
+    loss = float(_loss(model(x_num, x_cat), target, classifier))
+    model.train()
+    return loss if math.isfinite(loss) else math.inf
+
+
 def _loss(out, target, classifier):
     if not classifier:
         return (out[:, 0] - target).pow(2).mean()
@@ -75,7 +84,7 @@ def _loss(out, target, classifier):
 
 
 def fine_tune(estimator, X, y=None, *, soft_targets=None, pruner=None, epochs=None, time_budget=None,
-              random_state=0):
+              validation_fraction=0.15, random_state=0):
     """Train a fitted NAS head further, in place, optionally pruning it gradually (AGP).
 
     Parameters
@@ -97,6 +106,9 @@ def fine_tune(estimator, X, y=None, *, soft_targets=None, pruner=None, epochs=No
     time_budget : float, optional
         Seconds; training stops at the end of the step that crosses it (the final pruning
         is applied either way).
+    validation_fraction : float, default=0.15
+        Rows held out (from 100 rows up); once the pruning is complete, the epoch with the
+        lowest loss on them is kept. 0 trains on every row and keeps the last epoch.
     random_state : int, default=0
 
     Returns
@@ -118,6 +130,8 @@ def fine_tune(estimator, X, y=None, *, soft_targets=None, pruner=None, epochs=No
     if isinstance(estimator.model_, CompactHead) and any(
             type(m).__name__ == "Int8Linear" for m in estimator.model_.modules()):
         raise ValueError("the head is already int8; fine-tune before quantize_int8.")
+    if not 0 <= validation_fraction < 1:
+        raise ValueError(f"validation_fraction={validation_fraction!r} must be in [0, 1).")
     if epochs is not None and (not isinstance(epochs, int) or epochs < 1):
         raise ValueError(f"epochs={epochs!r} must be a positive integer or None.")
     start = time.perf_counter()
@@ -130,7 +144,11 @@ def fine_tune(estimator, X, y=None, *, soft_targets=None, pruner=None, epochs=No
     model = estimator.model_
     dtype = next(model.parameters()).dtype
     model.float().train()
-    n = X.shape[0]
+    gen = torch.Generator().manual_seed(int(random_state))
+    rows = torch.randperm(X.shape[0], generator=gen)
+    n_val = int(validation_fraction * len(rows)) if len(rows) >= _MIN_ROWS_TO_HOLD_OUT else 0
+    val, train = rows[:n_val], rows[n_val:]
+    n = len(train)
     batch = int(max(2, min(arch.get("batch_size", 256), max(16, n // 8), n)))
     n_batches = max(1, n // batch)  # whole batches only: batch norm needs two rows or more
     if epochs is None:
@@ -141,17 +159,17 @@ def fine_tune(estimator, X, y=None, *, soft_targets=None, pruner=None, epochs=No
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad],
                             lr=arch.get("lr", 1e-3) * _LR_SCALE, weight_decay=arch.get("weight_decay", 0.0))
     base_lrs = [g["lr"] for g in opt.param_groups]
-    gen = torch.Generator().manual_seed(int(random_state))
+    classifier = _is_classifier(estimator)
     masks = agp.step(model, 0) if agp is not None else {}
-    step = 0
+    best, best_loss, step = None, math.inf, 0
     with torch.enable_grad():
         for _ in range(epochs):
-            perm = torch.randperm(n, generator=gen)[: n_batches * batch].view(n_batches, batch)
+            perm = train[torch.randperm(n, generator=gen)[: n_batches * batch]].view(n_batches, batch)
             for idx in perm:
                 factor = 0.5 * (1.0 + math.cos(math.pi * step / total))
                 for g, lr in zip(opt.param_groups, base_lrs):
                     g["lr"] = lr * factor
-                loss = _loss(model(x_num[idx], x_cat[idx]), target[idx], _is_classifier(estimator))
+                loss = _loss(model(x_num[idx], x_cat[idx]), target[idx], classifier)
                 opt.zero_grad(set_to_none=True)
                 if torch.isfinite(loss):
                     loss.backward()
@@ -163,8 +181,15 @@ def fine_tune(estimator, X, y=None, *, soft_targets=None, pruner=None, epochs=No
                 if time_budget is not None and time.perf_counter() - start > time_budget:
                     break
             else:
+                # Once pruning is complete, keep the epoch that validates best on the held-out rows.
+                if n_val and (agp is None or step >= agp.total_steps):
+                    loss = _eval_loss(model, x_num[val], x_cat[val], target[val], classifier)
+                    if loss < best_loss:
+                        best_loss, best = loss, copy.deepcopy(model.state_dict())
                 continue
             break
+    if best is not None:
+        model.load_state_dict(best)
     if agp is not None:
         agp.step(model, agp.total_steps)
     estimator.model_ = model.to(dtype).eval()

@@ -39,6 +39,10 @@ AUGMENT_FACTOR = 4
 MAX_AUGMENTED = 100_000
 FRAC_PERTURB = 0.1
 NUMERIC_NOISE = 0.1
+# The student's model may take at most this share of the ensemble's model time to predict
+# (the feature transform before both is shared and not counted).
+MAX_PREDICT_RATIO = 1 / 3
+_TIMING_ROWS = 2000
 # As AutoGluon's distillation labels: keep soft targets off 0 and 1.
 LABEL_SMOOTHING = 0.01
 # Share of the budget spent validating a student on one split of the pipeline's plan.
@@ -157,6 +161,33 @@ def _fit_lightgbm(F, target, task, n_classes, categorical, deadline, seed, n_thr
     return MemberOutput(booster, "booster", task, n_classes)
 
 
+def _model_seconds(model, F) -> float:
+    """Median CPU seconds of three predictions of ``F`` (CPU time: neighbours on a shared
+    machine would otherwise decide the cut)."""
+    runs = []
+    for _ in range(3):
+        t = time.process_time()
+        model.predict(F)
+        runs.append(time.process_time() - t)
+    return float(np.median(runs))
+
+
+def _cap_cost(member, teacher_model, F):
+    """Drop the student's last boosting rounds until its model predicts in at most
+    ``MAX_PREDICT_RATIO`` of the ensemble's time (prediction time is linear in the rounds)."""
+    model = member.model
+    booster = getattr(model, "booster", model)
+    rounds = booster.current_iteration()
+    budget = MAX_PREDICT_RATIO * _model_seconds(teacher_model, F)
+    spent = _model_seconds(model, F)
+    if spent <= budget or rounds <= 1:
+        return rounds, False
+    keep = max(1, int(rounds * budget / spent))
+    short = lgb.Booster(model_str=booster.model_to_string(num_iteration=keep))
+    member.model = SoftmaxBooster(short, model.init) if isinstance(model, SoftmaxBooster) else short
+    return keep, True
+
+
 def _fit_nas_head(F, target, n_orig, y_codes, task, n_classes, categorical, deadline, seed, n_threads):
     """A neural-head student: the architecture searched on the training rows' labels in half the
     time, then trained further on the soft targets of every distillation row."""
@@ -227,9 +258,11 @@ def _train_student(pipeline, df, y_codes, student, deadline, rng, n_threads):
     n_classes = len(pipeline.classes_) if task != "regression" else 0
     categorical = list(pipeline.encoder_.categorical_features_)
     seed = int(rng.integers(2**31 - 1))
-    if student == "lightgbm":
-        return _fit_lightgbm(F, target, task, n_classes, categorical, deadline, seed, n_threads), n_aug
-    return _fit_nas_head(F, target, n, y_codes, task, n_classes, categorical, deadline, seed, n_threads), n_aug
+    if student == "nas_head":
+        return _fit_nas_head(F, target, n, y_codes, task, n_classes, categorical, deadline, seed, n_threads), n_aug, {}
+    member = _fit_lightgbm(F, target, task, n_classes, categorical, deadline, seed, n_threads)
+    rounds, capped = _cap_cost(member, pipeline.model_, F[: min(n, _TIMING_ROWS)])
+    return member, n_aug, {"rounds": rounds, "rounds_cut_for_speed": capped}
 
 
 def _score(metric, task, y_codes, pred, n_classes):
@@ -270,14 +303,14 @@ def distill(pipeline, X, y, *, student="lightgbm", time_budget=60.0, groups=None
     if split is not None:
         tr, va = split
         deadline = start + VALIDATION_SHARE * time_budget
-        member, _ = _train_student(pipeline, df[tr], y_codes[tr], student, deadline, rng, n_threads)
+        member, _, _ = _train_student(pipeline, df[tr], y_codes[tr], student, deadline, rng, n_threads)
         valid = df[va]
         validation = {
             "split": how, "n_train": int(len(tr)), "n_valid": int(len(va)),
             "student_score": _score(metric, task, y_codes[va], member.output(pipeline.transform(valid)), n_classes),
             "teacher_score": _score(metric, task, y_codes[va], _teacher(pipeline, valid), n_classes),
         }
-    member, n_aug = _train_student(pipeline, df, y_codes, student, start + time_budget, rng, n_threads)
+    member, n_aug, size = _train_student(pipeline, df, y_codes, student, start + time_budget, rng, n_threads)
     out = copy.copy(pipeline)
     out.model_ = WeightedModel([(1.0, member)], task)
     out.ensemble_ = pd.DataFrame([{"trial": None, "model": f"{student} student", "weight": 1.0,
@@ -286,7 +319,7 @@ def distill(pipeline, X, y, *, student="lightgbm", time_budget=60.0, groups=None
         out.best_score_ = float(validation["student_score"])
     out.distillation_ = {
         "student": student, "teacher_members": int(len(pipeline.ensemble_)), "n_rows": int(df.height),
-        "n_augmented": n_aug, "metric": metric.name, "validation": validation,
+        "n_augmented": n_aug, **size, "metric": metric.name, "validation": validation,
         "seconds": time.perf_counter() - start,
     }
     logger.info("AutoPipeline.distill: %s student on %d + %d augmented rows in %.1fs%s", student, df.height, n_aug,
