@@ -134,7 +134,8 @@ def _head_rows(label, info, heads, Xte, yte):
     return rows
 
 
-def run_pruning(suite, name, search_seconds, ft_seconds):
+def _head_task(suite, name):
+    """A dev task as the head's benchmark (nas.py) feeds it: numeric matrices, string labels."""
     info = suite.manifest[name]
     X_train, y_train, X_test, y_test, _ = suite.load(name)
     Xtr, Xte, cats = encode_for_head(X_train, X_test)
@@ -143,7 +144,11 @@ def run_pruning(suite, name, search_seconds, ft_seconds):
     yte = y_test.to_numpy(float) if regression else y_test.astype(str).to_numpy()
     if info["metric"] == "roc_auc":
         info = {**info, "positive_class": str(info["positive_class"])}
-    cls = NASHeadRegressor if regression else NASHeadClassifier
+    return info, Xtr, ytr, Xte, yte, cats, (NASHeadRegressor if regression else NASHeadClassifier)
+
+
+def run_pruning(suite, name, search_seconds, ft_seconds):
+    info, Xtr, ytr, Xte, yte, cats, cls = _head_task(suite, name)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         searched = cls(time_budget=search_seconds, categorical_features=cats, n_jobs=1, random_state=0).fit(Xtr, ytr)
@@ -235,17 +240,9 @@ def print_distill(rows, fit_seconds, distill_seconds):
 
 
 def run_strategies(suite, name, budget):
-    info = suite.manifest[name]
-    X_train, y_train, X_test, y_test, _ = suite.load(name)
-    Xtr, Xte, cats = encode_for_head(X_train, X_test)
-    regression = info["task"] == "regression"
-    ytr = y_train.to_numpy(float) if regression else y_train.astype(str).to_numpy()
-    yte = y_test.to_numpy(float) if regression else y_test.astype(str).to_numpy()
-    if info["metric"] == "roc_auc":
-        info = {**info, "positive_class": str(info["positive_class"])}
+    info, Xtr, ytr, Xte, yte, cats, cls = _head_task(suite, name)
     row = {"task": name, "metric": info["metric"]}
     for strategy in ("cream", "oneshot", "evolution"):
-        cls = NASHeadRegressor if regression else NASHeadClassifier
         t = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

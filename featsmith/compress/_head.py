@@ -37,34 +37,44 @@ def _is_classifier(est) -> bool:
     return hasattr(est, "classes_")
 
 
-def _targets(est, X_rows, y, soft_targets):
-    """Training targets in the head's output space: a probability of class 1 (binary), class
-    probabilities or codes (multiclass), or the standardised value (regression)."""
-    if soft_targets is not None:
-        t = np.asarray(soft_targets, dtype=np.float64)
-        if len(t) != X_rows:
-            raise ValueError(f"soft_targets has {len(t)} rows but X has {X_rows}; give one prediction per row.")
-        if not _is_classifier(est):
-            return torch.as_tensor((t.reshape(-1) - est.y_mean_) / est.y_scale_, dtype=torch.float32)
-        n_classes = len(est.classes_)
-        if t.ndim != 2 or t.shape[1] != n_classes:
-            raise ValueError(f"soft_targets must be class probabilities of shape (n_rows, {n_classes}), "
-                             f"got shape {t.shape}.")
-        return torch.as_tensor(t[:, 1] if n_classes == 2 else t, dtype=torch.float32)
-    if y is None:
-        raise ValueError("fine-tuning needs y or soft_targets.")
+def _soft(est, X_rows, soft_targets):
+    """A teacher's predictions in the head's output space: the probability of class 1
+    (binary), class probabilities (multiclass) or the standardised value (regression)."""
+    t = np.asarray(soft_targets, dtype=np.float64)
+    if len(t) != X_rows:
+        raise ValueError(f"soft_targets has {len(t)} rows but X has {X_rows}; give one prediction per row.")
+    if not _is_classifier(est):
+        return torch.as_tensor((t.reshape(-1) - est.y_mean_) / est.y_scale_, dtype=torch.float32)
+    n_classes = len(est.classes_)
+    if t.ndim != 2 or t.shape[1] != n_classes:
+        raise ValueError(f"soft_targets must be class probabilities of shape (n_rows, {n_classes}), "
+                         f"got shape {t.shape}.")
+    return torch.as_tensor(t[:, 1] if n_classes == 2 else t, dtype=torch.float32)
+
+
+def _hard(est, X_rows, y):
+    """Labels in the same space: 0/1, one-hot rows, or the standardised value."""
     y = np.asarray(y).reshape(-1)
     if len(y) != X_rows:
         raise ValueError(f"y has {len(y)} rows but X has {X_rows}.")
     if not _is_classifier(est):
         return torch.as_tensor((y.astype(np.float64) - est.y_mean_) / est.y_scale_, dtype=torch.float32)
-    codes = np.searchsorted(est.classes_, y)
-    codes = np.clip(codes, 0, len(est.classes_) - 1)
+    codes = np.clip(np.searchsorted(est.classes_, y), 0, len(est.classes_) - 1)
     if not np.all(est.classes_[codes] == y):
         raise ValueError(f"y holds labels not among the estimator's classes_ {est.classes_.tolist()}.")
     if len(est.classes_) == 2:
         return torch.as_tensor(codes, dtype=torch.float32)
     return F.one_hot(torch.as_tensor(codes), len(est.classes_)).float()
+
+
+def _targets(est, X_rows, y, soft_targets):
+    """The training target: the labels, the teacher's predictions, or their average (the
+    losses used here are linear in the target, so averaging targets averages the losses)."""
+    if y is None and soft_targets is None:
+        raise ValueError("fine-tuning needs y or soft_targets.")
+    parts = ([] if y is None else [_hard(est, X_rows, y)]) + (
+        [] if soft_targets is None else [_soft(est, X_rows, soft_targets)])
+    return sum(parts) / len(parts)
 
 
 @torch.no_grad()
@@ -96,8 +106,8 @@ def fine_tune(estimator, X, y=None, *, soft_targets=None, pruner=None, epochs=No
     y : array-like, optional
         Labels or values.
     soft_targets : array-like, optional
-        Instead of ``y``: a teacher's class probabilities ``(n, n_classes)`` or predicted
-        values, for distillation.
+        A teacher's class probabilities ``(n, n_classes)`` or predicted values, for
+        distillation; with ``y`` too, the loss is the average of both.
     pruner : LevelPruner, L1NormPruner, L2NormPruner or AGPPruner, optional
         Pruned gradually along the AGP schedule over the first 60% of the steps; the pruned
         weights stay zero afterwards.
@@ -203,8 +213,9 @@ def compress_head(estimator, X=None, y=None, *, sparse_ratio=0.5, method="l1", i
     1. Prune ``sparse_ratio`` of every hidden ``Linear`` layer's output channels and of every
        embedding's dimensions (``method="l1"`` or ``"l2"``; ``"level"`` zeroes single weights
        instead, which makes nothing faster). With training rows ``X`` (and ``y`` or
-       ``soft_targets``), the pruning is gradual (AGP) while fine-tuning, which recovers most
-       of the accuracy; without them it is one-shot.
+       ``soft_targets``), the pruning is gradual (AGP) while fine-tuning on the average of the
+       labels and the unpruned head's own predictions (self-distillation: labels alone
+       overfit small tables), which recovers most of the accuracy; without them it is one-shot.
     2. :func:`~featsmith.compress.shrink` removes the pruned channels (float32).
     3. With ``int8``, :func:`~featsmith.compress.quantize_int8` converts the layers where int8
        is measured faster.
@@ -224,7 +235,7 @@ def compress_head(estimator, X=None, y=None, *, sparse_ratio=0.5, method="l1", i
     time_budget : float, optional
         Seconds for the fine-tuning.
     soft_targets : array-like, optional
-        A teacher's predictions for ``X``, used instead of ``y``.
+        A teacher's predictions for ``X`` (default: the unpruned head's).
     random_state : int, default=0
 
     Returns
@@ -236,15 +247,15 @@ def compress_head(estimator, X=None, y=None, *, sparse_ratio=0.5, method="l1", i
 
     Examples
     --------
-    >>> from sklearn.datasets import make_classification
-    >>> from featsmith.tuners.nas import NASHeadClassifier
-    >>> X, y = make_classification(n_samples=300, random_state=0)
-    >>> clf = NASHeadClassifier(max_candidates=1, max_epochs=3, random_state=0).fit(X, y)
-    >>> small = compress_head(clf, X, y, sparse_ratio=0.5, int8=False, epochs=2)
+    >>> from sklearn.datasets import make_regression
+    >>> from featsmith.tuners.nas import NASHeadRegressor
+    >>> X, y = make_regression(n_samples=300, n_features=5, random_state=0)
+    >>> reg = NASHeadRegressor(max_candidates=1, max_epochs=3, random_state=0).fit(X, y)
+    >>> small = compress_head(reg, X, y, sparse_ratio=0.5, int8=False, epochs=2)
     >>> small.compression_["weights_after"] < small.compression_["weights_before"]
     True
-    >>> small.predict_proba(X[:2]).shape
-    (2, 2)
+    >>> small.predict(X[:2]).shape
+    (2,)
     """
     check_is_fitted(estimator, "model_")
     if method not in METHODS:
@@ -257,6 +268,8 @@ def compress_head(estimator, X=None, y=None, *, sparse_ratio=0.5, method="l1", i
     if sparse_ratio > 0:
         pruner = METHODS[method]([{"op_types": ["Linear", "Embedding"], "sparse_ratio": float(sparse_ratio)}])
         if X is not None and (y is not None or soft_targets is not None):
+            if soft_targets is None:  # the unpruned head teaches its pruned self
+                soft_targets = estimator.predict_proba(X) if _is_classifier(est) else estimator.predict(X)
             fine_tune(est, X, y, soft_targets=soft_targets, pruner=pruner, epochs=epochs,
                       time_budget=time_budget, random_state=random_state)
             fine_tuned = True

@@ -584,13 +584,13 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
 
         Examples
         --------
-        >>> from sklearn.datasets import load_breast_cancer
+        >>> from sklearn.datasets import load_wine
         >>> from featsmith import AutoPipeline
-        >>> X, y = load_breast_cancer(return_X_y=True, as_frame=True)
-        >>> model = AutoPipeline(time_budget=10, max_trials=3, random_state=0, verbose=0).fit(X, y)
-        >>> small = model.distill(X, y, time_budget=5, random_state=0)
+        >>> X, y = load_wine(return_X_y=True, as_frame=True)
+        >>> model = AutoPipeline(time_budget=8, max_trials=2, random_state=0, verbose=0).fit(X, y)
+        >>> small = model.distill(X, y, student="lightgbm", time_budget=4, random_state=0)
         >>> small.predict_proba(X.head(2)).shape, list(small.classes_) == list(model.classes_)
-        ((2, 2), True)
+        ((2, 3), True)
         """
         from featsmith.pipelines._distill import distill
 
