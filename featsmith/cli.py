@@ -1069,7 +1069,7 @@ def _neural_heads(model) -> list:
     return [m for _, m in members if hasattr(getattr(m, "model", None), "best_architecture_")]
 
 
-def _compress_heads(model, teacher, X, y, args, console) -> list[str]:
+def _compress_heads(model, teacher, X, y, args) -> list[str]:
     """Prune (--prune) and/or quantize (--int8) every neural head of ``model`` in place; with
     training rows, fine-tune while pruning: on the teacher's predictions for a distilled
     student, on the labels for an ensemble member."""
@@ -1141,7 +1141,7 @@ def _cmd_compress(args, console) -> int:
                          f"student {_format_value(check['student_score'])}, ensemble "
                          f"{_format_value(check['teacher_score'])} ({check['split']})"))
     if args.prune is not None or args.int8:
-        for i, line in enumerate(_compress_heads(model, teacher, X, y, args, console)):
+        for i, line in enumerate(_compress_heads(model, teacher, X, y, args)):
             rows.append((f"neural head {i + 1}", line))
     _save_model(model, out, console)
     rows += [("output", f"{out} ({out.stat().st_size / 1e6:.2f} MB)"),

@@ -13,8 +13,8 @@ import torch.nn.functional as F
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from featsmith.compress._pruners import AGPPruner, L1NormPruner, L2NormPruner, LevelPruner, apply_masks
-from featsmith.compress._quantize import quantize_int8
-from featsmith.compress._shrink import CompactHead, shrink
+from featsmith.compress._quantize import Int8Linear, quantize_int8
+from featsmith.compress._shrink import shrink
 
 __all__ = ["compress_head", "fine_tune"]
 
@@ -137,8 +137,7 @@ def fine_tune(estimator, X, y=None, *, soft_targets=None, pruner=None, epochs=No
     True
     """
     check_is_fitted(estimator, "model_")
-    if isinstance(estimator.model_, CompactHead) and any(
-            type(m).__name__ == "Int8Linear" for m in estimator.model_.modules()):
+    if any(isinstance(m, Int8Linear) for m in estimator.model_.modules()):
         raise ValueError("the head is already int8; fine-tune before quantize_int8.")
     if not 0 <= validation_fraction < 1:
         raise ValueError(f"validation_fraction={validation_fraction!r} must be in [0, 1).")

@@ -63,3 +63,17 @@ def test_spunge_resamples_a_few_columns_of_real_rows():
     changed = np.column_stack([(aug[c] != base[c]).to_numpy() for c in ["a", "b", "c"]]).sum(axis=1)
     assert changed.max() <= 2 and changed.mean() > 0.5  # 1 or 2 of 5 columns per row
     assert set(aug["c"].to_list()) <= set(df["c"].to_list())
+
+
+def test_distill_validates_on_the_latest_period_of_a_time_ordered_plan():
+    rng = np.random.default_rng(0)
+    n = 240
+    day = np.sort(rng.integers(0, 200, n))
+    X = pl.DataFrame({"day": day, "x": rng.normal(size=n) + day / 100})
+    y = X["x"].to_numpy() * 2 + rng.normal(size=n)
+    model = AutoPipeline(time_budget=4, max_trials=2, cv="time", time_column="day", random_state=0, verbose=0,
+                         feature_generation=False).fit(X, y)
+    small = model.distill(X, y, time_budget=2, random_state=0)
+    check = small.distillation_["validation"]
+    assert "latest period" in check["split"] and "'day'" in check["split"]
+    assert check["n_valid"] < n / 3 and np.isfinite(check["student_score"])
