@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 
 from featsmith.cli import main
-from featsmith.compress import CompactHead
+from featsmith.compress import CompactHead, Int8Linear
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +40,13 @@ def test_compress_distills_prunes_and_quantizes(saved, capsys):
     assert list(small.classes_) == list(model.classes_)
     assert np.mean(small.predict(frame) == model.predict(frame)) > 0.8
     assert main(["predict", str(d / "small.joblib"), str(d / "train.csv"), "-q", "--out", str(d / "p.csv")]) == 0
+
+    # An int8 head cannot be pruned again: a one-line error, not a traceback. (Whether a layer
+    # went int8 depends on the per-layer timing.)
+    has_int8 = any(isinstance(m, Int8Linear) for m in head.model_.modules())
+    rc = main(["compress", str(d / "small.joblib"), "-q", "--out", str(d / "again.joblib"), "--prune", "0.5"])
+    assert rc == (2 if has_int8 else 0)
+    assert ("int8 already" in capsys.readouterr().err) == has_int8
 
     assert main(_args(d, "--out", str(d / "gbm.joblib"), "--student", "lightgbm", *data)) == 0
     assert joblib.load(d / "gbm.joblib").distillation_["student"] == "lightgbm"

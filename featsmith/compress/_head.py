@@ -261,6 +261,8 @@ def compress_head(estimator, X=None, y=None, *, sparse_ratio=0.5, method="l1", i
         raise ValueError(f"method={method!r} must be one of {sorted(METHODS)}.")
     if not isinstance(sparse_ratio, (int, float)) or not 0 <= sparse_ratio < 1:
         raise ValueError(f"sparse_ratio={sparse_ratio!r} must be in [0, 1); 0.5 removes half of each layer.")
+    if any(isinstance(m, Int8Linear) for m in estimator.model_.modules()):
+        raise ValueError("this head is int8 already; compress the head before quantization (or keep it as is).")
     est = copy.deepcopy(estimator)
     before = sum(p.numel() for p in est.model_.parameters())
     fine_tuned = False

@@ -143,6 +143,8 @@ def _positions(values, within):
 
 def _as_compact(model) -> CompactHead:
     """The head's own module rewritten as a :class:`CompactHead` with identical weights."""
+    if any(type(m).__name__ == "Int8Linear" for m in model.modules()):
+        raise TypeError("this head has int8 layers already; prune and shrink the fp32 head, then quantize_int8.")
     if isinstance(model, CompactHead):
         return model
     for attr in ("embeddings", "blocks", "head"):

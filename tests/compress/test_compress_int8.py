@@ -11,7 +11,7 @@ from sklearn.datasets import make_classification, make_regression
 from torch import nn
 
 import featsmith.compress._quantize as quantize_module
-from featsmith.compress import CompactHead, Int8Linear, compress_head, quantize_int8
+from featsmith.compress import CompactHead, Int8Linear, compress_head, quantize_int8, shrink
 from featsmith.tuners.nas import NASHeadClassifier, NASHeadRegressor
 
 
@@ -100,3 +100,9 @@ def test_compress_head_errors():
         compress_head(est, sparse_ratio=1.5)
     with pytest.raises(ValueError, match="not among"):
         compress_head(est, X, np.where(y == 1, 5, 0))
+    quantized = compress_head(est, sparse_ratio=0.0, int8=False)
+    quantized.model_ = quantize_int8(quantized.model_, benchmark=False)
+    with pytest.raises(ValueError, match="int8 already"):
+        compress_head(quantized, X, y)
+    with pytest.raises(TypeError, match="int8 layers already"):
+        shrink(quantized.model_)
