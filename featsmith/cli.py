@@ -1,4 +1,4 @@
-"""The ``featsmith`` command line: fit, predict, evaluate, report and demo.
+"""The ``featsmith`` command line: fit, predict, evaluate, report, compress and demo.
 
 Run ``featsmith --help`` (or ``python -m featsmith --help``) for the options. Results
 (tables, predictions printed to stdout) go to stdout; progress, notes and errors go to stderr.
@@ -1238,6 +1238,93 @@ def _cmd_demo(args, console) -> int:
 # --------------------------------------------------------------------------------------------
 
 
+def _neural_heads(model) -> list:
+    """The fitted neural heads among the model's members (``model_.members``)."""
+    members = getattr(getattr(model, "model_", None), "members", None) or []
+    return [m for _, m in members if hasattr(getattr(m, "model", None), "best_architecture_")]
+
+
+def _compress_heads(model, teacher, X, y, args) -> list[str]:
+    """Prune (--prune) and/or quantize (--int8) every neural head of ``model`` in place; with
+    training rows, fine-tune while pruning: on the teacher's predictions for a distilled
+    student, on the labels for an ensemble member."""
+    import numpy as np
+
+    from featsmith.compress import compress_head
+
+    heads = _neural_heads(model)
+    if not heads:
+        kinds = ", ".join(str(k) for k in getattr(model, "ensemble_", {}).get("model", [])) or "none"
+        raise CLIError(f"the model has no neural head to prune or quantize (its members: {kinds}); add "
+                       "--student nas_head (with --data and --target) to distill it into one")
+    features = soft = codes = None
+    if X is not None:
+        features = model.transform(X)
+        distilled = model is not teacher
+        if distilled:
+            soft = teacher.predict(X) if model.task_ == "regression" else teacher.predict_proba(X)
+        elif model.task_ == "regression":
+            codes = np.asarray(y, dtype=float)
+        else:
+            codes = np.searchsorted(model.classes_, np.asarray(y))
+    lines = []
+    for member in heads:
+        head = member.model
+        targets = soft
+        if soft is not None and soft.ndim == 2:  # the head's own classes, renormalised
+            targets = soft[:, np.asarray(head.classes_, dtype=int)]
+            targets = targets / np.clip(targets.sum(axis=1, keepdims=True), 1e-12, None)
+        member.model = compress_head(
+            head, features, None if targets is not None else codes, soft_targets=targets,
+            sparse_ratio=args.prune or 0.0, int8=args.int8, time_budget=args.time_budget,
+            random_state=args.random_state or 0,
+        )
+        info = member.model.compression_
+        n_int8 = sum(r["int8"] for r in info["int8"])
+        lines.append(f"{info['weights_before']:,} -> {info['weights_after']:,} weights"
+                     + (", fine-tuned" if info["fine_tuned"] else ", not fine-tuned (no --data)")
+                     + (f", {n_int8}/{len(info['int8'])} layers int8" if args.int8 else ""))
+    return lines
+
+
+def _cmd_compress(args, console) -> int:
+    source = Path(args.model)
+    out = _check_writable(args.out, "--out", "small.joblib")
+    if out.exists() and out.resolve() == source.resolve():
+        raise CLIError(f"--out {out} is the input model; give the compressed model another name")
+    if args.student is None and args.prune is None and not args.int8:
+        raise CLIError("nothing to do: give --student lightgbm|nas_head, --prune RATIO and/or --int8")
+    if (args.data is None) != (args.target is None):
+        raise CLIError("--data and --target go together: the training table and its target column")
+    if args.student is not None and args.data is None:
+        raise CLIError(f"--student {args.student} learns from the training rows: add --data TRAIN --target COL")
+    teacher = _load_model(source)
+    X = y = None
+    if args.data is not None:
+        X, y = _split_target(_read_table(args.data), args.target, args.data)
+        X = _model_columns(teacher, X, args.data)
+    rows = [("input", f"{source} ({source.stat().st_size / 1e6:.2f} MB)")]
+    model = teacher
+    start = time.perf_counter()
+    if args.student is not None:
+        model = teacher.distill(X, y, student=args.student, time_budget=args.time_budget,
+                                random_state=args.random_state)
+        check = model.distillation_["validation"]
+        rows.append(("student", args.student))
+        if check is not None:
+            rows.append((f"validation {model.distillation_['metric']}",
+                         f"student {_format_value(check['student_score'])}, ensemble "
+                         f"{_format_value(check['teacher_score'])} ({check['split']})"))
+    if args.prune is not None or args.int8:
+        for i, line in enumerate(_compress_heads(model, teacher, X, y, args)):
+            rows.append((f"neural head {i + 1}", line))
+    _save_model(model, out, console)
+    rows += [("output", f"{out} ({out.stat().st_size / 1e6:.2f} MB)"),
+             ("time", f"{time.perf_counter() - start:.1f} s")]
+    console.result(_kv_table(rows))
+    return 0
+
+
 def _number(convert, accept, expected, allowed):
     """An argparse ``type=``: ``convert`` the text, then require ``accept(value)``."""
 
@@ -1409,6 +1496,28 @@ def build_parser() -> argparse.ArgumentParser:
                    help="leaderboard rows in the text summary (default 10)")
     p.set_defaults(handler=_cmd_report)
 
+    p = sub.add_parser(
+        "compress", parents=[common], help="make a saved model smaller and faster",
+        description="Distill a saved model into one student (--student, needs the training rows), "
+        "and/or prune (--prune) and int8-quantize (--int8) its neural heads, then save the result. "
+        "With --data, pruning is gradual while fine-tuning; without, it is one-shot.",
+    )
+    p.add_argument("model", metavar="MODEL", help="model file written by 'featsmith fit'")
+    p.add_argument("--out", required=True, metavar="FILE", help="where to write the compressed model")
+    p.add_argument("--student", choices=["lightgbm", "nas_head"], default=None,
+                   help="distill the ensemble into one LightGBM model or one neural head")
+    p.add_argument("--prune", type=_fraction, default=None, metavar="RATIO",
+                   help="remove this share of every neural-head layer's channels (e.g. 0.5)")
+    p.add_argument("--int8", action="store_true",
+                   help="int8 weights for the neural-head layers where int8 is measured faster")
+    p.add_argument("--data", default=None, metavar="TRAIN", help="the training table (for --student, "
+                   "and for fine-tuning while pruning)")
+    p.add_argument("--target", default=None, metavar="COL", help="target column of --data")
+    p.add_argument("--time-budget", type=_positive_float, default=60.0, metavar="S",
+                   help="seconds for distilling, and again for fine-tuning each head (default 60)")
+    p.add_argument("--random-state", type=int, default=None, metavar="N", help="seed")
+    p.set_defaults(handler=_cmd_compress)
+
     p = sub.add_parser("demo", parents=[common], help="fit and score on a shipped dataset",
                        description="Fit an AutoPipeline on a dataset shipped with featsmith, "
                        "score it on held-out rows and save the model.")
@@ -1460,7 +1569,7 @@ def main(argv=None) -> int:
     except SystemExit as exc:  # --help and --version
         return exc.code if isinstance(exc.code, int) else 0
     if args.command is None:
-        return _fail("choose a command: fit, predict, evaluate, report or demo "
+        return _fail("choose a command: fit, predict, evaluate, report, compress or demo "
                      "(see 'featsmith --help')")
     console = _Console(quiet=args.quiet, verbose=args.verbose)
     with _logging_to_stderr(args.quiet, args.verbose):

@@ -584,6 +584,56 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
             )
         return metric.score_predictions(np.searchsorted(self.classes_, y), proba, classes=np.arange(len(self.classes_)))
 
+    def distill(self, X, y, student="lightgbm", time_budget=60.0, groups=None, random_state=None):
+        """One small student trained on this pipeline's predictions: a faster model to deploy.
+
+        Like AutoGluon's ``TabularPredictor.distill``: the student (one LightGBM model, or the
+        searched neural head) learns the ensemble's soft predictions (probabilities, or values)
+        on the training rows and on synthetic rows near them (each a training row with a few
+        columns resampled from their training distribution; see
+        ``featsmith/pipelines/_distill.py``). It is first validated on one split of this
+        pipeline's own validation plan (``validation_``: the latest period for time order, whole
+        groups for grouped folds), then trained on all rows. The pipeline does not keep its
+        training rows, so pass them again.
+
+        Parameters
+        ----------
+        X : table
+            The training rows (as given to ``fit``).
+        y : array-like or str
+            Their target, or the name of its column in ``X``.
+        student : {"lightgbm", "nas_head"}, default="lightgbm"
+        time_budget : float, default=60
+            Seconds in all (30% validate the student, the rest trains the final one).
+        groups : array-like or str, optional
+            The group labels given to ``fit`` when its plan kept groups whole.
+        random_state : int or None, default=None
+
+        Returns
+        -------
+        AutoPipeline
+            A copy with the same ``predict``, ``predict_proba``, ``classes_``,
+            ``decision_threshold_`` and feature plan, whose ``model_`` is the student;
+            ``distillation_`` tells the student, the rows used and its validation (the
+            student's and the ensemble's scores on the held-out rows of the split; the ensemble
+            had seen those rows, so that is the student's fidelity more than a fair contest),
+            and ``best_score_`` is the student's validation score.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_wine
+        >>> from featsmith import AutoPipeline
+        >>> X, y = load_wine(return_X_y=True, as_frame=True)
+        >>> model = AutoPipeline(time_budget=8, max_trials=2, random_state=0, verbose=0).fit(X, y)
+        >>> small = model.distill(X, y, student="lightgbm", time_budget=4, random_state=0)
+        >>> small.predict_proba(X.head(2)).shape, list(small.classes_) == list(model.classes_)
+        ((2, 3), True)
+        """
+        from featsmith.pipelines._distill import distill
+
+        return distill(self, X, y, student=student, time_budget=time_budget, groups=groups,
+                       random_state=random_state)
+
     # -- scikit-learn plumbing ------------------------------------------------------------
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

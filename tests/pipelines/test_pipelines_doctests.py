@@ -7,6 +7,7 @@ import pytest
 
 MODULES = [
     "featsmith.pipelines._auto",
+    "featsmith.pipelines._distill",
     "featsmith.pipelines._ensemble",
     "featsmith.pipelines._metrics",
     "featsmith.pipelines._budget",

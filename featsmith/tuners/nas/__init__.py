@@ -4,12 +4,14 @@ Retiarii-style model-space primitives (:class:`ValueChoice`, :class:`LayerChoice
 :class:`InputChoice`, :class:`Repeat`) describe a space as an ordinary torch module
 (:class:`ModelSpace`); :class:`TabularHeadSpace` is the space of MLP heads for tables.
 Strategies (random, regularised evolution, TPE through :mod:`featsmith.tuners`, one-shot
-weight sharing) search it, and candidates are trained together in one batched module
+weight sharing, and Cream: one-shot with a board of the best paths teaching the sampled ones)
+search it, and candidates are trained together in one batched module
 (:class:`BatchedHead`, :func:`train_candidates`). :class:`NASHeadClassifier` and
 :class:`NASHeadRegressor` wrap the whole search as scikit-learn estimators.
 """
 
 from featsmith.tuners.nas._batched import BatchedAdamW, BatchedHead
+from featsmith.tuners.nas._cream import CreamStrategy
 from featsmith.tuners.nas._data import TabularPreprocessor
 from featsmith.tuners.nas._estimator import NASHeadClassifier, NASHeadRegressor
 from featsmith.tuners.nas._mutables import (
@@ -33,6 +35,7 @@ __all__ = [
     "BatchedAdamW",
     "BatchedHead",
     "ChosenInput",
+    "CreamStrategy",
     "InputChoice",
     "LayerChoice",
     "ModelSpace",

@@ -7,6 +7,7 @@ all training rows (including the rows later held out for early stopping) leaks n
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import ndtri
 from sklearn.preprocessing import QuantileTransformer
 
 from featsmith.tuners.nas._space import SCALERS
@@ -14,6 +15,35 @@ from featsmith.tuners.nas._space import SCALERS
 # Scaled values beyond this are clipped: a test row far outside the training range must not
 # push a ReLU network into wild extrapolation.
 _CLIP = 8.0
+# scikit-learn's QuantileTransformer bound (sklearn.preprocessing._data.BOUNDS_THRESHOLD).
+_BOUNDS = 1e-7
+
+
+def quantile_normal(qt: QuantileTransformer, X: np.ndarray) -> np.ndarray:
+    """``qt.transform(X)`` for a fitted ``QuantileTransformer(output_distribution="normal")``
+    and finite ``X``, with one vectorised inverse normal CDF instead of scipy's per-column
+    ``norm.ppf``, whose fixed cost was most of the head's predict time on small batches and wide
+    tables (85 columns: 14 ms for one row). Same interpolation, bounds and clipping.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.exponential(size=(200, 3))
+    >>> qt = QuantileTransformer(n_quantiles=50, output_distribution="normal").fit(X)
+    >>> bool(np.allclose(quantile_normal(qt, X), qt.transform(X)))
+    True
+    """
+    q, ref = qt.quantiles_, qt.references_
+    out = np.empty(X.shape, dtype=np.float64)
+    for j in range(X.shape[1]):
+        col, qj = X[:, j], q[:, j]
+        # Both directions, averaged: repeated quantiles (ties) map to the middle of their range.
+        v = 0.5 * (np.interp(col, qj, ref) - np.interp(-col, -qj[::-1], -ref[::-1]))
+        v[col + _BOUNDS > qj[-1]] = 1.0
+        v[col - _BOUNDS < qj[0]] = 0.0
+        out[:, j] = v
+    limit = _BOUNDS - np.spacing(1)
+    return np.clip(ndtri(out), ndtri(limit), ndtri(1 - limit))
 
 
 class TabularPreprocessor:
@@ -98,7 +128,7 @@ class TabularPreprocessor:
             if scaler == "standard":
                 v = (full - self.mean_) / self.scale_
             else:
-                v = self.quantile_.transform(full) if self.quantile_ is not None else full
+                v = quantile_normal(self.quantile_, full) if self.quantile_ is not None else full
             variants.append(np.clip(v, -_CLIP, _CLIP))
         x_num = np.stack(variants).astype(np.float32)
         x_cat = np.zeros((X.shape[0], len(self.categorical)), dtype=np.int64)

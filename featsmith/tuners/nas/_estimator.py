@@ -18,6 +18,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
+from featsmith.tuners.nas._cream import CreamStrategy
 from featsmith.tuners.nas._data import TabularPreprocessor
 from featsmith.tuners.nas._oneshot import OneShotStrategy
 from featsmith.tuners.nas._search import run_multi_trial
@@ -32,6 +33,7 @@ _STRATEGIES = {
     "evolution": RegularizedEvolution,
     "tpe": TPEStrategy,
     "oneshot": OneShotStrategy,
+    "cream": CreamStrategy,
 }
 # Below this many rows a held-out split would be too small to rank anything: early
 # stopping and ranking then use the training rows themselves.
@@ -261,9 +263,10 @@ _PARAMS_DOC = """
         then be exceeded by that epoch. Each later round trains up to 8 proposed architectures
         plus one training-choice variant of each, batched together where shapes allow.
         ``None`` means no time limit (set ``max_candidates``).
-    strategy : {"evolution", "random", "tpe", "oneshot"} or strategy object, default="evolution"
+    strategy : {"evolution", "random", "tpe", "oneshot", "cream"} or strategy object, default="evolution"
         Regularised evolution, uniform random sampling, TPE through
-        :class:`featsmith.tuners.TPETuner`, or one-shot weight sharing.
+        :class:`featsmith.tuners.TPETuner`, one-shot weight sharing, or one-shot with a board
+        of the best paths distilling into the sampled ones (:class:`CreamStrategy`).
     max_candidates : int or None, default=None
         Most architectures to train (for "oneshot": to rank with shared weights).
         Results are reproducible for a fixed ``random_state`` when the search is bounded

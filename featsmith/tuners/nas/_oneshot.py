@@ -78,18 +78,47 @@ class OneShotStrategy:
         default = space.default()
         return space.canonicalize({**arch, **{k: default[k] for k in _TRAINING_LABELS}})
 
+    @staticmethod
+    def _widest(space, default, dims):
+        return space.canonicalize({**default, "depth": dims["depth"], **{f"width_{i}": dims["width"] for i in range(dims["depth"])},
+                                   **({"embedding_dim": dims["embedding_dim"]} if "embedding_dim" in dims else {})})
+
+    def _new_supernet(self, data, space, default, dims, seed):
+        """The supernet on the default path, every shared unit initialised as in the widest path."""
+        net = BatchedHead([default], data.n_numeric, data.cardinalities, data.n_outputs, [seed], dims=dims, device=data.device)
+        with torch.no_grad():  # start every shared unit from a proper init, not the default path's zero padding
+            full = BatchedHead([self._widest(space, default, dims)], data.n_numeric, data.cardinalities,
+                               data.n_outputs, [seed], dims=dims, device=data.device)
+            net.load_state_dict(full.state_dict())
+        return net
+
+    def _retrain_best(self, data, archs, losses, epochs, t0, rng, deadline, max_epochs, patience, label):
+        """Record the ranked candidates, retrain the best ``n_retrain`` from scratch, together."""
+        result = SearchResult()
+        seconds = (time.perf_counter() - t0) / len(archs)
+        for a, v in zip(archs, losses):
+            result.record(TrainedCandidate(Architecture(a), float(v), epochs, seconds), 0, "ranked", keep_model=False)
+        order = np.argsort(losses, kind="stable")[: min(self.n_retrain, len(archs))]
+        chosen = [archs[i] for i in order]
+        logger.info("NAS %s: supernet %d epochs, %d ranked, retraining %d", label, epochs, len(archs), len(chosen))
+        trained = train_candidates(
+            data,
+            chosen,
+            rng.integers(2**31 - 1, size=len(chosen)).tolist(),
+            max_epochs=max_epochs,
+            patience=patience,
+            deadline=deadline,
+            shuffle_seed=int(rng.integers(2**31 - 1)),
+        )
+        for cand in trained:
+            result.record(cand, 1, "retrained")
+        return result
+
     def _train_supernet(self, data, space, rng, deadline, max_epochs):
         default = self._with_training_defaults(space, space.default())
         dims = self._max_dims(space)
         seed = int(rng.integers(2**31 - 1))
-        net = BatchedHead([default], data.n_numeric, data.cardinalities, data.n_outputs, [seed], dims=dims, device=data.device)
-        with torch.no_grad():  # start every shared unit from a proper init, not the default path's zero padding
-            full = BatchedHead(
-                [space.canonicalize({**default, "depth": dims["depth"], **{f"width_{i}": dims["width"] for i in range(dims["depth"])},
-                                     **({"embedding_dim": dims["embedding_dim"]} if "embedding_dim" in dims else {})})],
-                data.n_numeric, data.cardinalities, data.n_outputs, [seed], dims=dims, device=data.device,
-            )
-            net.load_state_dict(full.state_dict())
+        net = self._new_supernet(data, space, default, dims, seed)
         opt = BatchedAdamW(list(net.parameters()), lr=[default["lr"]], weight_decay=[default["weight_decay"]])
         bs = effective_batch_size(default["batch_size"], data.n_train)
         n_batches = max(1, math.ceil(data.n_train / bs))
@@ -165,22 +194,4 @@ class OneShotStrategy:
             if a not in archs:
                 archs.append(a)
         losses = self._rank(net, dims, data, archs, rng)
-        result = SearchResult()
-        supernet_seconds = (time.perf_counter() - t0) / len(archs)
-        for a, v in zip(archs, losses):
-            result.record(TrainedCandidate(Architecture(a), float(v), epochs, supernet_seconds), 0, "ranked", keep_model=False)
-        order = np.argsort(losses, kind="stable")[: min(self.n_retrain, len(archs))]
-        chosen = [archs[i] for i in order]
-        logger.info("NAS one-shot: supernet %d epochs, %d ranked, retraining %d", epochs, len(archs), len(chosen))
-        trained = train_candidates(
-            data,
-            chosen,
-            rng.integers(2**31 - 1, size=len(chosen)).tolist(),
-            max_epochs=max_epochs,
-            patience=patience,
-            deadline=deadline,
-            shuffle_seed=int(rng.integers(2**31 - 1)),
-        )
-        for cand in trained:
-            result.record(cand, 1, "retrained")
-        return result
+        return self._retrain_best(data, archs, losses, epochs, t0, rng, deadline, max_epochs, patience, "one-shot")

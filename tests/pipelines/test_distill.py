@@ -1,0 +1,79 @@
+"""AutoPipeline.distill: the student keeps the pipeline's interface and survives joblib."""
+
+import io
+
+import joblib
+import numpy as np
+import polars as pl
+import pytest
+from sklearn.datasets import make_classification
+
+from featsmith import AutoPipeline
+from featsmith.pipelines._distill import spunge
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    X, y = make_classification(n_samples=300, n_features=6, n_informative=4, n_classes=3, random_state=0)
+    X = {f"x{j}": X[:, j] for j in range(X.shape[1])}
+    X["city"] = np.array(["a", "b", "c"])[np.arange(300) % 3]
+    X = pl.DataFrame(X)
+    y = np.array(["lo", "mid", "hi"])[y]
+    model = AutoPipeline(time_budget=6, max_trials=3, random_state=0, verbose=0, feature_generation=False)
+    return model.fit(X, y), X, y
+
+
+@pytest.mark.parametrize("student", ["lightgbm", "nas_head"])
+def test_distilled_student_keeps_the_interface_and_round_trips(fitted, student):
+    model, X, y = fitted
+    small = model.distill(X, y, student=student, time_budget=3, random_state=0)
+    assert list(small.classes_) == list(model.classes_)
+    assert list(small.get_feature_names_out()) == list(model.get_feature_names_out())
+    proba = small.predict_proba(X)
+    assert proba.shape == (300, 3) and np.allclose(proba.sum(axis=1), 1)
+    assert np.mean(small.predict(X) == model.predict(X)) > 0.8
+    info = small.distillation_
+    assert info["student"] == student and info["n_augmented"] > 0
+    assert info["validation"]["n_valid"] > 0 and "shuffled" in info["validation"]["split"]
+    assert small.ensemble_["refit"].tolist() == ["distilled"] and model.ensemble_["refit"].iloc[0] != "distilled"
+    buf = io.BytesIO()
+    joblib.dump(small, buf)
+    buf.seek(0)
+    loaded = joblib.load(buf)
+    np.testing.assert_allclose(loaded.predict_proba(X), proba)
+    assert (loaded.predict(X) == small.predict(X)).all()
+
+
+def test_distill_errors(fitted):
+    model, X, y = fitted
+    with pytest.raises(ValueError, match="student"):
+        model.distill(X, y, student="catboost")
+    with pytest.raises(ValueError, match="time_budget"):
+        model.distill(X, y, time_budget=0)
+    with pytest.raises(ValueError, match="not fitted on"):
+        model.distill(X, np.where(y == "lo", "other", y))
+
+
+def test_spunge_resamples_a_few_columns_of_real_rows():
+    df = pl.DataFrame({"a": np.arange(100.0), "b": np.arange(100), "c": [str(i) for i in range(100)],
+                       "d": np.ones(100), "e": np.zeros(100)})
+    aug = spunge(df, 1000, np.random.default_rng(0), frac_perturb=0.4)
+    assert aug.schema == df.schema
+    base = df[np.arange(1000) % 100]
+    changed = np.column_stack([(aug[c] != base[c]).to_numpy() for c in ["a", "b", "c"]]).sum(axis=1)
+    assert changed.max() <= 2 and changed.mean() > 0.5  # 1 or 2 of 5 columns per row
+    assert set(aug["c"].to_list()) <= set(df["c"].to_list())
+
+
+def test_distill_validates_on_the_latest_period_of_a_time_ordered_plan():
+    rng = np.random.default_rng(0)
+    n = 240
+    day = np.sort(rng.integers(0, 200, n))
+    X = pl.DataFrame({"day": day, "x": rng.normal(size=n) + day / 100})
+    y = X["x"].to_numpy() * 2 + rng.normal(size=n)
+    model = AutoPipeline(time_budget=4, max_trials=2, cv="time", time_column="day", random_state=0, verbose=0,
+                         feature_generation=False).fit(X, y)
+    small = model.distill(X, y, time_budget=2, random_state=0)
+    check = small.distillation_["validation"]
+    assert "latest period" in check["split"] and "'day'" in check["split"]
+    assert check["n_valid"] < n / 3 and np.isfinite(check["student_score"])
