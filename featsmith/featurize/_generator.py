@@ -26,7 +26,7 @@ from featsmith.featurize._ops import (
     target_stats,
 )
 from featsmith.featurize._plan import FeaturePlan
-from featsmith.featurize._relational import RelationalSynth, cutoff_values, resolve_tables
+from featsmith.featurize._relational import RelationalSynth, cutoff_values, order_values, resolve_tables
 
 logger = logging.getLogger("featsmith")
 
@@ -243,7 +243,9 @@ class FeatureGenerator(TransformerMixin, BaseEstimator):
             self.relational_ = RelationalSynth(
                 target, relationships, time_index, self.agg_primitives, self.max_depth, self.include_cutoff_time
             )
-            rel = self.relational_.fit(df, tables, cutoff)
+            # Under time-ordered folds, aggregations over X's own rows read earlier rows only.
+            order = order_values(time_order, n) if time_order is not None and cutoff is None else None
+            rel = self.relational_.fit(df, tables, cutoff, order)
             overrides = self.relational_.column_overrides(df)
             df = pl.concat([df, rel], how="horizontal") if rel.width else df
         elif cutoff_time is not None:

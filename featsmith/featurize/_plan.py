@@ -129,10 +129,19 @@ def _json_default(o):
 
 
 def _relational_formula(d):
+    """A relational feature in words, naming the key of X it goes through (the lineage)."""
     if d["type"] == "direct":
         return f"{d['column']} of the related {' -> '.join(h[0] for h in d['hops'])} row (by {d['key']})"
     if d["type"] == "aggagg":
-        return (f"{d['outer']} over the row's {d['child']} rows of their {d['inner']['prim']} of "
-                f"{d['inner']['source']}.{d['inner']['column'] or 'rows'}")
+        return (f"{d['outer']} over the {d['child']} rows whose {d['child_fk']} is the row's {d['key']} of their "
+                f"{d['inner']['prim']} of {d['inner']['source']}.{d['inner']['column'] or 'rows'}")
     col = d["column"] or "rows"
-    return f"{d['prim']} of {d['source']}.{col} over the rows linked by {d['key']} (before the cutoff when given)"
+    (source, sfk), *up = d["hops"]
+    if up:  # a grandchild: through its parent rows that belong to this row
+        table, _, tfk = up[0]
+        rows = f"{source} rows of the {table} rows whose {tfk} is the row's {d['key']}"
+    else:
+        rows = f"{source} rows whose {sfk} is the row's {d['key']}"
+    when = ("other than the row itself, before its cutoff or time when it has one" if d.get("own")
+            else "before the cutoff when given")
+    return f"{d['prim']} of {source}.{col} over the {rows} ({when})"

@@ -39,6 +39,7 @@ _FT_NAMES = {"nunique": "NUM_UNIQUE"}
 _NUMERIC_PRIMS = ("sum", "mean", "std", "min", "max", "first", "last")
 _CATEGORICAL_PRIMS = ("nunique", "mode", "first", "last")
 _OUTER_PRIMS = ("sum", "mean", "std", "min", "max")
+LEAVE_ONE_OUT_PRIMS = ("count", "sum", "mean", "std", "min", "max", "nunique")
 
 
 def _ft(prim):
@@ -97,6 +98,7 @@ def resolve_tables(tables, relationships, time_index, target_table, X):
         child, fk = _split(pair[0], "Relationship child")
         parent, pk = _split(pair[1], "Relationship parent")
         rels.append((child, fk, parent, pk))
+    rels = list(dict.fromkeys(rels))  # the same pair from an EntitySet and from the list: one path
     named = {t for r in rels for t in (r[0], r[2])}
     if target_table is None:
         missing = sorted(named - set(tables))
@@ -149,6 +151,20 @@ def cutoff_values(df, cutoff_time, required=True):
     return s.cast(pl.Datetime("us")).alias("__cutoff")
 
 
+def order_values(time_order, n):
+    """A time order (datetimes, numbers or date strings, one per row) as polars datetimes
+    that sort the same way: numbers become their dense rank, in microseconds."""
+    values = np.asarray(time_order)
+    if values.shape != (n,):
+        raise ValueError(f"time_order has shape {values.shape}; pass one time per row of X ({n} rows).")
+    s = pl.Series("__order", values)
+    if s.dtype.is_numeric():
+        s = s.rank("dense").cast(pl.Int64)
+    elif not s.dtype.is_temporal():
+        s = s.cast(pl.String).str.to_datetime(strict=False)
+    return s.cast(pl.Datetime("us"))
+
+
 # ---------------------------------------------------------------------------- aggregation core
 def _key_cast(expr, dtype):
     return expr.cast(dtype, strict=False) if dtype.is_numeric() else expr.cast(pl.String)
@@ -196,33 +212,51 @@ def _fill_empty(df, specs):
 def aggregate(src, specs, queries, strict=True):
     """Aggregate ``src`` rows (``__g`` key, optional ``__t`` time, value columns, in time order)
     for each query row (``__q`` key, optional ``__cut`` cutoff); returns one row per query."""
+    return aggregate_many(src, specs, [queries], strict)[0]
+
+
+def aggregate_many(src, specs, query_frames, strict=True):
+    """:func:`aggregate` for several query frames over one source (the rows of one table on one
+    relationship path, queried through several keys): the group-by, or the running totals
+    under cutoffs, are computed once and joined to each query frame."""
     names = [s[0] for s in specs]
-    if "__cut" not in queries.columns or "__t" not in src.columns:
+    g_dtype = src.schema["__g"]
+    query_frames = [q.with_columns(_key_cast(pl.col("__q"), g_dtype)) for q in query_frames]
+    if not query_frames:
+        return []
+    if "__cut" not in query_frames[0].columns or "__t" not in src.columns:
         specs_nc = [s for s in specs if s[1] != "time_since_last"]
         agg = src.group_by("__g").agg(_agg_exprs(specs_nc, False))
-        res = queries.select("__q").join(agg, left_on="__q", right_on="__g", how="left", maintain_order="left")
-        res = res.with_columns([pl.lit(None, pl.Float64).alias(n) for n, p, _ in specs if p == "time_since_last"])
-        return _fill_empty(res, specs).select(names)
+        out = []
+        for queries in query_frames:
+            res = queries.select("__q").join(agg, left_on="__q", right_on="__g", how="left", maintain_order="left")
+            res = res.with_columns([pl.lit(None, pl.Float64).alias(n) for n, p, _ in specs if p == "time_since_last"])
+            out.append(_fill_empty(res, specs).select(names))
+        return out
     running = [s for s in specs if s[1] != "mode"]
     expanded = [s for s in specs if s[1] == "mode"]
-    parts = []
-    uq = queries.select("__q", "__cut").unique(maintain_order=True).with_row_index("__qid")
-    if running:
-        parts.append(_running_asof(src, running, uq, strict))
-    if expanded:
-        pairs = uq.join(src, left_on="__q", right_on="__g", how="inner")
-        pairs = pairs.filter(pl.col("__t") < pl.col("__cut") if strict else pl.col("__t") <= pl.col("__cut"))
-        agg = pairs.sort(["__qid", "__t", "__ord"]).group_by("__qid").agg(_agg_exprs(expanded, True))
-        parts.append(uq.select("__qid").join(agg, on="__qid", how="left", maintain_order="left").drop("__qid"))
-    res = pl.concat([uq.select("__q", "__cut")] + parts, how="horizontal")
-    res = queries.select("__q", "__cut").join(res, on=["__q", "__cut"], how="left", maintain_order="left", nulls_equal=True)
-    return _fill_empty(res, specs).select(names)
+    state = _running_state(src, running) if running else None
+    out = []
+    for queries in query_frames:
+        parts = []
+        uq = queries.select("__q", "__cut").unique(maintain_order=True).with_row_index("__qid")
+        if running:
+            parts.append(_asof_answers(state, running, uq, strict))
+        if expanded:
+            pairs = uq.join(src, left_on="__q", right_on="__g", how="inner")
+            pairs = pairs.filter(pl.col("__t") < pl.col("__cut") if strict else pl.col("__t") <= pl.col("__cut"))
+            agg = pairs.sort(["__qid", "__t", "__ord"]).group_by("__qid").agg(_agg_exprs(expanded, True))
+            parts.append(uq.select("__qid").join(agg, on="__qid", how="left", maintain_order="left").drop("__qid"))
+        res = pl.concat([uq.select("__q", "__cut")] + parts, how="horizontal")
+        res = queries.select("__q", "__cut").join(res, on=["__q", "__cut"], how="left", maintain_order="left",
+                                                  nulls_equal=True)
+        out.append(_fill_empty(res, specs).select(names))
+    return out
 
 
-def _running_asof(src, specs, uq, strict):
-    """Answer decomposable aggregations from per-key running totals and one as-of join."""
-    g = pl.col("__g")
-    outs = []
+def _running_state(src, specs):
+    """Per-key running totals of the source rows (one row per key and instant, time order):
+    what every decomposable aggregation as of any cutoff is read from."""
     value_cols = sorted({c for _, p, c in specs if c is not None and p != "time_since_last"})
     num_cols = [c for c in value_cols if src.schema[c].is_numeric()]
     if num_cols:
@@ -249,17 +283,22 @@ def _running_asof(src, specs, uq, strict):
                 (x.is_not_null() & x.is_first_distinct().over(["__g", c])).cast(pl.Int64).cum_sum().over("__g").alias(f"{c}|nu")
             )
         run += [x.alias(f"{c}|last"), x.first().over("__g").alias(f"{c}|first")]
-    state = src.select([g] + run)
+    state = src.select([pl.col("__g")] + run)
     if ffill:
         state = state.with_columns(ffill)
-    # Several child rows at one instant: keep the last, which carries the totals up to that instant.
-    state = state.group_by(["__g", "__t"], maintain_order=True).last().sort(["__g", "__t"])
+    # Several source rows at one instant: keep the last, which carries the totals up to that instant.
+    return state.group_by(["__g", "__t"], maintain_order=True).last().sort("__t")
+
+
+def _asof_answers(state, specs, uq, strict):
+    """Read each (key, cutoff) query's aggregations off the running totals: one as-of join."""
     q = uq.sort("__cut", nulls_last=True)
     joined = q.join_asof(
-        state.sort("__t"), left_on="__cut", right_on="__t", by_left="__q", by_right="__g",
+        state, left_on="__cut", right_on="__t", by_left="__q", by_right="__g",
         strategy="backward", allow_exact_matches=not strict, check_sortedness=False,
     ).sort("__qid")
     n = pl.col("__n")
+    outs = []
     for name, prim, c in specs:
         if prim == "count":
             e = n
@@ -283,6 +322,72 @@ def _running_asof(src, specs, uq, strict):
                 e = pl.when(cn > 1).then(var.clip(lower_bound=0).sqrt())
         outs.append(e.alias(name))
     return joined.select(outs)
+
+
+def leave_one_out(src, specs, queries, own):
+    """Aggregations over the other rows of each query row's group (never the row itself).
+
+    ``src`` holds the query rows themselves, in the same order (``__g`` the group each row
+    belongs to, the value columns); ``queries`` their ``__q`` key. ``own`` (boolean, one per
+    row) tells whether the row sits in the group it queries, and so has to be taken out.
+    Each group's totals are computed once (count, sum, mean and squared deviations, the two
+    smallest and largest values, distinct counts); a row's own contribution is then removed
+    arithmetically, so no (row x group) expansion is materialised. Supports
+    :data:`LEAVE_ONE_OUT_PRIMS`.
+    """
+    value_cols = sorted({c for _, p, c in specs if c is not None})
+    num = [c for c in value_cols if src.schema[c].is_numeric() or src.schema[c] == pl.Boolean]
+    src = src.with_columns([pl.col(c).cast(pl.Float64).fill_nan(None) for c in num])
+    stats = [pl.len().alias("|n")]
+    for c in value_cols:
+        x = pl.col(c)
+        if c in num:
+            lo, hi = x.min(), x.max()
+            stats += [x.count().alias(f"{c}|cn"), x.sum().alias(f"{c}|s"), x.mean().alias(f"{c}|m"),
+                      ((x - x.mean()) ** 2).sum().alias(f"{c}|m2"),
+                      lo.alias(f"{c}|lo"), (x == lo).sum().alias(f"{c}|nlo"), x.filter(x > lo).min().alias(f"{c}|lo2"),
+                      hi.alias(f"{c}|hi"), (x == hi).sum().alias(f"{c}|nhi"), x.filter(x < hi).max().alias(f"{c}|hi2")]
+        if any(p == "nunique" and cc == c for _, p, cc in specs):
+            stats.append(x.drop_nulls().n_unique().alias(f"{c}|nu"))
+    groups = src.group_by("__g").agg(stats)
+    g_dtype = src.schema["__g"]
+    q = queries.select(_key_cast(pl.col("__q"), g_dtype))
+    own_vals = src.select(value_cols).rename({c: f"{c}|x" for c in value_cols})
+    same = src.select([pl.len().over(["__g", c]).alias(f"{c}|same") for c in value_cols
+                       if any(p == "nunique" and cc == c for _, p, cc in specs)])
+    rows = pl.concat([q.join(groups, left_on="__q", right_on="__g", how="left", maintain_order="left"),
+                      own_vals, same, pl.DataFrame({"|own": own})], how="horizontal")
+    own_e = pl.col("|own").fill_null(False)
+    outs = []
+    for name, prim, c in specs:
+        if prim == "count":
+            outs.append((pl.col("|n") - own_e.cast(pl.Int64)).alias(name))
+            continue
+        x = pl.col(f"{c}|x")
+        mine = own_e & x.is_not_null()  # the row's own value is in its group's totals
+        if prim == "nunique":
+            e = pl.col(f"{c}|nu") - (mine & (pl.col(f"{c}|same") == 1)).cast(pl.Int64)
+            outs.append(e.alias(name))
+            continue
+        cn = pl.col(f"{c}|cn").cast(pl.Float64)
+        cn1 = cn - mine.cast(pl.Float64)
+        xv = pl.when(mine).then(x).otherwise(0.0)
+        if prim == "sum":
+            e = pl.col(f"{c}|s") - xv
+        elif prim == "mean":
+            e = pl.when(cn1 > 0).then((pl.col(f"{c}|s") - xv) / cn1)
+        elif prim == "std":
+            m = pl.col(f"{c}|m")
+            m1 = (cn * m - xv) / cn1
+            # Welford's removal: the squared deviations without the row.
+            m2 = pl.when(mine).then(pl.col(f"{c}|m2") - (x - m) * (x - m1)).otherwise(pl.col(f"{c}|m2"))
+            e = pl.when(cn1 > 1).then((m2 / (cn1 - 1)).clip(lower_bound=0).sqrt())
+        else:  # min, max: the runner-up when the row holds the only extreme value
+            k = "lo" if prim == "min" else "hi"
+            alone = mine & (x == pl.col(f"{c}|{k}")) & (pl.col(f"{c}|n{k}") == 1)
+            e = pl.when(alone).then(pl.col(f"{c}|{k}2")).otherwise(pl.col(f"{c}|{k}"))
+        outs.append(e.alias(name))
+    return _fill_empty(rows.select(outs), specs)
 
 
 # ---------------------------------------------------------------------------- synthesis
@@ -324,6 +429,7 @@ class RelationalSynth:
         self.features = []
         self.lookups = {}
         self.schemas = {}
+        self._own_timed = False
 
     # graph helpers
     def _children(self, table):
@@ -335,6 +441,18 @@ class RelationalSynth:
     def _keys(self, table):
         return {fk for c, fk, p, pk in self.relationships if c == table} | {
             pk for c, fk, p, pk in self.relationships if p == table}
+
+    def _unique(self, child, parent):
+        return sum(1 for c, _, p, _ in self.relationships if c == child and p == parent) == 1
+
+    def _up(self, child, fk, parent):
+        """The parent as seen from the child: ``airports[origin]`` when the child has several
+        keys to that parent (featuretools' convention), else just ``airports``."""
+        return parent if self._unique(child, parent) else f"{parent}[{fk}]"
+
+    def _down(self, child, fk, parent):
+        """The child as seen from the parent: ``flights[dest]`` or just ``flights``."""
+        return child if self._unique(child, parent) else f"{child}[{fk}]"
 
     def _value_columns(self, table, kinds):
         keys = self._keys(table)
@@ -359,9 +477,10 @@ class RelationalSynth:
     def _agg_defs(self, source, path_name, key, hops, prefix=""):
         """Aggregation features over ``source`` rows, grouped through ``hops`` to X[key]."""
         defs = []
-        prims = self.primitives
+        own = source == self.target  # the target table's own rows, through a parent
+        prims = [p for p in self.primitives if not own or self._own_timed or p in LEAVE_ONE_OUT_PRIMS]
         ti = self.time_index.get(source)
-        base = dict(key=key, source=source, hops=hops, time=ti, type="agg")
+        base = dict(key=key, source=source, hops=hops, time=ti, type="agg", own=own)
         if "count" in prims:
             defs.append(dict(base, name=f"{prefix}COUNT({path_name})", prim="count", column=None))
         for c in self._value_columns(source, ("numeric", "boolean")):
@@ -379,34 +498,39 @@ class RelationalSynth:
     def _enumerate(self, X):
         T = self.target
         defs = []
-        # Parents: lookups and the parent's aggregations over its other children.
+        # Parents, one path per key (two keys to one parent are two paths): lookups, and the
+        # parent's aggregations over its children, X's own table included.
         for fk, P, pk in self._parents(T):
+            pn = self._up(T, fk, P)
             for c in self._value_columns(P, ("numeric", "boolean", "categorical", "datetime", "text")):
-                defs.append(dict(name=f"{P}.{c}", key=fk, type="direct", hops=[(P, pk)], column=c))
+                defs.append(dict(name=f"{pn}.{c}", key=fk, type="direct", hops=[(P, pk)], column=c))
             if self.max_depth >= 2:
                 for fk2, PP, pk2 in self._parents(P):
                     for c in self._value_columns(PP, ("numeric", "boolean", "categorical", "datetime", "text")):
-                        defs.append(dict(name=f"{P}.{PP}.{c}", key=fk, type="direct", hops=[(P, pk), (PP, pk2, fk2)], column=c))
+                        defs.append(dict(name=f"{pn}.{self._up(P, fk2, PP)}.{c}", key=fk, type="direct",
+                                         hops=[(P, pk), (PP, pk2, fk2)], column=c))
                 for S, sfk, _ in self._children(P):
-                    if S == T:
-                        continue  # X's own table: its rows are the ones being predicted
-                    defs += self._agg_defs(S, S, fk, [(S, sfk)], prefix=f"{P}.")
+                    defs += self._agg_defs(S, self._down(S, sfk, P), fk, [(S, sfk)], prefix=f"{pn}.")
         # Children (and grandchildren through them).
         for C, cfk, pk in self._children(T):
-            if pk not in X.columns:
+            if pk not in X.columns or C == T:
                 continue
-            defs += self._agg_defs(C, C, pk, [(C, cfk)])
+            cn = self._down(C, cfk, T)
+            defs += self._agg_defs(C, cn, pk, [(C, cfk)])
             if self.max_depth >= 2:
                 for G, gfk, cpk in self._children(C):
-                    defs += self._agg_defs(G, G, pk, [(G, gfk), (C, cpk, cfk)])
-                    inner = [d for d in self._agg_defs(G, G, cpk, [(G, gfk)])
+                    if G == T:
+                        continue
+                    gn = self._down(G, gfk, C)
+                    defs += self._agg_defs(G, gn, pk, [(G, gfk), (C, cpk, cfk)])
+                    inner = [d for d in self._agg_defs(G, gn, cpk, [(G, gfk)])
                              if d["prim"] in ("count", "sum", "mean", "std", "min", "max", "nunique", "time_since_last")]
                     for d in inner:
                         inner_name = d["name"]
                         for p in _OUTER_PRIMS:
                             if p in self.primitives:
                                 defs.append(dict(
-                                    name=f"{_ft(p)}({C}.{inner_name})", key=pk, type="aggagg", outer=p,
+                                    name=f"{_ft(p)}({cn}.{inner_name})", key=pk, type="aggagg", outer=p,
                                     inner=dict(d), child=C, child_fk=cfk, child_pk=cpk,
                                 ))
         seen, out = set(X.columns), []
@@ -436,6 +560,12 @@ class RelationalSynth:
         return frame
 
     def _compute(self, X, tables, cutoff, feats):
+        """Values of ``feats`` for the rows of X from ``tables`` (as of ``cutoff`` when given).
+
+        Aggregations are batched by source path (one table reached through one chain of
+        keys): its group-by, or its running totals under cutoffs, is computed once and then
+        joined to every key of X that queries it (``airports[origin]`` and ``airports[dest]``
+        read one per-airport aggregate of ``history[dest]``)."""
         n = X.height
         out = {}
         key_frames = {}
@@ -445,24 +575,30 @@ class RelationalSynth:
                 if cutoff is not None:
                     q = q.with_columns(cutoff.alias("__cut"))
                 key_frames[d["key"]] = q
-        batches = defaultdict(list)
+        paths = defaultdict(lambda: defaultdict(list))
         nested = defaultdict(list)
         for d in feats:
             if d["type"] == "agg":
-                batches[(d["key"], d["source"], repr(d["hops"]))].append(d)
+                paths[(d["source"], repr(d["hops"]))][d["key"]].append(d)
             elif d["type"] == "direct":
                 out[d["name"]] = self._direct(X, tables, d)
             else:
                 nested[(d["key"], d["child"], d["inner"]["source"], repr(d["inner"]["hops"]))].append(d)
         for ds in nested.values():
             out.update(self._aggagg(X, tables, cutoff, ds))
-        for (key, _, _), ds in batches.items():
-            q = key_frames[key]
-            src = self._source_frame(ds[0], tables, q.schema["__q"])
-            specs = [(d["name"], d["prim"], d["column"]) for d in ds]
-            res = aggregate(src, specs, q, strict=not self.include_cutoff_time)
-            for d in ds:
-                out[d["name"]] = res.get_column(d["name"])
+        for by_key in paths.values():
+            first = next(iter(by_key.values()))[0]
+            src = self._source_frame(first, tables, key_frames[first["key"]].schema["__q"])
+            alias = {}
+            for ds in by_key.values():
+                for d in ds:
+                    alias.setdefault((d["prim"], d["column"]), f"__a{len(alias)}")
+            specs = [(a, prim, col) for (prim, col), a in alias.items()]
+            keys = list(by_key)
+            results = aggregate_many(src, specs, [key_frames[k] for k in keys], strict=not self.include_cutoff_time)
+            for k, res in zip(keys, results):
+                for d in by_key[k]:
+                    out[d["name"]] = res.get_column(alias[(d["prim"], d["column"])])
         cols = [out[d["name"]].alias(d["name"]) for d in feats]
         return pl.DataFrame(cols) if cols else pl.DataFrame(height=n)
 
@@ -509,38 +645,108 @@ class RelationalSynth:
         res = _fill_empty(q.select("__row").join(agg, on="__row", how="left", maintain_order="left"), outer)
         return {e["name"]: res.get_column(f"__o{j}") for j, e in enumerate(ds)}
 
-    def fit(self, X, tables, cutoff):
-        """Enumerate the relational features and compute them for the rows of X."""
-        self.schemas = {name: infer_schema(t) for name, t in tables.items()}
-        for name, t in tables.items():
+    # the target table's own rows
+    def _own_times(self, X, cutoff, order):
+        """``(row time, row cutoff)`` of X's rows for aggregations over X's own table, or
+        ``(None, None)`` when there is no time, and they leave only the row itself out.
+
+        The cutoff is ``cutoff`` when given, else X's time index, else ``order`` (the
+        validation's time order). A row enters the history at the later of its time index
+        and its cutoff, when what X says about it is known, so with the strict ``<`` a row
+        never counts for itself."""
+        ti = self.time_index.get(self.target)
+        own = X.get_column(ti).cast(pl.Datetime("us")) if ti is not None and ti in X.columns else None
+        if cutoff is not None:
+            cut = cutoff.cast(pl.Datetime("us"))
+            t = cut if own is None else pl.DataFrame({"a": own, "b": cut}).select(pl.max_horizontal("a", "b")).to_series()
+            return t, cut
+        if own is not None:
+            return own, own
+        if order is not None:
+            return (order,) * 2
+        return None, None
+
+    def _own_values(self, X, feats, times, cut):
+        """Fit-time values of the aggregations over X's own rows, per (key, source key) pair:
+        rows strictly before each row's cutoff, or without times the other rows of the group."""
+        batches = defaultdict(list)
+        for d in feats:
+            batches[(d["key"], d["hops"][0][1])].append(d)
+        out = {}
+        cols = sorted({d["column"] for d in feats if d["column"] is not None and d["prim"] != "time_since_last"})
+        base = X.with_row_index("__ord").select(["__ord", *cols])
+        for (fk, sfk), ds in batches.items():
+            specs = [(d["name"], d["prim"], d["column"]) for d in ds]
+            q = pl.DataFrame({"__q": X.get_column(fk)})
+            g = _key_cast(pl.col("__g"), X.schema[fk])
+            src = base.with_columns(X.get_column(sfk).alias("__g")).with_columns(g)
+            if times is None:
+                own = (X.get_column(sfk) == X.get_column(fk)).fill_null(False) if sfk != fk else X.get_column(fk).is_not_null()
+                res = leave_one_out(src, specs, q, own)
+            else:
+                src = src.with_columns(times.alias("__t")).sort("__t", nulls_last=True, maintain_order=True)
+                res = aggregate(src, specs, q.with_columns(cut.alias("__cut")), strict=True)
+            for d in ds:
+                out[d["name"]] = res.get_column(d["name"])
+        return out
+
+    def fit(self, X, tables, cutoff, order=None):
+        """Enumerate the relational features and compute them for the rows of X.
+
+        Parameters
+        ----------
+        X : polars.DataFrame
+            The target table's training rows.
+        tables : dict of name -> polars.DataFrame
+            The other tables.
+        cutoff : polars.Series of datetimes, optional
+            Per-row cutoffs.
+        order : polars.Series of datetimes, optional
+            The time order of validation (see :meth:`FeatureGenerator.fit`'s ``time_order``):
+            with no cutoff and no time index on X's table, aggregations over X's own rows then
+            read only rows strictly earlier in that order.
+        """
+        self.schemas = {name: infer_schema(t) for name, t in {**tables, self.target: X}.items()}
+        for name in self.schemas:
             for c in self._keys(name):
                 if c in self.schemas[name]:
                     self.schemas[name][c] = "id"
         if cutoff is None:
             self.primitives = [p for p in self.primitives if p != "time_since_last"]
+        times, cut = self._own_times(X, cutoff, order)
+        self._own_timed = times is not None
         self.features = self._enumerate(X)
+        own = [d for d in self.features if d.get("own")]
         self._build_lookups(X, tables)
         # Without cutoffs a row's value depends on its key only: compute once per key, then join.
-        values = self._from_lookups(X) if cutoff is None else self._compute(X, tables, cutoff, self.features)
+        if cutoff is None:
+            values = self._from_lookups(X)
+        else:
+            values = self._compute(X, tables, cutoff, [d for d in self.features if not d.get("own")])
+        if own:
+            values = values.with_columns([v.alias(k) for k, v in self._own_values(X, own, times, cut).items()])
         logger.info("RelationalSynth: %d relational features for table %r.", len(self.features), self.target)
-        return values
+        return values.select(self.output_names)
 
     def _build_lookups(self, X, tables):
-        """Per-key values without a cutoff (all rows of the fitted tables), for predict without tables."""
+        """Per-key values without a cutoff (all rows of the fitted tables, X's own training rows
+        included), for predict without tables."""
         self.lookups = {}
         by_key = defaultdict(list)
         for d in self.features:
             by_key[d["key"]].append(d)
+        all_tables = {**tables, self.target: X}
         for key, ds in by_key.items():
             parent = [(p, pk) for fk, p, pk in self._parents(self.target) if fk == key]
             if parent:
                 keys = tables[parent[0][0]].get_column(parent[0][1]).unique(maintain_order=True)
             else:
                 keys = X.get_column(key).unique(maintain_order=True)
-            vals = self._compute(pl.DataFrame({key: keys}), tables, None, ds)
+            vals = self._compute(pl.DataFrame({key: keys}), all_tables, None, ds)
             self.lookups[key] = vals.insert_column(0, keys.alias("__k"))
 
-    def _from_lookups(self, X):
+    def _from_lookups(self, X, names=None):
+        names = self.output_names if names is None else names
         parts = []
         for key, table in self.lookups.items():
             q = pl.DataFrame({"__k": X.get_column(key)})
@@ -550,10 +756,13 @@ class RelationalSynth:
         zero = [d["name"] for d in self.features
                 if d["type"] != "direct" and d.get("prim", d.get("outer")) in ("count", "sum", "nunique")]
         res = res.with_columns([pl.col(n).fill_null(0) for n in zero if n in res.columns])
-        return res.select([d["name"] for d in self.features])
+        return res.select(names)
 
     def transform(self, X, tables=None, cutoff=None):
-        """Relational columns for new rows: recomputed from ``tables`` or read from the lookups."""
+        """Relational columns for new rows: recomputed from ``tables`` or read from the lookups.
+
+        Aggregations over X's own table read the lookups (all training rows) even when
+        ``tables`` are given, since the tables hold the other tables only."""
         missing = sorted({d["key"] for d in self.features} - set(X.columns))
         if missing:
             raise ValueError(f"X is missing key column(s) {missing} needed for relational features.")
@@ -562,7 +771,12 @@ class RelationalSynth:
                 tables, [(f"{c}.{fk}", f"{p}.{pk}") for c, fk, p, pk in self.relationships],
                 self.time_index, self.target, X,
             )
-            return self._compute(X, frames, cutoff, self.features)
+            fresh = [d for d in self.features if not d.get("own")]
+            own = [d["name"] for d in self.features if d.get("own")]
+            out = self._compute(X, frames, cutoff, fresh)
+            if own:
+                out = pl.concat([out, self._from_lookups(X, own)], how="horizontal")
+            return out.select(self.output_names)
         return self._from_lookups(X)
 
     def subset(self, names):
