@@ -8,7 +8,28 @@ relationships. Features for a target row, named the way featuretools names them:
   a grandchild) table that belong to this row;
 * ``AGG(C.AGG2(G.col))``: an aggregation over the child rows of per-child aggregations;
 * ``P.AGG(S.col)``: the parent's aggregation over another of its children (the history of this
-  row's user or item: ``users.MEAN(ratings_history.rating)``).
+  row's user or item: ``users.MEAN(ratings_history.rating)``), X's own table included
+  (``planes.MEAN(flights.distance)``: the other flights of this row's plane; see below).
+
+Every relationship is its own path. When a table has several keys to one parent (a flight's
+origin and destination airport), each key gives its own set of features, named with the key
+in featuretools' convention: ``airports[origin].alt``, ``airports[dest].MEAN(history[origin].delay)``
+(the mean delay of the history rows leaving this row's destination airport). A key that is the
+only one from its table to that parent keeps the plain name (``planes.seats``). Each feature's
+lineage (:meth:`FeaturePlan.describe`, ``AutoPipeline.explain(by="input")``) is the key column
+of X it goes through (``origin`` or ``dest``).
+
+**X's own rows through a parent.** A row never counts for itself, and the target (``y``, never
+a column of X) is never aggregated. With a time, only rows strictly earlier count: the time is
+the per-row cutoff when given (a row enters the history at the later of its time index and
+its cutoff, so it never precedes its own cutoff), else X's time index, else the validation's
+time order (``FeatureGenerator.fit(time_order=...)``). Without any time, the other rows of the
+same parent count (leave-one-out; count, sum, mean, std, min, max and nunique, computed from
+group totals minus the row's own contribution). *Out-of-fold guarantee:* under time-ordered
+validation folds (the periods of :func:`featsmith.featurize.time_periods` of the same order) a
+row's aggregate reads only rows strictly earlier in time, so never a later row of its own
+validation fold, nor any row of a later fold; under random folds it reads other rows' columns,
+never their target. At predict time (stored lookups) a new row reads all training rows.
 
 With per-row cutoff times only child rows whose time index is before the row's cutoff count
 (``<``; ``<=`` with ``include_cutoff_time=True``). Decomposable aggregations (count, sum, mean,
@@ -30,7 +51,7 @@ import numpy as np
 import polars as pl
 
 from featsmith._frame import to_polars
-from featsmith.featurize._schema import infer_schema
+from featsmith.featurize._schema import infer_schema, looks_like_id_name
 
 logger = logging.getLogger("featsmith")
 
@@ -121,10 +142,16 @@ def resolve_tables(tables, relationships, time_index, target_table, X):
             if table not in frames:
                 raise ValueError(
                     f"Relationship {child}.{fk} -> {parent}.{pk} names table {table!r}, which is not in "
-                    f"tables ({sorted(tables)}) nor the target table {target_table!r}."
+                    f"tables ({sorted(tables)}) nor the target table {target_table!r}; add it to tables= "
+                    "or correct the table name."
                 )
             if col not in frames[table].columns:
-                raise ValueError(f"Relationship {child}.{fk} -> {parent}.{pk}: table {table!r} has no column {col!r}.")
+                cols = list(frames[table].columns)
+                raise ValueError(
+                    f"Relationship {child}.{fk} -> {parent}.{pk}: table {table!r} has no column {col!r} "
+                    f"(its columns: {cols[:12]}{' ...' if len(cols) > 12 else ''}); name the key column "
+                    f"as it is spelt in {table!r}."
+                )
     for table, col in time_index.items():
         if table not in frames or col not in frames[table].columns:
             raise ValueError(f"time_index names {table}.{col}, which does not exist.")
@@ -541,8 +568,9 @@ class RelationalSynth:
         return out
 
     # computation
-    def _source_frame(self, d, tables, key_dtype):
-        """Source rows with ``__g`` (the X-level key), ``__t`` and ``__ord``, in time order."""
+    def _source_frame(self, d, tables, key_dtype, ordered=True):
+        """Source rows with ``__g`` (the X-level key), ``__t`` and ``__ord``; in time order
+        when ``ordered`` (cutoffs, first and last need it)."""
         source, hops = d["source"], d["hops"]
         df = tables[source].with_row_index("__ord")
         g = df.get_column(hops[0][1])
@@ -553,42 +581,51 @@ class RelationalSynth:
             up = up.with_columns(_key_cast(pl.col("__g"), frame.schema["__g"]))
             frame = frame.join(up, on="__g", how="left", maintain_order="left").drop("__g").rename({"__up": "__g"})
         frame = frame.with_columns(_key_cast(pl.col("__g"), key_dtype))
-        if d.get("time"):
+        if d.get("time") and (ordered or any(p in self.primitives for p in ("first", "last", "mode"))):
             frame = frame.with_columns(pl.col(d["time"]).cast(pl.Datetime("us")).alias("__t"))
             # A stable sort on time alone puts every group's rows in time order (ties: table order).
             frame = frame.sort("__t", nulls_last=True, maintain_order=True)
         return frame
 
     def _compute(self, X, tables, cutoff, feats):
-        """Values of ``feats`` for the rows of X from ``tables`` (as of ``cutoff`` when given).
+        """Values of ``feats`` for the rows of X from ``tables`` (as of ``cutoff`` when given)."""
+        by_key = self._compute_by_key({k: X.get_column(k) for k in {d["key"] for d in feats}}, tables, cutoff, feats)
+        values = {name: v for vals in by_key.values() for name, v in vals.items()}
+        cols = [values[d["name"]].alias(d["name"]) for d in feats]
+        return pl.DataFrame(cols) if cols else pl.DataFrame(height=X.height)
+
+    def _compute_by_key(self, key_values, tables, cutoff, feats):
+        """``{key: {name: values}}`` for the features of each key, queried by ``key_values[key]``.
 
         Aggregations are batched by source path (one table reached through one chain of
         keys): its group-by, or its running totals under cutoffs, is computed once and then
-        joined to every key of X that queries it (``airports[origin]`` and ``airports[dest]``
-        read one per-airport aggregate of ``history[dest]``)."""
-        n = X.height
-        out = {}
+        joined to every key that queries it (``airports[origin]`` and ``airports[dest]`` read
+        one per-airport aggregate of ``history[dest]``). Lookups of one parent row are batched
+        too: one join per key and parent path."""
+        out = {k: {} for k in key_values}
         key_frames = {}
-        for d in feats:
-            if d["key"] not in key_frames:
-                q = pl.DataFrame({"__q": X.get_column(d["key"])})
-                if cutoff is not None:
-                    q = q.with_columns(cutoff.alias("__cut"))
-                key_frames[d["key"]] = q
+        for k, values in key_values.items():
+            q = pl.DataFrame({"__q": values})
+            if cutoff is not None:
+                q = q.with_columns(cutoff.alias("__cut"))
+            key_frames[k] = q
         paths = defaultdict(lambda: defaultdict(list))
         nested = defaultdict(list)
+        direct = defaultdict(list)
         for d in feats:
             if d["type"] == "agg":
                 paths[(d["source"], repr(d["hops"]))][d["key"]].append(d)
             elif d["type"] == "direct":
-                out[d["name"]] = self._direct(X, tables, d)
+                direct[(d["key"], repr(d["hops"]))].append(d)
             else:
                 nested[(d["key"], d["child"], d["inner"]["source"], repr(d["inner"]["hops"]))].append(d)
-        for ds in nested.values():
-            out.update(self._aggagg(X, tables, cutoff, ds))
+        for (k, _), ds in direct.items():
+            out[k].update(self._direct(key_values[k], tables, ds))
+        for (k, *_), ds in nested.items():
+            out[k].update(self._aggagg(key_values[k], tables, cutoff, ds))
         for by_key in paths.values():
             first = next(iter(by_key.values()))[0]
-            src = self._source_frame(first, tables, key_frames[first["key"]].schema["__q"])
+            src = self._source_frame(first, tables, key_frames[first["key"]].schema["__q"], ordered=cutoff is not None)
             alias = {}
             for ds in by_key.values():
                 for d in ds:
@@ -598,24 +635,26 @@ class RelationalSynth:
             results = aggregate_many(src, specs, [key_frames[k] for k in keys], strict=not self.include_cutoff_time)
             for k, res in zip(keys, results):
                 for d in by_key[k]:
-                    out[d["name"]] = res.get_column(alias[(d["prim"], d["column"])])
-        cols = [out[d["name"]].alias(d["name"]) for d in feats]
-        return pl.DataFrame(cols) if cols else pl.DataFrame(height=n)
+                    out[k][d["name"]] = res.get_column(alias[(d["prim"], d["column"])])
+        return out
 
-    def _direct(self, X, tables, d):
-        (P, pk), *rest = d["hops"]
-        keys = X.get_column(d["key"])
-        tab = tables[P].select(pl.col(pk).alias("__k"), *([pl.col(rest[0][2]).alias("__up")] if rest else [pl.col(d["column"]).alias("__v")]))
+    def _direct(self, keys, tables, ds):
+        """Columns of the parent (or grandparent) row of each key value: one join per path."""
+        (P, pk), *rest = ds[0]["hops"]
+        names = {d["name"]: f"__v{j}" for j, d in enumerate(ds)}
+        values = [pl.col(d["column"]).alias(names[d["name"]]) for d in ds]
+        tab = tables[P].select(pl.col(pk).alias("__k"), *([pl.col(rest[0][2]).alias("__up")] if rest else values))
         if rest:
             PP, pk2, _ = rest[0]
-            par = tables[PP].select(pl.col(pk2).alias("__up"), pl.col(d["column"]).alias("__v"))
+            par = tables[PP].select(pl.col(pk2).alias("__up"), *values).unique("__up", keep="first", maintain_order=True)
             par = par.with_columns(_key_cast(pl.col("__up"), tab.schema["__up"]))
-            tab = tab.join(par, on="__up", how="left", maintain_order="left").select("__k", "__v")
+            tab = tab.join(par, on="__up", how="left", maintain_order="left").drop("__up")
         tab = tab.unique("__k", keep="first", maintain_order=True)
         q = pl.DataFrame({"__k": keys}).with_columns(_key_cast(pl.col("__k"), tab.schema["__k"]))
-        return q.join(tab, on="__k", how="left", maintain_order="left").get_column("__v")
+        res = q.join(tab, on="__k", how="left", maintain_order="left")
+        return {name: res.get_column(alias) for name, alias in names.items()}
 
-    def _aggagg(self, X, tables, cutoff, ds):
+    def _aggagg(self, keys, tables, cutoff, ds):
         """Aggregations over a child's rows of per-child aggregations, all sharing one child and
         one grandchild path: the (row, child row) pairs, the inner values and the outer
         aggregation are each computed once for the batch."""
@@ -623,7 +662,7 @@ class RelationalSynth:
         C = d["child"]
         child = tables[C].with_row_index("__ord")
         ti = self.time_index.get(C)
-        q = pl.DataFrame({"__q": X.get_column(d["key"])}).with_row_index("__row")
+        q = pl.DataFrame({"__q": keys}).with_row_index("__row")
         if cutoff is not None:
             q = q.with_columns(cutoff.alias("__cut"))
         child = child.with_columns(_key_cast(pl.col(d["child_fk"]), q.schema["__q"]).alias("__q"))
@@ -711,6 +750,11 @@ class RelationalSynth:
             for c in self._keys(name):
                 if c in self.schemas[name]:
                     self.schemas[name][c] = "id"
+        # X's own identifier (whatever its row count) is no value to aggregate over other rows.
+        own_schema = self.schemas[self.target]
+        for c in own_schema:
+            if looks_like_id_name(c) and X.get_column(c).n_unique() == X.height:
+                own_schema[c] = "id"
         if cutoff is None:
             self.primitives = [p for p in self.primitives if p != "time_since_last"]
         times, cut = self._own_times(X, cutoff, order)
@@ -735,15 +779,18 @@ class RelationalSynth:
         by_key = defaultdict(list)
         for d in self.features:
             by_key[d["key"]].append(d)
-        all_tables = {**tables, self.target: X}
-        for key, ds in by_key.items():
+        key_values = {}
+        for key in by_key:
             parent = [(p, pk) for fk, p, pk in self._parents(self.target) if fk == key]
             if parent:
-                keys = tables[parent[0][0]].get_column(parent[0][1]).unique(maintain_order=True)
+                key_values[key] = tables[parent[0][0]].get_column(parent[0][1]).unique(maintain_order=True)
             else:
-                keys = X.get_column(key).unique(maintain_order=True)
-            vals = self._compute(pl.DataFrame({key: keys}), all_tables, None, ds)
-            self.lookups[key] = vals.insert_column(0, keys.alias("__k"))
+                key_values[key] = X.get_column(key).unique(maintain_order=True)
+        # One pass for all keys, so that the keys reading one source path share its group-by.
+        vals = self._compute_by_key(key_values, {**tables, self.target: X}, None, self.features)
+        for key, ds in by_key.items():
+            cols = [vals[key][d["name"]].alias(d["name"]) for d in ds]
+            self.lookups[key] = pl.DataFrame([key_values[key].alias("__k"), *cols])
 
     def _from_lookups(self, X, names=None):
         names = self.output_names if names is None else names

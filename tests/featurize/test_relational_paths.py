@@ -178,7 +178,7 @@ def test_equals_featuretools_dfs_on_two_keys_to_one_parent():
     where featsmith says 0."""
     ft = pytest.importorskip("featuretools")
     warnings.filterwarnings("ignore")
-    X, tables = flights_world()
+    X, tables = flights_world(n=24, m=120)  # featuretools computes each distinct cutoff apart
     es = ft.EntitySet("f")
     es.add_dataframe(dataframe_name="flights", dataframe=X, index="flight_id")
     es.add_dataframe(dataframe_name="past", dataframe=X.rename(columns={"flight_id": "pid"}), index="pid", time_index="t")
