@@ -205,6 +205,9 @@ class FeatureGenerator(TransformerMixin, BaseEstimator):
             Target; without it no target encodings are generated.
         tables : dict of name -> frame, or a featuretools EntitySet, optional
         relationships : list of ("child.fk", "parent.pk"), optional
+            Several pairs may join the same two tables (``("flights.origin",
+            "airports.faa")`` and ``("flights.dest", "airports.faa")``): each key is its own
+            path, with its own features (``airports[origin].alt``, ``airports[dest].alt``).
         cutoff_time : str or array-like, optional
             A column of X, or one timestamp per row: child rows count only when their time
             index is before it.
@@ -216,6 +219,8 @@ class FeatureGenerator(TransformerMixin, BaseEstimator):
             A sortable value per row (a timestamp): target-encoding folds are then consecutive
             periods, and each row is encoded with the targets of earlier periods only (the
             first period's encodings are missing), as when the model predicts later rows.
+            Relational aggregations over X's own rows (``planes.MEAN(flights.distance)``)
+            then read only rows strictly earlier in this order when there is no cutoff.
             Not with ``groups``.
         """
         self._validate_params()

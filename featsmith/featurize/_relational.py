@@ -283,38 +283,60 @@ def aggregate_many(src, specs, query_frames, strict=True):
 
 def _running_state(src, specs):
     """Per-key running totals of the source rows (one row per key and instant, time order):
-    what every decomposable aggregation as of any cutoff is read from."""
+    what every decomposable aggregation as of any cutoff is read from.
+
+    The rows are sorted by key once (stably, so each key's rows stay in time order); running
+    sums are then whole-column cumulative sums less the total before the key's first row,
+    which costs no per-key window. Only the running min / max and distinct counts are
+    windows per key."""
     value_cols = sorted({c for _, p, c in specs if c is not None and p != "time_since_last"})
     num_cols = [c for c in value_cols if src.schema[c].is_numeric()]
+    # Integer codes: sorting and per-key windows on them beat hashing string keys again each time.
+    code = pl.col("__g").cast(pl.Categorical).to_physical() if src.schema["__g"] == pl.String else pl.col("__g")
+    src = src.select("__g", "__t", *value_cols).with_columns(code.alias("__c"))
+    src = src.sort("__c", nulls_last=True, maintain_order=True)
+    num_cols = [c for c in num_cols if any(p in ("sum", "mean", "std") for _, p, cc in specs if cc == c)]
     if num_cols:
         # Shift by the group's first value so the running sum of squares keeps its precision.
         shifts = src.group_by("__g").agg([pl.col(c).cast(pl.Float64).fill_nan(None).drop_nulls().first().alias(f"{c}|shift") for c in num_cols])
         src = src.join(shifts, on="__g", how="left", maintain_order="left")
-    run = [pl.int_range(1, pl.len() + 1).over("__g").alias("__n"), pl.col("__t")]
+    g, k = pl.col("__g"), pl.col("__c")
+    start = (k != k.shift(1)).fill_null(True) | pl.int_range(pl.len()).eq(0)
+    src = src.with_columns(start.alias("__start"), pl.int_range(pl.len()).alias("__i"))
+    src = src.with_columns(pl.when(pl.col("__start")).then(pl.col("__i")).forward_fill().alias("__first"))
+
+    def running(e):
+        total = e.cum_sum()
+        return total - pl.when(pl.col("__start")).then(total - e).forward_fill()
+
+    run = [(pl.col("__i") - pl.col("__first") + 1).alias("__n"), pl.col("__t")]
     ffill = []
     for c in value_cols:
         x = pl.col(c)
-        if c in num_cols:
+        prims = {p for _, p, cc in specs if cc == c}  # only the totals some aggregation reads
+        if c in num_cols and prims & {"sum", "mean", "std"}:
             xs = x.cast(pl.Float64).fill_nan(None) - pl.col(f"{c}|shift")
-            run += [
-                x.is_not_null().cast(pl.Int64).cum_sum().over("__g").alias(f"{c}|cn"),
-                xs.fill_null(0).cum_sum().over("__g").alias(f"{c}|cs"),
-                (xs * xs).fill_null(0).cum_sum().over("__g").alias(f"{c}|css"),
-                pl.col(f"{c}|shift"),
-                x.cum_min().over("__g").alias(f"{c}|min"),
-                x.cum_max().over("__g").alias(f"{c}|max"),
-            ]
-            ffill += [pl.col(f"{c}|min").forward_fill().over("__g"), pl.col(f"{c}|max").forward_fill().over("__g")]
-        else:
-            run.append(
-                (x.is_not_null() & x.is_first_distinct().over(["__g", c])).cast(pl.Int64).cum_sum().over("__g").alias(f"{c}|nu")
-            )
-        run += [x.alias(f"{c}|last"), x.first().over("__g").alias(f"{c}|first")]
-    state = src.select([pl.col("__g")] + run)
+            run += [running(x.is_not_null().cast(pl.Int64)).alias(f"{c}|cn"), running(xs.fill_null(0)).alias(f"{c}|cs"),
+                    pl.col(f"{c}|shift")]
+            if "std" in prims:
+                run.append(running((xs * xs).fill_null(0)).alias(f"{c}|css"))
+        for p in ("min", "max"):
+            if p in prims:
+                run.append((x.cum_min() if p == "min" else x.cum_max()).over("__c").alias(f"{c}|{p}"))
+                ffill.append(pl.col(f"{c}|{p}").forward_fill().over("__c"))
+        if "nunique" in prims:
+            run.append(running((x.is_not_null() & x.is_first_distinct().over(["__c", c])).cast(pl.Int64)).alias(f"{c}|nu"))
+        if "last" in prims:
+            run.append(x.alias(f"{c}|last"))
+        if "first" in prims:
+            run.append(x.gather(pl.col("__first")).alias(f"{c}|first"))
+    state = src.select([g, k] + run)
     if ffill:
         state = state.with_columns(ffill)
     # Several source rows at one instant: keep the last, which carries the totals up to that instant.
-    return state.group_by(["__g", "__t"], maintain_order=True).last().sort("__t")
+    t = pl.col("__t")
+    last = (k != k.shift(-1)).fill_null(True) | (t != t.shift(-1)).fill_null(True) | k.is_null()
+    return state.filter(last | pl.int_range(pl.len()).eq(pl.len() - 1)).drop("__c").sort("__t")
 
 
 def _asof_answers(state, specs, uq, strict):
@@ -441,6 +463,18 @@ class RelationalSynth:
     >>> rs = RelationalSynth("orders", [("orders", "user", "users", "user"), ("hist", "user", "users", "user")], {})
     >>> rs.fit(X, {"users": users, "hist": hist}, None)["users.MEAN(hist.amount)"].to_list()
     [2.0, 5.0]
+
+    Two keys to one parent are two paths; X's own rows count through a parent, never a row
+    for itself:
+
+    >>> X = pl.DataFrame({"origin": ["A", "B", "A"], "dest": ["B", "A", "B"], "km": [1.0, 2.0, 4.0]})
+    >>> airports = pl.DataFrame({"faa": ["A", "B"], "alt": [10.0, 20.0]})
+    >>> rels = [("flights", "origin", "airports", "faa"), ("flights", "dest", "airports", "faa")]
+    >>> out = RelationalSynth("flights", rels, {}, ["count", "mean"]).fit(X, {"airports": airports}, None)
+    >>> out["airports[dest].alt"].to_list()
+    [20.0, 10.0, 20.0]
+    >>> out["airports[origin].MEAN(flights[origin].km)"].to_list()  # the other flights from A
+    [4.0, None, 1.0]
     """
 
     def __init__(self, target, relationships, time_index=None, primitives=None, max_depth=2, include_cutoff_time=False):
@@ -568,11 +602,16 @@ class RelationalSynth:
         return out
 
     # computation
-    def _source_frame(self, d, tables, key_dtype, ordered=True):
+    def _source_frame(self, d, tables, key_dtype, ordered=True, columns=None):
         """Source rows with ``__g`` (the X-level key), ``__t`` and ``__ord``; in time order
-        when ``ordered`` (cutoffs, first and last need it)."""
+        when ``ordered`` (cutoffs, first and last need it). ``columns``: the value columns
+        to keep (default all), so that sorting moves no column nothing reads."""
         source, hops = d["source"], d["hops"]
-        df = tables[source].with_row_index("__ord")
+        df = tables[source]
+        if columns is not None:
+            keep = {hops[0][1], *(c for c in columns if c is not None)} | ({d["time"]} if d.get("time") else set())
+            df = df.select([c for c in df.columns if c in keep])
+        df = df.with_row_index("__ord")
         g = df.get_column(hops[0][1])
         frame = df.with_columns(g.alias("__g"))
         for hop in hops[1:]:  # (table, its key, its fk upwards): walk the key up one level
@@ -625,11 +664,12 @@ class RelationalSynth:
             out[k].update(self._aggagg(key_values[k], tables, cutoff, ds))
         for by_key in paths.values():
             first = next(iter(by_key.values()))[0]
-            src = self._source_frame(first, tables, key_frames[first["key"]].schema["__q"], ordered=cutoff is not None)
             alias = {}
             for ds in by_key.values():
                 for d in ds:
                     alias.setdefault((d["prim"], d["column"]), f"__a{len(alias)}")
+            src = self._source_frame(first, tables, key_frames[first["key"]].schema["__q"], ordered=cutoff is not None,
+                                     columns={c for _, c in alias})
             specs = [(a, prim, col) for (prim, col), a in alias.items()]
             keys = list(by_key)
             results = aggregate_many(src, specs, [key_frames[k] for k in keys], strict=not self.include_cutoff_time)
@@ -673,7 +713,7 @@ class RelationalSynth:
             pairs = pairs.filter(pl.col("__ct") < pl.col("__cut") if not self.include_cutoff_time else pl.col("__ct") <= pl.col("__cut"))
         # Each child row's inner aggregates (as of the row's cutoff), one column per inner feature.
         inner = {e["inner"]["name"]: e["inner"] for e in ds}
-        src = self._source_frame(d["inner"], tables, pairs.schema["__cpk"])
+        src = self._source_frame(d["inner"], tables, pairs.schema["__cpk"], columns={i["column"] for i in inner.values()})
         iq = pairs.select(pl.col("__cpk").alias("__q"), *(["__cut"] if "__cut" in pairs.columns else []))
         alias = {name: f"__i{i}" for i, name in enumerate(inner)}
         specs = [(alias[name], i["prim"], i["column"]) for name, i in inner.items()]
@@ -706,27 +746,38 @@ class RelationalSynth:
         return None, None
 
     def _own_values(self, X, feats, times, cut):
-        """Fit-time values of the aggregations over X's own rows, per (key, source key) pair:
-        rows strictly before each row's cutoff, or without times the other rows of the group."""
-        batches = defaultdict(list)
+        """Fit-time values of the aggregations over X's own rows, per source key (the key of
+        X's table that groups them) and query key: rows strictly before each row's cutoff
+        (one running-total pass per source key, shared by the query keys), or without times
+        the other rows of the group."""
+        batches = defaultdict(lambda: defaultdict(list))
         for d in feats:
-            batches[(d["key"], d["hops"][0][1])].append(d)
+            batches[d["hops"][0][1]][d["key"]].append(d)
         out = {}
         cols = sorted({d["column"] for d in feats if d["column"] is not None and d["prim"] != "time_since_last"})
         base = X.with_row_index("__ord").select(["__ord", *cols])
-        for (fk, sfk), ds in batches.items():
-            specs = [(d["name"], d["prim"], d["column"]) for d in ds]
-            q = pl.DataFrame({"__q": X.get_column(fk)})
-            g = _key_cast(pl.col("__g"), X.schema[fk])
-            src = base.with_columns(X.get_column(sfk).alias("__g")).with_columns(g)
-            if times is None:
-                own = (X.get_column(sfk) == X.get_column(fk)).fill_null(False) if sfk != fk else X.get_column(fk).is_not_null()
-                res = leave_one_out(src, specs, q, own)
-            else:
+        for sfk, by_key in batches.items():
+            src = base.with_columns(X.get_column(sfk).alias("__g"))
+            if times is not None:
                 src = src.with_columns(times.alias("__t")).sort("__t", nulls_last=True, maintain_order=True)
-                res = aggregate(src, specs, q.with_columns(cut.alias("__cut")), strict=True)
-            for d in ds:
-                out[d["name"]] = res.get_column(d["name"])
+            alias = {}
+            for ds in by_key.values():
+                for d in ds:
+                    alias.setdefault((d["prim"], d["column"]), f"__a{len(alias)}")
+            specs = [(a, prim, col) for (prim, col), a in alias.items()]
+            keys = list(by_key)
+            if times is not None:
+                queries = [pl.DataFrame({"__q": X.get_column(fk), "__cut": cut}) for fk in keys]
+                results = aggregate_many(src, specs, queries, strict=True)
+            else:
+                results = []
+                for fk in keys:
+                    # The row is in the group it queries when both keys name the same parent row.
+                    own = (X.get_column(sfk) == X.get_column(fk)).fill_null(False)
+                    results.append(leave_one_out(src, specs, pl.DataFrame({"__q": X.get_column(fk)}), own))
+            for fk, res in zip(keys, results):
+                for d in by_key[fk]:
+                    out[d["name"]] = res.get_column(alias[(d["prim"], d["column"])])
         return out
 
     def fit(self, X, tables, cutoff, order=None):
