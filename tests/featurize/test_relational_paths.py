@@ -29,6 +29,7 @@ def flights_world(n=60, m=150, seed=0):
         "t": t0 + pd.to_timedelta(rng.integers(0, 60 * 24 * 10, m), unit="min"),
     })
     history.loc[::17, "delay"] = np.nan
+    history.loc[5::13, "tailnum"] = None  # rows of no plane count for no plane
     flights = pd.DataFrame({
         "flight_id": np.arange(1000, 1000 + n), "origin": rng.choice(faa, n), "dest": rng.choice(faa, n),
         "tailnum": rng.choice(tails, n), "distance": rng.normal(800, 300, n).round(0),
