@@ -351,11 +351,13 @@ def _flights_e2e(budget):
             Xtr.drop(columns="flight_id"), ytr, **kw)
         fit_s = time.perf_counter() - t
         rows.append((name, rmse(model.predict(Xte.drop(columns="flight_id"))), fit_s, model.validation_["scheme"]))
+        print(rows[-1], flush=True)
     t = time.perf_counter()
     es = _flights_entityset(X, tables, ti)
     fm, _ = ft.dfs(entityset=es, target_dataframe_name="flights", agg_primitives=FLIGHT_PRIMS, trans_primitives=[],
                    max_depth=2)
     fm = fm.loc[X["flight_id"].to_numpy()].select_dtypes("number").reset_index(drop=True)
+    fm = fm.to_numpy(dtype=float)  # featuretools' names ('airports[origin].alt') are not LightGBM names
     model = lgb.LGBMRegressor(verbose=-1, random_state=0).fit(fm[train], ytr)
     rows.append(("featuretools DFS + LightGBM defaults", rmse(model.predict(fm[~train])), time.perf_counter() - t, "-"))
     print(f"flights, arrival delay: train {len(ytr)} November rows, test {len(yte)} December rows; "
