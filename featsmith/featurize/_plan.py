@@ -71,8 +71,8 @@ class FeaturePlan:
                 "column (extra or reordered columns are fine)."
             )
         if self.relational is not None:
-            cutoff = None
-            if tables is not None and self.cutoff_column and self.cutoff_column in df.columns:
+            cutoff = None  # without tables it places only the aggregations over X's own rows
+            if self.cutoff_column and self.cutoff_column in df.columns:
                 cutoff = cutoff_values(df, self.cutoff_column)
             rel = self.relational.transform(df, tables, cutoff)
             df = pl.concat([df.drop([c for c in rel.columns if c in df.columns]), rel], how="horizontal")

@@ -327,7 +327,6 @@ def _running_state(src, specs):
         return total - pl.when(pl.col("__start")).then(total - e).forward_fill()
 
     run = [(pl.col("__i") - pl.col("__first") + 1).alias("__n"), pl.col("__t")]
-    ffill = []
     for c in value_cols:
         x = pl.col(c)
         prims = {p for _, p, cc in specs if cc == c}  # only the totals some aggregation reads
@@ -339,8 +338,7 @@ def _running_state(src, specs):
                 run.append(running((xs * xs).fill_null(0)).alias(f"{c}|css"))
         for p in ("min", "max"):
             if p in prims:
-                run.append((x.cum_min() if p == "min" else x.cum_max()).over("__c").alias(f"{c}|{p}"))
-                ffill.append(pl.col(f"{c}|{p}").forward_fill().over("__c"))
+                run.append((x.cum_min() if p == "min" else x.cum_max()).forward_fill().over("__c").alias(f"{c}|{p}"))
         if "nunique" in prims:
             run.append(running((x.is_not_null() & x.is_first_distinct().over(["__c", c])).cast(pl.Int64)).alias(f"{c}|nu"))
         if "last" in prims:
@@ -348,8 +346,6 @@ def _running_state(src, specs):
         if "first" in prims:
             run.append(x.gather(pl.col("__first")).alias(f"{c}|first"))
     state = src.select([g, k] + run)
-    if ffill:
-        state = state.with_columns(ffill)
     # Several source rows at one instant: keep the last, which carries the totals up to that instant.
     t = pl.col("__t")
     last = (k != k.shift(-1)).fill_null(True) | (t != t.shift(-1)).fill_null(True) | k.is_null()
@@ -508,6 +504,7 @@ class RelationalSynth:
         self.lookups = {}
         self.schemas = {}
         self._own_timed = False
+        self.own_rows = None
 
     # graph helpers
     def _children(self, table):
@@ -762,19 +759,23 @@ class RelationalSynth:
             return (order,) * 2
         return None, None
 
-    def _own_values(self, X, feats, times, cut):
-        """Fit-time values of the aggregations over X's own rows, per source key (the key of
-        X's table that groups them) and query key: rows strictly before each row's cutoff
-        (one running-total pass per source key, shared by the query keys), or without times
-        the other rows of the group."""
+    def _own_values(self, X, feats, times, cut, rows=None):
+        """Values of the aggregations over X's own rows, per source key (the key of X's table
+        that groups them) and query key: rows strictly before each row's cutoff (one
+        running-total pass per source key, shared by the query keys), or without times the
+        other rows of the group. ``rows``: the rows aggregated, when not X's own (at predict,
+        the training rows kept at fit, their entry time in ``__t``)."""
         batches = defaultdict(lambda: defaultdict(list))
         for d in feats:
             batches[d["hops"][0][1]][d["key"]].append(d)
         out = {}
         cols = sorted({d["column"] for d in feats if d["column"] is not None and d["prim"] != "time_since_last"})
-        base = X.with_row_index("__ord").select(["__ord", *cols])
+        source = X if rows is None else rows
+        base = source.with_row_index("__ord").select(["__ord", *cols])
+        if rows is not None:
+            times = rows.get_column("__t")
         for sfk, by_key in batches.items():
-            src = base.with_columns(X.get_column(sfk).alias("__g"))
+            src = base.with_columns(source.get_column(sfk).alias("__g"))
             if times is not None:
                 src = src.with_columns(times.alias("__t")).sort("__t", nulls_last=True, maintain_order=True)
             alias = {}
@@ -796,6 +797,30 @@ class RelationalSynth:
                 for d in by_key[fk]:
                     out[d["name"]] = res.get_column(alias[(d["prim"], d["column"])])
         return out
+
+    def _keep_own_rows(self, X, times, own, placeable):
+        """The training rows the own-row aggregations read, with the time each entered the
+        history: at predict a new row then reads the training rows before its own time (not
+        all of them, which would differ from what the training rows saw when the new rows are
+        not all later)."""
+        self.own_rows = None
+        if not own or times is None or not placeable:
+            return  # no time a new row could be placed by: the lookups (all training rows) answer
+        cols = {c for d in own for c in (d["hops"][0][1], d["key"], d["column"])
+                if c is not None and d["prim"] != "time_since_last"}
+        self.own_rows = X.select(sorted(cols)).with_columns(times.alias("__t"))
+
+    def _own_at_predict(self, X, cutoff):
+        """Own-row aggregations for new rows: as of each row's cutoff, else its time index,
+        over the kept training rows; the lookups when there is neither."""
+        own = [d for d in self.features if d.get("own")]
+        ti = self.time_index.get(self.target)
+        cut = cutoff if cutoff is not None else (
+            X.get_column(ti).cast(pl.Datetime("us")) if ti is not None and ti in X.columns else None)
+        if self.own_rows is None or cut is None:
+            return self._from_lookups(X, [d["name"] for d in own])
+        vals = self._own_values(X, own, None, cut.cast(pl.Datetime("us")), rows=self.own_rows)
+        return pl.DataFrame([vals[d["name"]].alias(d["name"]) for d in own])
 
     def fit(self, X, tables, cutoff, order=None):
         """Enumerate the relational features and compute them for the rows of X.
@@ -837,6 +862,8 @@ class RelationalSynth:
             values = self._compute(X, tables, cutoff, [d for d in self.features if not d.get("own")])
         if own:
             values = values.with_columns([v.alias(k) for k, v in self._own_values(X, own, times, cut).items()])
+        # A new row is placed in time by its cutoff or X's time index, never by the validation order.
+        self._keep_own_rows(X, times, own, cutoff is not None or self.time_index.get(self.target) in X.columns)
         logger.info("RelationalSynth: %d relational features for table %r.", len(self.features), self.target)
         return values.select(self.output_names)
 
@@ -876,23 +903,24 @@ class RelationalSynth:
     def transform(self, X, tables=None, cutoff=None):
         """Relational columns for new rows: recomputed from ``tables`` or read from the lookups.
 
-        Aggregations over X's own table read the lookups (all training rows) even when
-        ``tables`` are given, since the tables hold the other tables only."""
+        Aggregations over X's own table read the training rows: when X's table has a time
+        index, those strictly before each new row's cutoff (``cutoff``, else its time index),
+        else all of them (the lookups); ``tables`` hold the other tables only."""
         missing = sorted({d["key"] for d in self.features} - set(X.columns))
         if missing:
             raise ValueError(f"X is missing key column(s) {missing} needed for relational features.")
+        own = [d["name"] for d in self.features if d.get("own")]
         if tables is not None:
             frames, _, _, _ = resolve_tables(
                 tables, [(f"{c}.{fk}", f"{p}.{pk}") for c, fk, p, pk in self.relationships],
                 self.time_index, self.target, X,
             )
-            fresh = [d for d in self.features if not d.get("own")]
-            own = [d["name"] for d in self.features if d.get("own")]
-            out = self._compute(X, frames, cutoff, fresh)
-            if own:
-                out = pl.concat([out, self._from_lookups(X, own)], how="horizontal")
-            return out.select(self.output_names)
-        return self._from_lookups(X)
+            out = self._compute(X, frames, cutoff, [d for d in self.features if not d.get("own")])
+        else:
+            out = self._from_lookups(X, [n for n in self.output_names if n not in set(own)])
+        if own:
+            out = pl.concat([out, self._own_at_predict(X, cutoff)], how="horizontal")
+        return out.select(self.output_names)
 
     def subset(self, names):
         keep = set(names)
@@ -904,6 +932,7 @@ class RelationalSynth:
             k: t.select(["__k"] + [c for c in t.columns if c in keep]) for k, t in self.lookups.items() if k in keys
         }
         out.schemas = self.schemas
+        out.own_rows = self.own_rows if any(d.get("own") for d in out.features) else None
         return out
 
     def to_dict(self):
@@ -912,6 +941,7 @@ class RelationalSynth:
             "time_index": self.time_index, "primitives": self.primitives, "max_depth": self.max_depth,
             "include_cutoff_time": self.include_cutoff_time, "features": self.features,
             "lookups": {k: _table_to_dict(t) for k, t in self.lookups.items()}, "schemas": self.schemas,
+            "own_rows": None if self.own_rows is None else _table_to_dict(self.own_rows),
         }
 
     @classmethod
@@ -921,6 +951,7 @@ class RelationalSynth:
         out.features = [_tuplify_hops(f) for f in d["features"]]
         out.lookups = {k: _table_from_dict(t) for k, t in d["lookups"].items()}
         out.schemas = d["schemas"]
+        out.own_rows = _table_from_dict(d["own_rows"]) if d.get("own_rows") else None
         return out
 
 

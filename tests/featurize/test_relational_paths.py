@@ -119,6 +119,28 @@ def test_own_rows_with_cutoffs_are_strictly_earlier():
         np.testing.assert_allclose(out["planes.SUM(flights.distance)"][i], vals.sum())
 
 
+def test_new_rows_read_the_training_rows_before_their_time():
+    """With a time index on X's table, a new row's own-row aggregates read the training rows
+    before its time, as the training rows' did (not all of them: the test rows of a random
+    split sit among the training rows in time)."""
+    from featsmith.featurize import FeaturePlan
+
+    X, tables = flights_world()
+    train, new = X.iloc[::2].reset_index(drop=True), X.iloc[1::2].reset_index(drop=True)
+    gen = FeatureGenerator(random_state=0).fit(train, tables=tables, relationships=RELS,
+                                               time_index={"history": "t", "flights": "t"})
+    names = ["planes.COUNT(flights)", "planes.MAX(flights.distance)"]
+    plan = gen.plan(names)
+    for got in (plan.transform(new), FeaturePlan.from_json(plan.to_json()).transform(new),
+                plan.transform(new, tables=tables)):
+        for i in range(len(new)):
+            before = train[(train["tailnum"] == new["tailnum"][i]) & (train["t"] < new["t"][i])]
+            assert got["planes.COUNT(flights)"][i] == len(before)
+            np.testing.assert_allclose(got["planes.MAX(flights.distance)"][i],
+                                       before["distance"].max() if before["distance"].notna().any() else np.nan,
+                                       rtol=1e-6)
+
+
 def test_target_is_never_aggregated():
     X, tables = flights_world()
     y = X["distance"].fillna(0).to_numpy() * 2
