@@ -20,7 +20,9 @@ class FeaturePlan:
 
     Built by :meth:`FeatureGenerator.plan`. Relational features read the lookup tables kept at
     fit time unless fresh ``tables`` are passed, in which case they are recomputed (with the
-    per-row cutoff column of fit, when X has it).
+    per-row cutoff column of fit, when X has it). Aggregations over X's own table read the
+    training rows kept at fit: those before each row's cutoff (or time index) when X's table
+    has a time, else all of them.
 
     Parameters
     ----------
