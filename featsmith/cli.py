@@ -1435,7 +1435,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--relationships", nargs="+", action="extend", default=[],
                    metavar="CHILD.FK=PARENT.PK",
                    help="how the tables join, child_table.column=parent_table.column, e.g. "
-                        "ratings.user_id=users.user_id; several separated by spaces or commas")
+                        "ratings.user_id=users.user_id; several separated by spaces or commas. "
+                        "Two keys to one table are two paths, each named by its key: "
+                        "flights.origin=airports.faa flights.dest=airports.faa gives "
+                        "airports[origin].* and airports[dest].* features")
     p.add_argument("--target-table", default=None, metavar="NAME",
                    help="DATA's table name in --relationships (default: DATA's file stem)")
     p.add_argument("--random-state", type=int, default=None, metavar="N",

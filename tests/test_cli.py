@@ -173,6 +173,23 @@ def test_tables_and_relationships_become_fit_arguments(tmp_path, caplog):
     assert _relational_inputs(args, X) == {}
 
 
+def test_two_keys_to_one_parent_table_are_two_paths(tmp_path):
+    from featsmith.featurize import FeatureGenerator
+
+    tables = tmp_path / "tables"
+    tables.mkdir()
+    pl.DataFrame({"faa": ["A", "B", "C"], "alt": [1.0, 2.0, 3.0]}).write_csv(tables / "airports.csv")
+    flights = pl.DataFrame({"origin": ["A", "B", "C", "A"], "dest": ["B", "C", "A", "C"], "late": [0, 1, 0, 1]})
+    argv = ["fit", str(tmp_path / "flights.csv"), "--target", "late", "--tables", str(tables),
+            "--relationships", "flights.origin=airports.faa", "flights.dest=airports.faa"]
+    fit_params = _relational_inputs(build_parser().parse_args(argv), flights.drop("late"))
+    assert fit_params["relationships"] == [("flights.origin", "airports.faa"), ("flights.dest", "airports.faa")]
+    gen = FeatureGenerator(random_state=0).fit(flights.drop("late"), **fit_params)
+    out = gen.relational_.transform(flights.drop("late"))
+    assert out["airports[origin].alt"].to_list() == [1.0, 2.0, 3.0, 1.0]
+    assert out["airports[dest].alt"].to_list() == [2.0, 3.0, 1.0, 3.0]
+
+
 # -- predict --------------------------------------------------------------------------------
 
 

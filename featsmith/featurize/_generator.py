@@ -26,7 +26,7 @@ from featsmith.featurize._ops import (
     target_stats,
 )
 from featsmith.featurize._plan import FeaturePlan
-from featsmith.featurize._relational import RelationalSynth, cutoff_values, resolve_tables
+from featsmith.featurize._relational import RelationalSynth, cutoff_values, order_values, resolve_tables
 
 logger = logging.getLogger("featsmith")
 
@@ -205,6 +205,9 @@ class FeatureGenerator(TransformerMixin, BaseEstimator):
             Target; without it no target encodings are generated.
         tables : dict of name -> frame, or a featuretools EntitySet, optional
         relationships : list of ("child.fk", "parent.pk"), optional
+            Several pairs may join the same two tables (``("flights.origin",
+            "airports.faa")`` and ``("flights.dest", "airports.faa")``): each key is its own
+            path, with its own features (``airports[origin].alt``, ``airports[dest].alt``).
         cutoff_time : str or array-like, optional
             A column of X, or one timestamp per row: child rows count only when their time
             index is before it.
@@ -216,6 +219,8 @@ class FeatureGenerator(TransformerMixin, BaseEstimator):
             A sortable value per row (a timestamp): target-encoding folds are then consecutive
             periods, and each row is encoded with the targets of earlier periods only (the
             first period's encodings are missing), as when the model predicts later rows.
+            Relational aggregations over X's own rows (``planes.MEAN(flights.distance)``)
+            then read only rows strictly earlier in this order when there is no cutoff.
             Not with ``groups``.
         """
         self._validate_params()
@@ -243,7 +248,9 @@ class FeatureGenerator(TransformerMixin, BaseEstimator):
             self.relational_ = RelationalSynth(
                 target, relationships, time_index, self.agg_primitives, self.max_depth, self.include_cutoff_time
             )
-            rel = self.relational_.fit(df, tables, cutoff)
+            # Under time-ordered folds, aggregations over X's own rows read earlier rows only.
+            order = order_values(time_order, n) if time_order is not None and cutoff is None else None
+            rel = self.relational_.fit(df, tables, cutoff, order)
             overrides = self.relational_.column_overrides(df)
             df = pl.concat([df, rel], how="horizontal") if rel.width else df
         elif cutoff_time is not None:

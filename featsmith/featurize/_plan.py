@@ -20,7 +20,9 @@ class FeaturePlan:
 
     Built by :meth:`FeatureGenerator.plan`. Relational features read the lookup tables kept at
     fit time unless fresh ``tables`` are passed, in which case they are recomputed (with the
-    per-row cutoff column of fit, when X has it).
+    per-row cutoff column of fit, when X has it). Aggregations over X's own table read the
+    training rows kept at fit: those before each row's cutoff (or time index) when X's table
+    has a time, else all of them.
 
     Parameters
     ----------
@@ -71,8 +73,8 @@ class FeaturePlan:
                 "column (extra or reordered columns are fine)."
             )
         if self.relational is not None:
-            cutoff = None
-            if tables is not None and self.cutoff_column and self.cutoff_column in df.columns:
+            cutoff = None  # without tables it places only the aggregations over X's own rows
+            if self.cutoff_column and self.cutoff_column in df.columns:
                 cutoff = cutoff_values(df, self.cutoff_column)
             rel = self.relational.transform(df, tables, cutoff)
             df = pl.concat([df.drop([c for c in rel.columns if c in df.columns]), rel], how="horizontal")
@@ -129,10 +131,19 @@ def _json_default(o):
 
 
 def _relational_formula(d):
+    """A relational feature in words, naming the key of X it goes through (the lineage)."""
     if d["type"] == "direct":
         return f"{d['column']} of the related {' -> '.join(h[0] for h in d['hops'])} row (by {d['key']})"
     if d["type"] == "aggagg":
-        return (f"{d['outer']} over the row's {d['child']} rows of their {d['inner']['prim']} of "
-                f"{d['inner']['source']}.{d['inner']['column'] or 'rows'}")
+        return (f"{d['outer']} over the {d['child']} rows whose {d['child_fk']} is the row's {d['key']} of their "
+                f"{d['inner']['prim']} of {d['inner']['source']}.{d['inner']['column'] or 'rows'}")
     col = d["column"] or "rows"
-    return f"{d['prim']} of {d['source']}.{col} over the rows linked by {d['key']} (before the cutoff when given)"
+    (source, sfk), *up = d["hops"]
+    if up:  # a grandchild: through its parent rows that belong to this row
+        table, _, tfk = up[0]
+        rows = f"{source} rows of the {table} rows whose {tfk} is the row's {d['key']}"
+    else:
+        rows = f"{source} rows whose {sfk} is the row's {d['key']}"
+    when = ("other than the row itself, before its cutoff or time when it has one" if d.get("own")
+            else "before the cutoff when given")
+    return f"{d['prim']} of {source}.{col} over the {rows} ({when})"
