@@ -248,6 +248,9 @@ class _NASHeadBase(BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
+        # A wall-clock budget decides how many candidates train, so two fits with one
+        # random_state differ when it binds; max_candidates with time_budget=None does not.
+        tags.non_deterministic = self.time_budget is not None
         return tags
 
 
@@ -267,7 +270,8 @@ _PARAMS_DOC = """
     max_candidates : int or None, default=None
         Most architectures to train (for "oneshot": to rank with shared weights).
         Results are reproducible for a fixed ``random_state`` when the search is bounded
-        by ``max_candidates`` rather than by time.
+        by ``max_candidates`` rather than by time (``time_budget=None``): how many
+        candidates a wall-clock budget trains depends on the machine's load.
     categorical_features : array-like of int or str, default=None
         Indices or names of integer-coded categorical columns; they get learned embeddings.
         Codes unseen in training (and missing codes) map to a shared "unknown" embedding.
