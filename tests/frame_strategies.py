@@ -19,6 +19,7 @@ Examples
 from __future__ import annotations
 
 import datetime
+import logging
 import warnings
 from dataclasses import dataclass, field
 
@@ -26,7 +27,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 import pyarrow as pa
-from hypothesis import settings
+from hypothesis import event, settings
 from hypothesis import strategies as st
 
 LIBRARIES = ("pandas", "polars", "pyarrow")
@@ -242,21 +243,37 @@ def fit_examples(share: int = 10) -> int:
     return max(2, settings().max_examples // share)
 
 
+class _Records(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.records = []
+
+    def emit(self, record):
+        self.records.append(record)
+
+
 def outcome(fn, table: MessyTable):
     """Run ``fn()`` as the README promises for messy input: it works, or it raises a
     ``ValueError``/``TypeError`` naming a column of ``table`` (or the target) and the fix.
 
     Returns ``(result, None)`` or ``(None, error)``; any other exception propagates, and more
-    than ``MAX_WARNINGS`` warnings fail.
+    than ``MAX_WARNINGS`` warnings (Python warnings plus the ``featsmith`` logger's) fail.
     """
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            result, error = fn(), None
-        except (ValueError, TypeError) as exc:
-            result, error = None, exc
-    messages = [str(w.message)[:120] for w in caught]
-    assert len(caught) <= MAX_WARNINGS, f"{len(caught)} warnings: {messages[:5]}"
+    logger = logging.getLogger("featsmith")
+    handler = _Records()
+    logger.addHandler(handler)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                result, error = fn(), None
+            except (ValueError, TypeError) as exc:
+                result, error = None, exc
+    finally:
+        logger.removeHandler(handler)
+    messages = [str(w.message)[:120] for w in caught] + [r.getMessage()[:120] for r in handler.records]
+    assert len(messages) <= MAX_WARNINGS, f"{len(messages)} warnings: {messages[:5]}"
+    event("raised " + type(error).__name__ if error is not None else "worked")
     if error is not None:
         text = str(error)
         names = [repr(n) for n in table.columns] + ["y ", "target", "class"]

@@ -6,6 +6,8 @@ all training rows (including the rows later held out for early stopping) leaks n
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from sklearn.preprocessing import QuantileTransformer
 
@@ -54,7 +56,10 @@ class TabularPreprocessor:
         self.numeric_ = [j for j in range(n_cols) if j not in cat]
         num = np.where(np.isfinite(X[:, self.numeric_]), X[:, self.numeric_], np.nan)
         missing = np.isnan(num)
-        with np.errstate(all="ignore"):
+        with warnings.catch_warnings():
+            # An all-missing column's median is NaN (imputed as 0 below); nanmedian says so
+            # with a RuntimeWarning that errstate does not silence.
+            warnings.simplefilter("ignore", RuntimeWarning)
             med = np.nanmedian(num, axis=0) if num.shape[0] else np.zeros(num.shape[1])
         self.medians_ = np.where(np.isfinite(med), med, 0.0)
         self.indicators_ = np.flatnonzero(missing.any(axis=0))
