@@ -3,8 +3,8 @@
 A generated table is a :class:`MessyTable`: named columns of one *kind* each (see ``KINDS``),
 a target, and the frame library to build it in. ``tables()`` draws one; ``MessyTable.frame()``
 builds it. The kinds follow what real files hold: numbers with NaN and +-inf, nullable
-integers, booleans, low- and high-cardinality strings, object columns mixing numbers, strings
-and None, pandas categoricals with unused levels, naive and timezone-aware datetimes,
+integers, booleans, low- and high-cardinality strings (pandas' ``string`` dtype too), object
+columns mixing numbers, strings and None, pandas categoricals with unused levels, naive and timezone-aware datetimes,
 durations, constant and all-missing columns, very long strings; column names with unicode and
 whitespace; duplicated rows; targets with only 1-3 rows for some classes.
 
@@ -33,7 +33,7 @@ from hypothesis import strategies as st
 LIBRARIES = ("pandas", "polars", "pyarrow")
 KINDS = (
     "float", "int_nulls", "bool", "low_card", "high_card", "mixed_object", "categorical",
-    "datetime", "datetime_tz", "duration", "constant", "all_missing", "long_text",
+    "datetime", "datetime_tz", "duration", "constant", "all_missing", "long_text", "string_dtype",
 )
 # Names a user's CSV header gives: unicode, inner and outer whitespace, symbols.
 _NAME_PARTS = ("x", "Größe", "価格", "col a", " pad ", "tab\tname", "ñ-ü", "émoji 🙂", "a.b", "1st")
@@ -79,6 +79,8 @@ class MessyTable:
                 out[name] = pd.to_datetime(pd.Series(values, dtype=object)).dt.tz_localize("Asia/Kolkata")
             elif kind == "float":
                 out[name] = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+            elif kind == "string_dtype":  # pandas' own string dtype, missing as pd.NA
+                out[name] = pd.array(values, dtype="string")
             else:
                 out[name] = pd.Series(values)
         return pd.DataFrame(out)
@@ -125,7 +127,7 @@ def _column(kind: str, n: int, rng: np.random.Generator) -> list:
     """``n`` values of one kind (None is missing), drawn from ``rng``."""
     missing = rng.random(n) < rng.choice([0.0, 0.1, 0.5])
     if kind == "float":
-        v = rng.normal(size=n) * 10.0 ** rng.integers(-3, 6)
+        v = rng.normal(size=n) * 10.0 ** rng.choice([-300, -3, 0, 2, 5, 300])  # sensor units to overflow
         special = rng.random(n)
         v[special < 0.08] = np.inf
         v[(special >= 0.08) & (special < 0.14)] = -np.inf
@@ -134,7 +136,7 @@ def _column(kind: str, n: int, rng: np.random.Generator) -> list:
         values = rng.integers(-5, 50, n).tolist()
     elif kind == "bool":
         values = (rng.random(n) < 0.5).tolist()
-    elif kind in ("low_card", "categorical"):
+    elif kind in ("low_card", "categorical", "string_dtype"):
         values = [str(w) for w in rng.choice(_WORDS[:4], n)]
     elif kind == "high_card":
         values = [f"id-{i}-{w}" for i, w in zip(rng.permutation(n * 3)[:n], rng.choice(_WORDS, n))]
@@ -158,15 +160,18 @@ def _column(kind: str, n: int, rng: np.random.Generator) -> list:
     return values
 
 
-def _target(task: str, n_rows: int, rng: np.random.Generator, tiny_classes: bool) -> np.ndarray:
+# Class labels as files spell them: strings, integer codes, booleans.
+_LABELS = {"str": ["no", "yes", "maybe"], "int": [0, 1, 2], "bool": [False, True]}
+
+
+def _target(task: str, n_rows: int, rng: np.random.Generator, tiny_classes: bool, labels: str) -> np.ndarray:
     if task == "regression":
         return rng.normal(size=n_rows) * 3 + 1
-    if tiny_classes:  # two classes of 1-3 rows each, like rare labels in a small file
-        rare = [int(k) for k in rng.integers(1, 4, size=2)]
-        rare = [min(k, max(1, (n_rows - 1) // 2)) for k in rare]
-        counts = [n_rows - sum(rare)] + rare
-        return rng.permutation(np.repeat(np.array(["common", "rare", "scarce"]), counts))
-    return np.array(["no", "yes"])[rng.permutation(np.arange(n_rows) % 2)]
+    names = np.array(_LABELS[labels])
+    if tiny_classes:  # classes of 1-3 rows, like rare labels in a small file
+        rare = [min(int(k), max(1, (n_rows - 1) // 2)) for k in rng.integers(1, 4, size=len(names) - 1)]
+        return rng.permutation(np.repeat(names, [n_rows - sum(rare)] + rare))
+    return names[:2][rng.permutation(np.arange(n_rows) % 2)]
 
 
 @st.composite
@@ -182,6 +187,7 @@ def tables(draw, libraries=LIBRARIES, kinds=KINDS, min_rows=12, max_rows=60, max
     n_rows = draw(st.integers(min_rows, max_rows))
     task = draw(st.sampled_from(tasks))
     tiny = task == "classification" and draw(st.booleans())
+    labels = draw(st.sampled_from(sorted(_LABELS)))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     names = draw(st.lists(st.sampled_from(_NAME_PARTS), min_size=len(chosen), max_size=len(chosen), unique=True))
     columns, kinds_of, unused = {}, {}, {}
@@ -190,7 +196,7 @@ def tables(draw, libraries=LIBRARIES, kinds=KINDS, min_rows=12, max_rows=60, max
         kinds_of[name] = kind
         if kind == "categorical":
             unused[name] = ["never", "seen"]
-    y = _target(task, n_rows, rng, tiny)
+    y = _target(task, n_rows, rng, tiny, labels)
     if draw(st.booleans()):  # duplicated rows, target included
         dup = rng.integers(0, n_rows, size=max(1, n_rows // 4))
         columns = {k: v + [v[i] for i in dup] for k, v in columns.items()}
@@ -221,7 +227,7 @@ def with_unseen_categories(table: MessyTable) -> MessyTable:
     """A copy whose string-like columns hold values never seen in training."""
     columns = {}
     for name, values in table.columns.items():
-        if table.kinds[name] in ("low_card", "high_card", "categorical", "mixed_object"):
+        if table.kinds[name] in ("low_card", "high_card", "categorical", "mixed_object", "string_dtype"):
             values = [f"unseen-{i % 3}" if i % 2 == 0 else v for i, v in enumerate(values)]
         columns[name] = values
     return MessyTable(columns, dict(table.kinds), table.y, table.library, table.task, table.unused_levels)

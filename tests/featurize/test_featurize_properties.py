@@ -2,6 +2,7 @@
 (tests/frame_strategies.py), with plain regression tests for the bugs they found."""
 
 import datetime
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -43,8 +44,8 @@ def _check_drift(est, table, seed):
         assert out.shape[0] == new.n_rows
 
 
-@given(tables(), st.integers(0, 3))
-def test_table_encoder_properties(table, seed):
+@given(tables(), st.integers(0, 3), st.data())
+def test_table_encoder_properties(table, seed, data):
     X = table.frame()
     enc, error = outcome(lambda: TableEncoder().fit(X), table)
     if error is not None:
@@ -52,14 +53,17 @@ def test_table_encoder_properties(table, seed):
     out = enc.transform(X)
     assert out.shape == (table.n_rows, len(enc.get_feature_names_out()))
     assert not np.isinf(out).any()  # inf is missing
+    rows = data.draw(st.lists(st.integers(0, table.n_rows - 1), min_size=1, max_size=3))
+    assert _same(enc.transform(table.frame(rows=rows)), out[rows])  # rows are encoded alone
     assert _same(enc.transform(reorder_with_extra(X)), out)
-    unseen = enc.transform(with_unseen_categories(table).frame())
+    new = with_unseen_categories(table)
+    unseen = enc.transform(new.frame())
     assert unseen.shape == out.shape
-    for name in enc.categories_:
-        if f"freq({name})" in enc.feature_names_out_:
-            col = enc.feature_names_out_.index(f"freq({name})")
-            fresh = [i for i, v in enumerate(with_unseen_categories(table).columns[name]) if str(v).startswith("unseen-")]
-            assert (unseen[fresh, col] == 0).all()  # unseen categories: frequency 0
+    names = enc.feature_names_out_
+    for name in enc.categories_:  # unseen categories: missing code, frequency 0
+        fresh = [i for i, v in enumerate(new.columns[name]) if str(v).startswith("unseen-")]
+        assert np.isnan(unseen[fresh, names.index(name)]).all()
+        assert (unseen[fresh, names.index(f"freq({name})")] == 0).all()
     _check_drift(enc, table, seed)
 
 
@@ -74,8 +78,8 @@ def test_table_encoder_same_output_from_every_library(table):
         assert _same(values, outs[0][1])
 
 
-@given(tables(max_rows=40), st.integers(0, 3))
-def test_feature_generator_properties(table, seed):
+@given(tables(max_rows=40), st.integers(0, 3), st.data())
+def test_feature_generator_properties(table, seed, data):
     X = table.frame()
     make = lambda: FeatureGenerator(max_candidates=40, random_state=seed).fit(X, table.y)  # noqa: E731
     gen, error = outcome(make, table)
@@ -84,6 +88,8 @@ def test_feature_generator_properties(table, seed):
     out = gen.transform(X)
     assert out.shape == (table.n_rows, len(gen.get_feature_names_out()))
     assert _same(make().transform(X), out)  # same random_state, same features
+    rows = data.draw(st.lists(st.integers(0, table.n_rows - 1), min_size=1, max_size=3))
+    assert _same(gen.transform(table.frame(rows=rows)), np.asarray(out)[rows])
     assert _same(gen.transform(reorder_with_extra(X)), out)
     assert gen.transform(with_unseen_categories(table).frame()).shape == out.shape
     _check_drift(gen, table, seed)
@@ -115,3 +121,14 @@ def test_feature_generator_no_usable_column_names_columns_and_fix():
     X = pd.DataFrame({"constant": [1.0] * 6, "empty": [None] * 6})
     with pytest.raises(ValueError, match=r"'constant'.*pass at least one column"):
         FeatureGenerator(max_candidates=10).fit(X, [0, 1] * 3)
+
+
+def test_huge_numbers_give_missing_features_not_a_warning_per_feature():
+    # Was one "overflow encountered in cast" RuntimeWarning per generated feature (15 on this
+    # table): crosses of 1e300-scale columns do not fit float32. They are missing now, as inf is.
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=40) * 1e300, "b": rng.normal(size=40), "k": rng.choice(["u", "v"], 40)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = FeatureGenerator(max_candidates=200, random_state=0).fit(X, rng.normal(size=40)).transform(X)
+    assert not np.isinf(out).any()

@@ -5,6 +5,8 @@ import io
 
 import joblib
 import numpy as np
+import pandas as pd
+import pytest
 from frame_strategies import (
     assert_probabilities,
     drift_column,
@@ -25,7 +27,7 @@ def _tiny(**params):
 
 
 @settings(max_examples=fit_examples(5))
-@given(table=tables(min_rows=4, max_rows=40), seed=st.integers(0, 3))
+@given(table=tables(min_rows=2, max_rows=40), seed=st.integers(0, 3))
 def test_fit_predict_properties(table, seed):
     X = table.frame()
     model, error = outcome(lambda: _tiny().fit(X, table.y), table)
@@ -44,6 +46,7 @@ def test_fit_predict_properties(table, seed):
         # (binary) reaches the decision threshold.
         if model.task_ == "multiclass":
             assert (model.classes_[proba.argmax(axis=1)] == pred).all()
+    assert np.array_equal(model.predict(table.frame(rows=[0])), pred[:1])  # one row alone
     # Extra and reordered columns are fine (matched by name); unseen categories are missing.
     assert np.array_equal(model.predict(reorder_with_extra(X)), pred)
     unseen = with_unseen_categories(table)
@@ -79,3 +82,13 @@ def test_same_random_state_same_predictions(table, seed):
     assert np.array_equal(first.predict(X), second.predict(X))
     if first.task_ != "regression":
         assert np.array_equal(first.predict_proba(X), second.predict_proba(X))
+
+
+# -- regression tests for what the properties found --------------------------------------------
+
+@pytest.mark.parametrize("y", [["no", "yes"], [1.0, 2.5]])
+def test_two_row_table_fits(y):
+    # Was LightGBMError "num_data > 0": a known-good configuration bags 80% of the rows, and
+    # 80% of a fold's one training row is none.
+    model = _tiny().fit(pd.DataFrame({"a": [1.0, 2.0]}), y)
+    assert len(model.predict(pd.DataFrame({"a": [1.0, 3.0, 5.0]}))) == 3
