@@ -65,7 +65,11 @@ class TabularPreprocessor:
         self.indicators_ = np.flatnonzero(missing.any(axis=0))
         full = self._impute(num)
         self.mean_ = full.mean(axis=0) if full.size else np.zeros(full.shape[1])
-        std = full.std(axis=0) if full.size else np.ones(full.shape[1])
+        # Squares of 1e200-scale values overflow: the spread is taken in units of the column's
+        # largest magnitude (an inf scale would turn the column into zeros).
+        peak = np.abs(full).max(axis=0) if full.size else np.ones(full.shape[1])
+        peak = np.where(peak > 0, peak, 1.0)
+        std = (full / peak).std(axis=0) * peak if full.size else np.ones(full.shape[1])
         self.scale_ = np.where(std > 1e-12, std, 1.0)
         self.quantile_ = None
         if full.shape[1]:

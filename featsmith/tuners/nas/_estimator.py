@@ -70,10 +70,13 @@ def _seed_generator(random_state) -> np.random.Generator:
 
 def _check_frame_columns(X):
     """A clear error for frames with text or datetime columns (the head takes numbers only)."""
+    # An all-missing column (object or Null dtype when every value is None) reads as NaN.
     if isinstance(X, pd.DataFrame):
-        bad = [c for c in X.columns if not (pd.api.types.is_numeric_dtype(X[c]) or pd.api.types.is_bool_dtype(X[c]))]
+        bad = [c for c in X.columns if not (pd.api.types.is_numeric_dtype(X[c]) or pd.api.types.is_bool_dtype(X[c])
+                                            or X[c].isna().all())]
     elif isinstance(X, pl.DataFrame):
-        bad = [c for c, t in X.schema.items() if not (t.is_numeric() or t == pl.Boolean)]
+        bad = [c for c, t in X.schema.items() if not (t.is_numeric() or t in (pl.Boolean, pl.Null))
+               and X.get_column(c).null_count() < X.height]
     else:
         return
     if bad:

@@ -6,6 +6,9 @@ import warnings
 
 import joblib
 import numpy as np
+import pandas as pd
+import polars as pl
+import pytest
 import torch
 from frame_strategies import assert_probabilities, fit_examples, outcome, tables
 from hypothesis import given, settings
@@ -54,3 +57,26 @@ def test_all_missing_column_fits_without_a_warning():
         warnings.simplefilter("error")
         model = NASHeadRegressor(time_budget=None, max_candidates=1, max_epochs=2, random_state=0).fit(X, np.arange(10.0))
     assert np.isfinite(model.predict(X)).all()
+
+
+def test_huge_column_is_scaled_not_zeroed():
+    # Found by the property above: squaring a 1e300-scale column overflowed ("overflow
+    # encountered in square"), its scale became inf and the column reached the network as zeros.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(30, 2))
+    X[:, 0] *= 1e300
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = NASHeadRegressor(time_budget=None, max_candidates=1, max_epochs=2, random_state=0).fit(X, X[:, 1])
+    assert np.isfinite(model.preprocessor_.scale_).all()
+    assert np.isfinite(model.predict(X)).all()
+
+
+@pytest.mark.parametrize("library", ["pandas", "polars"])
+def test_all_none_column_is_missing_not_non_numeric(library):
+    # Found by the property: a column whose every value is None (pandas object, polars Null
+    # dtype) was a TypeError "non-numeric columns"; it is all missing, imputed like any NaN.
+    data = {"a": np.arange(10.0), "e": [None] * 10}
+    X = pd.DataFrame({"a": data["a"], "e": pd.Series(data["e"], dtype=object)}) if library == "pandas" else pl.DataFrame(data)
+    model = NASHeadClassifier(time_budget=None, max_candidates=1, max_epochs=2, random_state=0).fit(X, [0, 1] * 5)
+    assert model.predict_proba(X).shape == (10, 2)
