@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import os
 import warnings
 from dataclasses import dataclass, field
 
@@ -27,6 +28,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 import pyarrow as pa
+import pytest
 from hypothesis import event, settings
 from hypothesis import strategies as st
 
@@ -242,6 +244,15 @@ def reorder_with_extra(X):
     names = X.column_names[::-1]
     out = X.select(names)
     return out.append_column("extra column", pa.array(np.ones(out.num_rows)))
+
+
+def run_estimator_check(check, estimator, ci_checks) -> None:
+    """Run one scikit-learn estimator check at a tiny budget: every check with
+    ``HYPOTHESIS_PROFILE=deep``, only those named in ``ci_checks`` otherwise (the rest skip)."""
+    name = check.func.__name__ if hasattr(check, "func") else check.__name__
+    if os.environ.get("HYPOTHESIS_PROFILE") != "deep" and name not in ci_checks:
+        pytest.skip("every check at a tiny budget runs with HYPOTHESIS_PROFILE=deep")
+    check(estimator)
 
 
 def fit_examples(share: int = 10) -> int:

@@ -51,7 +51,7 @@ class EstimatorTrialRunner(FoldRunner):
         if model == "extra_trees":
             cls = ExtraTreesClassifier if classification else ExtraTreesRegressor
             # scikit-learn's trees read float32 and reject larger values (a 1e300-scale column).
-            return make_pipeline(FunctionTransformer(_clip_to_float32), cls(
+            return make_pipeline(FunctionTransformer(_clip_for_trees), cls(
                 n_estimators=config.get("n_estimators", 300), max_features=config.get("max_features", 0.5),
                 min_samples_leaf=config.get("min_samples_leaf", 2), n_jobs=self.n_threads, random_state=seed,
             ))
@@ -131,7 +131,7 @@ class EstimatorTrialRunner(FoldRunner):
 _TREE_VALUE_LIMIT = 1e30
 
 
-def _clip_to_float32(X):
+def _clip_for_trees(X):
     return np.clip(X, -_TREE_VALUE_LIMIT, _TREE_VALUE_LIMIT)
 
 

@@ -1,11 +1,10 @@
 """AutoPipeline against scikit-learn's estimator checks and composition tools."""
 
-import os
-
 import joblib
 import numpy as np
 import pandas as pd
 import pytest
+from frame_strategies import run_estimator_check
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
@@ -72,10 +71,7 @@ def _expected_failures_time_bound(estimator):
     expected_failed_checks=_expected_failures_time_bound,
 )
 def test_sklearn_compatible_at_tiny_budget(estimator, check):
-    name = check.func.__name__ if hasattr(check, "func") else check.__name__
-    if os.environ.get("HYPOTHESIS_PROFILE") != "deep" and name not in TINY_BUDGET_CI_CHECKS:
-        pytest.skip("every check at a tiny budget runs with HYPOTHESIS_PROFILE=deep")
-    check(estimator)
+    run_estimator_check(check, estimator, TINY_BUDGET_CI_CHECKS)
 
 
 def test_tiny_table_fits_at_a_tiny_budget():

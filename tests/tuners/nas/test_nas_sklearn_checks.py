@@ -1,10 +1,8 @@
 """scikit-learn's estimator checks on the NAS head estimators: a search bounded by candidates
 (every check), and a tiny wall-clock budget as a user running the checks would set it."""
 
-import os
-
-import pytest
 import torch
+from frame_strategies import run_estimator_check
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from featsmith.tuners.nas import NASHeadClassifier, NASHeadRegressor
@@ -48,7 +46,4 @@ def test_sklearn_compatible(estimator, check):
     expected_failed_checks=_expected_failed_checks,
 )
 def test_sklearn_compatible_at_tiny_budget(estimator, check):
-    name = check.func.__name__ if hasattr(check, "func") else check.__name__
-    if os.environ.get("HYPOTHESIS_PROFILE") != "deep" and name not in TINY_BUDGET_CI_CHECKS:
-        pytest.skip("every check at a tiny budget runs with HYPOTHESIS_PROFILE=deep")
-    check(estimator)
+    run_estimator_check(check, estimator, TINY_BUDGET_CI_CHECKS)
