@@ -42,9 +42,9 @@ def test_fit_predict_properties(table, seed):
         assert model.classes_.tolist() == sorted(set(table.y.tolist()))
         proba = model.predict_proba(X)
         assert_probabilities(proba, table.n_rows, model.classes_)
-        # Columns follow classes_: the label predict gives has the highest probability, or
-        # (binary) reaches the decision threshold.
-        if model.task_ == "multiclass":
+        # Columns follow classes_: the label predict gives has the highest probability (a tie:
+        # the first), or (a tuned binary threshold) classes_[1] where its probability reaches it.
+        if model.task_ == "multiclass" or model.decision_threshold_ == 0.5:
             assert (model.classes_[proba.argmax(axis=1)] == pred).all()
         else:
             assert (model.classes_[(proba[:, 1] >= model.decision_threshold_).astype(int)] == pred).all()
