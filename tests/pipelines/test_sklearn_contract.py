@@ -4,7 +4,7 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
-from frame_strategies import run_estimator_check
+from frame_strategies import TWO_FIT_CHECKS, run_estimator_check
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
@@ -50,15 +50,11 @@ TINY_BUDGET_CI_CHECKS = {
     "check_classifiers_one_label", "check_estimators_nan_inf", "check_n_features_in_after_fitting",
     "check_dtype_object",
 }
-TIME_BOUND = {
-    "check_fit_idempotent": (
-        "without max_trials, the wall-clock budget decides how many trials run, so two fits "
-        "with the same random_state differ when the machine's load differs (README: set "
-        "max_trials and n_jobs=1 for identical runs; checked by test_sklearn_compatible)"
-    ),
-    "check_regressors_int": "compares two fits (integer and float y): the same reason as check_fit_idempotent",
-    "check_supervised_y_2d": "compares two fits (1-D and column y): the same reason as check_fit_idempotent",
-}
+TIME_BOUND = dict.fromkeys(TWO_FIT_CHECKS, (
+    "compares two fits: without max_trials, the wall-clock budget decides how many trials run, so "
+    "two fits with the same random_state differ when the machine's load differs (README: set "
+    "max_trials and n_jobs=1 for identical runs; checked by test_sklearn_compatible)"
+))
 
 
 def _expected_failures_time_bound(estimator):

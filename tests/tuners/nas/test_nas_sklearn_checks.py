@@ -2,7 +2,7 @@
 (every check), and a tiny wall-clock budget as a user running the checks would set it."""
 
 import torch
-from frame_strategies import run_estimator_check
+from frame_strategies import TWO_FIT_CHECKS, run_estimator_check
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from featsmith.tuners.nas import NASHeadClassifier, NASHeadRegressor
@@ -16,14 +16,11 @@ TINY_BUDGET_CI_CHECKS = {
     "check_fit_score_takes_y", "check_fit_idempotent", "check_fit2d_1sample", "check_fit2d_1feature",
     "check_classifiers_one_label", "check_estimators_nan_inf", "check_n_features_in_after_fitting",
 }
-TIME_BOUND = {
-    "check_fit_idempotent": (
-        "a wall-clock budget decides how many candidates train, so two fits with the same "
-        "random_state differ when the machine's load differs (reproducible: max_candidates "
-        "with time_budget=None, checked above)"
-    ),
-    "check_supervised_y_2d": "compares two fits (1-D and column y): the same reason as check_fit_idempotent",
-}
+TIME_BOUND = dict.fromkeys(TWO_FIT_CHECKS, (
+    "compares two fits: a wall-clock budget decides how many candidates train, so two fits with "
+    "the same random_state differ when the machine's load differs (reproducible: max_candidates "
+    "with time_budget=None, checked above)"
+))
 
 
 def _expected_failed_checks(estimator):
