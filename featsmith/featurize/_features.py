@@ -121,12 +121,17 @@ class Evaluator:
         # Fill one contiguous row per feature and hand back the transposed view: column writes
         # into a row-major (n, k) block would stride through memory for every feature.
         out = np.empty((len(names), n), dtype=np.float32)
-        for j, name in enumerate(names):
-            value = self.get(name)
-            if self.features[name].kind != "num":
-                value = np.asarray(value, dtype=np.float64)
-                if self.features[name].kind == "cat":
-                    # Codes are labels; the unknown slot reads as missing, like an unseen category.
-                    value = np.where(value >= self.features[name].card, np.nan, value)
-            out[j] = value
+        # Values beyond float32's range (x * y of large inputs, or the float32 cast itself)
+        # overflow to inf, which is missing here as in the raw columns: one warning per
+        # feature would bury the user's own.
+        with np.errstate(over="ignore", invalid="ignore"):
+            for j, name in enumerate(names):
+                value = self.get(name)
+                if self.features[name].kind != "num":
+                    value = np.asarray(value, dtype=np.float64)
+                    if self.features[name].kind == "cat":
+                        # Codes are labels; the unknown slot reads as missing, like an unseen category.
+                        value = np.where(value >= self.features[name].card, np.nan, value)
+                out[j] = value
+        out[np.isinf(out)] = np.nan
         return out.T

@@ -257,7 +257,11 @@ class FeatureGenerator(TransformerMixin, BaseEstimator):
             raise ValueError("cutoff_time is given without tables/relationships; it only applies to related tables.")
         self.coder_ = ColumnCoder.fit(df, overrides)
         if not self.coder_.kinds:
-            raise ValueError("X has no usable column (all are identifiers, constant or all missing).")
+            raise ValueError(
+                f"X has no usable column: {df.columns[:20]} are each an identifier (one value per row), "
+                "constant or all missing; pass at least one column whose values vary and repeat "
+                "(numbers, categories, dates)."
+            )
         base = self.coder_.encode(df)
         self._train_base = base
         self.n_train_rows_ = n

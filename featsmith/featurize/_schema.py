@@ -239,11 +239,16 @@ _PARSED_AS = {"numeric": "numbers", "boolean": "booleans", "datetime": "dates"}
 
 def read_numbers(expr: pl.Expr, dtype) -> pl.Expr:
     """A numeric column's values as float64 from any readable dtype: strings are parsed,
-    times of day are seconds since midnight; unparseable and infinite values are missing."""
+    durations are seconds, times of day are seconds since midnight; unparseable and infinite
+    values are missing."""
     if _is_string(dtype):
         x = _parse_numbers(expr)
     elif dtype == pl.Time:
         x = expr.cast(pl.Int64).cast(pl.Float64) / 1e9
+    elif isinstance(dtype, pl.Duration):
+        # Seconds whatever the unit: pandas gives ns, Arrow files often us or ms, and a raw
+        # cast would read one duration as numbers 1000x apart between fit and predict.
+        x = expr.cast(pl.Duration("us")).cast(pl.Int64).cast(pl.Float64) / 1e6
     else:
         x = expr.cast(pl.Float64, strict=False)
     return pl.when(x.is_finite()).then(x).otherwise(None)

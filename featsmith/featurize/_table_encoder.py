@@ -250,7 +250,10 @@ class TableEncoder(TransformerMixin, BaseEstimator):
             )
         used = {c: k for c, k in self.schema_.items() if k not in ("drop", "id")}
         check_predict_types(df, used, {c: dtype_class(self.input_dtypes_[c]) for c in used})
-        return df.select(self._expressions(df))
+        exprs = self._expressions(df)
+        # Selecting nothing gives a 0x0 frame; a table whose columns were all dropped at fit
+        # still has its rows (and transform returns (n_rows, 0)).
+        return df.select(exprs) if exprs else df.drop(df.columns)
 
     def transform(self, X):
         """Encode ``X`` as a float64 array of shape ``(n_rows, len(feature_names_out_))``."""

@@ -100,7 +100,10 @@ class LGBMTrialRunner(FoldRunner):
         # Tiny data: LightGBM's default of 20 rows per leaf cannot split at all.
         n_min = min(len(tr) for tr, _ in self.splits) if self.splits else len(self.y)
         cfg["min_child_samples"] = int(min(cfg.get("min_child_samples", 20), max(2, n_min // 10)))
-        if cfg.get("subsample", 1.0) < 1.0:
+        if cfg.get("subsample", 1.0) * n_min < 1:
+            # A bag of no rows (a fold of a 2-row table) fails in LightGBM ("num_data > 0").
+            cfg["subsample"] = 1.0
+        elif cfg.get("subsample", 1.0) < 1.0:
             cfg["subsample_freq"] = 1
         params.update(cfg)
         return params

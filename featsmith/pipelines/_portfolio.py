@@ -12,11 +12,12 @@ from dataclasses import replace
 
 import numpy as np
 from sklearn.compose import ColumnTransformer
+from sklearn.dummy import DummyClassifier
 from sklearn.ensemble import ExtraTreesClassifier, ExtraTreesRegressor
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
 from featsmith.pipelines._trials import FoldRunner, estimator_output
 
@@ -49,10 +50,11 @@ class EstimatorTrialRunner(FoldRunner):
         seed = self.seed % (2**31)
         if model == "extra_trees":
             cls = ExtraTreesClassifier if classification else ExtraTreesRegressor
-            return cls(
+            # scikit-learn's trees read float32 and reject larger values (a 1e300-scale column).
+            return make_pipeline(FunctionTransformer(_clip_for_trees), cls(
                 n_estimators=config.get("n_estimators", 300), max_features=config.get("max_features", 0.5),
                 min_samples_leaf=config.get("min_samples_leaf", 2), n_jobs=self.n_threads, random_state=seed,
-            )
+            ))
         if model == "linear":
             numeric = [i for i in range(self.X.shape[1]) if i not in self.categorical]
             prep = ColumnTransformer(
@@ -87,6 +89,10 @@ class EstimatorTrialRunner(FoldRunner):
             remaining = (deadline - time.perf_counter()) / (len(self.splits) - index + 0.5)
             seconds = max(1.0, min(remaining, self.nas_seconds or remaining))
         est = self.build(config, seconds)
+        if config["model"] == "linear" and self.task != "regression" and np.unique(self.y[train_rows]).size < 2:
+            # A fold of a tiny table can hold one class, which LogisticRegression refuses; a
+            # tree fitted there predicts that class, and so does this.
+            est = DummyClassifier(strategy="prior")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             est.fit(self.X[train_rows], self.y[train_rows])
@@ -118,6 +124,15 @@ class EstimatorTrialRunner(FoldRunner):
 
     def fold_average(self, models):
         return _EstimatorAverage(models, self.task, self.n_classes)
+
+
+# Within float32, and small enough that scikit-learn's finiteness check (a float32 sum over
+# X) does not overflow into inf - inf; trees use only the order of the values.
+_TREE_VALUE_LIMIT = 1e30
+
+
+def _clip_for_trees(X):
+    return np.clip(X, -_TREE_VALUE_LIMIT, _TREE_VALUE_LIMIT)
 
 
 class _EstimatorAverage:

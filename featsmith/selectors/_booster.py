@@ -113,9 +113,13 @@ def crossfit_gain(values, y, raw0, half, kind, n_bins=16, reg_lambda=1.0, n_step
         Standard error of ``gain`` over rows (the per-row loss differences' spread).
     """
     a, b = np.flatnonzero(half), np.flatnonzero(~half)
+    m, c = values.shape
+    if a.size == 0 or b.size == 0:
+        # A random split of a handful of rows can leave one side empty: then no row is held
+        # out from any fit, and no candidate can be credited with held-out gain.
+        return np.zeros(c), np.zeros(c)
     n_bins = int(np.clip(min(a.size, b.size) // min_rows_per_bin, 2, n_bins))
     n_out = 1 if raw0.ndim == 1 else raw0.shape[0]
-    m, c = values.shape
     step = max(1, BLOCK_ELEMENTS // max(1, m * n_out))
     gain, se = np.empty(c), np.empty(c)
     for lo in range(0, c, step):

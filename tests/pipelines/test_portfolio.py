@@ -137,3 +137,26 @@ def test_unknown_family():
     # Inside a trial it is isolated like any failure: recorded, not raised.
     result = runner.run({"model": "svm"}, float("inf"))
     assert (result.status, result.value, result.family) == ("failed", -np.inf, "svm")
+
+
+def test_extra_trees_take_values_beyond_float32():
+    # Found by tests/pipelines/test_auto_properties.py: a 1e300-scale column failed every extra
+    # trees trial ("Input X contains infinity or a value too large for dtype('float32')"),
+    # two logged warnings each; the values are clipped to float32's range now.
+    X, y = _data("binary")
+    X[:, 2] *= 1e300
+    runner = _runner("binary", X, y)
+    result = runner.run(EXTRA_TREES, float("inf"))
+    assert result.status == "ok" and result.value > 0.85
+    assert runner.refit(EXTRA_TREES, 0, float("inf")).predict_proba(X).shape == (len(y), 2)
+
+
+def test_linear_trial_on_a_fold_with_one_class():
+    # Found by the same property on a 2-row table: a training fold of one class made
+    # LogisticRegression raise, a failed trial and two logged warnings; that fold now predicts
+    # its one class, as a tree fitted there would.
+    X, y = np.array([[0.0, 1.0, 2.0, 0.0], [1.0, 0.0, 1.0, 1.0]]), np.array([0, 1])
+    result = _runner("binary", X, y, splits=[(np.array([0]), np.array([1])), (np.array([1]), np.array([0]))]).run(
+        LINEAR, float("inf"))
+    assert result.status != "failed"
+    np.testing.assert_allclose(result.oof, [[0.0, 1.0], [1.0, 0.0]])

@@ -314,3 +314,12 @@ def test_passes_beyond_n_keep_are_not_in_top():
     (extra,) = table.index[table["status"] == "not_in_top"]
     assert extra in {"f0", "f1", "f2"} and len(screen.selected_names_) == 2
     assert (table.loc[screen.selected_names_, "score"] > table.loc[extra, "score"]).all()
+
+
+def test_tiny_table_whose_random_halves_leave_one_side_empty():
+    # Found by the AutoPipeline property tests (tests/pipelines/test_auto_properties.py): on 3
+    # rows, seed 6 puts every row in one cross-fitting half, and binning the empty half raised
+    # IndexError. No row is then held out, so no candidate is credited with gain.
+    X = np.array([[1.0, 2.0], [2.0, 1.0], [3.0, 0.0]])
+    screen = HalvingScreen(n_keep=1, random_state=6).fit(X, np.array([0.0, 1.0, 3.0]), init_score=np.zeros(3))
+    assert len(screen.selected_names_) <= 1

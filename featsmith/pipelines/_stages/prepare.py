@@ -143,7 +143,8 @@ def prepare(X, y, *, task, metric, random_state, n_jobs, groups, relational, pro
     if Xmat.shape[1] == 0 and not relational.given:
         raise ValueError(
             "No usable feature: every column of X is empty, constant or an identifier "
-            f"(schema: {encoder.schema_}). Pass informative columns."
+            f"(schema: {encoder.schema_}); pass at least one column whose values vary and repeat "
+            "(numbers, categories, dates)."
         )
     time_col = _time_column(df, encoder, time_column, relational)
     time_values = None if time_col is None else time_key(df, time_col)

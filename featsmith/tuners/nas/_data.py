@@ -6,6 +6,8 @@ all training rows (including the rows later held out for early stopping) leaks n
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy.special import ndtri
 from sklearn.preprocessing import QuantileTransformer
@@ -84,13 +86,20 @@ class TabularPreprocessor:
         self.numeric_ = [j for j in range(n_cols) if j not in cat]
         num = np.where(np.isfinite(X[:, self.numeric_]), X[:, self.numeric_], np.nan)
         missing = np.isnan(num)
-        with np.errstate(all="ignore"):
+        with warnings.catch_warnings():
+            # An all-missing column's median is NaN (imputed as 0 below); nanmedian says so
+            # with a RuntimeWarning that errstate does not silence.
+            warnings.simplefilter("ignore", RuntimeWarning)
             med = np.nanmedian(num, axis=0) if num.shape[0] else np.zeros(num.shape[1])
         self.medians_ = np.where(np.isfinite(med), med, 0.0)
         self.indicators_ = np.flatnonzero(missing.any(axis=0))
         full = self._impute(num)
         self.mean_ = full.mean(axis=0) if full.size else np.zeros(full.shape[1])
-        std = full.std(axis=0) if full.size else np.ones(full.shape[1])
+        # Squares of 1e200-scale values overflow: the spread is taken in units of the column's
+        # largest magnitude (an inf scale would turn the column into zeros).
+        peak = np.abs(full).max(axis=0) if full.size else np.ones(full.shape[1])
+        peak = np.where(peak > 0, peak, 1.0)
+        std = (full / peak).std(axis=0) * peak if full.size else np.ones(full.shape[1])
         self.scale_ = np.where(std > 1e-12, std, 1.0)
         self.quantile_ = None
         if full.shape[1]:

@@ -72,10 +72,13 @@ def _seed_generator(random_state) -> np.random.Generator:
 
 def _check_frame_columns(X):
     """A clear error for frames with text or datetime columns (the head takes numbers only)."""
+    # An all-missing column (object or Null dtype when every value is None) reads as NaN.
     if isinstance(X, pd.DataFrame):
-        bad = [c for c in X.columns if not (pd.api.types.is_numeric_dtype(X[c]) or pd.api.types.is_bool_dtype(X[c]))]
+        bad = [c for c in X.columns if not (pd.api.types.is_numeric_dtype(X[c]) or pd.api.types.is_bool_dtype(X[c])
+                                            or X[c].isna().all())]
     elif isinstance(X, pl.DataFrame):
-        bad = [c for c, t in X.schema.items() if not (t.is_numeric() or t == pl.Boolean)]
+        bad = [c for c, t in X.schema.items() if not (t.is_numeric() or t in (pl.Boolean, pl.Null))
+               and X.get_column(c).null_count() < X.height]
     else:
         return
     if bad:
@@ -250,6 +253,9 @@ class _NASHeadBase(BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
+        # A wall-clock budget decides how many candidates train, so two fits with one
+        # random_state differ when it binds; max_candidates with time_budget=None does not.
+        tags.non_deterministic = self.time_budget is not None
         return tags
 
 
@@ -270,7 +276,8 @@ _PARAMS_DOC = """
     max_candidates : int or None, default=None
         Most architectures to train (for "oneshot": to rank with shared weights).
         Results are reproducible for a fixed ``random_state`` when the search is bounded
-        by ``max_candidates`` rather than by time.
+        by ``max_candidates`` rather than by time (``time_budget=None``): how many
+        candidates a wall-clock budget trains depends on the machine's load.
     categorical_features : array-like of int or str, default=None
         Indices or names of integer-coded categorical columns; they get learned embeddings.
         Codes unseen in training (and missing codes) map to a shared "unknown" embedding.
