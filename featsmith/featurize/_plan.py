@@ -96,6 +96,34 @@ class FeaturePlan:
             rows["formula"].append(_relational_formula(rel[n]) if n in rel else f.formula(self.features))
         return pl.DataFrame(rows)
 
+    def lineage(self) -> dict:
+        """Each output feature -> the raw columns of X it is computed from, followed through
+        every step: a feature of a relational aggregate reaches the key column the aggregate
+        comes through (``origin``, not ``airports[origin].alt``).
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> from featsmith.featurize import FeatureGenerator
+        >>> X = pd.DataFrame({"x": np.arange(10.0), "c": list("ababababab")})
+        >>> FeatureGenerator(random_state=0).fit(X).plan(["mean(x) by c"]).lineage()
+        {'mean(x) by c': ['x', 'c']}
+        """
+        rel = {d["name"]: d["key"] for d in self.relational.features} if self.relational is not None else {}
+
+        def roots(name, depth=0):
+            f = self.features.get(name)
+            if name in rel:
+                return [rel[name]]
+            if f is None or f.op == "base" or not f.inputs or depth > 50:
+                return [name]
+            found = []
+            for item in f.inputs:
+                found += [r for r in roots(item, depth + 1) if r not in found]
+            return found
+
+        return {n: roots(n) for n in self.names}
+
     def to_json(self) -> str:
         return json.dumps({
             "format": _FORMAT,

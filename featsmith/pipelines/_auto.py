@@ -545,9 +545,7 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
         if by == "input":
             lineage = dict((k, [v]) for k, v in self.encoder_.feature_inputs_.items())
             if self.feature_plan_ is not None:
-                for row in self.feature_plan_.describe().iter_rows(named=True):
-                    inputs = row["inputs"]
-                    lineage[row["name"]] = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+                lineage.update(self.feature_plan_.lineage())
             rows = []
             for f, g in zip(imp["feature"], imp["importance"]):
                 ins = lineage.get(f) or [f]

@@ -77,6 +77,11 @@ def test_two_keys_to_one_parent_give_one_path_each_with_names_and_lineage():
     desc = plan.describe()
     assert desc["inputs"].to_list() == ["origin", "dest", "dest"]
     assert "history rows whose dest is the row's origin" in desc["formula"][0]
+    # a feature derived from relational columns reaches both keys through every step
+    derived = [n for n in gen.candidate_names_ if "airports[origin]" in n and "airports[dest]" in n
+               and n not in names]
+    assert derived and gen.plan(derived[:1]).lineage()[derived[0]] == ["origin", "dest"]
+    assert gen.plan(["airports[dest].alt"]).lineage() == {"airports[dest].alt": ["dest"]}
     again = plan.__class__.from_json(plan.to_json()).transform(X.head(5), tables=tables)
     np.testing.assert_allclose(again.to_numpy()[:, 0], np.asarray(want[:5], np.float32), rtol=1e-6)
 
