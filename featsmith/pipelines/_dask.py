@@ -86,7 +86,10 @@ def _partition(client, X, y):
         xi, yi = np.ascontiguousarray(X[i::k]), np.ascontiguousarray(y[i::k])
         # scatter sends each block to one worker; LightGBM then trains each worker on the
         # blocks it holds.
-        fx, fy = client.scatter([xi, yi], workers=[worker], broadcast=False)
+        # hash=False: scattering the same rows again (the floor, then each member) would reuse
+        # the keys of the previous call's data, which the scheduler may be releasing just then
+        # ("lost dependencies").
+        fx, fy = client.scatter([xi, yi], workers=[worker], broadcast=False, hash=False)
         X_blocks.append(da.from_delayed(fx, shape=xi.shape, dtype=xi.dtype))
         y_blocks.append(da.from_delayed(fy, shape=yi.shape, dtype=yi.dtype))
     return da.concatenate(X_blocks), da.concatenate(y_blocks)

@@ -98,3 +98,17 @@ def test_bad_arguments_are_named(client):
         train_on_cluster(client, "binary", PARAMS, X, y[:50], [], 10)
     with pytest.raises(ValueError, match="n_rounds"):
         train_on_cluster(client, "binary", PARAMS, X, y, [], 0)
+
+
+def test_the_same_rows_train_again_and_again(client):
+    """The refit sends the same rows for the floor and then for each member; with hashed
+    scatter keys the second call could find its data released by the first ("lost
+    dependencies", seen in the full suite)."""
+    import gc
+
+    X, y = _data(600, 0, "binary")
+    for _ in range(3):
+        booster = train_on_cluster(client, "binary", {**PARAMS, "objective": "binary"}, X, y, [4], 5)
+        del booster
+        gc.collect()
+    assert train_on_cluster(client, "binary", {**PARAMS, "objective": "binary"}, X, y, [4], 5).current_iteration() == 5
