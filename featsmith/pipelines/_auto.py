@@ -84,7 +84,7 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
        held-out gain they add to the baseline's out-of-fold predictions (copies of the
        encoded columns dropped); :class:`featsmith.selectors.GBDTSelector` keeps the
        survivors whose importance beats shuffled shadow columns; the out-of-fold target
-       encodings of categorical columns with 100 or more levels join them (alone when there
+       encodings of categorical columns with 1,000 or more levels join them (alone when there
        is no time to screen); they are kept only if LightGBM's defaults validate better with
        them (``feature_plan_``).
     6. **search**: known-good LightGBM configurations, extra trees, a linear model (and the

@@ -207,15 +207,15 @@ def test_progress_is_drawn_on_a_terminal(monkeypatch):
 
 def test_high_cardinality_target_encodings_are_checked_when_no_time_is_left_to_screen(monkeypatch):
     """Without time to screen candidates, the out-of-fold target encodings of categorical
-    columns with 100+ levels are still generated and checked (issue 16: a 5,000-level column
+    columns with 1,000+ levels are still generated and checked (issue 16: a 5,000-level column
     carried the signal); a table without such a column skips the stage."""
     from featsmith.pipelines._budget import Budget as PlannerBudget
 
     monkeypatch.setattr(PlannerBudget, "features_plan", lambda self, n, m: (0, "no time to screen"))
     rng = np.random.default_rng(0)
-    n = 3_000
-    level = rng.integers(0, 150, n)
-    effect = rng.normal(size=150)
+    n = 6_000
+    level = rng.integers(0, 1_200, n)
+    effect = rng.normal(size=1_200)
     X = pd.DataFrame({"level": [f"l{v}" for v in level], "a": rng.normal(size=n)})
     y = (effect[level] + 0.3 * X["a"] + rng.normal(scale=0.5, size=n) > 0).astype(int)
     model = AutoPipeline(time_budget=10, max_trials=4, random_state=0, n_jobs=1, verbose=0).fit(X, y)
