@@ -35,20 +35,17 @@ logger = logging.getLogger("featsmith")
 MAX_LEARNING_RATE = 0.3
 
 
-def fitted_config(config: dict, n_rounds: int, search_rows: int, fit_rows: int, round_seconds: float,
-                  seconds: float) -> dict:
-    """``config`` for a refit on ``fit_rows`` rows in ``seconds``, when LightGBM's defaults take
-    ``round_seconds`` per round there.
+def fitted_config(config: dict, n_rounds: float, round_seconds: float, seconds: float) -> dict:
+    """``config`` for a refit that needs about ``n_rounds`` rounds in ``seconds``, when
+    LightGBM's defaults take ``round_seconds`` per round there.
 
-    More rows support more rounds (the trial's ``n_rounds`` on ``search_rows`` rows grows about
-    with the square root of the rows here). When those rounds would not fit, the learning rate
-    is raised in proportion (rounds times learning rate is about constant; at most
-    :data:`MAX_LEARNING_RATE`), so that the member finishes boosting rather than stopping
-    early at the deadline, undertrained.
+    When those rounds would not fit, the learning rate is raised in proportion (rounds times
+    learning rate is about constant; at most :data:`MAX_LEARNING_RATE`), so that the member
+    finishes boosting rather than stopping early at the deadline, undertrained.
     """
     per_round = round_seconds * _leaf_factor(config) / _leaf_factor({})
     affordable = seconds / max(per_round, 1e-9)
-    needed = n_rounds * np.sqrt(fit_rows / max(search_rows, 1)) + EARLY_STOPPING_ROUNDS
+    needed = n_rounds + EARLY_STOPPING_ROUNDS
     if needed <= affordable:
         return dict(config)
     rate = config.get("learning_rate", DEFAULT_LEARNING_RATE)
@@ -140,31 +137,32 @@ def refit_on_all_rows(ctx, rows, features, ensemble, threshold, floor_trial, bud
     runner = features.runner
     X = all_row_matrix(ctx, rows, features)
     booster = _LocalBooster(ctx, rows, X) if client is None else _ClusterBooster(ctx, rows, X, client)
-    booster_where = booster.where
     started = time.perf_counter()
     floor_model = runner.member(booster.fit(runner._params({}), FLOOR_ROUNDS, budget.hard_end, False))
     floor_seconds = time.perf_counter() - started
     round_seconds = floor_seconds / FLOOR_ROUNDS
     floor_how = f"{booster.where} ({FLOOR_ROUNDS} rounds, LightGBM's defaults)"
-    fitted, kept = [], []
+    fitted, kept, boosted = [], [], []  # boosted: positions of the members trained on every row
     members = sorted(ensemble.members, key=lambda m: -m.weight)
     n_boosted = sum(m.trial.family == "lightgbm" for m in members)
+    # More rows support more rounds: a trial's rounds on the sample grow about with the square
+    # root of the rows here.
     growth = np.sqrt(len(rows.fit_rows) / rows.context.n_rows)
     for member in members:
         tr = member.trial
         if tr.family == "lightgbm":
             share = budget.remaining() * 0.95 / max(n_boosted, 1)
             n_boosted -= 1
+            boosted.append(len(kept))
             if not tr.params or share < floor_seconds:
                 # LightGBM's defaults are the floor itself; and a member with less time than
                 # the floor took would stop undertrained: the floor stands in for either.
                 fitted.append(floor_model)
                 kept.append(RefitMember(tr, member.weight, floor_how))
                 continue
-            config = fitted_config(tr.params, tr.n_rounds, rows.context.n_rows, len(rows.fit_rows), round_seconds,
-                                   share)
-            model = booster.fit(runner._params(config), int(np.ceil(tr.n_rounds * growth)), budget.now() + share,
-                                True)
+            n_rounds = tr.n_rounds * growth
+            config = fitted_config(tr.params, n_rounds, round_seconds, share)
+            model = booster.fit(runner._params(config), int(np.ceil(n_rounds)), budget.now() + share, True)
             fitted.append(runner.member(model))
             kept.append(RefitMember(tr, member.weight, f"{booster.where} ({_rounds(model)} rounds)"))
         else:
@@ -178,7 +176,6 @@ def refit_on_all_rows(ctx, rows, features, ensemble, threshold, floor_trial, bud
     # The candidates: the ensemble as chosen on the sample; its members trained on every row
     # alone (the others saw only the sample), reweighted; LightGBM's defaults on every row.
     everything = list(range(len(kept)))
-    boosted = [i for i, m in enumerate(kept) if m.refit.startswith(booster_where)]
     candidates = [("ensemble", everything)] + ([("members on every row", boosted)] if 0 < len(boosted) < len(kept) else [])
     scored = []
     for name, idx in candidates:

@@ -67,6 +67,8 @@ class Rows(StageResult):
     stop_rows, check_rows : ndarray or None
         Rows held out of the sample and of the final fit: they stop the members' boosting
         early, and score the final model against the floor.
+    fit_rows : ndarray or None
+        The rows the final models train on: every row but the held-out ones.
     cost : RowCost or None
         The probe's measurement.
     final_seconds : float
@@ -75,23 +77,15 @@ class Rows(StageResult):
 
     context: FitContext
     search_rows: np.ndarray | None = None
+    fit_rows: np.ndarray | None = None
     stop_rows: np.ndarray | None = None
     check_rows: np.ndarray | None = None
     cost: RowCost | None = None
     final_seconds: float = 0.0
-    n_rows_all: int = 0
 
     @property
     def sampled(self) -> bool:
         return self.search_rows is not None
-
-    @property
-    def fit_rows(self) -> np.ndarray:
-        """The rows the final models train on: every row but the held-out ones."""
-        keep = np.ones(self.n_rows_all, dtype=bool)
-        keep[self.stop_rows] = False
-        keep[self.check_rows] = False
-        return np.flatnonzero(keep)
 
 
 def probe_cost(ctx: FitContext, rng) -> RowCost:
@@ -154,7 +148,7 @@ def choose_rows(ctx: FitContext, budget) -> Rows:
     """Use every row up to :data:`SAMPLE_MIN_ROWS`; above, probe the cost of a row, reserve the
     final stage's time, and size a stratified search sample to what is left."""
     if ctx.n_rows <= SAMPLE_MIN_ROWS:
-        return Rows(context=ctx, n_rows_all=ctx.n_rows, summary=f"all {ctx.n_rows:,} rows")
+        return Rows(context=ctx, summary=f"all {ctx.n_rows:,} rows")
     rng = np.random.default_rng(ctx.seed)
     cost = probe_cost(ctx, rng)
     n = ctx.n_rows
@@ -170,13 +164,13 @@ def choose_rows(ctx: FitContext, budget) -> Rows:
     # run, the sample (and so the fit, with max_trials) should not, except near a step.
     size = MIN_SAMPLE_ROWS * 2 ** max(int(np.floor(np.log2(max(size, 1) / MIN_SAMPLE_ROWS))), 0)
     if size >= len(rest):
-        return Rows(context=ctx, cost=cost, n_rows_all=n,
+        return Rows(context=ctx, cost=cost,
                     summary=f"all {n:,} rows: a trial on them fits the budget")
     rows = _stratified(ctx, rest, size, rng)
     half = len(held) // 2
     return Rows(
-        context=ctx.rows(rows), search_rows=rows, stop_rows=np.sort(held[:half]), check_rows=np.sort(held[half:]),
-        cost=cost, final_seconds=final, n_rows_all=n,
+        context=ctx.rows(rows), search_rows=rows, fit_rows=rest, stop_rows=np.sort(held[:half]), check_rows=np.sort(held[half:]),
+        cost=cost, final_seconds=final,
         summary=f"search on {len(rows):,} of {n:,} rows; {final:.0f}s kept to refit on every row and check "
                 f"against LightGBM's defaults on {len(held) - half:,} held-out rows",
     )
