@@ -91,7 +91,7 @@ class ValidationPlan:
     def record(self) -> dict:
         """The plan as ``AutoPipeline.validation_`` reports it."""
         return {"scheme": self.scheme, "order": self.order, "column": self.column, "reason": self.reason,
-                "check": self.check}
+                "check": self.check, "periods": self.periods}
 
 
 _SCHEME_SUFFIX = {"time": " time-ordered", "group": " grouped"}

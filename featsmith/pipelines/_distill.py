@@ -227,7 +227,12 @@ def validation_split(pipeline, df, y_codes, groups, seed):
     k = 5 if scheme.startswith("holdout") else int(scheme.split("-")[0]) if scheme[:1].isdigit() else 5
     task = pipeline.task_
     if order == "time" and column in df.columns:
-        splits = time_ordered_splits(_time_key(df.get_column(column)), k, holdout=scheme.startswith("holdout"))
+        holdout = scheme.startswith("holdout")
+        # The plan's own periods: a plan cut to its first folds still cut the rows into them,
+        # and the latest of them is the period the student must predict.
+        periods = plan.get("periods")
+        n_folds = periods - 1 if periods and not holdout else k
+        splits = time_ordered_splits(_time_key(df.get_column(column)), n_folds, holdout=holdout)
         return (splits[-1] if splits else None), f"latest period of the {scheme} plan by {column!r}"
     if order == "group":
         key = groups if groups is not None else (df.get_column(column).to_numpy() if column in df.columns else None)
