@@ -62,7 +62,17 @@ def run_lgbm(task, Xtr, ytr, Xte, yte, n_jobs):
     return score(task, yte, out), secs, out
 
 
-def run_featsmith(task, Xtr, ytr, Xte, yte, budget, n_jobs, seed, tables=None):
+def _shares(m, seconds):
+    """Seconds the trials of each model family and feature view took, as shares of the fit."""
+    board = getattr(m, "leaderboard_", None)
+    if board is None or "seconds" not in board:
+        return {}, {}
+    family = (board.groupby("model")["seconds"].sum() / seconds).round(3).to_dict()
+    view = (board.groupby("view")["seconds"].sum() / seconds).round(3).to_dict() if "view" in board else {}
+    return family, view
+
+
+def run_featsmith(task, Xtr, ytr, Xte, yte, budget, n_jobs, seed, tables=None, generation=True):
     from featsmith import AutoPipeline
 
     kw = {}
@@ -71,14 +81,23 @@ def run_featsmith(task, Xtr, ytr, Xte, yte, budget, n_jobs, seed, tables=None):
     base = rss_kb("VmRSS")
     reset_peak()
     t = time.perf_counter()
-    m = AutoPipeline(time_budget=budget, random_state=seed, n_jobs=n_jobs, verbose=0).fit(Xtr, ytr, **kw)
+    m = AutoPipeline(time_budget=budget, random_state=seed, n_jobs=n_jobs, verbose=0,
+                     feature_generation=generation).fit(Xtr, ytr, **kw)
     secs = time.perf_counter() - t
+    ensemble = m.ensemble_
+    views = ensemble.groupby("view")["weight"].sum().round(2).to_dict() if "view" in ensemble else {}
+    family_share, view_share = _shares(m, secs)
     info = {
         "peak_mb": (rss_kb("VmHWM") - base) / 1024,
         "trials": len(m.leaderboard_),
         "new_features": 0 if m.feature_plan_ is None else len(m.feature_plan_.names),
-        "ensemble": len(m.ensemble_),
+        "ensemble": len(ensemble),
         "validation": validation_scheme(m),
+        "ensemble_views": views,
+        "ensemble_families": ensemble.groupby("model")["weight"].sum().round(2).to_dict(),
+        "family_share": family_share,
+        "view_share": view_share,
+        "features_share": round((getattr(m, "stage_timings_", None) or {}).get("features", 0.0) / secs, 3),
     }
     # Logged as the pipeline reports them (older checkouts may lack some of these).
     log = {"stages": getattr(m, "stage_timings_", None), "fit_seconds": getattr(m, "fit_seconds_", None)}
@@ -116,6 +135,8 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path)
     ap.add_argument("--no-tables", action="store_true", help="fit relational tasks on the target table only")
+    ap.add_argument("--ablate-generation", action="store_true",
+                    help="also fit featsmith with feature_generation=False in the same run")
     args = ap.parse_args(argv)
 
     suite = Suite(args.suite)
@@ -133,12 +154,17 @@ def main(argv=None):
         row["fs_used"] = row["featsmith_s"] / args.budget
         row["fs_vs_lgbm"], row["fs_vs_lgbm_se"] = paired_bootstrap(task, yte, fs_out, lgbm_out)
         row.update({f"fs_{k}": v for k, v in info.items()})
+        if args.ablate_generation:
+            row["nogen"], row["nogen_s"], _, nogen_out = run_featsmith(
+                task, Xtr, ytr, Xte, yte, args.budget, args.n_jobs, args.seed,
+                tables=None if args.no_tables else tables, generation=False)
+            row["fs_vs_nogen"], row["fs_vs_nogen_se"] = paired_bootstrap(task, yte, fs_out, nogen_out)
         if args.flaml:
             row["flaml"], row["flaml_s"] = run_flaml(task, Xtr, ytr, Xte, yte, args.budget, args.n_jobs, args.seed)
         rows.append(row)
         print(json.dumps(row), file=sys.stderr, flush=True)
     df = pd.DataFrame(rows)
-    tools = ["lgbm", "featsmith"] + (["flaml"] if args.flaml else [])
+    tools = ["lgbm", "featsmith"] + (["nogen"] if args.ablate_generation else []) + (["flaml"] if args.flaml else [])
     norm = []
     for _, r in df.iterrows():
         sign = -1 if lower_is_better(manifest[r["task"]]) else 1
@@ -179,6 +205,24 @@ def main(argv=None):
     if args.flaml:
         wins_f = sum(better(manifest[r["task"]], r["featsmith"], r["flaml"]) for _, r in df.iterrows())
         print(f"featsmith better than FLAML on {wins_f}/{len(df)} tasks")
+    if args.ablate_generation:
+        uses = sum(any(v != "raw" for v in r["fs_ensemble_views"]) for _, r in df.iterrows())
+        wins_g = sum(better(manifest[r["task"]], r["featsmith"], r["nogen"]) for _, r in df.iterrows())
+        worse_g = df[df["fs_vs_nogen"] < -2 * df["fs_vs_nogen_se"]]
+        print(f"generated features in the final ensemble: {uses}/{len(df)} tasks; with generation better "
+              f"than without on {wins_g}/{len(df)}; worse by more than 2 SE: {len(worse_g)}"
+              + (f" {worse_g['task'].tolist()}" if len(worse_g) else ""))
+    print("\nwhere the time went (share of featsmith's fit seconds) and what the ensemble kept (weights)\n")
+    print("| task | features stage | trials by family | trials by view | ensemble families | ensemble views |"
+          + (" with - without generation (SE) |" if args.ablate_generation else ""))
+    print("|---|---|---|---|---|---|" + ("---|" if args.ablate_generation else ""))
+    for _, r in df.iterrows():
+        fmt = lambda d: ", ".join(f"{k} {v:g}" for k, v in sorted(d.items(), key=lambda kv: -kv[1]))  # noqa: E731
+        cells = [r["task"], f"{r['fs_features_share']:.2f}", fmt(r["fs_family_share"]), fmt(r["fs_view_share"]),
+                 fmt(r["fs_ensemble_families"]), fmt(r["fs_ensemble_views"])]
+        if args.ablate_generation:
+            cells.append(f"{r['fs_vs_nogen']:+.4g} ({r['fs_vs_nogen_se']:.2g})")
+        print("| " + " | ".join(cells) + " |")
     used = df["fs_used"]
     print(f"share of the budget featsmith used (fit seconds / budget): min {used.min():.2f}, "
           f"median {used.median():.2f}, max {used.max():.2f}")

@@ -39,6 +39,18 @@ from featsmith.pipelines._trials import best_trial
 logger = logging.getLogger("featsmith")
 
 
+def final_views(views, refit):
+    """``(plan, names)`` of the final model: the FeaturePlan of the union of its members'
+    feature views (None when they all use the raw columns) and its features' names; each
+    member is pointed at its view's columns of the matrix that plan makes."""
+    used = [m.trial.view for m in refit.members]
+    plan, names, columns = views.final(used)
+    for (_, output), member in zip(refit.model.members, refit.members):
+        output.columns = columns[member.trial.view] if plan is not None else None
+    views.free()
+    return plan, names
+
+
 def leaderboard(trials, metric, notes=None) -> pd.DataFrame:
     """One row per trial that ran, best first: ``trial`` (its number in the fit), ``model``,
     ``params``, ``score`` (the metric's natural units), ``seconds``, ``started``,
@@ -47,7 +59,7 @@ def leaderboard(trials, metric, notes=None) -> pd.DataFrame:
     notes = notes or {}
     rows = [
         {
-            "trial": i, "model": tr.family, "params": tr.params,
+            "trial": i, "model": tr.family, "view": getattr(tr, "view", "raw"), "params": tr.params,
             "score": metric.natural(tr.value) if np.isfinite(tr.value) else np.nan,
             "seconds": tr.seconds, "started": tr.started, "n_rounds": tr.n_rounds,
             "status": notes.get(id(tr), tr.status), "_value": tr.value,
@@ -387,9 +399,9 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
             ctx = rows.context.with_plan(baseline.plan)
             features = build_features(
                 ctx, baseline, search_budget, enabled=self.feature_generation, max_candidates=self.max_candidates,
-                max_new_features=self.max_new_features,
+                max_new_features=self.max_new_features, max_trials=self.max_trials,
             )
-            n_done = 1 + (features.trial is not None)
+            n_done = len(features.view_trials) + len(features.rejected)
             search = run_search(
                 ctx, features, search_budget, max_trials=(self.max_trials or 10**9) - n_done,
                 portfolio=self.portfolio, time_budget=float(self.time_budget), storage=self.storage,
@@ -404,9 +416,10 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
                                           budget, client=self.client)
             else:
                 refit = refit_members(ctx, ensemble, features.runner, budget)
+            plan, names = final_views(features.views, refit)
         finally:
             progress.close()
-        self._record(prepared, rows, validated, baseline, features, search, ensemble, threshold, refit)
+        self._record(prepared, rows, validated, baseline, features, search, ensemble, threshold, refit, plan, names)
         self.fit_seconds_ = budget.elapsed()
         logger.info(
             "AutoPipeline: %s, %s=%.5g (%s) from %d trials in %.1fs; search stopped: %s",
@@ -415,7 +428,7 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
         )
         return self
 
-    def _record(self, prepared, rows, validated, baseline, features, search, ensemble, threshold, refit):
+    def _record(self, prepared, rows, validated, baseline, features, search, ensemble, threshold, refit, plan, names):
         """Set the fitted attributes from the stages' results."""
         ctx = prepared.context
         self.task_, self.metric_ = ctx.task, ctx.metric.name
@@ -429,21 +442,19 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
         self._input_columns = prepared.input_columns
         self.encoder_ = ctx.encoder
         self.validation_ = baseline.plan.record()
-        self.feature_plan_, self.feature_screen_ = features.plan, features.screen
+        self.feature_plan_, self.feature_screen_ = plan, features.screen
         self.feature_selector_ = features.selector
         self.model_ = refit.model
         self.decision_threshold_ = threshold.threshold
-        self._feature_names = list(ctx.encoder.feature_names_out_) + (
-            list(features.plan.names) if features.plan is not None else []
-        )
-        trials = [baseline.trial] + ([features.trial] if features.trial is not None else []) + search.trials
-        notes = {id(features.trial): "rejected features"} if features.trial is not None and not features.accepted \
-            else {id(baseline.trial): "raw columns only"} if features.accepted else {}
+        self._feature_names = list(ctx.encoder.feature_names_out_) + list(names)
+        self.feature_views_ = {view: list(v) for view, v in features.views.views.items()}
+        trials = features.view_trials + features.rejected + search.trials
+        notes = {id(tr): "view left out" for tr in features.rejected}
         self.leaderboard_ = leaderboard(trials, ctx.metric, notes)
         index = {id(tr): i for i, tr in enumerate(trials)}
         self.ensemble_ = pd.DataFrame(
-            [{"trial": index[id(m.trial)], "model": m.trial.family, "weight": m.weight, "refit": m.refit}
-             for m in refit.members]
+            [{"trial": index.get(id(m.trial), 0), "model": m.trial.family, "view": m.trial.view, "weight": m.weight,
+              "refit": m.refit} for m in refit.members]
         )
         best = best_trial(features.view_trials + search.trials)
         self.best_params_ = dict(best.params)
@@ -538,7 +549,7 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "model_")
         if by not in ("feature", "input"):
             raise ValueError(f"by={by!r} must be 'feature' or 'input'.")
-        gain = self.model_.feature_importance("gain")
+        gain = self.model_.feature_importance("gain", n_features=len(self._feature_names))
         if gain is None:  # no LightGBM member: the ensemble has no gain to report
             gain = np.zeros(len(self._feature_names))
         imp = pd.DataFrame({"feature": self._feature_names, "importance": gain})

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from featsmith.pipelines._lgbm import EARLY_STOPPING_ROUNDS, MAX_ROUNDS
+from featsmith.pipelines._portfolio import HIST_GB_PATIENCE
 from featsmith.pipelines._trials import TrialResult
 
 # Named shares, the only fractions the planner uses: the most a stage may take.
@@ -39,6 +40,9 @@ SHARES = {
 # in LightGBM trees of the baseline (``TrialCost.tree_seconds``), with margin: on six dev tasks
 # an extra tree cost 0.3-1.0 LightGBM trees, and the linear model 3-32 LightGBM rounds.
 TREES_PER_EXTRA_TREE = 1.5
+# A HistGradientBoosting iteration is about a LightGBM tree (the same histogram algorithm),
+# with margin for its binning and Python overhead; it usually stops early well before max_iter.
+TREES_PER_HIST_GB_ITERATION = 1.0
 ROUNDS_PER_LINEAR_FIT = 50
 
 # LightGBM's own default, for configurations that do not set it.
@@ -276,38 +280,63 @@ class TrialPlanner:
     what the baseline's cost per tree predicts for it.
     """
 
-    def __init__(self, prior, cost, n_folds):
+    def __init__(self, prior, cost, n_folds, widths=None):
         self.cost = cost
         self.n_folds = n_folds
+        # Columns of each feature view: a round's histogram work grows with them, so costs are
+        # recorded per column of the raw view.
+        self.widths = widths or {}
+        # Measured where it can be: LightGBM's defaults ran on each view (most generated
+        # columns are cheap to bin and split, so the width alone overestimates).
+        defaults = {tr.view: tr.seconds for tr in prior if not tr.params and tr.family == "lightgbm"
+                    and tr.seconds > 0}
+        raw = defaults.get("raw")
+        self.measured = {v: seconds / raw for v, seconds in defaults.items()} if raw else {}
         self.durations = defaultdict(list)
-        self.boosting = []  # (seconds per round and leaf factor, rounds x learning rate)
+        self.boosting = []  # (seconds per round, leaf factor and view factor, rounds x learning rate)
         for tr in prior:
             self.record(tr)
 
+    def _width_factor(self, view) -> float:
+        """A trial's cost on ``view`` over its cost on the raw columns."""
+        if view in self.measured:
+            return max(self.measured[view], 1.0)
+        raw = self.widths.get("raw")
+        return self.widths.get(view, raw) / raw if raw else 1.0
+
     def record(self, result):
-        self.durations[result.family].append(result.seconds)
+        width = self._width_factor(getattr(result, "view", "raw"))
+        self.durations[result.family].append(result.seconds / width)
         if result.family == "lightgbm" and result.n_rounds > 0:
             p = result.params
             rounds_run = max(len(result.models), 1) * (result.n_rounds + EARLY_STOPPING_ROUNDS)
-            self.boosting.append((result.seconds / rounds_run / _leaf_factor(p),
+            self.boosting.append((result.seconds / rounds_run / _leaf_factor(p) / width,
                                   result.n_rounds * p.get("learning_rate", DEFAULT_LEARNING_RATE)))
 
     def estimate(self, params: dict, nas_seconds: float) -> float:
+        """Seconds the trial of ``params`` (with its ``"view"``, the raw view by default) is
+        expected to take."""
         family = params.get("model", "lightgbm")
+        width = self._width_factor(params.get("view", "raw"))
         if family == "nas_head":  # its own search takes the seconds it is given in each fold
             return nas_seconds * self.n_folds
         if family == "lightgbm":
             if not self.boosting:
-                return self.cost.trial_seconds
+                return self.cost.trial_seconds * width
             recent = np.asarray(self.boosting[-5:])
             rounds = np.median(recent[:, 1]) / params.get("learning_rate", DEFAULT_LEARNING_RATE)
             rounds = min(max(rounds, 1.0), MAX_ROUNDS) + EARLY_STOPPING_ROUNDS
-            return float(np.median(recent[:, 0]) * _leaf_factor(params) * rounds * self.n_folds)
+            return float(np.median(recent[:, 0]) * _leaf_factor(params) * rounds * self.n_folds * width)
         if family == "extra_trees":
             per_fold = self.cost.tree_seconds * TREES_PER_EXTRA_TREE * params.get("n_estimators", 300)
+        elif family == "hist_gb":
+            # It stops early about where LightGBM's defaults did, at the same learning rate.
+            iterations = min(params.get("max_iter", 500), self.cost.n_rounds * DEFAULT_LEARNING_RATE
+                             / params.get("learning_rate", DEFAULT_LEARNING_RATE) + HIST_GB_PATIENCE)
+            per_fold = self.cost.tree_seconds * TREES_PER_HIST_GB_ITERATION * iterations * self.cost.trees_per_round
         else:
             per_fold = self.cost.tree_seconds * ROUNDS_PER_LINEAR_FIT * self.cost.trees_per_round
-        return predicted_seconds(self.durations.get(family, []), per_fold * self.n_folds)
+        return width * predicted_seconds(self.durations.get(family, []), per_fold * self.n_folds)
 
 
 def predicted_seconds(durations, default: float) -> float:

@@ -113,9 +113,19 @@ class LGBMTrialRunner(FoldRunner):
             # One binned dataset, and each fold a subset of its rows: no copy of the data per
             # fold (LightGBM's own cv does the same). The bins see every row's features, never
             # a target.
+            params = {"verbosity": -1, "feature_pre_filter": False}
+            if self.fold_columns is not None:
+                # Each fold reads its own columns (chosen on its training rows): one binned
+                # dataset per fold, its validation rows binned like its training rows.
+                self._folds = []
+                for index, (tr, va) in enumerate(self.splits):
+                    tr, va = np.sort(tr), np.sort(va)
+                    train = lgb.Dataset(self.fold_matrix(index, tr), self.y[tr], categorical_feature=self.categorical,
+                                        params=params, free_raw_data=False).construct()
+                    self._folds.append((train, train.create_valid(self.fold_matrix(index, va), self.y[va])))
+                return self._folds
             full = lgb.Dataset(
-                self.X, self.y, categorical_feature=self.categorical,
-                params={"verbosity": -1, "feature_pre_filter": False}, free_raw_data=False,
+                self.X, self.y, categorical_feature=self.categorical, params=params, free_raw_data=False,
             ).construct()
             self._folds = [(full.subset(np.sort(tr)), full.subset(np.sort(va))) for tr, va in self.splits]
         return self._folds
@@ -130,22 +140,22 @@ class LGBMTrialRunner(FoldRunner):
                 callbacks=[lgb.early_stopping(EARLY_STOPPING_ROUNDS, verbose=False), stopper],
             )
         best = booster.best_iteration or booster.current_iteration()
-        pred = booster_output(booster.predict(self.X[valid_rows], num_iteration=best), self.task)
-        return booster, pred, best, stopper.hit
+        pred = booster_output(booster.predict(self.fold_matrix(index, valid_rows), num_iteration=best), self.task)
+        return self.with_columns(booster, index), pred, best, stopper.hit
 
     def refit(self, config: dict, n_rounds: int, deadline: float):
         """Train ``config`` on every row for ``n_rounds``; returns ``None`` when the deadline
         stops it first (the caller then keeps the fold models)."""
         params = self._params(config)
         dall = lgb.Dataset(
-            self.X, self.y, categorical_feature=self.categorical,
+            self.refit_matrix(), self.y, categorical_feature=self.categorical,
             params={"verbosity": -1, "feature_pre_filter": False},
         )
         stopper = _Deadline(deadline)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             booster = lgb.train(params, dall, num_boost_round=max(1, n_rounds), callbacks=[stopper])
-        return None if stopper.hit else booster
+        return None if stopper.hit else self.with_columns(booster)
 
     def predict_cost(self, config: dict, n_rounds: int) -> float:
         params = self._params(config)

@@ -1,4 +1,5 @@
-"""Model families beside LightGBM: extra trees, a linear model and the searched neural head.
+"""Model families beside LightGBM: scikit-learn's HistGradientBoosting, extra trees, a linear
+model and the searched neural head.
 
 They add diversity for the ensemble: each is validated on the same folds as LightGBM, so
 their out-of-fold predictions can be mixed by greedy ensemble selection.
@@ -13,7 +14,12 @@ from dataclasses import replace
 import numpy as np
 from sklearn.compose import ColumnTransformer
 from sklearn.dummy import DummyClassifier
-from sklearn.ensemble import ExtraTreesClassifier, ExtraTreesRegressor
+from sklearn.ensemble import (
+    ExtraTreesClassifier,
+    ExtraTreesRegressor,
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
+)
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import make_pipeline
@@ -21,11 +27,21 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardSc
 
 from featsmith.pipelines._trials import FoldRunner, estimator_output
 
+# Rounds without improvement on the fold's validation rows before HistGradientBoosting stops
+# (LightGBM's trials use 50 at their lower rates).
+HIST_GB_PATIENCE = 30
+
 # Tried after LightGBM's known-good configurations, one each (their defaults are strong).
 PORTFOLIO_CONFIGS = [
+    {"model": "hist_gb", "learning_rate": 0.1, "max_leaf_nodes": 31, "min_samples_leaf": 20,
+     "l2_regularization": 0.0, "max_iter": 500},
     {"model": "extra_trees", "n_estimators": 150, "max_features": 0.5, "min_samples_leaf": 2},
     {"model": "linear", "C": 1.0},
 ]
+# scikit-learn's HistGradientBoosting reads a categorical column's codes as bins: at most this
+# many; a column with more codes (a high-cardinality one) is read as numbers.
+HIST_GB_MAX_CATEGORIES = 255
+
 NAS_CONFIG = {"model": "nas_head"}
 
 
@@ -43,8 +59,9 @@ class EstimatorTrialRunner(FoldRunner):
     def family(self):
         return "estimator"
 
-    def build(self, config: dict, seconds: float | None = None):
-        """The unfitted estimator for ``config``."""
+    def build(self, config: dict, seconds: float | None = None, rounds: int | None = None, width=None):
+        """The unfitted estimator for ``config`` (a boosting family trains ``rounds`` rounds
+        when given, else stops early on the validation rows it is fitted with)."""
         model = config["model"]
         classification = self.task != "regression"
         seed = self.seed % (2**31)
@@ -55,8 +72,19 @@ class EstimatorTrialRunner(FoldRunner):
                 n_estimators=config.get("n_estimators", 300), max_features=config.get("max_features", 0.5),
                 min_samples_leaf=config.get("min_samples_leaf", 2), n_jobs=self.n_threads, random_state=seed,
             ))
+        if model == "hist_gb":
+            cls = HistGradientBoostingClassifier if classification else HistGradientBoostingRegressor
+            stop = {"early_stopping": True, "n_iter_no_change": HIST_GB_PATIENCE} if rounds is None else {
+                "early_stopping": False}
+            return make_pipeline(FunctionTransformer(_clip_for_trees), cls(
+                learning_rate=config.get("learning_rate", 0.1), max_leaf_nodes=config.get("max_leaf_nodes", 31),
+                min_samples_leaf=config.get("min_samples_leaf", 20),
+                l2_regularization=config.get("l2_regularization", 0.0),
+                max_iter=config.get("max_iter", 500) if rounds is None else max(int(rounds), 1),
+                categorical_features=self._hist_gb_categorical() or None, random_state=seed, **stop,
+            ))
         if model == "linear":
-            numeric = [i for i in range(self.X.shape[1]) if i not in self.categorical]
+            numeric = [i for i in range(width or self.X.shape[1]) if i not in self.categorical]
             prep = ColumnTransformer(
                 [
                     ("num", make_pipeline(SimpleImputer(strategy="median", add_indicator=True), StandardScaler()), numeric),
@@ -71,7 +99,7 @@ class EstimatorTrialRunner(FoldRunner):
                 head = LogisticRegression(C=config.get("C", 1.0), max_iter=300)
             else:
                 head = Ridge(alpha=1.0 / config.get("C", 1.0))
-            return make_pipeline(prep, head)
+            return make_pipeline(FunctionTransformer(_finite_for_linear), prep, head)
         if model == "nas_head":
             from featsmith.tuners.nas import NASHeadClassifier, NASHeadRegressor
 
@@ -88,16 +116,25 @@ class EstimatorTrialRunner(FoldRunner):
             # Its own search would take all the time it is given: cap it at its share.
             remaining = (deadline - time.perf_counter()) / (len(self.splits) - index + 0.5)
             seconds = max(1.0, min(remaining, self.nas_seconds or remaining))
-        est = self.build(config, seconds)
+        X_train, X_valid = self.fold_matrix(index, train_rows), self.fold_matrix(index, valid_rows)
+        est = self.build(config, seconds, width=X_train.shape[1])
         if config["model"] == "linear" and self.task != "regression" and np.unique(self.y[train_rows]).size < 2:
             # A fold of a tiny table can hold one class, which LogisticRegression refuses; a
             # tree fitted there predicts that class, and so does this.
             est = DummyClassifier(strategy="prior")
+        fit_args = {}
+        if config["model"] == "hist_gb":
+            # Early stopping on the fold's validation rows, as LightGBM's trials do.
+            fit_args = {"histgradientboostingclassifier__X_val" if self.task != "regression" else
+                        "histgradientboostingregressor__X_val": _clip_for_trees(X_valid),
+                        "histgradientboostingclassifier__y_val" if self.task != "regression" else
+                        "histgradientboostingregressor__y_val": self.y[valid_rows]}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            est.fit(self.X[train_rows], self.y[train_rows])
-        pred = estimator_output(est, self.X[valid_rows], self.task, self.n_classes)
-        return est, pred, 0, time.perf_counter() > deadline
+            est.fit(X_train, self.y[train_rows], **fit_args)
+        pred = estimator_output(est, X_valid, self.task, self.n_classes)
+        rounds = int(est[-1].n_iter_) if config["model"] == "hist_gb" else 0
+        return self.with_columns(est, index), pred, rounds, time.perf_counter() > deadline
 
     def run(self, config, deadline, folds_budget=None):
         return replace(super().run(config, deadline, folds_budget), family=config["model"])
@@ -106,11 +143,12 @@ class EstimatorTrialRunner(FoldRunner):
         seconds = None
         if config["model"] == "nas_head":
             seconds = max(1.0, min((deadline - time.perf_counter()) * 0.8, 1.5 * (self.nas_seconds or np.inf)))
-        est = self.build(config, seconds)
+        X = self.refit_matrix()
+        est = self.build(config, seconds, rounds=n_rounds if config["model"] == "hist_gb" else None, width=X.shape[1])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            est.fit(self.X, self.y)
-        return est
+            est.fit(X, self.y)
+        return self.with_columns(est)
 
     def predict_cost(self, config: dict, n_rounds: int) -> float:
         model = config["model"]
@@ -118,12 +156,23 @@ class EstimatorTrialRunner(FoldRunner):
             # Fully grown trees: about twice log2(rows per leaf) deep (measured on the dev tasks).
             leaves = max(len(self.y) / config.get("min_samples_leaf", 2), 2.0)
             return config.get("n_estimators", 300) * 2.0 * np.log2(leaves)
+        if model == "hist_gb":
+            trees = max(int(n_rounds), 1) * (self.n_classes if self.task == "multiclass" else 1)
+            return trees * np.log2(max(config.get("max_leaf_nodes", 31), 2))
         if model == "nas_head":
             return 100.0  # a small MLP's forward pass: a few ms per 10k rows, like ~20 trees
         return 1.0  # linear: one matrix product
 
     def fold_average(self, models):
         return _EstimatorAverage(models, self.task, self.n_classes)
+
+    def _hist_gb_categorical(self) -> list:
+        """The categorical columns HistGradientBoosting can read as categories (codes within
+        its bins; missing values are NaN)."""
+        if not hasattr(self, "_hist_gb_cats"):
+            self._hist_gb_cats = [c for c in self.categorical
+                                  if np.nanmax(self.X[:, c], initial=0.0) < HIST_GB_MAX_CATEGORIES]
+        return self._hist_gb_cats
 
 
 # Within float32, and small enough that scikit-learn's finiteness check (a float32 sum over
@@ -133,6 +182,13 @@ _TREE_VALUE_LIMIT = 1e30
 
 def _clip_for_trees(X):
     return np.clip(X, -_TREE_VALUE_LIMIT, _TREE_VALUE_LIMIT)
+
+
+def _finite_for_linear(X):
+    """±inf as missing (the imputer fills it) and values within the trees' limit, so that
+    scaling cannot overflow (a generated product of two 1e300-scale columns is inf)."""
+    X = np.asarray(X, dtype=np.float64)
+    return np.where(np.isfinite(X), np.clip(X, -_TREE_VALUE_LIMIT, _TREE_VALUE_LIMIT), np.nan)
 
 
 class _EstimatorAverage:

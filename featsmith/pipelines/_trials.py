@@ -33,6 +33,7 @@ class TrialResult:
     family: str = "lightgbm"
     started: float = 0.0
     runner: object = field(default=None, repr=False)
+    view: str = "raw"  # the feature view (column set) it was validated on
 
 
 def usable(trial: TrialResult) -> bool:
@@ -72,6 +73,41 @@ def estimator_output(model, X, task: str, n_classes: int) -> np.ndarray:
     return out
 
 
+class ColumnSubset:
+    """A fitted model that reads only ``columns`` of the matrix it is given: a fold model of a
+    view whose features were chosen on that fold's training rows (see
+    :class:`featsmith.pipelines._views.FeatureViews`). Everything else passes through."""
+
+    def __init__(self, model, columns, width):
+        self.model = model
+        self.columns = np.asarray(columns, dtype=np.int64)
+        self.width = width
+
+    def predict(self, X, **kwargs):
+        return self.model.predict(X[:, self.columns], **kwargs)
+
+    def predict_proba(self, X):
+        return self.model.predict_proba(X[:, self.columns])
+
+    @property
+    def feature_importance(self):
+        """The model's importance over all ``width`` columns (an AttributeError, like the
+        model's own, when it has none)."""
+        own = self.model.feature_importance
+
+        def importance(importance_type="gain"):
+            full = np.zeros(self.width)
+            full[self.columns] = own(importance_type)
+            return full
+
+        return importance
+
+    def __getattr__(self, name):
+        if name in ("model", "columns", "width") or name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self.model, name)
+
+
 class BoosterAverage:
     """The fold models of one LightGBM configuration, averaged: the fallback when a refit on
     all rows would not finish within the budget."""
@@ -106,13 +142,21 @@ class WeightedModel:
             total = pred if total is None else total + pred
         return total
 
-    def feature_importance(self, importance_type="gain"):
-        """Gain importance averaged over the LightGBM members (weights renormalised)."""
-        parts = [(w, m.model) for w, m in self.members if hasattr(m.model, "feature_importance")]
+    def feature_importance(self, importance_type="gain", n_features=None):
+        """Gain importance averaged over the LightGBM members (weights renormalised), over the
+        ``n_features`` columns of the matrix ``predict`` takes (members on a view of fewer
+        columns count zero for the others)."""
+        parts = [(w, m) for w, m in self.members if hasattr(m.model, "feature_importance")]
         if not parts:
             return None
+
+        def importance(member):
+            if isinstance(member, MemberOutput):
+                return member.feature_importance(importance_type, n_features)
+            return np.asarray(member.model.feature_importance(importance_type), dtype=float)
+
         total = sum(w for w, _ in parts)
-        return sum(w / total * np.asarray(m.feature_importance(importance_type), dtype=float) for w, m in parts)
+        return sum(w / total * importance(m) for w, m in parts)
 
 
 class MemberOutput:
@@ -121,16 +165,32 @@ class MemberOutput:
     ``kind`` is ``"booster"`` (LightGBM's raw ``predict``) or ``"estimator"`` (scikit-learn's
     ``predict_proba`` / ``predict``)."""
 
-    def __init__(self, model, kind, task, n_classes):
+    def __init__(self, model, kind, task, n_classes, columns=None):
         self.model = model
         self.kind = kind
         self.task = task
         self.n_classes = n_classes
+        # The columns of the final matrix this member reads (its feature view); None: all.
+        self.columns = columns
 
     def output(self, X):
+        if self.columns is not None:
+            X = X[:, self.columns]
         if self.kind == "booster":
             return booster_output(self.model.predict(X), self.task)
         return estimator_output(self.model, X, self.task, self.n_classes)
+
+    def feature_importance(self, importance_type="gain", n_features=None):
+        """The model's importance per column of the final matrix (``n_features`` wide)."""
+        own = np.asarray(self.model.feature_importance(importance_type), dtype=float)
+        if self.columns is None or n_features is None:
+            return own
+        full = np.zeros(n_features)
+        full[self.columns] = own
+        return full
+
+    def __setstate__(self, state):
+        self.__dict__.update({"columns": None, **state})  # models saved before feature views
 
 
 class FoldRunner:
@@ -142,10 +202,16 @@ class FoldRunner:
 
     family = "model"
     output_kind = "estimator"
+    # The feature view (see :class:`featsmith.pipelines._views.FeatureViews`) ``X`` holds.
+    view = "raw"
 
     def __init__(self, X, y, *, task, n_classes, metric, splits, n_threads, seed):
         self.X = X
         self.y = y
+        # Columns of X each fold's model reads, and the refit's (None: all): a view whose
+        # features are chosen on each fold's training rows, so its validation stays honest.
+        self.fold_columns = None
+        self.refit_columns = None
         self.task = task
         self.n_classes = n_classes
         self.metric = metric
@@ -162,6 +228,23 @@ class FoldRunner:
     def _fit_fold(self, config, index, train_rows, valid_rows, deadline):
         """Return ``(model, validation predictions, rounds, deadline_hit)``."""
         raise NotImplementedError
+
+    def fold_matrix(self, index, rows):
+        """``X[rows]``, in the columns fold ``index``'s model reads."""
+        if self.fold_columns is None:
+            return self.X[rows]
+        return self.X[np.ix_(rows, self.fold_columns[index])]
+
+    def refit_matrix(self):
+        """The rows a refit trains on, in the columns it reads."""
+        return self.X if self.refit_columns is None else self.X[:, self.refit_columns]
+
+    def with_columns(self, model, index=None):
+        """``model`` (fitted on fold ``index``, or a refit when None) reading its own columns
+        of :attr:`X`."""
+        columns = self.refit_columns if index is None else (
+            None if self.fold_columns is None else self.fold_columns[index])
+        return model if columns is None or model is None else ColumnSubset(model, columns, self.X.shape[1])
 
     def refit(self, config, n_rounds, deadline):
         """Fit on every row; ``None`` when the deadline stopped it first."""
@@ -212,7 +295,7 @@ class FoldRunner:
         return TrialResult(
             params=dict(config), value=float(value), n_rounds=int(np.mean(rounds)) if rounds else 0,
             seconds=time.perf_counter() - start, status=status, oof=oof, models=models,
-            family=self.family, runner=self,
+            family=self.family, runner=self, view=self.view,
         )
 
     def score_oof(self, oof, rows, status="ok"):

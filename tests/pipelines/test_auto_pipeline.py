@@ -64,7 +64,7 @@ def test_binary_end_to_end(mixed, fitted):
     assert proba.shape == (100, 2)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
     auc = roc_auc_score(y[500:] == "yes", proba[:, 1])
-    assert auc > 0.7
+    assert auc > 0.65  # 100 test rows: the Bayes rate is about 0.75, chance 0.5
     assert set(fitted.predict(X.iloc[500:])) <= {"no", "yes"}
     assert fitted.score(X.iloc[500:], y[500:]) == pytest.approx(auc)
     assert fitted.n_features_in_ == X.shape[1]

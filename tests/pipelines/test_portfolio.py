@@ -160,3 +160,35 @@ def test_linear_trial_on_a_fold_with_one_class():
         LINEAR, float("inf"))
     assert result.status != "failed"
     np.testing.assert_allclose(result.oof, [[0.0, 1.0], [1.0, 0.0]])
+
+
+HIST_GB = {"model": "hist_gb", "learning_rate": 0.1, "max_leaf_nodes": 15, "min_samples_leaf": 10, "max_iter": 300}
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_hist_gb_stops_early_on_the_fold_and_refits_for_the_rounds_found(task):
+    runner = _runner(task)
+    result = runner.run(HIST_GB, float("inf"))
+    assert result.status == "ok" and result.family == "hist_gb"
+    assert 0 < result.n_rounds < 300  # stopped on the validation rows, not at max_iter
+    refit = runner.refit(HIST_GB, result.n_rounds, float("inf"))
+    assert refit[-1].n_iter_ == result.n_rounds  # no early stopping on every row
+    cost = runner.predict_cost(HIST_GB, result.n_rounds)
+    assert cost == pytest.approx(result.n_rounds * (3 if task == "multiclass" else 1) * np.log2(15))
+
+
+def test_hist_gb_reads_codes_beyond_its_bins_as_numbers():
+    X, y = _data("binary", n=600)
+    X[:, 3] = np.arange(600) % 300  # 300 codes: more than HistGradientBoosting's 255 bins
+    runner = _runner("binary", X, y)
+    assert runner._hist_gb_categorical() == []
+    assert runner.run(HIST_GB, float("inf")).status == "ok"
+    assert _runner("binary")._hist_gb_categorical() == [3]
+
+
+def test_linear_model_takes_infinite_generated_values():
+    X, y = _data("binary")
+    X[:5, 0] = np.inf  # a generated product of two 1e300-scale columns
+    X[5:10, 0] = 1e300
+    result = _runner("binary", X, y).run(LINEAR, float("inf"))
+    assert result.status == "ok" and np.isfinite(result.oof).all()

@@ -1,18 +1,21 @@
-"""Stage 4, features: generate candidate features, screen and select them, and keep them only
-when LightGBM's defaults validate better with them than the baseline did."""
+"""Stage 4, features: generate candidate features once, and build views of them (the screen's
+selections at two sizes, the top candidates by gain, the relational aggregates) that the
+search chooses among like any other parameter (:mod:`featsmith.pipelines._views`)."""
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, replace
+import warnings
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from featsmith.pipelines._budget import MIN_CANDIDATES
-from featsmith.pipelines._lgbm import LGBMTrialRunner
+from featsmith.pipelines._lgbm import LGBMTrialRunner, _Deadline
 from featsmith.pipelines._stages.base import StageResult, stage
 from featsmith.pipelines._trials import TrialResult
+from featsmith.pipelines._views import RAW, FeatureViews
 
 logger = logging.getLogger("featsmith")
 
@@ -22,6 +25,11 @@ logger = logging.getLogger("featsmith")
 # Not lower: at 100 levels (hotel_rates' agent and company, 121 and 154) the forced encodings
 # passed the time-ordered check and lost 3.9 RMSE on the later test months.
 HIGH_CARDINALITY = 1000
+# The top-by-gain view: this many times ``max_new_features`` candidates, ranked by one
+# LightGBM of this many rounds on at most this many values (raw columns and candidates).
+TOP_GAIN_FACTOR = 2
+TOP_GAIN_ROUNDS = 60
+TOP_GAIN_CELLS = 20_000_000
 
 
 def _high_cardinality(encoder) -> list:
@@ -39,29 +47,29 @@ def _target_encodings(names, columns) -> list:
 class Features(StageResult):
     """Attributes
     ----------
-    runner : FoldRunner
-        The fold runner of the columns later trials use: the encoded raw columns, plus the
-        generated features when they were accepted.
+    views : FeatureViews
+        The feature views the search chooses from (``"raw"`` always; the others when their
+        LightGBM defaults trial validated).
     view_trials : list of TrialResult
-        The trials so far on those columns (the baseline, or the check of the generated
-        features), for the search and the ensemble.
-    trial : TrialResult or None
-        LightGBM's defaults with the generated features (the check), when it ran.
-    accepted : bool
-        Whether the generated features are part of the model.
-    plan : FeaturePlan or None
-        The accepted features.
+        LightGBM's defaults on each view (the baseline for ``"raw"``), for the search and the
+        ensemble.
+    rejected : list of TrialResult
+        Defaults trials of views left out of the search (failed, or worse on a time-ordered
+        plan's latest period).
     screen : HalvingScreen or None
     selector : GBDTSelector or None
     """
 
-    runner: object
+    views: FeatureViews
     view_trials: list
-    trial: TrialResult | None = None
-    accepted: bool = False
-    plan: object = None
+    rejected: list = field(default_factory=list)
     screen: object = None
     selector: object = None
+
+    @property
+    def runner(self):
+        """The raw view's LightGBM runner (every view shares its splits)."""
+        return self.views.runner(RAW)
 
 
 class _RowSubset:
@@ -129,13 +137,81 @@ def _latest_period_holds(ctx, trial, baseline_trial, runner):
     return bool(with_features >= without), note
 
 
+def _top_by_gain(ctx, source, base_params, n_keep, deadline, train):
+    """The ``n_keep`` candidates with the most gain in one LightGBM on the raw columns and
+    every candidate, fitted on the rows ``train`` (at most :data:`TOP_GAIN_CELLS` values: a
+    row sample of them on a large table)."""
+    import lightgbm as lgb
+
+    train = np.sort(train)
+    n_cols = ctx.X.shape[1] + len(source.names)
+    if len(train) * n_cols > TOP_GAIN_CELLS:
+        rng = np.random.default_rng(ctx.sub_seed)
+        train = np.sort(rng.choice(train, max(TOP_GAIN_CELLS // n_cols, 1000), replace=False))
+    X = np.hstack([ctx.X[train], source.evaluate(source.names, train).astype(np.float64)])
+    params = {**base_params, "colsample_bytree": 0.5, "num_leaves": 31, "learning_rate": 0.1}
+    params.pop("metric", None)
+    data = lgb.Dataset(X, ctx.y_enc[train], categorical_feature=ctx.encoder.categorical_features_,
+                       params={"verbosity": -1, "feature_pre_filter": False})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        booster = lgb.train(params, data, num_boost_round=TOP_GAIN_ROUNDS, callbacks=[_Deadline(deadline)])
+    gain = booster.feature_importance("gain")[ctx.X.shape[1]:]
+    order = np.argsort(-gain, kind="stable")[:n_keep]
+    return [source.names[i] for i in order if gain[i] > 0]
+
+
+def _top_by_gain_per_fold(ctx, source, base_params, n_keep, deadline):
+    """``(per split, every row)``: the top candidates by gain on each split's training rows,
+    and on every row for the refit; None when they would not all finish by ``deadline``.
+
+    One holdout split: its training rows choose for the refit too (no extra fit).
+    """
+    splits = ctx.splits
+    started = time.perf_counter()
+    per_fold = [_top_by_gain(ctx, source, base_params, n_keep, deadline, splits[0][0])]
+    if len(splits) == 1:
+        return per_fold, per_fold[0]
+    one = time.perf_counter() - started
+    if time.perf_counter() + one * len(splits) * 1.2 > deadline:
+        return None
+    per_fold += [_top_by_gain(ctx, source, base_params, n_keep, deadline, tr) for tr, _ in splits[1:]]
+    return per_fold, _top_by_gain(ctx, source, base_params, n_keep, deadline, np.arange(ctx.n_rows))
+
+
+def _with_fixed(chosen, view, chosen_union):
+    """``chosen`` (per split, refit) with the features every fold of ``view`` shares (the
+    relational aggregates and high-cardinality encodings :func:`_views_of` added) in each."""
+    fixed = [n for n in view if n not in chosen_union]
+    kept = set(view)
+    per_fold, refit = chosen
+    return [fixed + [n for n in names if n in kept] for names in per_fold], fixed + [n for n in refit if n in kept]
+
+
+def _views_of(candidates: dict, high_te: list, relational: list, encoded: list) -> dict:
+    """Named views from the candidate lists, each with the relational aggregates and the
+    high-cardinality target encodings, duplicates (the same set of features) dropped, and
+    no candidate named like an ``encoded`` raw column (a datetime part the encoder made too)."""
+    views, seen = {}, set()
+    encoded = set(encoded)
+    for name, names in candidates.items():
+        names = relational + [n for n in names if n not in relational and n not in encoded]
+        names += [n for n in high_te if n not in names]
+        key = frozenset(names)
+        if names and key not in seen:
+            seen.add(key)
+            views[name] = names
+    return views
+
+
 @stage("features")
-def build_features(ctx, baseline, budget, *, enabled, max_candidates, max_new_features) -> Features:
-    """Generate, screen, select and check candidate features (always with related tables)."""
+def build_features(ctx, baseline, budget, *, enabled, max_candidates, max_new_features, max_trials=None) -> Features:
+    """Generate and screen candidate features (always with related tables), build the views,
+    and validate LightGBM's defaults on each (``max_trials`` counts the baseline and them)."""
     from featsmith.featurize import FeatureGenerator
     from featsmith.selectors import HalvingScreen
 
-    skip = Features(runner=baseline.runner, view_trials=[baseline.trial])
+    skip = Features(views=FeatureViews.raw_only(baseline.runner), view_trials=[baseline.trial])
     if not ctx.splits or not (enabled or ctx.relational.given):
         return skip
     ctx.progress.stage("features")
@@ -166,9 +242,8 @@ def build_features(ctx, baseline, budget, *, enabled, max_candidates, max_new_fe
     if not source.names or not np.isfinite(baseline.trial.value):
         return replace(skip, summary="no candidate features")
     screen = selector = None
-    if te_only:
-        names = []
-    else:
+    candidates, fold_views = {}, {}
+    if not te_only:
         # Next to the encoded columns, the screen drops monotone copies of them before they can
         # fill its finalists.
         with_base = ctx.X.shape[1] > 0
@@ -178,39 +253,64 @@ def build_features(ctx, baseline, budget, *, enabled, max_candidates, max_new_fe
         screen.fit(screened, ctx.y_enc[rows], init_score=_raw_scores(baseline.trial.oof, ctx.task, rows),
                    base=ctx.X[rows] if with_base else None,
                    categorical_features=ctx.encoder.categorical_features_ if with_base else None)
+        # Gain next to every candidate sees what a screen of one feature at a time misses
+        # (features that pay together); first, as the view that validated best most often on
+        # the dev tasks (and worth it only with time for its trial after it).
+        if time.perf_counter() + 3 * budget.cost.trial_seconds < deadline:
+            chosen = _top_by_gain_per_fold(ctx, source, baseline.runner.base_params(),
+                                           TOP_GAIN_FACTOR * max_new_features, deadline)
+            if chosen is not None:
+                candidates["top_gain"] = chosen[1] + [n for n in dict.fromkeys(sum(chosen[0], [])) if n not in chosen[1]]
+                fold_views["top_gain"] = chosen
         names = list(screen.selected_names_)
         if names and time.perf_counter() + budget.cost.selection_seconds(ctx.n_rows) < deadline:
-            selector, names = _select(ctx, source.evaluate(names).astype(np.float64), names)
-    names += [n for n in _target_encodings(source.names, high) if n not in names]
+            selector, selected = _select(ctx, source.evaluate(names).astype(np.float64), names)
+            candidates["selected"] = selected
+        candidates["screened"] = names
+    relational = []
     if gen.relational_ is not None:
         # Relational aggregates are what related tables are given for (featuretools' DFS
-        # output): keep them all, numeric ones, and let the screen add derived features.
-        relational = [n for n in gen.relational_.output_names if n in source.names and n not in names]
-        names = relational + names
-    if not names:
+        # output): every view keeps them all, numeric ones; the relational view alone.
+        relational = [n for n in gen.relational_.output_names if n in source.names]
+        candidates = {"relational": [], **candidates}
+    named = _views_of(candidates or {"te": []}, _target_encodings(source.names, high), relational,
+                      ctx.encoder.feature_names_out_)
+    if not named:
         return replace(skip, screen=screen, selector=selector,
                        summary=f"{len(source.names)} candidates, none selected")
-    X_aug = np.hstack([ctx.X, source.evaluate(names).astype(np.float64)])
-    runner = LGBMTrialRunner(X_aug, ctx.y_enc, categorical=ctx.encoder.categorical_features_, **ctx.runner_args())
-    trial = ctx.run_trial(runner, {}, budget.search_deadline(), budget.start)
-    base_value = baseline.trial.value
-    holds, latest_note = (False, "") if trial.status != "ok" else _latest_period_holds(ctx, trial, baseline.trial, runner)
-    if trial.status == "ok" and trial.value > base_value and holds:
-        # The raw columns' binned folds are not used again: free them.
-        baseline.runner.free()
-        m = ctx.metric
-        return Features(
-            runner=runner, view_trials=[trial], trial=trial, accepted=True, plan=gen.plan(names), screen=screen,
-            selector=selector,
-            summary=f"kept {len(names)} of {len(source.names)} candidates: {m.name} "
-                    f"{m.natural(trial.value):.5g} vs {m.natural(base_value):.5g} without"
-                    f"{'; ' + latest_note if latest_note else ''}",
-        )
-    runner.free()
-    return replace(
-        skip, trial=trial, screen=screen, selector=selector,
-        summary=f"{len(names)} generated features did not validate better "
-                f"({ctx.metric.name} {ctx.metric.natural(trial.value):.5g} vs "
-                f"{ctx.metric.natural(base_value):.5g} without, {trial.status}"
-                f"{'; ' + latest_note if latest_note else ''}); dropped",
-    )
+    union = [n for n in source.names if any(n in v for v in named.values())]
+    X = np.hstack([ctx.X, source.evaluate(union).astype(np.float64)])
+    views = FeatureViews(X, ctx.y_enc, ctx.X.shape[1], union, {RAW: [], **named}, ctx.runner_args(),
+                         list(ctx.encoder.categorical_features_), make_plan=gen.plan, raw_runner=baseline.runner,
+                         fold_views={v: _with_fixed(chosen, named[v], candidates[v]) for v, chosen in fold_views.items()
+                                     if v in named})
+    kept, rejected, notes = {RAW: []}, [], []
+    trials = [baseline.trial]
+    m = ctx.metric
+    for name, names in named.items():
+        # One defaults trial per view, while one more fits the stage's time (the first always).
+        if max_trials is not None and len(trials) + len(rejected) >= max_trials:
+            notes.append(f"{name}: max_trials reached")
+            continue
+        if len(trials) > 1 and time.perf_counter() + max(tr.seconds for tr in trials) > deadline:
+            notes.append(f"{name}: no time to validate")
+            continue
+        runner = views.runner(name)
+        trial = ctx.run_trial(runner, {}, budget.search_deadline(), budget.start)
+        holds, latest_note = (False, "") if trial.status != "ok" else _latest_period_holds(
+            ctx, trial, baseline.trial, runner)
+        note = f"{name} ({len(names)}): {m.name} {m.natural(trial.value):.5g}" + (
+            f"; {latest_note}" if latest_note else "")
+        if trial.status == "ok" and holds:
+            kept[name] = names
+            trials.append(trial)
+        else:
+            runner.free()
+            rejected.append(trial)
+            note += f" ({trial.status if trial.status != 'ok' else 'worse on the latest period'}: left out)"
+        notes.append(note)
+    views.views = kept
+    summary = (f"{len(source.names)} candidates; views {', '.join(notes)}; raw {m.name} "
+               f"{m.natural(baseline.trial.value):.5g}")
+    return Features(views=views, view_trials=trials, rejected=rejected, screen=screen, selector=selector,
+                    summary=summary)

@@ -28,6 +28,7 @@ from featsmith.pipelines._stages.refit import Refit, RefitMember
 from featsmith.pipelines._stages.rows import FLOOR_ROUNDS
 from featsmith.pipelines._stages.threshold import hard_labels, needs_labels
 from featsmith.pipelines._trials import WeightedModel
+from featsmith.pipelines._views import RAW
 
 logger = logging.getLogger("featsmith")
 
@@ -52,20 +53,22 @@ def fitted_config(config: dict, n_rounds: float, round_seconds: float, seconds: 
     return {**config, "learning_rate": float(min(MAX_LEARNING_RATE, rate * needed / max(affordable, 1.0)))}
 
 
-def all_row_matrix(ctx, rows, features) -> np.ndarray:
-    """The columns the models use, for every row: the encoded columns, then the accepted
-    generated features, whose values on the sample's rows are the out-of-fold ones the
-    search used (a target encoding fitted on the sample encodes only the other rows)."""
-    if not features.accepted:
-        return ctx.X
+def all_row_matrix(ctx, rows, views, used_views):
+    """The columns the models of ``used_views`` read, for every row, and each view's columns
+    of it: the encoded columns, then the generated features of those views, whose values on
+    the sample's rows are the out-of-fold ones the search used (a target encoding fitted on
+    the sample encodes only the other rows)."""
+    plan, names, columns = views.final(set(used_views) | {RAW})
+    if plan is None:
+        return ctx.X, {view: None for view in columns}
     n_raw = ctx.X.shape[1]
-    sample_values = features.runner.X[:, n_raw:]
-    X = np.empty((ctx.n_rows, n_raw + sample_values.shape[1]), dtype=np.float64)
+    position = {n: n_raw + i for i, n in enumerate(views.names)}
+    X = np.empty((ctx.n_rows, n_raw + len(names)), dtype=np.float64)
     X[:, :n_raw] = ctx.X
-    X[rows.search_rows, n_raw:] = sample_values
+    X[rows.search_rows, n_raw:] = views.X[:, [position[n] for n in names]]
     others = np.setdiff1d(np.arange(ctx.n_rows), rows.search_rows, assume_unique=True)
-    X[others, n_raw:] = features.plan.transform(ctx.frame[others]).to_numpy()
-    return X
+    X[others, n_raw:] = plan.transform(ctx.frame[others]).to_numpy()
+    return X, columns
 
 
 def _boost(params, train, n_rounds, deadline, stopping=None):
@@ -135,15 +138,31 @@ def refit_on_all_rows(ctx, rows, features, ensemble, threshold, floor_trial, bud
     better on the check rows."""
     ctx.progress.stage(f"refit on {len(rows.fit_rows):,} rows")
     runner = features.runner
-    X = all_row_matrix(ctx, rows, features)
-    booster = _LocalBooster(ctx, rows, X) if client is None else _ClusterBooster(ctx, rows, X, client)
+    members = sorted(ensemble.members, key=lambda m: -m.weight)
+    X, columns = all_row_matrix(ctx, rows, features.views, [m.trial.view for m in members])
+
+    def booster_of(view):
+        # One binned dataset per feature view, the raw view's first (the floor's); members
+        # are boosted view by view, so each view's dataset is built once.
+        if booster_of.view != view:
+            booster_of.booster = None  # free the last view's bins first
+            X_view = X if columns[view] is None else X[:, columns[view]]
+            booster_of.booster = _LocalBooster(ctx, rows, X_view) if client is None else _ClusterBooster(
+                ctx, rows, X_view, client)
+            booster_of.view = view
+        return booster_of.booster
+
+    booster_of.view = None
+    booster = booster_of(RAW)
     started = time.perf_counter()
     floor_model = runner.member(booster.fit(runner._params({}), FLOOR_ROUNDS, budget.hard_end, False))
+    floor_model.columns = columns[RAW]
     floor_seconds = time.perf_counter() - started
     round_seconds = floor_seconds / FLOOR_ROUNDS
     floor_how = f"{booster.where} ({FLOOR_ROUNDS} rounds, LightGBM's defaults)"
     fitted, kept, boosted = [], [], []  # boosted: positions of the members trained on every row
-    members = sorted(ensemble.members, key=lambda m: -m.weight)
+    # The raw view's members first (its dataset is built), then view by view, by weight within.
+    members = sorted(members, key=lambda m: (m.trial.view != RAW, m.trial.view, -m.weight))
     n_boosted = sum(m.trial.family == "lightgbm" for m in members)
     # More rows support more rounds: a trial's rounds on the sample grow about with the square
     # root of the rows here.
@@ -154,22 +173,27 @@ def refit_on_all_rows(ctx, rows, features, ensemble, threshold, floor_trial, bud
             share = budget.remaining() * 0.95 / max(n_boosted, 1)
             n_boosted -= 1
             boosted.append(len(kept))
-            if not tr.params or share < floor_seconds:
-                # LightGBM's defaults are the floor itself; and a member with less time than
-                # the floor took would stop undertrained: the floor stands in for either.
+            if (not tr.params and tr.view == RAW) or share < floor_seconds:
+                # LightGBM's defaults on the raw columns are the floor itself; and a member with
+                # less time than the floor took would stop undertrained: the floor stands in
+                # for either (on the raw view).
                 fitted.append(floor_model)
-                kept.append(RefitMember(tr, member.weight, floor_how))
+                kept.append(RefitMember(tr if tr.view == RAW else floor_trial, member.weight, floor_how))
                 continue
             n_rounds = tr.n_rounds * growth
             config = fitted_config(tr.params, n_rounds, round_seconds, share)
+            booster = booster_of(tr.view)
             model = booster.fit(runner._params(config), int(np.ceil(n_rounds)), budget.now() + share, True)
             fitted.append(runner.member(model))
+            fitted[-1].columns = columns[tr.view]
             kept.append(RefitMember(tr, member.weight, f"{booster.where} ({_rounds(model)} rounds)"))
         else:
             family = tr.runner
             fitted.append(family.member(family.fold_average(tr.models)))
+            fitted[-1].columns = columns[tr.view]
             kept.append(RefitMember(tr, member.weight, "fold average (search rows)"))
     del booster
+    booster_of.booster = None
     check = rows.check_rows
     X_check = X[check]
     outputs = [out.output(X_check) for out in fitted]

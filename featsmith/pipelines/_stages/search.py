@@ -13,9 +13,10 @@ import pandas as pd
 
 from featsmith.pipelines._budget import TrialPlanner
 from featsmith.pipelines._lgbm import KNOWN_GOOD_CONFIGS, LGBM_SPACE
-from featsmith.pipelines._portfolio import NAS_CONFIG, PORTFOLIO_CONFIGS, EstimatorTrialRunner
+from featsmith.pipelines._portfolio import NAS_CONFIG, PORTFOLIO_CONFIGS
 from featsmith.pipelines._stages.base import StageResult, stage
 from featsmith.pipelines._trials import best_trial, usable, without_models
+from featsmith.pipelines._views import RAW
 
 logger = logging.getLogger("featsmith")
 
@@ -59,16 +60,26 @@ class Search(StageResult):
     history: pd.DataFrame
 
 
-def initial_configs(portfolio: bool, time_budget: float) -> list:
+def initial_configs(portfolio: bool, time_budget: float, views=None) -> list:
     """Configurations tried before TPE's own: the known-good LightGBM ones (LightGBM's
-    defaults ran as the baseline), with the other families early for the ensemble's
-    diversity."""
+    defaults ran as the baseline and on each view), with the other families early for the
+    ensemble's diversity.
+
+    ``views`` (best first by their defaults trial) spreads them: the known-good
+    configurations and the other families run on the best view, then the first known-good
+    one on each runner-up view, so the ensemble has strong members on different columns.
+    """
     initial = list(KNOWN_GOOD_CONFIGS[1:])
     if portfolio:
         initial[1:1] = PORTFOLIO_CONFIGS
         if time_budget >= NAS_MIN_BUDGET:
             initial.insert(3, NAS_CONFIG)
-    return initial
+    if not views or len(views) < 2:
+        return initial
+    best, others = views[0], views[1:]
+    spread = [{**c, "view": best} for c in initial]
+    spread[1:1] = [{**KNOWN_GOOD_CONFIGS[1], "view": v} for v in others]
+    return spread
 
 
 def _keep_top(prior, trials, k):
@@ -92,15 +103,19 @@ def run_search(ctx, features, budget, *, max_trials, portfolio, time_budget, sto
     if max_trials <= 0:
         return Search(stop_reason=STOP_MAX_TRIALS, summary=f"0 trials; stopped: {STOP_MAX_TRIALS}", **empty)
     ctx.progress.stage("search")
-    lgbm = features.runner
-    nas_seconds = budget.nas_seconds(len(ctx.splits))
-    estimators = EstimatorTrialRunner(lgbm.X, lgbm.y, categorical=lgbm.categorical, nas_seconds=nas_seconds,
-                                      **ctx.runner_args())
+    views = features.views
+    views.nas_seconds = nas_seconds = budget.nas_seconds(len(ctx.splits))
+    # The views by their defaults trial, best first: the view is one more parameter.
+    ranked = [tr.view for tr in sorted(prior, key=lambda tr: -tr.value) if tr.view in views.views]
+    space = dict(LGBM_SPACE)
+    if len(ranked) > 1:
+        space["view"] = {"_type": "choice", "_value": ranked}
     experiment = Experiment(
-        None, LGBM_SPACE, tuner="tpe", mode="max", random_state=ctx.sub_seed,
-        initial_configs=initial_configs(portfolio, time_budget), storage=storage, name=f"lightgbm-{ctx.seed}",
+        None, space, tuner="tpe", mode="max", random_state=ctx.sub_seed,
+        initial_configs=initial_configs(portfolio, time_budget, ranked), storage=storage,
+        name=f"lightgbm-{ctx.seed}",
     )
-    planner = TrialPlanner(prior, budget.cost, len(ctx.splits))
+    planner = TrialPlanner(prior, budget.cost, len(ctx.splits), widths={v: views.width(v) for v in views.views})
     trials, n_skipped, skipped_in_a_row, reason = [], 0, 0, STOP_BUDGET
     try:
         while True:
@@ -115,7 +130,9 @@ def run_search(ctx, features, budget, *, max_trials, portfolio, time_budget, sto
             except SpaceExhausted:
                 reason = STOP_SPACE
                 break
-            family = asked.params.get("model", "lightgbm")
+            params = dict(asked.params)
+            view = params.pop("view", RAW)
+            family = params.get("model", "lightgbm")
             estimate = planner.estimate(asked.params, nas_seconds)
             stoppable = family == "lightgbm" and len(ctx.splits) == 1
             if stoppable:
@@ -131,7 +148,7 @@ def run_search(ctx, features, budget, *, max_trials, portfolio, time_budget, sto
                     break
                 continue
             skipped_in_a_row = 0
-            result = ctx.run_trial(estimators if family != "lightgbm" else lgbm, asked.params, deadline, budget.start)
+            result = ctx.run_trial(views.runner(view, family), params, deadline, budget.start)
             planner.record(result)
             if np.isfinite(result.value):
                 experiment.tell(asked, result.value)
@@ -144,6 +161,5 @@ def run_search(ctx, features, budget, *, max_trials, portfolio, time_budget, sto
     finally:
         history = experiment.trials_dataframe()
         experiment.close()
-        estimators.free()
     summary = f"{len(trials)} trials" + (f", {n_skipped} skipped" if n_skipped else "") + f"; stopped: {reason}"
     return Search(trials=trials, n_skipped=n_skipped, stop_reason=reason, history=history, summary=summary)

@@ -1,0 +1,134 @@
+"""Feature views: several column sets over one matrix of candidate features, each a value of
+the search's ``view`` parameter.
+
+A feature set is a choice like a learning rate: the features stage builds the views (the raw
+columns; the raw columns plus the screen's selections at two sizes, plus the top candidates by
+LightGBM gain, plus the relational aggregates), the search validates every trial on the same
+folds whatever its view, and the ensemble mixes trials of different views. The views share one
+matrix (the raw columns, then every generated feature any view uses); a view's fold runner
+holds its own columns of it, built once per view and never per trial. At the end, the final
+model's :class:`~featsmith.featurize.FeaturePlan` covers the union of its members' views, and
+each member reads its own columns of the one matrix prediction computes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from featsmith.pipelines._lgbm import LGBMTrialRunner
+from featsmith.pipelines._portfolio import EstimatorTrialRunner
+
+RAW = "raw"
+
+
+@dataclass(eq=False)
+class FeatureViews:
+    """Named column sets over one matrix, and their fold runners.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_rows, n_raw + len(names))
+        The encoded raw columns, then the generated features.
+    y : ndarray of shape (n_rows,)
+        The encoded target.
+    n_raw : int
+        How many of ``X``'s columns are the encoded raw columns (every view has them all).
+    names : list of str
+        The generated features, in the order of ``X``'s columns after the raw ones.
+    views : dict of str to list of str
+        Each view's generated features (a subset of ``names``); ``"raw"`` has none.
+    runner_args : dict
+        Keyword arguments of every fold runner (``FitContext.runner_args()``).
+    categorical : list of int
+        The categorical raw columns (indices in ``X``, the same in every view).
+    make_plan : callable or None
+        ``make_plan(names) -> FeaturePlan`` computing those features on new rows.
+    raw_runner : LGBMTrialRunner, optional
+        The baseline's runner of the raw columns, reused as the raw view's.
+    nas_seconds : float, optional
+        The neural head's seconds per fold (for the other families' runners).
+    fold_views : dict of str to (list of list of str, list of str)
+        Views whose features are chosen on each fold's training rows: per split, the
+        features its model reads, and those a refit on every row reads. Their ``views``
+        entry is the union. Each fold's model then never sees features chosen with its own
+        validation rows.
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    n_raw: int
+    names: list
+    views: dict
+    runner_args: dict
+    categorical: list
+    make_plan: object = None
+    raw_runner: object = None
+    nas_seconds: float | None = None
+    fold_views: dict = field(default_factory=dict)
+    _runners: dict = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def raw_only(cls, runner):
+        """The one view of the raw columns, run by the baseline's ``runner``."""
+        args = dict(task=runner.task, n_classes=runner.n_classes, metric=runner.metric, splits=runner.splits,
+                    n_threads=runner.n_threads, seed=runner.seed)
+        return cls(runner.X, runner.y, runner.X.shape[1], [], {RAW: []}, args, list(runner.categorical),
+                   raw_runner=runner)
+
+    @property
+    def names_of_views(self) -> list:
+        return list(self.views)
+
+    def columns(self, view: str) -> np.ndarray:
+        """``view``'s columns of :attr:`X`."""
+        position = {n: self.n_raw + i for i, n in enumerate(self.names)}
+        return np.concatenate([np.arange(self.n_raw), [position[n] for n in self.views[view]]]).astype(np.int64)
+
+    def _positions(self, names, position) -> np.ndarray:
+        return np.concatenate([np.arange(self.n_raw), [position[n] for n in names]]).astype(np.int64)
+
+    def width(self, view: str) -> int:
+        return self.n_raw + len(self.views[view])
+
+    def runner(self, view: str, family: str = "lightgbm"):
+        """The fold runner of ``view`` for LightGBM (``family="lightgbm"``) or the other
+        families; built on first use, its columns copied once."""
+        key = (view, family == "lightgbm")
+        if key not in self._runners:
+            if view == RAW and family == "lightgbm" and self.raw_runner is not None:
+                runner = self.raw_runner
+            else:
+                X = self.X if list(self.views[view]) == list(self.names) else np.ascontiguousarray(
+                    self.X[:, self.columns(view)])
+                if family == "lightgbm":
+                    runner = LGBMTrialRunner(X, self.y, categorical=self.categorical, **self.runner_args)
+                else:
+                    runner = EstimatorTrialRunner(X, self.y, categorical=self.categorical, nas_seconds=self.nas_seconds,
+                                                  **self.runner_args)
+            runner.view = view
+            if view in self.fold_views:
+                per_fold, refit = self.fold_views[view]
+                position = {n: self.n_raw + i for i, n in enumerate(self.views[view])}
+                runner.fold_columns = [self._positions(names, position) for names in per_fold]
+                runner.refit_columns = self._positions(refit, position)
+            self._runners[key] = runner
+        return self._runners[key]
+
+    def final(self, used_views):
+        """``(plan, names, columns)`` of a final model whose members use ``used_views``: the
+        plan of the union of their generated features (None when it is empty), those names,
+        and each view's columns of the matrix that plan makes after the raw columns."""
+        used = set(used_views)
+        names = [n for n in self.names if any(n in self.views[v] for v in used)]
+        position = {n: self.n_raw + i for i, n in enumerate(names)}
+        columns = {v: np.concatenate([np.arange(self.n_raw), [position[n] for n in self.views[v]]]).astype(np.int64)
+                   for v in used}
+        plan = self.make_plan(names) if names and self.make_plan is not None else None
+        return plan, names, columns
+
+    def free(self):
+        """Release every runner's binned folds and cached data."""
+        for runner in self._runners.values():
+            runner.free()

@@ -1,0 +1,147 @@
+"""Feature views: one matrix, several column sets, each a value of the search's ``view``
+parameter; the final model's plan covers the union of its members' views."""
+
+import joblib
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from featsmith import AutoPipeline
+from featsmith.pipelines import make_splits, resolve_metric
+from featsmith.pipelines._budget import TrialCost, TrialPlanner
+from featsmith.pipelines._stages import features as features_stage
+from featsmith.pipelines._stages.search import initial_configs
+from featsmith.pipelines._trials import ColumnSubset, TrialResult
+from featsmith.pipelines._views import RAW, FeatureViews
+
+
+def _views(fold_views=None, n=120, task="regression"):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(n, 5))  # 2 raw columns, then generated a, b, c
+    y = X[:, 0] + X[:, 2] if task == "regression" else (X[:, 0] + X[:, 2] > 0).astype(np.int64)
+    args = dict(task=task, n_classes=0 if task == "regression" else 2, metric=resolve_metric(None, task),
+                splits=make_splits(y, task, cv=3, random_state=0), n_threads=1, seed=0)
+    return FeatureViews(X, y, 2, ["a", "b", "c"], {RAW: [], "small": ["c"], "big": ["b", "a"]}, args, [],
+                        make_plan=lambda names: tuple(names), fold_views=fold_views or {})
+
+
+def test_view_columns_and_runners():
+    views = _views()
+    np.testing.assert_array_equal(views.columns("big"), [0, 1, 3, 2])
+    runner = views.runner("big")
+    assert runner is views.runner("big") and runner.view == "big"  # built once per view
+    np.testing.assert_array_equal(runner.X, views.X[:, [0, 1, 3, 2]])
+    other = views.runner("big", "extra_trees")
+    assert other is not runner and other.view == "big" and other.output_kind == "estimator"
+    result = runner.run({}, float("inf"))
+    assert result.view == "big" and result.status == "ok"
+
+
+def test_final_plan_covers_the_union_of_the_members_views_only():
+    views = _views()
+    plan, names, columns = views.final(["small", RAW])
+    assert plan == ("c",) and names == ["c"]
+    np.testing.assert_array_equal(columns["small"], [0, 1, 2])
+    np.testing.assert_array_equal(columns[RAW], [0, 1])
+    plan, names, columns = views.final(["big", "small"])
+    assert names == ["a", "b", "c"]  # the matrix's order, each feature once
+    np.testing.assert_array_equal(columns["big"], [0, 1, 3, 2])
+    assert views.final([RAW])[0] is None
+
+
+def test_fold_views_read_the_features_chosen_on_each_fold():
+    per_fold = [["a"], ["b"], ["a", "b"]]
+    views = _views({"big": (per_fold, ["b"])})
+    runner = views.runner("big")  # runner.X: raw, b, a
+    assert [list(c) for c in runner.fold_columns] == [[0, 1, 3], [0, 1, 2], [0, 1, 3, 2]]
+    assert list(runner.refit_columns) == [0, 1, 2]
+    result = runner.run({}, float("inf"))
+    assert all(isinstance(m, ColumnSubset) for m in result.models)
+    assert [m.model.num_feature() for m in result.models] == [3, 3, 4]
+    refit = runner.refit({}, 20, float("inf"))
+    assert refit.model.num_feature() == 3
+    np.testing.assert_allclose(refit.predict(runner.X), refit.model.predict(runner.X[:, [0, 1, 2]]))
+    assert refit.feature_importance("gain").shape == (4,)
+
+
+def test_column_subset_survives_joblib():
+    views = _views()
+    model = views.runner("big").refit({}, 10, float("inf"))  # reads raw, b, a
+    wrapped = ColumnSubset(model, [0, 1, 3, 2], 5)
+    buffer = io.BytesIO()
+    joblib.dump(wrapped, buffer)
+    buffer.seek(0)
+    loaded = joblib.load(buffer)
+    X = np.random.default_rng(1).normal(size=(7, 5))
+    np.testing.assert_allclose(loaded.predict(X), model.predict(X[:, [0, 1, 3, 2]]))
+    assert loaded.num_feature() == 4  # other attributes pass through
+    assert loaded.feature_importance("split").shape == (5,)
+
+
+def test_top_gain_view_is_chosen_on_each_folds_training_rows_only(monkeypatch):
+    """No leakage: each fold's top features come from a LightGBM fitted on that fold's
+    training rows; the refit's from every row."""
+    seen = []
+
+    def record(ctx, source, base_params, n_keep, deadline, train):
+        seen.append(np.sort(train))
+        return [source.names[len(seen) % len(source.names)]]
+
+    monkeypatch.setattr(features_stage, "_top_by_gain", record)
+    rng = np.random.default_rng(0)
+    n = 300
+    X = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n), "city": rng.choice(list("pqrs"), n)})
+    y = X["a"] * X["b"] + rng.normal(scale=0.1, size=n)
+    model = AutoPipeline(time_budget=20, max_trials=3, cv=3, random_state=0, n_jobs=1, verbose=0).fit(X, y)
+    splits = make_splits(np.zeros(n), "regression", cv=3, random_state=0)
+    assert len(seen) == 4
+    for (train, valid), rows in zip(splits, seen[:3]):
+        assert len(rows) == len(train) and not np.isin(valid, rows).any()
+    np.testing.assert_array_equal(seen[3], np.arange(n))
+    assert "top_gain" in model.feature_views_
+
+
+def test_views_are_searched_mixed_and_predicted_from_one_matrix():
+    rng = np.random.default_rng(0)
+    n = 1500
+    X = pd.DataFrame({"a": rng.uniform(1, 2, n), "b": rng.uniform(1, 2, n), "c": rng.normal(size=n),
+                      "city": rng.choice(list("pqrstu"), n)})
+    y = np.log(X["a"] / X["b"]) * 5 + 0.1 * rng.normal(size=n)
+    model = AutoPipeline(time_budget=25, max_trials=10, random_state=0, n_jobs=1, verbose=0).fit(X, y)
+    board = model.leaderboard_
+    assert {RAW, "top_gain"} <= set(board["view"])
+    assert set(model.ensemble_["view"]) <= set(model.feature_views_)
+    used = set(model.ensemble_["view"]) - {RAW}
+    if used:  # the plan computes exactly the features of the members' views, each once
+        wanted = {n for v in used for n in model.feature_views_[v]}
+        assert set(model.feature_plan_.names) == wanted and len(model.feature_plan_.names) == len(wanted)
+    matrix = model.transform(X.head(50))
+    assert matrix.shape[1] == len(model.get_feature_names_out())
+    buffer = io.BytesIO()
+    joblib.dump(model, buffer)
+    buffer.seek(0)
+    np.testing.assert_allclose(joblib.load(buffer).predict(X.head(50)), model.predict(X.head(50)))
+    if "lightgbm" in set(model.ensemble_["model"]):
+        assert model.explain()["importance"].sum() > 0
+
+
+def test_planner_scales_a_views_trials_by_its_measured_cost():
+    cost = TrialCost(trial_seconds=2.0, n_folds=2, n_rows=100, n_train=80, n_rounds=100)
+    raw = TrialResult({}, 0.5, 100, 2.0, "ok", models=[None, None], view=RAW)
+    wide = TrialResult({}, 0.6, 100, 6.0, "ok", models=[None, None], view="top_gain")
+    planner = TrialPlanner([raw, wide], cost, 2, widths={RAW: 10, "top_gain": 70, "small": 20})
+    on_raw = planner.estimate({"learning_rate": 0.1}, 0)
+    assert planner.estimate({"learning_rate": 0.1, "view": "top_gain"}, 0) == pytest.approx(3 * on_raw)
+    # Not measured: by the width.
+    assert planner.estimate({"learning_rate": 0.1, "view": "small"}, 0) == pytest.approx(2 * on_raw)
+
+
+def test_initial_configs_spread_over_the_views():
+    assert all("view" not in c for c in initial_configs(True, 60, [RAW]))
+    spread = initial_configs(True, 60, ["top_gain", RAW, "selected"])
+    assert spread[0]["view"] == "top_gain"
+    assert [c["view"] for c in spread[1:3]] == [RAW, "selected"]  # the runner-up views early
+    families = [c.get("model", "lightgbm") for c in spread if c["view"] == "top_gain"]
+    assert {"hist_gb", "extra_trees", "linear"} <= set(families)
