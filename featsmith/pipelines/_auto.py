@@ -53,9 +53,9 @@ def final_views(views, refit):
 
 def leaderboard(trials, metric, notes=None) -> pd.DataFrame:
     """One row per trial that ran, best first: ``trial`` (its number in the fit), ``model``,
-    ``params``, ``score`` (the metric's natural units), ``seconds``, ``started``,
+    ``view``, ``params``, ``score`` (the metric's natural units), ``seconds``, ``started``,
     ``n_rounds`` and ``status`` (``notes`` maps ``id(trial)`` to a status that replaces it,
-    e.g. ``"raw columns only"`` for a trial on columns the final model does not use)."""
+    e.g. ``"view left out"``)."""
     notes = notes or {}
     rows = [
         {
@@ -92,22 +92,34 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
     5. **features**: :class:`featsmith.featurize.FeatureGenerator` enumerates candidate
        features (transforms, crosses, group-by statistics, out-of-fold target encodings,
        relational aggregations when ``tables`` are given), as many as the stage's share of
-       the time can screen; :class:`featsmith.selectors.HalvingScreen` scores them by the
-       held-out gain they add to the baseline's out-of-fold predictions (copies of the
-       encoded columns dropped); :class:`featsmith.selectors.GBDTSelector` keeps the
-       survivors whose importance beats shuffled shadow columns; the out-of-fold target
-       encodings of categorical columns with 1,000 or more levels join them (alone when there
-       is no time to screen); they are kept only if LightGBM's defaults validate better with
-       them (``feature_plan_``).
-    6. **search**: known-good LightGBM configurations, extra trees, a linear model (and the
-       neural head at 120 s or more), then TPE, stepped trial by trial through
-       :class:`featsmith.tuners.Experiment`'s ask/tell. A trial that would not finish before
-       the time the refit needs is told as ``skipped`` (not a failure). On a holdout split a
-       LightGBM trial stops early enough for its own refit to fit. The search stops when the
-       space is exhausted, ``max_trials`` is reached, or the next trial would not finish
-       (``search_stop_reason_``).
+       the time can screen, and builds *feature views* of them, column sets over one matrix:
+       ``"raw"`` (the encoded columns); ``"top_gain"`` (raw + the candidates with the most
+       gain in one LightGBM on raw + every candidate, chosen on each fold's training rows,
+       so a fold never validates features chosen with its own rows); ``"screened"`` (raw +
+       what :class:`featsmith.selectors.HalvingScreen` passes: held-out gain over the
+       baseline's out-of-fold predictions); ``"selected"`` (those of them whose importance
+       beats shuffled shadow columns, :class:`featsmith.selectors.GBDTSelector`);
+       ``"relational"`` (raw + the relational aggregates, which every other view also has).
+       The out-of-fold target encodings of categorical columns with 1,000 or more levels
+       join every view (a ``"te"`` view of them alone when there is no time to screen).
+       LightGBM's defaults are validated on each view; a view whose trial fails, or loses
+       to the raw columns on a time-ordered plan's latest period, is left out.
+       Nothing is accepted or rejected here: the view is a parameter of the search.
+    6. **search**: known-good LightGBM configurations, scikit-learn's HistGradientBoosting,
+       extra trees, a linear model (and the neural head at 120 s or more), then TPE,
+       stepped trial by trial through :class:`featsmith.tuners.Experiment`'s ask/tell; every
+       configuration has a ``view`` (a categorical parameter of the space when there are
+       several: the known-good ones and the other families start on the view that validated
+       best, and the first known-good one runs on each other view). A trial that would not
+       finish before the time the refit needs is told as ``skipped`` (not a failure). On a
+       holdout split a LightGBM trial stops early enough for its own refit to fit. The
+       search stops when the space is exhausted, ``max_trials`` is reached, or the next
+       trial would not finish (``search_stop_reason_``).
     7. **ensemble**: greedy ensemble selection (Caruana) over the best trials' out-of-fold
-       predictions, within a prediction-cost limit.
+       predictions, within a prediction-cost limit; every trial is validated on the same
+       folds, so trials of different views and families mix. ``feature_plan_`` then covers
+       the union of the members' views, and each member reads its own columns of the one
+       matrix ``predict`` computes (each feature once).
     8. **threshold** (binary tasks): the decision threshold that maximises the label metric
        (``threshold_metric``, or ``metric`` when it scores labels) on the ensemble's
        out-of-fold predictions; 0.5 otherwise (``decision_threshold_``).
@@ -168,12 +180,14 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
         scores labels, and keeps 0.5 otherwise. A ValueError for multiclass and regression
         tasks, where ``predict`` has no threshold.
     feature_generation : bool, default=True
-        Generate and screen candidate features (always on when ``tables`` are given).
+        Generate candidate features and search over views of them (always on when
+        ``tables`` are given); False searches the raw columns only.
     max_candidates : int, default=None
         Candidates to generate; ``None`` sizes it to what the features stage's share of the
         time can screen, given the measured cost of a trial (50 to 2,000).
     max_new_features : int, default=30
-        Most generated features kept.
+        Most features the screen passes (the ``"screened"`` view); the ``"top_gain"`` view
+        takes twice as many per fold.
     ensemble : bool, default=True
         Ensemble the best trials when that validates better than the single best.
     max_predict_cost : float or None, default=3.0
@@ -183,7 +197,8 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
         many times as long as the single best booster would. The single best model is always
         kept. ``None`` for no limit.
     portfolio : bool, default=True
-        Besides LightGBM, validate extra trees and a linear model (and, with a budget of
+        Besides LightGBM, validate scikit-learn's HistGradientBoosting, extra trees and a
+        linear model (and, with a budget of
         120 s or more, the searched neural head of :mod:`featsmith.tuners.nas`) for the
         ensemble.
     storage : str or path, default=None
@@ -217,18 +232,24 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
     encoder_ : TableEncoder
         The fitted encoding of the raw columns.
     feature_plan_ : FeaturePlan or None
-        The generated features the model uses (``feature_plan_.describe()`` shows their
-        formulas); None when none validated better.
+        The generated features the model uses: the union of its members' feature views
+        (``feature_plan_.describe()`` shows their formulas); None when every member uses the
+        raw columns.
+    feature_views_ : dict
+        The feature views the search chose from: view name -> its generated features
+        (``"raw"``: none). A view chosen fold by fold (``"top_gain"``) lists the union of
+        its folds' features.
     feature_screen_ : HalvingScreen or None
         The screen's scores of every candidate.
     feature_selector_ : GBDTSelector or None
         The importance-vs-shadow selection applied to the screened features.
     leaderboard_ : pandas.DataFrame
-        One row per trial: ``trial``, ``model``, ``params``, ``score`` (in the metric's
-        natural units), ``seconds``, ``started`` (seconds into ``fit``), ``n_rounds``,
-        ``status``; best first.
+        One row per trial: ``trial``, ``model``, ``view`` (its feature view), ``params``,
+        ``score`` (in the metric's natural units), ``seconds``, ``started`` (seconds into
+        ``fit``), ``n_rounds``, ``status`` (``"view left out"`` for a view's defaults trial
+        that kept the view out of the search); best first.
     ensemble_ : pandas.DataFrame
-        The final model's members: leaderboard ``trial`` number, ``model``, ``weight`` and
+        The final model's members: leaderboard ``trial`` number, ``model``, ``view``, ``weight`` and
         ``refit`` (``"all rows"``, or ``"fold average"`` when a refit would have overrun the
         budget).
     decision_threshold_ : float or None

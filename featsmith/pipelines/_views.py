@@ -86,6 +86,18 @@ class FeatureViews:
         position = {n: self.n_raw + i for i, n in enumerate(self.names)}
         return np.concatenate([np.arange(self.n_raw), [position[n] for n in self.views[view]]]).astype(np.int64)
 
+    def _matrix(self, view: str) -> np.ndarray:
+        """``view``'s columns of :attr:`X`, copied once and shared by its runners (the whole
+        matrix when the view has every feature in order; the raw runner's for the raw view)."""
+        for (v, _), runner in self._runners.items():
+            if v == view:
+                return runner.X
+        if view == RAW and self.raw_runner is not None:
+            return self.raw_runner.X
+        if list(self.views[view]) == list(self.names):
+            return self.X
+        return np.ascontiguousarray(self.X[:, self.columns(view)])
+
     def _positions(self, names, position) -> np.ndarray:
         return np.concatenate([np.arange(self.n_raw), [position[n] for n in names]]).astype(np.int64)
 
@@ -100,8 +112,7 @@ class FeatureViews:
             if view == RAW and family == "lightgbm" and self.raw_runner is not None:
                 runner = self.raw_runner
             else:
-                X = self.X if list(self.views[view]) == list(self.names) else np.ascontiguousarray(
-                    self.X[:, self.columns(view)])
+                X = self._matrix(view)
                 if family == "lightgbm":
                     runner = LGBMTrialRunner(X, self.y, categorical=self.categorical, **self.runner_args)
                 else:

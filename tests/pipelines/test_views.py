@@ -145,3 +145,9 @@ def test_initial_configs_spread_over_the_views():
     assert [c["view"] for c in spread[1:3]] == [RAW, "selected"]  # the runner-up views early
     families = [c.get("model", "lightgbm") for c in spread if c["view"] == "top_gain"]
     assert {"hist_gb", "extra_trees", "linear"} <= set(families)
+
+
+def test_a_views_runners_share_one_copy_of_its_columns():
+    views = _views()
+    assert views.runner("big").X is views.runner("big", "linear").X
+    assert views.runner(RAW, "linear").X.shape[1] == 2
