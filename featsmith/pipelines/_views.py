@@ -47,8 +47,6 @@ class FeatureViews:
         ``make_plan(names) -> FeaturePlan`` computing those features on new rows.
     raw_runner : LGBMTrialRunner, optional
         The baseline's runner of the raw columns, reused as the raw view's.
-    nas_seconds : float, optional
-        The neural head's seconds per fold (for the other families' runners).
     fold_views : dict of str to (list of list of str, list of str)
         Views whose features are chosen on each fold's training rows: per split, the
         features its model reads, and those a refit on every row reads. Their ``views``
@@ -65,7 +63,6 @@ class FeatureViews:
     categorical: list
     make_plan: object = None
     raw_runner: object = None
-    nas_seconds: float | None = None
     fold_views: dict = field(default_factory=dict)
     _runners: dict = field(default_factory=dict, repr=False)
 
@@ -76,10 +73,6 @@ class FeatureViews:
                     n_threads=runner.n_threads, seed=runner.seed)
         return cls(runner.X, runner.y, runner.X.shape[1], [], {RAW: []}, args, list(runner.categorical),
                    raw_runner=runner)
-
-    @property
-    def names_of_views(self) -> list:
-        return list(self.views)
 
     def columns(self, view: str) -> np.ndarray:
         """``view``'s columns of :attr:`X`."""
@@ -104,9 +97,10 @@ class FeatureViews:
     def width(self, view: str) -> int:
         return self.n_raw + len(self.views[view])
 
-    def runner(self, view: str, family: str = "lightgbm"):
+    def runner(self, view: str, family: str = "lightgbm", nas_seconds: float | None = None):
         """The fold runner of ``view`` for LightGBM (``family="lightgbm"``) or the other
-        families; built on first use, its columns copied once."""
+        families (``nas_seconds``: the neural head's seconds per fold); built on first use,
+        its columns copied once per view."""
         key = (view, family == "lightgbm")
         if key not in self._runners:
             if view == RAW and family == "lightgbm" and self.raw_runner is not None:
@@ -116,7 +110,7 @@ class FeatureViews:
                 if family == "lightgbm":
                     runner = LGBMTrialRunner(X, self.y, categorical=self.categorical, **self.runner_args)
                 else:
-                    runner = EstimatorTrialRunner(X, self.y, categorical=self.categorical, nas_seconds=self.nas_seconds,
+                    runner = EstimatorTrialRunner(X, self.y, categorical=self.categorical, nas_seconds=nas_seconds,
                                                   **self.runner_args)
             runner.view = view
             if view in self.fold_views:

@@ -260,7 +260,9 @@ def build_features(ctx, baseline, budget, *, enabled, max_candidates, max_new_fe
             chosen = _top_by_gain_per_fold(ctx, source, baseline.runner.base_params(),
                                            TOP_GAIN_FACTOR * max_new_features, deadline)
             if chosen is not None:
-                candidates["top_gain"] = chosen[1] + [n for n in dict.fromkeys(sum(chosen[0], [])) if n not in chosen[1]]
+                per_fold, refit = chosen
+                # The view's matrix holds every fold's choice; each fold's model reads its own.
+                candidates["top_gain"] = list(dict.fromkeys(refit + [n for names in per_fold for n in names]))
                 fold_views["top_gain"] = chosen
         names = list(screen.selected_names_)
         if names and time.perf_counter() + budget.cost.selection_seconds(ctx.n_rows) < deadline:

@@ -104,7 +104,7 @@ def run_search(ctx, features, budget, *, max_trials, portfolio, time_budget, sto
         return Search(stop_reason=STOP_MAX_TRIALS, summary=f"0 trials; stopped: {STOP_MAX_TRIALS}", **empty)
     ctx.progress.stage("search")
     views = features.views
-    views.nas_seconds = nas_seconds = budget.nas_seconds(len(ctx.splits))
+    nas_seconds = budget.nas_seconds(len(ctx.splits))
     # The views by their defaults trial, best first: the view is one more parameter.
     ranked = [tr.view for tr in sorted(prior, key=lambda tr: -tr.value) if tr.view in views.views]
     space = dict(LGBM_SPACE)
@@ -148,7 +148,7 @@ def run_search(ctx, features, budget, *, max_trials, portfolio, time_budget, sto
                     break
                 continue
             skipped_in_a_row = 0
-            result = ctx.run_trial(views.runner(view, family), params, deadline, budget.start)
+            result = ctx.run_trial(views.runner(view, family, nas_seconds), params, deadline, budget.start)
             planner.record(result)
             if np.isfinite(result.value):
                 experiment.tell(asked, result.value)
