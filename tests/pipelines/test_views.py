@@ -136,6 +136,9 @@ def test_planner_scales_a_views_trials_by_its_measured_cost():
     assert planner.estimate({"learning_rate": 0.1, "view": "top_gain"}, 0) == pytest.approx(3 * on_raw)
     # Not measured: by the width.
     assert planner.estimate({"learning_rate": 0.1, "view": "small"}, 0) == pytest.approx(2 * on_raw)
+    # Other families grow with the columns, whatever LightGBM measured.
+    trees = {"model": "extra_trees", "n_estimators": 100}
+    assert planner.estimate({**trees, "view": "top_gain"}, 0) == pytest.approx(7 * planner.estimate(trees, 0))
 
 
 def test_initial_configs_spread_over_the_views():
