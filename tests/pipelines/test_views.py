@@ -154,3 +154,10 @@ def test_a_views_runners_share_one_copy_of_its_columns():
     views = _views()
     assert views.runner("big").X is views.runner("big", "linear").X
     assert views.runner(RAW, "linear").X.shape[1] == 2
+
+
+def test_linear_and_neural_families_stay_on_raw_columns_under_time_order():
+    spread = initial_configs(True, 200, ["top_gain", RAW], time_ordered=True)
+    views = {c.get("model", "lightgbm"): c["view"] for c in spread if "model" in c}
+    assert views["linear"] == views["nas_head"] == RAW and views["hist_gb"] == "top_gain"
+    assert {c["view"] for c in initial_configs(True, 200, ["top_gain", RAW]) if c.get("model") == "linear"} == {"top_gain"}
