@@ -110,7 +110,8 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
        stepped trial by trial through :class:`featsmith.tuners.Experiment`'s ask/tell; every
        configuration has a ``view`` (a categorical parameter of the space when there are
        several: the known-good ones and the other families start on the view that validated
-       best, and the first known-good one runs on each other view). A trial that would not
+       best, and the first known-good one runs on each other view; under a time-ordered
+       plan the linear model and the neural head stay on the raw columns). A trial that would not
        finish before the time the refit needs is told as ``skipped`` (not a failure). On a
        holdout split a LightGBM trial stops early enough for its own refit to fit. The
        search stops when the space is exhausted, ``max_trials`` is reached, or the next
