@@ -59,7 +59,7 @@ def leaderboard(trials, metric, notes=None) -> pd.DataFrame:
     notes = notes or {}
     rows = [
         {
-            "trial": i, "model": tr.family, "view": getattr(tr, "view", "raw"), "params": tr.params,
+            "trial": i, "model": tr.family, "view": tr.view, "params": tr.params,
             "score": metric.natural(tr.value) if np.isfinite(tr.value) else np.nan,
             "seconds": tr.seconds, "started": tr.started, "n_rounds": tr.n_rounds,
             "status": notes.get(id(tr), tr.status), "_value": tr.value,
@@ -151,7 +151,7 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
         Seconds for the whole ``fit``, refit included. ``fit`` returns within the budget
         plus 10% (with a floor of a few seconds) up to about 100k rows.
     max_trials : int, default=None
-        Stop after this many model trials (the baseline and the feature check count). With
+        Stop after this many model trials (the baseline and each view's defaults trial count). With
         a time budget alone, how many trials run depends on the machine's speed; set
         ``max_trials`` (and a generous budget) for results that are identical run to run.
     cv : None, int, "time", "group" or scikit-learn splitter, default=None
@@ -271,8 +271,8 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
         (one line: why) and ``check`` (the leak check's losses on its held-out rows,
         shuffled vs ordered, their difference and its standard error; None when it did not
         run). Everything fitted on the target follows the plan: the out-of-fold target
-        encodings, the screen's base predictions, the feature check, every trial and the
-        ensemble, so ``best_score_`` estimates the score on rows the model has not seen,
+        encodings, the screen's base predictions, the top-by-gain view (chosen per fold),
+        every trial and the ensemble, so ``best_score_`` estimates the score on rows the model has not seen,
         under that plan.
     tuning_history_ : pandas.DataFrame
         The tuning experiment's trials (:meth:`featsmith.tuners.Experiment.trials_dataframe`;
@@ -475,7 +475,7 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
         self.leaderboard_ = leaderboard(trials, ctx.metric, notes)
         index = {id(tr): i for i, tr in enumerate(trials)}
         self.ensemble_ = pd.DataFrame(
-            [{"trial": index.get(id(m.trial), 0), "model": m.trial.family, "view": m.trial.view, "weight": m.weight,
+            [{"trial": index[id(m.trial)], "model": m.trial.family, "view": m.trial.view, "weight": m.weight,
               "refit": m.refit} for m in refit.members]
         )
         best = best_trial(features.view_trials + search.trials)

@@ -225,8 +225,9 @@ class Budget:
 
         The stage costs: generating and screening the candidates (``n_train_rows`` rows
         each, at :data:`SCREEN_CELLS_PER_SECOND`), a selection of the screened ones (about
-        three LightGBM fits on every row) and one trial to check them (about a baseline
-        trial). Whatever its share leaves for screening sizes the candidates.
+        three LightGBM fits on every row) and LightGBM's defaults on the first view (about a
+        baseline trial; the other views' trials and the top-by-gain fits run only while the
+        stage's share allows). Whatever its share leaves for screening sizes the candidates.
         """
         allowance = self.features_seconds()
         cost = self.cost

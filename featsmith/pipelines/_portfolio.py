@@ -54,6 +54,10 @@ class EstimatorTrialRunner(FoldRunner):
         super().__init__(X, y, **kwargs)
         self.categorical = list(categorical)
         self.nas_seconds = nas_seconds
+        # The categorical columns HistGradientBoosting can read as categories (codes within its
+        # bins; missing values are NaN); the others it reads as numbers.
+        self.hist_gb_categorical = [c for c in self.categorical
+                                    if np.nanmax(X[:, c], initial=0.0) < HIST_GB_MAX_CATEGORIES]
 
     @property
     def family(self):
@@ -81,7 +85,7 @@ class EstimatorTrialRunner(FoldRunner):
                 min_samples_leaf=config.get("min_samples_leaf", 20),
                 l2_regularization=config.get("l2_regularization", 0.0),
                 max_iter=config.get("max_iter", 500) if rounds is None else max(int(rounds), 1),
-                categorical_features=self._hist_gb_categorical() or None, random_state=seed, **stop,
+                categorical_features=self.hist_gb_categorical or None, random_state=seed, **stop,
             ))
         if model == "linear":
             numeric = [i for i in range(width or self.X.shape[1]) if i not in self.categorical]
@@ -125,10 +129,8 @@ class EstimatorTrialRunner(FoldRunner):
         fit_args = {}
         if config["model"] == "hist_gb":
             # Early stopping on the fold's validation rows, as LightGBM's trials do.
-            fit_args = {"histgradientboostingclassifier__X_val" if self.task != "regression" else
-                        "histgradientboostingregressor__X_val": _clip_for_trees(X_valid),
-                        "histgradientboostingclassifier__y_val" if self.task != "regression" else
-                        "histgradientboostingregressor__y_val": self.y[valid_rows]}
+            step = est.steps[-1][0]
+            fit_args = {f"{step}__X_val": _clip_for_trees(X_valid), f"{step}__y_val": self.y[valid_rows]}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             est.fit(X_train, self.y[train_rows], **fit_args)
@@ -166,13 +168,6 @@ class EstimatorTrialRunner(FoldRunner):
     def fold_average(self, models):
         return _EstimatorAverage(models, self.task, self.n_classes)
 
-    def _hist_gb_categorical(self) -> list:
-        """The categorical columns HistGradientBoosting can read as categories (codes within
-        its bins; missing values are NaN)."""
-        if not hasattr(self, "_hist_gb_cats"):
-            self._hist_gb_cats = [c for c in self.categorical
-                                  if np.nanmax(self.X[:, c], initial=0.0) < HIST_GB_MAX_CATEGORIES]
-        return self._hist_gb_cats
 
 
 # Within float32, and small enough that scikit-learn's finiteness check (a float32 sum over

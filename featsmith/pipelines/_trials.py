@@ -313,8 +313,10 @@ class FoldRunner:
                 return -np.inf, "diverged"
         return (value, status) if np.isfinite(value) else (-np.inf, "failed")
 
-    def member(self, model):
-        return MemberOutput(model, self.output_kind, self.task, self.n_classes)
+    def member(self, model, columns=None):
+        """``model`` as a member of the final model, reading ``columns`` of the matrix it is
+        given (None: all)."""
+        return MemberOutput(model, self.output_kind, self.task, self.n_classes, columns)
 
     def predict_cost(self, config: dict, n_rounds: int) -> float:
         """Estimated work to predict one row with the model ``config`` refits to, in tree-node

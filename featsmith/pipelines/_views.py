@@ -23,6 +23,13 @@ from featsmith.pipelines._portfolio import EstimatorTrialRunner
 RAW = "raw"
 
 
+def _raw_and(n_raw: int, names, order) -> np.ndarray:
+    """Column indices: the ``n_raw`` raw columns, then ``names`` where they stand in a matrix
+    whose generated columns follow ``order``."""
+    position = {n: n_raw + i for i, n in enumerate(order)}
+    return np.concatenate([np.arange(n_raw), [position[n] for n in names]]).astype(np.int64)
+
+
 @dataclass(eq=False)
 class FeatureViews:
     """Named column sets over one matrix, and their fold runners.
@@ -65,6 +72,7 @@ class FeatureViews:
     raw_runner: object = None
     fold_views: dict = field(default_factory=dict)
     _runners: dict = field(default_factory=dict, repr=False)
+    _matrices: dict = field(default_factory=dict, repr=False)
 
     @classmethod
     def raw_only(cls, runner):
@@ -76,23 +84,19 @@ class FeatureViews:
 
     def columns(self, view: str) -> np.ndarray:
         """``view``'s columns of :attr:`X`."""
-        position = {n: self.n_raw + i for i, n in enumerate(self.names)}
-        return np.concatenate([np.arange(self.n_raw), [position[n] for n in self.views[view]]]).astype(np.int64)
+        return _raw_and(self.n_raw, self.views[view], self.names)
 
     def _matrix(self, view: str) -> np.ndarray:
         """``view``'s columns of :attr:`X`, copied once and shared by its runners (the whole
         matrix when the view has every feature in order; the raw runner's for the raw view)."""
-        for (v, _), runner in self._runners.items():
-            if v == view:
-                return runner.X
-        if view == RAW and self.raw_runner is not None:
-            return self.raw_runner.X
-        if list(self.views[view]) == list(self.names):
-            return self.X
-        return np.ascontiguousarray(self.X[:, self.columns(view)])
-
-    def _positions(self, names, position) -> np.ndarray:
-        return np.concatenate([np.arange(self.n_raw), [position[n] for n in names]]).astype(np.int64)
+        if view not in self._matrices:
+            if view == RAW and self.raw_runner is not None:
+                self._matrices[view] = self.raw_runner.X
+            elif list(self.views[view]) == list(self.names):
+                self._matrices[view] = self.X
+            else:
+                self._matrices[view] = np.ascontiguousarray(self.X[:, self.columns(view)])
+        return self._matrices[view]
 
     def width(self, view: str) -> int:
         return self.n_raw + len(self.views[view])
@@ -115,9 +119,8 @@ class FeatureViews:
             runner.view = view
             if view in self.fold_views:
                 per_fold, refit = self.fold_views[view]
-                position = {n: self.n_raw + i for i, n in enumerate(self.views[view])}
-                runner.fold_columns = [self._positions(names, position) for names in per_fold]
-                runner.refit_columns = self._positions(refit, position)
+                runner.fold_columns = [_raw_and(self.n_raw, names, self.views[view]) for names in per_fold]
+                runner.refit_columns = _raw_and(self.n_raw, refit, self.views[view])
             self._runners[key] = runner
         return self._runners[key]
 
@@ -127,11 +130,13 @@ class FeatureViews:
         and each view's columns of the matrix that plan makes after the raw columns."""
         used = set(used_views)
         names = [n for n in self.names if any(n in self.views[v] for v in used)]
-        position = {n: self.n_raw + i for i, n in enumerate(names)}
-        columns = {v: np.concatenate([np.arange(self.n_raw), [position[n] for n in self.views[v]]]).astype(np.int64)
-                   for v in used}
+        columns = {v: _raw_and(self.n_raw, self.views[v], names) for v in used}
         plan = self.make_plan(names) if names and self.make_plan is not None else None
         return plan, names, columns
+
+    def values(self, names) -> np.ndarray:
+        """The generated features ``names`` as fitted (out of fold), columns of :attr:`X`."""
+        return self.X[:, _raw_and(self.n_raw, names, self.names)[self.n_raw:]]
 
     def free(self):
         """Release every runner's binned folds and cached data."""

@@ -181,9 +181,9 @@ def test_hist_gb_reads_codes_beyond_its_bins_as_numbers():
     X, y = _data("binary", n=600)
     X[:, 3] = np.arange(600) % 300  # 300 codes: more than HistGradientBoosting's 255 bins
     runner = _runner("binary", X, y)
-    assert runner._hist_gb_categorical() == []
+    assert runner.hist_gb_categorical == []
     assert runner.run(HIST_GB, float("inf")).status == "ok"
-    assert _runner("binary")._hist_gb_categorical() == [3]
+    assert _runner("binary").hist_gb_categorical == [3]
 
 
 def test_linear_model_takes_infinite_generated_values():

@@ -12,9 +12,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from featsmith.pipelines._budget import MIN_CANDIDATES
-from featsmith.pipelines._lgbm import LGBMTrialRunner, _Deadline
+from featsmith.pipelines._lgbm import _Deadline
 from featsmith.pipelines._stages.base import StageResult, stage
-from featsmith.pipelines._trials import TrialResult
 from featsmith.pipelines._views import RAW, FeatureViews
 
 logger = logging.getLogger("featsmith")
@@ -84,6 +83,21 @@ class _RowSubset:
 
     def evaluate(self, names, rows=None):
         return self.source.evaluate(names, self.rows if rows is None else self.rows[np.asarray(rows)])
+
+
+class _EvaluatedOnce:
+    """A :class:`featsmith._types.CandidateSource` whose every candidate is evaluated on every
+    row once, then read by rows (a candidate's value on a row does not depend on the others)."""
+
+    def __init__(self, source):
+        self.names = source.names
+        self.n_rows = source.n_rows
+        self.values = source.evaluate(source.names)
+        self.column = {n: i for i, n in enumerate(self.names)}
+
+    def evaluate(self, names, rows=None):
+        values = self.values if rows is None else self.values[np.asarray(rows)]
+        return values if list(names) == self.names else values[:, [self.column[n] for n in names]]
 
 
 def _raw_scores(oof, task, rows):
@@ -175,6 +189,10 @@ def _top_by_gain_per_fold(ctx, source, base_params, n_keep, deadline):
     one = time.perf_counter() - started
     if time.perf_counter() + one * len(splits) * 1.2 > deadline:
         return None
+    # The other folds and the refit read overlapping rows: evaluate the candidates once
+    # (float32) when every row of them fits twice the cells one fit may read.
+    if ctx.n_rows * len(source.names) <= 2 * TOP_GAIN_CELLS:
+        source = _EvaluatedOnce(source)
     per_fold += [_top_by_gain(ctx, source, base_params, n_keep, deadline, tr) for tr, _ in splits[1:]]
     return per_fold, _top_by_gain(ctx, source, base_params, n_keep, deadline, np.arange(ctx.n_rows))
 

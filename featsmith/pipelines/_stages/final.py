@@ -62,10 +62,9 @@ def all_row_matrix(ctx, rows, views, used_views):
     if plan is None:
         return ctx.X, {view: None for view in columns}
     n_raw = ctx.X.shape[1]
-    position = {n: n_raw + i for i, n in enumerate(views.names)}
     X = np.empty((ctx.n_rows, n_raw + len(names)), dtype=np.float64)
     X[:, :n_raw] = ctx.X
-    X[rows.search_rows, n_raw:] = views.X[:, [position[n] for n in names]]
+    X[rows.search_rows, n_raw:] = views.values(names)
     others = np.setdiff1d(np.arange(ctx.n_rows), rows.search_rows, assume_unique=True)
     X[others, n_raw:] = plan.transform(ctx.frame[others]).to_numpy()
     return X, columns
@@ -127,6 +126,24 @@ class _ClusterBooster:
         return self.train_on_cluster(self.client, self.task, params, self.X, self.y, self.categorical, n_rounds)
 
 
+class _ViewBoosters:
+    """``boosters(view)``: a booster on ``view``'s columns of ``X``, made by ``make``. One
+    binned dataset at a time: the members are boosted view by view (the raw view's first,
+    the floor's), so each view's dataset is built once and freed before the next."""
+
+    def __init__(self, make, X, columns):
+        self.make, self.X, self.columns = make, X, columns
+        self.view = self.booster = None
+
+    def __call__(self, view):
+        if view != self.view:
+            self.booster = None  # free the last view's bins before binning the next
+            columns = self.columns[view]
+            self.booster = self.make(self.X if columns is None else self.X[:, columns])
+            self.view = view
+        return self.booster
+
+
 def _rounds(booster) -> int:
     return booster.best_iteration or booster.current_iteration()
 
@@ -141,22 +158,12 @@ def refit_on_all_rows(ctx, rows, features, ensemble, threshold, floor_trial, bud
     members = sorted(ensemble.members, key=lambda m: -m.weight)
     X, columns = all_row_matrix(ctx, rows, features.views, [m.trial.view for m in members])
 
-    def booster_of(view):
-        # One binned dataset per feature view, the raw view's first (the floor's); members
-        # are boosted view by view, so each view's dataset is built once.
-        if booster_of.view != view:
-            booster_of.booster = None  # free the last view's bins first
-            X_view = X if columns[view] is None else X[:, columns[view]]
-            booster_of.booster = _LocalBooster(ctx, rows, X_view) if client is None else _ClusterBooster(
-                ctx, rows, X_view, client)
-            booster_of.view = view
-        return booster_of.booster
-
-    booster_of.view = None
+    booster_of = _ViewBoosters(
+        lambda X_view: _LocalBooster(ctx, rows, X_view) if client is None else _ClusterBooster(ctx, rows, X_view, client),
+        X, columns)
     booster = booster_of(RAW)
     started = time.perf_counter()
-    floor_model = runner.member(booster.fit(runner._params({}), FLOOR_ROUNDS, budget.hard_end, False))
-    floor_model.columns = columns[RAW]
+    floor_model = runner.member(booster.fit(runner._params({}), FLOOR_ROUNDS, budget.hard_end, False), columns[RAW])
     floor_seconds = time.perf_counter() - started
     round_seconds = floor_seconds / FLOOR_ROUNDS
     floor_how = f"{booster.where} ({FLOOR_ROUNDS} rounds, LightGBM's defaults)"
@@ -184,16 +191,13 @@ def refit_on_all_rows(ctx, rows, features, ensemble, threshold, floor_trial, bud
             config = fitted_config(tr.params, n_rounds, round_seconds, share)
             booster = booster_of(tr.view)
             model = booster.fit(runner._params(config), int(np.ceil(n_rounds)), budget.now() + share, True)
-            fitted.append(runner.member(model))
-            fitted[-1].columns = columns[tr.view]
+            fitted.append(runner.member(model, columns[tr.view]))
             kept.append(RefitMember(tr, member.weight, f"{booster.where} ({_rounds(model)} rounds)"))
         else:
             family = tr.runner
-            fitted.append(family.member(family.fold_average(tr.models)))
-            fitted[-1].columns = columns[tr.view]
+            fitted.append(family.member(family.fold_average(tr.models), columns[tr.view]))
             kept.append(RefitMember(tr, member.weight, "fold average (search rows)"))
-    del booster
-    booster_of.booster = None
+    del booster, booster_of  # the binned datasets are not needed to score the check rows
     check = rows.check_rows
     X_check = X[check]
     outputs = [out.output(X_check) for out in fitted]
