@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from featsmith.pipelines._lgbm import EARLY_STOPPING_ROUNDS, MAX_ROUNDS
+from featsmith.pipelines._catboost import CATBOOST_PATIENCE
 from featsmith.pipelines._portfolio import HIST_GB_PATIENCE
 from featsmith.pipelines._trials import TrialResult
 
@@ -44,6 +45,11 @@ TREES_PER_EXTRA_TREE = 1.5
 # with margin for its binning and Python overhead; it usually stops early well before max_iter.
 TREES_PER_HIST_GB_ITERATION = 1.0
 ROUNDS_PER_LINEAR_FIT = 50
+# A CatBoost iteration against a LightGBM tree (on the dev tasks: 1.1-1.4 on numeric columns,
+# about 5 with categorical ones; a multiclass iteration holds every class, ~2 trees each), and
+# the rounds it takes to stop early against LightGBM's at the same learning rate.
+TREES_PER_CATBOOST_ITERATION = 3.0
+CATBOOST_ROUNDS_PER_LGBM_ROUND = 2.0
 
 # LightGBM's own default, for configurations that do not set it.
 DEFAULT_LEARNING_RATE = 0.1
@@ -311,7 +317,10 @@ class TrialPlanner:
     def record(self, result):
         width = self._width_factor(getattr(result, "view", "raw"), result.family)
         self.durations[result.family].append(result.seconds / width)
-        if result.family == "lightgbm" and result.n_rounds > 0:
+        # A trial stopped at its deadline says nothing of the rounds a configuration needs:
+        # counted, each holdout trial cut short would shorten the next one's estimate, and
+        # the search would run ever-shorter trials of a few rounds to the end of the budget.
+        if result.family == "lightgbm" and result.n_rounds > 0 and not result.stopped:
             p = result.params
             rounds_run = max(len(result.models), 1) * (result.n_rounds + EARLY_STOPPING_ROUNDS)
             self.boosting.append((result.seconds / rounds_run / _leaf_factor(p) / width,
@@ -338,6 +347,11 @@ class TrialPlanner:
             iterations = min(params.get("max_iter", 500), self.cost.n_rounds * DEFAULT_LEARNING_RATE
                              / params.get("learning_rate", DEFAULT_LEARNING_RATE) + HIST_GB_PATIENCE)
             per_fold = self.cost.tree_seconds * TREES_PER_HIST_GB_ITERATION * iterations * self.cost.trees_per_round
+        elif family == "catboost":
+            iterations = min(params.get("iterations", 1000), CATBOOST_ROUNDS_PER_LGBM_ROUND * self.cost.n_rounds
+                             * DEFAULT_LEARNING_RATE / params.get("learning_rate", DEFAULT_LEARNING_RATE)
+                             + CATBOOST_PATIENCE)
+            per_fold = self.cost.tree_seconds * TREES_PER_CATBOOST_ITERATION * iterations * self.cost.trees_per_round
         else:
             per_fold = self.cost.tree_seconds * ROUNDS_PER_LINEAR_FIT * self.cost.trees_per_round
         return width * predicted_seconds(self.durations.get(family, []), per_fold * self.n_folds)

@@ -25,6 +25,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
+from featsmith.pipelines._catboost import CatBoostOnCodes, catboost_available
 from featsmith.pipelines._trials import FoldRunner, estimator_output
 
 # Rounds without improvement on the fold's validation rows before HistGradientBoosting stops
@@ -38,11 +39,24 @@ PORTFOLIO_CONFIGS = [
     {"model": "extra_trees", "n_estimators": 150, "max_features": 0.5, "min_samples_leaf": 2},
     {"model": "linear", "C": 1.0},
 ]
+# With the optional ``catboost`` package, CatBoost joins them first (early-stopped on the
+# fold's validation rows like HistGradientBoosting).
+CATBOOST_CONFIG = {"model": "catboost", "learning_rate": 0.1, "depth": 6, "l2_leaf_reg": 3.0, "iterations": 1000}
+
+
+def portfolio_configs() -> list:
+    """The other families' configurations, in the order they are tried: CatBoost's when it is
+    installed, then :data:`PORTFOLIO_CONFIGS`."""
+    return ([CATBOOST_CONFIG] if catboost_available() else []) + list(PORTFOLIO_CONFIGS)
+
 # scikit-learn's HistGradientBoosting reads a categorical column's codes as bins: at most this
 # many; a column with more codes (a high-cardinality one) is read as numbers.
 HIST_GB_MAX_CATEGORIES = 255
 
 NAS_CONFIG = {"model": "nas_head"}
+# Families that boost until their fold's validation rows stop improving, and refit for the
+# rounds found there.
+BOOSTED_FAMILIES = ("hist_gb", "catboost")
 
 
 class EstimatorTrialRunner(FoldRunner):
@@ -87,6 +101,12 @@ class EstimatorTrialRunner(FoldRunner):
                 max_iter=config.get("max_iter", 500) if rounds is None else max(int(rounds), 1),
                 categorical_features=self.hist_gb_categorical or None, random_state=seed, **stop,
             ))
+        if model == "catboost":
+            return CatBoostOnCodes(
+                self.task, self.categorical, iterations=config.get("iterations", 1000) if rounds is None else max(
+                    int(rounds), 1), learning_rate=config.get("learning_rate", 0.1), depth=config.get("depth", 6),
+                l2_leaf_reg=config.get("l2_leaf_reg", 3.0), n_threads=self.n_threads, random_state=seed,
+            )
         if model == "linear":
             numeric = [i for i in range(width or self.X.shape[1]) if i not in self.categorical]
             prep = ColumnTransformer(
@@ -131,11 +151,13 @@ class EstimatorTrialRunner(FoldRunner):
             # Early stopping on the fold's validation rows, as LightGBM's trials do.
             step = est.steps[-1][0]
             fit_args = {f"{step}__X_val": _clip_for_trees(X_valid), f"{step}__y_val": self.y[valid_rows]}
+        elif config["model"] == "catboost":
+            fit_args = {"X_val": X_valid, "y_val": self.y[valid_rows], "deadline": deadline}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             est.fit(X_train, self.y[train_rows], **fit_args)
         pred = estimator_output(est, X_valid, self.task, self.n_classes)
-        rounds = int(est[-1].n_iter_) if config["model"] == "hist_gb" else 0
+        rounds = _final_step(est).n_iter_ if config["model"] in BOOSTED_FAMILIES else 0
         return self.with_columns(est, index), pred, rounds, time.perf_counter() > deadline
 
     def run(self, config, deadline, folds_budget=None):
@@ -146,10 +168,14 @@ class EstimatorTrialRunner(FoldRunner):
         if config["model"] == "nas_head":
             seconds = max(1.0, min((deadline - time.perf_counter()) * 0.8, 1.5 * (self.nas_seconds or np.inf)))
         X = self.refit_matrix()
-        est = self.build(config, seconds, rounds=n_rounds if config["model"] == "hist_gb" else None, width=X.shape[1])
+        boosted = config["model"] in BOOSTED_FAMILIES
+        est = self.build(config, seconds, rounds=n_rounds if boosted else None, width=X.shape[1])
+        fit_args = {"deadline": deadline} if config["model"] == "catboost" else {}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            est.fit(X, self.y)
+            est.fit(X, self.y, **fit_args)
+        if getattr(est, "deadline_hit_", False):
+            return None  # fewer rounds than validated: the fold models stand in
         return self.with_columns(est)
 
     def predict_cost(self, config: dict, n_rounds: int) -> float:
@@ -161,6 +187,9 @@ class EstimatorTrialRunner(FoldRunner):
         if model == "hist_gb":
             trees = max(int(n_rounds), 1) * (self.n_classes if self.task == "multiclass" else 1)
             return trees * np.log2(max(config.get("max_leaf_nodes", 31), 2))
+        if model == "catboost":
+            # Symmetric trees: one comparison per level; a multiclass tree holds every class.
+            return max(int(n_rounds), 1) * config.get("depth", 6)
         if model == "nas_head":
             return 100.0  # a small MLP's forward pass: a few ms per 10k rows, like ~20 trees
         return 1.0  # linear: one matrix product
@@ -173,6 +202,11 @@ class EstimatorTrialRunner(FoldRunner):
 # Within float32, and small enough that scikit-learn's finiteness check (a float32 sum over
 # X) does not overflow into inf - inf; trees use only the order of the values.
 _TREE_VALUE_LIMIT = 1e30
+
+
+def _final_step(est):
+    """The model of a scikit-learn pipeline (its last step), or ``est`` itself."""
+    return est.steps[-1][1] if hasattr(est, "steps") else est
 
 
 def _clip_for_trees(X):

@@ -34,6 +34,9 @@ class TrialResult:
     started: float = 0.0
     runner: object = field(default=None, repr=False)
     view: str = "raw"  # the feature view (column set) it was validated on
+    # A fold stopped at the trial's deadline: ``n_rounds`` is where time ran out, not where
+    # the validation rows stopped improving.
+    stopped: bool = False
 
 
 def usable(trial: TrialResult) -> bool:
@@ -272,10 +275,11 @@ class FoldRunner:
         n = len(self.y)
         oof = np.zeros(n) if self.task == "regression" else np.zeros((n, self.n_classes))
         rounds, models, scored = [], [], np.zeros(n, dtype=bool)
-        status = "ok"
+        status, stopped = "ok", False
         try:
             for index, (tr, va) in enumerate(self.splits):
                 model, pred, n_rounds, hit = self._fit_fold(config, index, tr, va, deadline)
+                stopped |= bool(hit)
                 models.append(model)
                 rounds.append(n_rounds)
                 oof[va] = pred
@@ -295,7 +299,7 @@ class FoldRunner:
         return TrialResult(
             params=dict(config), value=float(value), n_rounds=int(np.mean(rounds)) if rounds else 0,
             seconds=time.perf_counter() - start, status=status, oof=oof, models=models,
-            family=self.family, runner=self, view=self.view,
+            family=self.family, runner=self, view=self.view, stopped=stopped,
         )
 
     def score_oof(self, oof, rows, status="ok"):

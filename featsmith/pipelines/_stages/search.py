@@ -13,7 +13,8 @@ import pandas as pd
 
 from featsmith.pipelines._budget import TrialPlanner
 from featsmith.pipelines._lgbm import KNOWN_GOOD_CONFIGS, LGBM_SPACE
-from featsmith.pipelines._portfolio import NAS_CONFIG, PORTFOLIO_CONFIGS
+from featsmith.pipelines._catboost import catboost_available
+from featsmith.pipelines._portfolio import NAS_CONFIG, portfolio_configs
 from featsmith.pipelines._stages.base import StageResult, stage
 from featsmith.pipelines._trials import best_trial, usable, without_models
 from featsmith.pipelines._views import RAW
@@ -30,6 +31,8 @@ MAX_SKIPPED_PROPOSALS = 5
 # On a single validation split a LightGBM trial stopped at its deadline is still a validated
 # model (fewer rounds), so it starts when at least this share of its expected time is left.
 STOPPABLE_SHARE = 0.25
+# How far past its estimate another family's trial may be projected before it stops.
+OVERRUN_FACTOR = 2.0
 
 STOP_SPACE = "space exhausted"
 STOP_MAX_TRIALS = "max_trials reached"
@@ -80,7 +83,7 @@ def initial_configs(portfolio: bool, time_budget: float, views=None, time_ordere
     """
     initial = list(KNOWN_GOOD_CONFIGS[1:])
     if portfolio:
-        initial[1:1] = PORTFOLIO_CONFIGS
+        initial[1:1] = portfolio_configs()
         if time_budget >= NAS_MIN_BUDGET:
             initial.insert(3, NAS_CONFIG)
     if not views or len(views) < 2:
@@ -113,6 +116,12 @@ def run_search(ctx, features, budget, *, max_trials, portfolio, time_budget, sto
     if max_trials <= 0:
         return Search(stop_reason=STOP_MAX_TRIALS, summary=f"0 trials; stopped: {STOP_MAX_TRIALS}", **empty)
     ctx.progress.stage("search")
+    if portfolio:
+        logger.info("Model families: LightGBM, %sHistGradientBoosting, extra trees, linear%s.",
+                    "CatBoost, " if catboost_available() else "",
+                    ", the neural head" if time_budget >= NAS_MIN_BUDGET else "")
+        if not catboost_available():
+            logger.info("CatBoost is not installed: pip install 'featsmith[catboost]' adds it to the families.")
     views = features.views
     nas_seconds = budget.nas_seconds(len(ctx.splits))
     # The views by their defaults trial, best first: the view is one more parameter.
@@ -159,7 +168,11 @@ def run_search(ctx, features, budget, *, max_trials, portfolio, time_budget, sto
                     break
                 continue
             skipped_in_a_row = 0
-            result = ctx.run_trial(views.runner(view, family, nas_seconds), params, deadline, budget.start)
+            # Another family's fit cannot be stopped midway: past twice its estimate after a
+            # fold, no further fold starts (a first trial's estimate is the least sure).
+            folds_budget = None if family == "lightgbm" else OVERRUN_FACTOR * estimate
+            result = ctx.run_trial(views.runner(view, family, nas_seconds), params, deadline, budget.start,
+                                   folds_budget=folds_budget)
             planner.record(result)
             if np.isfinite(result.value):
                 experiment.tell(asked, result.value)
