@@ -34,19 +34,30 @@ from featsmith.pipelines._stages import (
     select_ensemble,
 )
 from featsmith._task import TASKS
-from featsmith.pipelines._trials import best_trial
+from featsmith.pipelines._trials import ColumnSubset, best_trial
 
 logger = logging.getLogger("featsmith")
 
 
 def final_views(views, refit):
-    """``(plan, names)`` of the final model: the FeaturePlan of the union of its members'
-    feature views (None when they all use the raw columns) and its features' names; each
-    member is pointed at its view's columns of the matrix that plan makes."""
-    used = [m.trial.view for m in refit.members]
-    plan, names, columns = views.final(used)
+    """``(plan, names)`` of the final model: the FeaturePlan of the features its members read
+    (None when they all read the raw columns only) and those features' names; each member is
+    pointed at its columns of the matrix that plan makes.
+
+    A member refitted on every row of a fold view reads only the refit's choice, not the union
+    of every fold's (60 features of 144 on credit_data): the plan computes just those, and the
+    member reads them straight from the final matrix."""
+    reads = []
     for (_, output), member in zip(refit.model.members, refit.members):
-        output.columns = columns[member.trial.view] if plan is not None else None
+        view = member.trial.view
+        if isinstance(output.model, ColumnSubset) and view in views.fold_views:
+            reads.append(tuple(views.fold_views[view][1]))
+            output.model = output.model.model
+        else:
+            reads.append(view)
+    plan, names, columns = views.final(reads)
+    for (_, output), read in zip(refit.model.members, reads):
+        output.columns = columns[read] if plan is not None else None
     views.free()
     return plan, names
 

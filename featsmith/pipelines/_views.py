@@ -124,13 +124,16 @@ class FeatureViews:
             self._runners[key] = runner
         return self._runners[key]
 
-    def final(self, used_views):
-        """``(plan, names, columns)`` of a final model whose members use ``used_views``: the
-        plan of the union of their generated features (None when it is empty), those names,
-        and each view's columns of the matrix that plan makes after the raw columns."""
-        used = set(used_views)
-        names = [n for n in self.names if any(n in self.views[v] for v in used)]
-        columns = {v: _raw_and(self.n_raw, self.views[v], names) for v in used}
+    def final(self, reads):
+        """``(plan, names, columns)`` of a final model whose members read ``reads``: each a
+        view's name (the member reads its columns) or a tuple of generated features' names (a
+        refit of a fold view reads only the refit's choice). Returns the plan of the union of
+        those features (None when it is empty), their names, and for each entry of ``reads``
+        its columns of the matrix that plan makes after the raw columns."""
+        lists = {r: list(self.views[r] if isinstance(r, str) else r) for r in reads}
+        wanted = set().union(*lists.values()) if lists else set()
+        names = [n for n in self.names if n in wanted]
+        columns = {r: _raw_and(self.n_raw, chosen, names) for r, chosen in lists.items()}
         plan = self.make_plan(names) if names and self.make_plan is not None else None
         return plan, names, columns
 
