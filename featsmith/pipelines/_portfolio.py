@@ -147,12 +147,17 @@ class EstimatorTrialRunner(FoldRunner):
             # tree fitted there predicts that class, and so does this.
             est = DummyClassifier(strategy="prior")
         fit_args = {}
-        if config["model"] == "hist_gb":
-            # Early stopping on the fold's validation rows, as LightGBM's trials do.
-            step = est.steps[-1][0]
-            fit_args = {f"{step}__X_val": _clip_for_trees(X_valid), f"{step}__y_val": self.y[valid_rows]}
-        elif config["model"] == "catboost":
-            fit_args = {"X_val": X_valid, "y_val": self.y[valid_rows], "deadline": deadline}
+        if config["model"] in BOOSTED_FAMILIES:
+            # Early stopping on the fold's validation rows, as LightGBM's trials do; rows of a
+            # class the training rows lack (a small class of a many-class task) are left out
+            # of it, which both libraries refuse.
+            seen = np.isin(self.y[valid_rows], self.y[train_rows]) if self.task != "regression" else slice(None)
+            X_stop, y_stop = X_valid[seen], self.y[valid_rows][seen]
+            if config["model"] == "hist_gb":
+                step = est.steps[-1][0]
+                fit_args = {f"{step}__X_val": _clip_for_trees(X_stop), f"{step}__y_val": y_stop}
+            else:
+                fit_args = {"X_val": X_stop, "y_val": y_stop, "deadline": deadline}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             est.fit(X_train, self.y[train_rows], **fit_args)
