@@ -93,7 +93,10 @@ class CatBoostOnCodes:
         stop = _Deadline(deadline)
         if deadline is not None:
             fit_args["callbacks"] = [stop]
-        self.model_.fit(self._pool(X, y), **fit_args)
+        try:
+            self.model_.fit(self._pool(X, y), **fit_args)
+        except catboost.CatBoostError as exc:  # a failed trial, like scikit-learn's ValueErrors
+            raise ValueError(f"CatBoost could not fit: {exc}") from exc
         self.deadline_hit_ = stop.hit
         self.n_iter_ = int(self.model_.tree_count_)
         if classification:

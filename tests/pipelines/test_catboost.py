@@ -119,3 +119,12 @@ def test_a_trial_stopped_at_its_deadline_does_not_shorten_the_next_estimate():
     assert planner.estimate({}, nas_seconds=0.0) == pytest.approx(before)
     planner.record(TrialResult({}, 0.7, 30, 4.0, "ok", models=[None]))
     assert planner.estimate({}, nas_seconds=0.0) < before
+
+
+def test_a_catboost_error_fails_the_trial_not_the_fit():
+    X, y = _data("binary")
+    with pytest.raises(ValueError, match="CatBoost could not fit"):
+        CatBoostOnCodes("binary", [3], iterations=10, depth=40).fit(X, y)  # beyond its 16 levels
+    runner = _runner("binary")
+    result = runner.run({**CATBOOST, "depth": 40}, float("inf"))
+    assert result.status == "failed" and result.value == -np.inf
