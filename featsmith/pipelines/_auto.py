@@ -116,8 +116,9 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
        LightGBM's defaults are validated on each view; a view whose trial fails, or loses
        to the raw columns on a time-ordered plan's latest period, is left out.
        Nothing is accepted or rejected here: the view is a parameter of the search.
-    6. **search**: known-good LightGBM configurations, scikit-learn's HistGradientBoosting,
-       extra trees, a linear model (and the neural head at 120 s or more), then TPE,
+    6. **search**: known-good LightGBM configurations, CatBoost (when installed),
+       scikit-learn's HistGradientBoosting, extra trees, a linear model (and the neural head
+       at 120 s or more), then TPE,
        stepped trial by trial through :class:`featsmith.tuners.Experiment`'s ask/tell; every
        configuration has a ``view`` (a categorical parameter of the space when there are
        several: the known-good ones and the other families start on the view that validated
@@ -209,8 +210,9 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
         many times as long as the single best booster would. The single best model is always
         kept. ``None`` for no limit.
     portfolio : bool, default=True
-        Besides LightGBM, validate scikit-learn's HistGradientBoosting, extra trees and a
-        linear model (and, with a budget of
+        Besides LightGBM, validate CatBoost (when the optional ``catboost`` package is
+        installed: ``pip install "featsmith[catboost]"``; the log says whether it is),
+        scikit-learn's HistGradientBoosting, extra trees and a linear model (and, with a budget of
         120 s or more, the searched neural head of :mod:`featsmith.tuners.nas`) for the
         ensemble.
     storage : str or path, default=None
