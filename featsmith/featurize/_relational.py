@@ -528,9 +528,10 @@ class RelationalSynth:
 
     # computation
     def _source_frame(self, d, tables, key_dtype, ordered=True, columns=None):
-        """Source rows with ``__g`` (the X-level key), ``__t`` and ``__ord``; in time order
-        when ``ordered`` (cutoffs, first and last need it). ``columns``: the value columns
-        to keep (default all), so that sorting moves no column nothing reads."""
+        """Source rows with ``__g`` (the X-level key), ``__t`` and ``__ord``: ``__t`` when
+        ``ordered`` (cutoffs) or a primitive reads the order, the rows sorted by it for first
+        and last. ``columns``: the value columns to keep (default all), so that no column
+        nothing reads is moved."""
         source, hops = d["source"], d["hops"]
         df = tables[source]
         if columns is not None:
@@ -547,8 +548,11 @@ class RelationalSynth:
         frame = frame.with_columns(_key_cast(pl.col("__g"), key_dtype))
         if d.get("time") and (ordered or any(p in self.primitives for p in ("first", "last", "mode"))):
             frame = frame.with_columns(pl.col(d["time"]).cast(pl.Datetime("us")).alias("__t"))
-            # A stable sort on time alone puts every group's rows in time order (ties: table order).
-            frame = frame.sort("__t", nulls_last=True, maintain_order=True)
+            if any(p in self.primitives for p in ("first", "last")):
+                # Only first and last read the row order (the cutoff buckets and the mode's pairs
+                # do not): a stable sort on time alone puts every group's rows in time order
+                # (ties: table order).
+                frame = frame.sort("__t", nulls_last=True, maintain_order=True)
         return frame
 
     def _compute(self, X, tables, cutoff, feats):
