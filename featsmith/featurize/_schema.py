@@ -123,10 +123,8 @@ def infer_column_kind(col: pl.Series) -> str:
     dtype = col.dtype
     if dtype_class(dtype) in ("null", "other") or non_null == 0:
         return "drop"
-    if dtype.is_float():
-        finite = col.filter(col.is_finite())
-        if finite.len() == 0:
-            return "drop"
+    if dtype.is_float() and not col.is_finite().any():  # no copy of the finite values
+        return "drop"
     n_unique = col.drop_nulls().n_unique()
     if n_unique <= 1 and col.null_count() == 0:
         return "drop"
