@@ -109,31 +109,66 @@ def segmented_scan(values, pos, op):
     return out
 
 
-def _running(part, specs):
-    """Cumulative totals over each key's buckets. ``part`` is sorted by key, then bucket;
-    returns it with the totals, a key code ``__code`` (0, 1, ... in key order) and ``__pos``."""
-    part = part.with_columns(pl.col("__g").rle_id().alias("__code"))
-    code = part.get_column("__code").to_numpy()
-    first_row = np.flatnonzero(np.r_[True, code[1:] != code[:-1]])
-    pos = np.arange(len(code)) - np.repeat(first_row, np.diff(np.r_[first_row, len(code)]))
+def _roles(specs):
+    """The partial-total columns by how buckets combine: summed, min, max, first, last."""
     cols = _columns(specs)
     sums = ["__n"] + [f"{c}|{t}" for c, prims in cols.items() if prims & {"sum", "mean", "std"} for t in ("cn", "s")]
+    sums += [f"{c}|{t}" for c, prims in cols.items() if "std" in prims for t in ("s1", "s2")]
     sums += [f"{c}|nu" for c, prims in cols.items() if "nunique" in prims]
-    std = [c for c, prims in cols.items() if "std" in prims]
-    extremes = {p: [f"{c}|{p}" for c, prims in cols.items() if p in prims] for p in ("min", "max")}
-    if std:
-        # Deviations from the key's overall mean (Chan et al.): S1 stays near 0, and
-        # S2 - S1**2 / n does not cancel as a raw sum of squares would.
-        g = "__code"
-        centre = {c: pl.col(f"{c}|s").sum().over(g) / pl.col(f"{c}|cn").sum().over(g) for c in std}
-        dev = {c: (pl.col(f"{c}|m") - centre[c]).fill_null(0.0) for c in std}
-        part = part.with_columns(
-            [(pl.col(f"{c}|cn") * dev[c]).alias(f"{c}|s1") for c in std]
-            + [(pl.col(f"{c}|v").fill_null(0.0) * pl.col(f"{c}|cn") + pl.col(f"{c}|cn") * dev[c] * dev[c])
-               .alias(f"{c}|s2") for c in std])
-        sums += [f"{c}|{t}" for c in std for t in ("s1", "s2")]
+    roles = {"sum": sums}
+    for p in ("min", "max", "first", "last"):
+        roles[p] = [f"{c}|{p}" for c, prims in cols.items() if p in prims]
+    return roles
+
+
+def _centred(part, specs):
+    """Replace each bucket's mean and variance by its sums of deviations from the key's mean
+    over all its buckets, which add up across buckets (Chan et al.): S1 stays near 0, and
+    ``S2 - S1**2 / n`` does not cancel as a raw sum of squares would. ``part`` has ``__code``."""
+    std = [c for c, prims in _columns(specs).items() if "std" in prims]
+    if not std:
+        return part
+    g = "__code"
+    cn = {c: pl.col(f"{c}|cn").cast(pl.Float64) for c in std}
+    dev = {c: (pl.col(f"{c}|m") - pl.col(f"{c}|s").sum().over(g) / cn[c].sum().over(g)).fill_null(0.0) for c in std}
+    return part.with_columns(
+        [(cn[c] * dev[c]).alias(f"{c}|s1") for c in std]
+        + [(pl.col(f"{c}|v").fill_null(0.0) * cn[c] + cn[c] * dev[c] * dev[c]).alias(f"{c}|s2") for c in std]
+    ).drop([f"{c}|{t}" for c in std for t in ("m", "v")])
+
+
+def _compact(part, specs, asked, width):
+    """Merge each key's buckets into the first bucket at or after them that one of the key's
+    queries reads (``asked``: sorted ``code * width + bucket`` of the queries); buckets after
+    its last query are dropped. The running totals then run over at most one row per distinct
+    query instead of one per (key, bucket) of the source rows."""
+    if asked.len() == 0:
+        part = part.clear()
+        asked = pl.Series([0], dtype=pl.Int64)  # a stand-in to search: no row is left to match it
+    flat = pl.col("__code").cast(pl.Int64) * width + pl.col("__b").cast(pl.Int64)
+    at = pl.lit(asked).search_sorted(flat, side="left")
+    target = pl.lit(asked).gather(pl.min_horizontal(at, asked.len() - 1))
+    part = part.filter((at < asked.len()) & (target // width == pl.col("__code").cast(pl.Int64)))
+    part = part.with_columns((target % width).cast(part.schema["__b"]).alias("__b"))
+    roles = _roles(specs)
+    tl = [pl.col("__tl").max()] if "__tl" in part.columns else []
+    # ``part`` is sorted by key, then bucket, and the merge keeps that order (first / last).
+    return part.group_by("__code", "__b", maintain_order=True).agg(
+        [pl.col(n).sum() for n in roles["sum"]] + [pl.col(n).min() for n in roles["min"]]
+        + [pl.col(n).max() for n in roles["max"]] + [pl.col(n).first() for n in roles["first"]]
+        + [pl.col(n).last() for n in roles["last"]] + tl)
+
+
+def _running(part, specs):
+    """Cumulative totals over each key's buckets; ``part`` is sorted by ``__code``, then
+    ``__b``."""
+    code = part.get_column("__code").to_numpy()
+    first_row = np.flatnonzero(np.r_[True, code[1:] != code[:-1]])
+    starts = np.repeat(first_row, np.diff(np.r_[first_row, len(code)]))
+    pos = np.arange(len(code)) - starts
+    roles = _roles(specs)
     scanned = []
-    for names, op in ((sums, np.add), (extremes["min"], np.fmin), (extremes["max"], np.fmax)):
+    for names, op in ((roles["sum"], np.add), (roles["min"], np.fmin), (roles["max"], np.fmax)):
         if names:
             # Physical values (durations, booleans as numbers); float64 holds int64 exactly to 2**53.
             block = part.select([pl.col(n).to_physical().cast(pl.Float64)
@@ -143,10 +178,9 @@ def _running(part, specs):
             scanned += [pl.Series(n, block[:, j]).fill_nan(None).cast(phys[n]).cast(part.schema[n])
                         for j, n in enumerate(names)]
     part = part.with_columns(scanned)
-    if any("first" in prims for prims in cols.values()):
-        start = pl.Series(np.repeat(first_row, np.diff(np.r_[first_row, len(code)])))
-        part = part.with_columns([pl.col(f"{c}|first").gather(start) for c, prims in cols.items() if "first" in prims])
-    return part.with_columns(pl.Series("__pos", pos))
+    if roles["first"]:
+        part = part.with_columns([pl.col(n).gather(pl.Series(starts)) for n in roles["first"]])
+    return part
 
 
 def _answers(joined, specs):
@@ -220,24 +254,30 @@ def prefix_aggregate(src, specs, query_frames, strict=True):
     src = src.filter(t.is_not_null() & pl.col("__g").is_not_null())
     src = src.with_columns(pl.lit(grid).search_sorted(t, side=side).alias("__b"))
     src = src.filter(pl.col("__b") < grid.len())  # after the last cutoff: counts for none
-    state = _running(_partials(src, specs).sort("__g", "__b"), specs)
+    part = _partials(src, specs).sort("__g", "__b")
     del src
-    if state.height == 0:  # no row before any cutoff
-        return [_answers(state.clear(q.height).with_columns(q.get_column("__cut").cast(cut)), specs)
-                for q in query_frames]
-    # One sorted integer per (key, bucket): a query reads the state row at or before its own.
+    part = _centred(part.with_columns(pl.col("__g").rle_id().alias("__code")), specs)
+    # Integer codes of the keys (in key order) and one sorted integer per (key, bucket).
+    codes = part.select("__g", "__code").unique("__code", keep="first")
     width = grid.len() + 1
-    codes = state.filter(pl.col("__pos") == 0).select("__g", "__code")
-    flat = (state.get_column("__code").cast(pl.Int64) * width + state.get_column("__b").cast(pl.Int64))
-    out = []
+    queries = []
     for q in query_frames:
         q = q.select("__q", pl.col("__cut").cast(cut)).join(codes, left_on="__q", right_on="__g", how="left",
                                                            maintain_order="left")
-        b = pl.lit(grid).search_sorted(pl.col("__cut"), side="left")  # the cutoff's rank
-        q = q.with_columns((pl.col("__code").cast(pl.Int64) * width + b.cast(pl.Int64)).alias("__k"))
+        # The cutoff's rank (search_sorted reads a missing cutoff as rank 0: no bucket for it).
+        b = pl.when(pl.col("__cut").is_not_null()).then(pl.lit(grid).search_sorted(pl.col("__cut"), side="left"))
+        queries.append(q.with_columns((pl.col("__code").cast(pl.Int64) * width + b.cast(pl.Int64)).alias("__k")))
+    asked = pl.concat([q.get_column("__k") for q in queries]).drop_nulls().unique().sort()
+    state = _running(_compact(part.drop("__g"), specs, asked, width), specs)
+    flat = state.get_column("__code").cast(pl.Int64) * width + state.get_column("__b").cast(pl.Int64)
+    out = []
+    for q in queries:
+        if state.height == 0:  # no row before any cutoff
+            out.append(_answers(state.clear(q.height).with_columns(q.get_column("__cut")), specs))
+            continue
+        # The state row at or before the query's (key, bucket): the running totals it reads.
         at = flat.search_sorted(q.get_column("__k"), side="right").cast(pl.Int64) - 1
-        hit = q.select(pl.col("__cut").is_not_null() & pl.col("__code").is_not_null()).to_series()
-        at = pl.select(pl.when(hit & (at >= 0)).then(at)).to_series()
+        at = pl.select(pl.when(q.get_column("__k").is_not_null() & (at >= 0)).then(at)).to_series()
         at = pl.select(pl.when(state.get_column("__code").gather(at.fill_null(0)) == q.get_column("__code"))
                        .then(at)).to_series()  # the row found belongs to an earlier key: no rows
         joined = state.select(pl.all().gather(at)).with_columns(q.get_column("__cut"))
