@@ -10,10 +10,12 @@ for none and are dropped.
 
 One group-by over ``(key, bucket)`` then computes every aggregation's partial totals for all
 columns at once (count, non-missing count, sum, mean and squared deviations, min, max, first,
-last, latest time; distinct values by the bucket of their first occurrence). The running
-totals are cumulative sums / minima / maxima over a key's buckets, in a table of at most
-(keys x distinct cutoffs) rows, never one row per source row; each query reads its key's
-latest bucket at or before its own by one sorted search over one integer per (key, bucket).
+last, latest time; distinct values by the bucket of their first occurrence). A key's buckets
+are then merged into the first bucket at or after them that one of the key's queries reads
+(sums, minima, maxima, first and last combine exactly), so the running totals, cumulative
+sums / minima / maxima over a key's buckets, run over at most one row per distinct
+``(key, cutoff)`` query, never one row per source row; each query reads its key's latest bucket
+at or before its own by one sorted search over one integer per (key, bucket).
 
 The standard deviation combines the per-bucket means and squared deviations (Chan et al.)
 around one centre per key, the mean of its rows before the last cutoff, so the subtraction
