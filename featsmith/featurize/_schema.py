@@ -83,6 +83,13 @@ def _try_parse_datetime(col: pl.Series) -> pl.Series | None:
     if sample.len() == 0 or sample.head(100).str.contains(r"\d").mean() < 0.9:
         return None  # dates carry digits; skipping the parse keeps wide string tables fast
     try:
+        # The sample's head first: when it alone fails more values than the whole sample may,
+        # the answer is known without parsing the rest (failed parses are what cost here).
+        # The format is inferred from the first values, so the head parses as it would within
+        # the sample.
+        head = sample.head(256).str.to_datetime(strict=False)
+        if head.null_count() > (1 - _DATETIME_PARSE_SHARE) * sample.len():
+            return None
         parsed = sample.str.to_datetime(strict=False)
     except Exception:  # polars raises several kinds here for unparseable formats
         return None
@@ -116,10 +123,8 @@ def infer_column_kind(col: pl.Series) -> str:
     dtype = col.dtype
     if dtype_class(dtype) in ("null", "other") or non_null == 0:
         return "drop"
-    if dtype.is_float():
-        finite = col.filter(col.is_finite())
-        if finite.len() == 0:
-            return "drop"
+    if dtype.is_float() and not col.is_finite().any():  # no copy of the finite values
+        return "drop"
     n_unique = col.drop_nulls().n_unique()
     if n_unique <= 1 and col.null_count() == 0:
         return "drop"
