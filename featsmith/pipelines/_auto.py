@@ -25,10 +25,12 @@ from featsmith.pipelines._stages import (
     decide,
     hard_labels,
     needs_labels,
+    out_of_fold,
     plan_validation,
     prepare,
     refit_members,
     refit_on_all_rows,
+    rows_key,
     run_baseline,
     run_search,
     select_ensemble,
@@ -279,6 +281,13 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
         also in ``storage`` when given), the skipped ones with the reason.
     model_ : object
         The refitted model(s).
+    oof_predictions_ : ndarray of float32 or None
+        The final members' weighted out-of-fold predictions on the training rows, the soft
+        targets :meth:`distill` teaches its student (the refitted ensemble predicts its own
+        training rows near their labels): values (regression), the probability of
+        ``classes_[1]`` (binary) or ``(n_rows, n_classes)`` probabilities; NaN on rows no member
+        predicted out of fold (a holdout plan's training rows, rows outside a large table's
+        search sample). 4 bytes per row (per class for multiclass); None when not kept.
     stage_timings_ : dict
         Seconds per stage (``prepare``, ``rows``, ``validate``, ``baseline``, ``features``,
         ``search``, ``ensemble``, ``threshold``, ``refit``).
@@ -467,6 +476,10 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
         self.feature_plan_, self.feature_screen_ = plan, features.screen
         self.feature_selector_ = features.selector
         self.model_ = refit.model
+        # Kept for distill: the final members' honest predictions on the training rows (float32,
+        # 4 bytes per row, per class for multiclass), and which rows they belong to.
+        self.oof_predictions_ = out_of_fold(refit.members, ctx.task, ctx.n_rows, rows.search_rows)
+        self._fit_rows_key = rows_key(ctx.y_enc)
         self.decision_threshold_ = threshold.threshold
         self._feature_names = list(ctx.encoder.feature_names_out_) + list(names)
         self.feature_views_ = {view: list(v) for view, v in features.views.views.items()}
