@@ -108,8 +108,8 @@ def _fp32(est):
 
 
 def _model_seconds(est, X):
-    x_num, x_cat = est.preprocessor_.transform(X)
-    xn = torch.as_tensor(x_num[["standard", "quantile"].index(est.best_architecture_["scaler"])], dtype=torch.float64)
+    x_num, x_cat = est.preprocessor_.transform_one(X, est.best_architecture_["scaler"])
+    xn = torch.as_tensor(x_num, dtype=torch.float64)
     xc = torch.as_tensor(x_cat)
     with torch.no_grad():
         return _median_seconds(lambda: est.model_(xn, xc))
