@@ -209,11 +209,18 @@ def _truncate(member, keep):
     return MemberOutput(model, member.kind, member.task, member.n_classes)
 
 
+def _cost_budget(pipeline, F, share) -> float:
+    """CPU seconds the student's model may take to predict ``F``: ``share`` of the ensemble's."""
+    return np.inf if not np.isfinite(share) else share * _model_seconds(pipeline.model_, F)
+
+
 def _within_cost(member, rounds, F, budget):
     """The most rounds (up to ``rounds``) of ``member`` that predict ``F`` in ``budget`` CPU
     seconds (prediction time is linear in the rounds), and the member cut to them."""
+    if not np.isfinite(budget) or rounds <= 1:
+        return rounds, member
     spent = _model_seconds(member.model, F)
-    if spent <= budget or rounds <= 1:
+    if spent <= budget:
         return rounds, member
     keep = max(1, int(rounds * budget / spent))
     return keep, _truncate(member, keep)
@@ -375,11 +382,17 @@ def _choose_lightgbm(F, target, F_va, target_va, task, n_classes, categorical, c
     return sorted(tried, key=lambda r: r["fidelity"])
 
 
-def distill(pipeline, X, y, *, student="lightgbm", time_budget=60.0, groups=None, random_state=None):
+def distill(pipeline, X, y, *, student="lightgbm", time_budget=60.0, max_predict_cost=MAX_PREDICT_RATIO, groups=None,
+            random_state=None):
     """The body of :meth:`featsmith.AutoPipeline.distill` (see there)."""
     check_is_fitted(pipeline, "model_")
     if student not in STUDENTS:
         raise ValueError(f"student={student!r} must be one of {list(STUDENTS)}.")
+    if max_predict_cost is not None and (isinstance(max_predict_cost, bool) or not isinstance(
+            max_predict_cost, (int, float)) or not max_predict_cost > 0):
+        raise ValueError(f"max_predict_cost={max_predict_cost!r} must be a positive share of the ensemble's "
+                         "predict time (1/3: a third) or None for no limit.")
+    cost_share = np.inf if max_predict_cost is None else float(max_predict_cost)
     if isinstance(time_budget, bool) or not isinstance(time_budget, (int, float)) or not time_budget > 0:
         raise ValueError(f"time_budget={time_budget!r} must be a positive number of seconds.")
     start = time.perf_counter()
@@ -414,7 +427,7 @@ def distill(pipeline, X, y, *, student="lightgbm", time_budget=60.0, groups=None
         F, target, _, _ = _distillation_rows(pipeline, df[tr], None if oof is None else oof[tr], rng,
                                              LABEL_SHARE * VALIDATION_SHARE * time_budget, per_row)
         F_va = pipeline.transform(df[va])
-        cost_budget = MAX_PREDICT_RATIO * _model_seconds(pipeline.model_, F[:_TIMING_ROWS])
+        cost_budget = _cost_budget(pipeline, F[:_TIMING_ROWS], cost_share)
         tried = None
         # The teacher on the held-out rows: out of fold where the fit kept it.
         teacher, n_oof_va = _soft_targets(pipeline, df[va], None if oof is None else oof[va], smooth=0.0)
@@ -447,7 +460,7 @@ def distill(pipeline, X, y, *, student="lightgbm", time_budget=60.0, groups=None
                                      n_rounds=n_rounds)
         # Still cut to the cost limit: the rounds scaled up with the rows may exceed it.
         F_time = F[: min(df.height, _TIMING_ROWS)]
-        kept, member = _within_cost(member, done, F_time, MAX_PREDICT_RATIO * _model_seconds(pipeline.model_, F_time))
+        kept, member = _within_cost(member, done, F_time, _cost_budget(pipeline, F_time, cost_share))
         info = {"config": dict(config), "rounds": kept, "rounds_cut_for_speed": kept < done}
     out = copy.copy(pipeline)
     out.model_ = WeightedModel([(1.0, member)], task)
@@ -459,7 +472,7 @@ def distill(pipeline, X, y, *, student="lightgbm", time_budget=60.0, groups=None
         out.best_score_ = float(validation["student_score"])
     out.distillation_ = {
         "student": student, "teacher_members": int(len(pipeline.ensemble_)), "n_rows": int(df.height),
-        "n_augmented": n_aug, "n_out_of_fold": n_oof, **info, "metric": metric.name, "validation": validation,
+        "n_augmented": n_aug, "n_out_of_fold": n_oof, "max_predict_cost": max_predict_cost, **info, "metric": metric.name, "validation": validation,
         "seconds": time.perf_counter() - start,
     }
     logger.info("AutoPipeline.distill: %s student on %d + %d augmented rows (%d with out-of-fold targets) in %.1fs%s",

@@ -117,3 +117,14 @@ def test_lightgbm_student_is_chosen_by_fidelity_within_the_cost_limit(fitted):
     assert tried and tried == sorted(tried, key=lambda r: r["fidelity"])
     assert info["config"] == tried[0]["config"]
     assert all(r["rounds"] <= r["rounds_early_stopping"] for r in tried)
+
+
+def test_max_predict_cost_bounds_the_student_and_none_lifts_it(fitted):
+    model, X, y = fitted
+    free = model.distill(X, y, time_budget=3, max_predict_cost=None, random_state=0)
+    assert free.distillation_["rounds_cut_for_speed"] is False and free.distillation_["max_predict_cost"] is None
+    tight = model.distill(X, y, time_budget=3, max_predict_cost=1e-6, random_state=0)
+    assert tight.distillation_["rounds"] == 1  # the cheapest student: one round
+    for bad in (0, -1, "fast", True):
+        with pytest.raises(ValueError, match="max_predict_cost"):
+            model.distill(X, y, max_predict_cost=bad)
