@@ -151,13 +151,25 @@ class TabularPreprocessor:
 
     def _scaled(self, X, scaler):
         num = X[:, self.numeric_]
-        num = np.where(np.isfinite(num), num, np.nan)
-        full = self._impute(num)
         if scaler == "standard":
-            v = (full - self.mean_) / self.scale_
-        else:
-            v = quantile_normal(self.quantile_, full) if self.quantile_ is not None else full
+            return self._standard(num)
+        full = self._impute(np.where(np.isfinite(num), num, np.nan))
+        v = quantile_normal(self.quantile_, full) if self.quantile_ is not None else full
         return np.clip(v, -_CLIP, _CLIP).astype(np.float32)
+
+    def _standard(self, num):
+        """Imputed, indicator columns added and standardised in one preallocated array: the
+        same float64 operations on the same values as imputing first (so the same result),
+        without the temporaries that made it most of a small head's predict time."""
+        k, bad = num.shape[1], ~np.isfinite(num)
+        mean, scale = self.mean_, self.scale_
+        out = np.empty((num.shape[0], k + len(self.indicators_)))
+        np.divide(np.subtract(num, mean[:k], out=out[:, :k]), scale[:k], out=out[:, :k])
+        # A missing value's scaled value is its median's.
+        np.copyto(out[:, :k], ((self.medians_ - mean[:k]) / scale[:k])[None, :], where=bad)
+        if len(self.indicators_):
+            out[:, k:] = (bad[:, self.indicators_] - mean[k:]) / scale[k:]
+        return np.clip(out, -_CLIP, _CLIP, out=out).astype(np.float32)
 
     def _codes(self, X):
         x_cat = np.zeros((X.shape[0], len(self.categorical)), dtype=np.int64)
