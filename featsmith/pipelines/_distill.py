@@ -46,7 +46,7 @@ NUMERIC_NOISE = 0.1
 # the rounds that fit in it. Fewer, deeper trees give more per unit of predict time (its cost
 # grows with a tree's depth, the log of its leaves), hence the large-leaf, fast candidate.
 MAX_PREDICT_RATIO = 1 / 3
-_TIMING_ROWS = 2000
+_TIMING_ROWS = 500
 # As AutoGluon's distillation labels: keep soft targets off 0 and 1.
 LABEL_SMOOTHING = 0.01
 # Share of the budget spent choosing the student on one split of the pipeline's plan (several
@@ -190,13 +190,16 @@ def _fit_lightgbm(F, target, task, n_classes, categorical, config, deadline, see
 
 
 def _model_seconds(model, F) -> float:
-    """Median CPU seconds of three predictions of ``F`` (CPU time: neighbours on a shared
-    machine would otherwise decide the cut)."""
+    """CPU seconds ``model`` takes to predict ``F`` (CPU time: neighbours on a shared machine
+    would otherwise decide the cut): the median of three calls, or one call when it is slow
+    (a large ensemble takes seconds)."""
     runs = []
     for _ in range(3):
         t = time.process_time()
         model.predict(F)
         runs.append(time.process_time() - t)
+        if runs[0] > 0.1:
+            break
     return float(np.median(runs))
 
 
@@ -209,9 +212,6 @@ def _truncate(member, keep):
     return MemberOutput(model, member.kind, member.task, member.n_classes)
 
 
-def _cost_budget(pipeline, F, share) -> float:
-    """CPU seconds the student's model may take to predict ``F``: ``share`` of the ensemble's."""
-    return np.inf if not np.isfinite(share) else share * _model_seconds(pipeline.model_, F)
 
 
 def _within_cost(member, rounds, F, budget):
@@ -335,7 +335,13 @@ def _distillation_rows(pipeline, df, oof, rng, label_seconds=np.inf, per_row=0.0
     seconds a row, up to ``AUGMENT_FACTOR`` per real row: a large ensemble (a thousand rounds of
     32 classes) labels a few hundred rows a second, and labelling must not eat the budget."""
     n = df.height
-    n_aug = int(min(MAX_AUGMENTED, AUGMENT_FACTOR * n, label_seconds / per_row if per_row > 0 else np.inf))
+    affordable = label_seconds / per_row if per_row > 0 else np.inf
+    # A power-of-two fraction of AUGMENT_FACTOR rows per real row: timing noise should not
+    # change the rows (and so the student) from one run with the same random_state to the next.
+    factor = float(AUGMENT_FACTOR)
+    while factor * n > affordable and factor > 1 / 64:
+        factor /= 2
+    n_aug = int(min(MAX_AUGMENTED, factor * n, affordable))
     synthetic = spunge(df, n_aug, rng)
     real_target, n_oof = _soft_targets(pipeline, df, oof)
     F = np.vstack([pipeline.transform(df), pipeline.transform(synthetic)])
@@ -378,6 +384,7 @@ def _choose_lightgbm(F, target, F_va, target_va, task, n_classes, categorical, c
                                        valid=(F_va, target_va))
         kept, member = _within_cost(member, rounds, F_time, cost_budget)
         tried.append({"config": dict(config), "rounds": kept, "rounds_early_stopping": rounds,
+                      "stopped_by_time": time.perf_counter() > deadline,
                       "fidelity": _fidelity(task, target_va, member.output(F_va)), "member": member})
     return sorted(tried, key=lambda r: r["fidelity"])
 
@@ -419,7 +426,16 @@ def distill(pipeline, X, y, *, student="lightgbm", time_budget=60.0, max_predict
     seed = int(rng.integers(2**31 - 1))
     oof = _stored_oof(pipeline, y_codes)
     per_row = _teacher_seconds_per_row(pipeline, df)
-    validation, config, rounds, n_train = None, CANDIDATES[0], None, df.height
+    measured = {}
+
+    def teacher_cost(F):
+        """CPU seconds of the ensemble's model on ``len(F)`` rows, measured once (it may be slow)."""
+        if not np.isfinite(cost_share):
+            return np.inf
+        if "per_row" not in measured:
+            measured["per_row"] = _model_seconds(pipeline.model_, F) / max(len(F), 1)
+        return measured["per_row"] * len(F)
+    validation, config, rounds, n_train, tried = None, CANDIDATES[0], None, df.height, None
     split, how = validation_split(pipeline, df, y_codes, groups, int(rng.integers(2**31 - 1)))
     if split is not None:
         tr, va = split
@@ -427,11 +443,9 @@ def distill(pipeline, X, y, *, student="lightgbm", time_budget=60.0, max_predict
         F, target, _, _ = _distillation_rows(pipeline, df[tr], None if oof is None else oof[tr], rng,
                                              LABEL_SHARE * VALIDATION_SHARE * time_budget, per_row)
         F_va = pipeline.transform(df[va])
-        cost_budget = _cost_budget(pipeline, F[:_TIMING_ROWS], cost_share)
-        tried = None
+        cost_budget = cost_share * teacher_cost(F[:_TIMING_ROWS])
         # The teacher on the held-out rows: out of fold where the fit kept it.
         teacher, n_oof_va = _soft_targets(pipeline, df[va], None if oof is None else oof[va], smooth=0.0)
-        tried = None
         if student == "lightgbm":
             tried = _choose_lightgbm(F, target, F_va, teacher, task, n_classes, categorical, cost_budget, deadline,
                                      seed, n_threads)
@@ -447,8 +461,8 @@ def distill(pipeline, X, y, *, student="lightgbm", time_budget=60.0, max_predict
             "teacher_score": _score(metric, task, y_codes[va], teacher, n_classes),
             "teacher_out_of_fold": n_oof_va == len(va), "fidelity": _fidelity(task, teacher, pred), "candidates": tried,
         }
-    F, target, n_aug, n_oof = _distillation_rows(pipeline, df, oof, rng, LABEL_SHARE * (1 - VALIDATION_SHARE) * time_budget,
-                                                 per_row)
+    F, target, n_aug, n_oof = _distillation_rows(pipeline, df, oof, rng,
+                                                 LABEL_SHARE * (1 - VALIDATION_SHARE) * time_budget, per_row)
     deadline = start + time_budget
     info = {}
     if student == "nas_head":
@@ -456,11 +470,15 @@ def distill(pipeline, X, y, *, student="lightgbm", time_budget=60.0, max_predict
     else:
         # The rounds early stopping chose, scaled to the rows (as the pipeline's own refit does).
         n_rounds = DEFAULT_ROUNDS if rounds is None else int(np.ceil(max(rounds, 1) * df.height / n_train))
+        if tried and tried[0]["stopped_by_time"]:
+            # The clock, not early stopping, ended the chosen candidate (many classes, slow
+            # teacher): its rounds say nothing; train until the deadline, then cut to the limit.
+            n_rounds = MAX_ROUNDS
         member, done = _fit_lightgbm(F, target, task, n_classes, categorical, config, deadline, seed, n_threads,
                                      n_rounds=n_rounds)
         # Still cut to the cost limit: the rounds scaled up with the rows may exceed it.
         F_time = F[: min(df.height, _TIMING_ROWS)]
-        kept, member = _within_cost(member, done, F_time, _cost_budget(pipeline, F_time, cost_share))
+        kept, member = _within_cost(member, done, F_time, cost_share * teacher_cost(F_time))
         info = {"config": dict(config), "rounds": kept, "rounds_cut_for_speed": kept < done}
     out = copy.copy(pipeline)
     out.model_ = WeightedModel([(1.0, member)], task)
@@ -472,10 +490,11 @@ def distill(pipeline, X, y, *, student="lightgbm", time_budget=60.0, max_predict
         out.best_score_ = float(validation["student_score"])
     out.distillation_ = {
         "student": student, "teacher_members": int(len(pipeline.ensemble_)), "n_rows": int(df.height),
-        "n_augmented": n_aug, "n_out_of_fold": n_oof, "max_predict_cost": max_predict_cost, **info, "metric": metric.name, "validation": validation,
-        "seconds": time.perf_counter() - start,
+        "n_augmented": n_aug, "n_out_of_fold": n_oof, "max_predict_cost": max_predict_cost, **info,
+        "metric": metric.name, "validation": validation, "seconds": time.perf_counter() - start,
     }
-    logger.info("AutoPipeline.distill: %s student on %d + %d augmented rows (%d with out-of-fold targets) in %.1fs%s",
+    logger.info("AutoPipeline.distill: %s student on %d + %d augmented rows (%d with out-of-fold targets) "
+                "in %.1fs%s",
                 student, df.height, n_aug, n_oof, out.distillation_["seconds"],
                 "" if validation is None else f"; {metric.name} on {how}: student {validation['student_score']:.5g}"
                 f", teacher {validation['teacher_score']:.5g}")
