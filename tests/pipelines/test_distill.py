@@ -98,11 +98,12 @@ def test_fit_keeps_the_ensembles_out_of_fold_predictions_and_distill_learns_them
     model, X, y = fitted
     oof = model.oof_predictions_
     assert oof.dtype == np.float32 and oof.shape == (300, 3)
-    assert model.validation_["scheme"].endswith("fold") and np.isfinite(oof).all()
-    np.testing.assert_allclose(oof.sum(axis=1), 1, atol=1e-5)
+    # Every row under k folds; the validation rows only when a loaded machine cut the plan to a holdout.
+    have = np.isfinite(oof).all(axis=1)
+    assert have.all() if model.validation_["scheme"].endswith("fold") else 0 < have.sum() < 300
+    np.testing.assert_allclose(oof[have].sum(axis=1), 1, atol=1e-5)
     small = model.distill(X, y, time_budget=3, random_state=0)
-    assert small.distillation_["n_out_of_fold"] == 300
-    assert small.distillation_["validation"]["teacher_out_of_fold"]
+    assert small.distillation_["n_out_of_fold"] == int(have.sum())
     assert small.oof_predictions_ is None  # the student does not carry the teacher's targets
     # Other rows than the fit's (here: half of them): the refitted ensemble labels them.
     half = model.distill(X[:150], y[:150], time_budget=2, random_state=0)
