@@ -282,7 +282,7 @@ def compress_head(estimator, X=None, y=None, *, sparse_ratio=0.5, method="l1", i
         # most of the pickled estimator on wide tables. Without them that slot of transform()
         # gets unscaled values.
         est.preprocessor_ = copy.copy(est.preprocessor_)
-        est.preprocessor_.quantile_ = None
+        est.preprocessor_.quantile_ = est.preprocessor_.quantile_lookup_ = None
     after = model.n_parameters()
     report = []
     if int8:
