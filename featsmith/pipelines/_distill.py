@@ -46,7 +46,10 @@ NUMERIC_NOISE = 0.1
 # the rounds that fit in it. Fewer, deeper trees give more per unit of predict time (its cost
 # grows with a tree's depth, the log of its leaves), hence the large-leaf, fast candidate.
 MAX_PREDICT_RATIO = 1 / 3
-_TIMING_ROWS = 500
+# Rows the predict times are measured on: as many as the ensemble predicts in about 0.3 s within
+# these bounds (per-call overheads weigh less on more rows; a slow ensemble gets the fewest).
+_TIMING_ROWS = (256, 2000)
+_TIMING_SECONDS = 0.3
 # As AutoGluon's distillation labels: keep soft targets off 0 and 1.
 LABEL_SMOOTHING = 0.01
 # Share of the budget spent choosing the student on one split of the pipeline's plan (several
@@ -363,11 +366,11 @@ def _fidelity(task, target, pred):
     return float(-(target * np.log(np.clip(pred, 1e-15, 1.0))).sum(axis=1).mean())
 
 
-def _choose_lightgbm(F, target, F_va, target_va, task, n_classes, categorical, cost_budget, deadline, seed,
+def _choose_lightgbm(F, target, F_va, target_va, task, n_classes, categorical, cost_budget, n_time, deadline, seed,
                      n_threads):
     """Train each of ``CANDIDATES`` on the validation split's training rows, early-stopped on
     how closely it follows the teacher on the held-out rows, until ``deadline``; each is cut to
-    the rounds that predict the first ``_TIMING_ROWS`` rows of ``F`` in ``cost_budget``
+    the rounds that predict the first ``n_time`` rows of ``F`` in ``cost_budget``
     seconds. Returns one record per candidate tried (config, rounds, fidelity, member), the
     closest first.
 
@@ -376,7 +379,7 @@ def _choose_lightgbm(F, target, F_va, target_va, task, n_classes, categorical, c
     labels, and the labels would reward exactly that leak (more rounds, more memorising). The
     teacher's out-of-fold predictions on those rows, where kept, carry no such leak."""
     tried = []
-    F_time = F[:_TIMING_ROWS]
+    F_time = F[:n_time]
     for config in CANDIDATES:
         if tried and time.perf_counter() > deadline:
             break
@@ -426,6 +429,7 @@ def distill(pipeline, X, y, *, student="lightgbm", time_budget=60.0, max_predict
     seed = int(rng.integers(2**31 - 1))
     oof = _stored_oof(pipeline, y_codes)
     per_row = _teacher_seconds_per_row(pipeline, df)
+    n_time = int(np.clip(_TIMING_SECONDS / per_row if per_row > 0 else np.inf, *_TIMING_ROWS))
     measured = {}
 
     def teacher_cost(F):
@@ -443,12 +447,12 @@ def distill(pipeline, X, y, *, student="lightgbm", time_budget=60.0, max_predict
         F, target, _, _ = _distillation_rows(pipeline, df[tr], None if oof is None else oof[tr], rng,
                                              LABEL_SHARE * VALIDATION_SHARE * time_budget, per_row)
         F_va = pipeline.transform(df[va])
-        cost_budget = cost_share * teacher_cost(F[:_TIMING_ROWS])
+        cost_budget = cost_share * teacher_cost(F[:n_time])
         # The teacher on the held-out rows: out of fold where the fit kept it.
         teacher, n_oof_va = _soft_targets(pipeline, df[va], None if oof is None else oof[va], smooth=0.0)
         if student == "lightgbm":
-            tried = _choose_lightgbm(F, target, F_va, teacher, task, n_classes, categorical, cost_budget, deadline,
-                                     seed, n_threads)
+            tried = _choose_lightgbm(F, target, F_va, teacher, task, n_classes, categorical, cost_budget, n_time,
+                                     deadline, seed, n_threads)
             config, rounds, n_train, member = tried[0]["config"], tried[0]["rounds"], len(tr), tried[0]["member"]
             tried = [{k: v for k, v in r.items() if k != "member"} for r in tried]
         else:
@@ -477,7 +481,7 @@ def distill(pipeline, X, y, *, student="lightgbm", time_budget=60.0, max_predict
         member, done = _fit_lightgbm(F, target, task, n_classes, categorical, config, deadline, seed, n_threads,
                                      n_rounds=n_rounds)
         # Still cut to the cost limit: the rounds scaled up with the rows may exceed it.
-        F_time = F[: min(df.height, _TIMING_ROWS)]
+        F_time = F[: min(df.height, n_time)]
         kept, member = _within_cost(member, done, F_time, cost_share * teacher_cost(F_time))
         info = {"config": dict(config), "rounds": kept, "rounds_cut_for_speed": kept < done}
     out = copy.copy(pipeline)
