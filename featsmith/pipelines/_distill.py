@@ -8,6 +8,11 @@ synthetic rows follow AutoGluon's simplified MUNGE ("spunge"): each copies a rea
 replaces a few of its columns with values drawn from that column's training distribution,
 numeric values jittered by a tenth of the column's spread.
 
+On the training rows the targets are the ensemble's out-of-fold predictions where the fit kept
+them (``oof_predictions_``): what it predicts for rows it has not seen. Refitted on every row,
+it predicts its own training rows near their labels, which would teach the student the labels'
+noise rather than the ensemble's function.
+
 Learning the teacher's predictions also keeps the student clear of the in-sample target
 encodings of the training rows: it fits the teacher's function of the features, not the labels
 those encodings leak.
@@ -43,8 +48,8 @@ FRAC_PERTURB = 0.1
 NUMERIC_NOISE = 0.1
 # The student's model may take at most this share of the ensemble's model time to predict
 # (the feature transform before both is shared and not counted): candidates are compared at
-# the rounds that fit in it. Fewer, deeper trees give more per unit of predict time (its cost
-# grows with a tree's depth, the log of its leaves), hence the large-leaf, fast candidate.
+# the rounds that fit in it. A tree's predict cost grows with its depth (about the log of its
+# leaves), so fewer, larger trees may fit more in it: hence a large-leaf, fast-learning candidate.
 MAX_PREDICT_RATIO = 1 / 3
 # Rows the predict times are measured on: as many as the ensemble predicts in about 0.3 s within
 # these bounds (per-call overheads weigh less on more rows; a slow ensemble gets the fewest).
@@ -56,7 +61,8 @@ LABEL_SMOOTHING = 0.01
 # candidates there, one fit on every row after).
 VALIDATION_SHARE = 0.6
 # LightGBM students tried on the validation split, in this order while time lasts (the first
-# is LightGBM's defaults); each early-stopped on the held-out rows' labels.
+# is LightGBM's defaults); each early-stopped on how closely it follows the teacher on the
+# held-out rows.
 CANDIDATES = (
     {"num_leaves": 31, "learning_rate": 0.1, "min_data_in_leaf": 20},
     {"num_leaves": 127, "learning_rate": 0.2, "min_data_in_leaf": 10},
