@@ -21,8 +21,6 @@ __all__ = ["compress_head", "fine_tune"]
 logger = logging.getLogger("featsmith")
 
 METHODS = {"l1": L1NormPruner, "l2": L2NormPruner, "level": LevelPruner}
-# The preprocessor's scaled numeric variants, in its order (see featsmith.tuners.nas).
-_SCALERS = ("standard", "quantile")
 # AGP reaches the final sparsity after this share of the fine-tuning steps; the rest recovers.
 _PRUNE_SHARE = 0.6
 # Fine-tuning starts from a trained network: a fraction of the search's learning rate.
@@ -146,9 +144,9 @@ def fine_tune(estimator, X, y=None, *, soft_targets=None, pruner=None, epochs=No
     start = time.perf_counter()
     X = validate_data(estimator, X, reset=False, ensure_all_finite=False, dtype=np.float64)
     target = _targets(estimator, X.shape[0], y, soft_targets)
-    x_num, x_cat = estimator.preprocessor_.transform(X)
     arch = estimator.best_architecture_
-    x_num = torch.as_tensor(x_num[_SCALERS.index(arch["scaler"])])
+    x_num, x_cat = estimator.preprocessor_.transform_one(X, arch["scaler"])
+    x_num = torch.as_tensor(x_num)
     x_cat = torch.as_tensor(x_cat)
     model = estimator.model_
     dtype = next(model.parameters()).dtype
@@ -280,10 +278,11 @@ def compress_head(estimator, X=None, y=None, *, sparse_ratio=0.5, method="l1", i
             pruner.compress(est.model_)
     model = shrink(est.model_).float().eval()
     if est.best_architecture_.get("scaler") == "standard" and getattr(est.preprocessor_, "quantile_", None) is not None:
-        # The preprocessor computes both scalings; the quantile one, unused by this head, is
-        # most of the predict time on wide tables. Without it that slot gets unscaled values.
+        # The quantile tables, unused by this head (predict computes only its own scaling), are
+        # most of the pickled estimator on wide tables. Without them that slot of transform()
+        # gets unscaled values.
         est.preprocessor_ = copy.copy(est.preprocessor_)
-        est.preprocessor_.quantile_ = None
+        est.preprocessor_.quantile_ = est.preprocessor_.quantile_lookup_ = None
     after = model.n_parameters()
     report = []
     if int8:

@@ -25,10 +25,12 @@ from featsmith.pipelines._stages import (
     decide,
     hard_labels,
     needs_labels,
+    out_of_fold,
     plan_validation,
     prepare,
     refit_members,
     refit_on_all_rows,
+    rows_key,
     run_baseline,
     run_search,
     select_ensemble,
@@ -292,6 +294,13 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
         also in ``storage`` when given), the skipped ones with the reason.
     model_ : object
         The refitted model(s).
+    oof_predictions_ : ndarray of float32 or None
+        The final members' weighted out-of-fold predictions on the training rows, the soft
+        targets :meth:`distill` teaches its student (the refitted ensemble predicts its own
+        training rows near their labels): values (regression), the probability of
+        ``classes_[1]`` (binary) or ``(n_rows, n_classes)`` probabilities; NaN on rows no member
+        predicted out of fold (a holdout plan's training rows, rows outside a large table's
+        search sample). 4 bytes per row (per class for multiclass); None when not kept.
     stage_timings_ : dict
         Seconds per stage (``prepare``, ``rows``, ``validate``, ``baseline``, ``features``,
         ``search``, ``ensemble``, ``threshold``, ``refit``).
@@ -480,6 +489,10 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
         self.feature_plan_, self.feature_screen_ = plan, features.screen
         self.feature_selector_ = features.selector
         self.model_ = refit.model
+        # Kept for distill: the final members' honest predictions on the training rows (float32,
+        # 4 bytes per row, per class for multiclass), and which rows they belong to.
+        self.oof_predictions_ = out_of_fold(refit.members, ctx.task, ctx.n_rows, rows.search_rows)
+        self._fit_rows_key = rows_key(ctx.y_enc)
         self.decision_threshold_ = threshold.threshold
         self._feature_names = list(ctx.encoder.feature_names_out_) + list(names)
         self.feature_views_ = {view: list(v) for view, v in features.views.views.items()}
@@ -628,27 +641,37 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
             )
         return metric.score_predictions(np.searchsorted(self.classes_, y), proba, classes=np.arange(len(self.classes_)))
 
-    def distill(self, X, y, student="lightgbm", time_budget=60.0, groups=None, random_state=None):
+    def distill(self, X, y, student="lightgbm", time_budget=60.0, max_predict_cost=1 / 3, groups=None,
+                random_state=None):
         """One small student trained on this pipeline's predictions: a faster model to deploy.
 
         Like AutoGluon's ``TabularPredictor.distill``: the student (one LightGBM model, or the
         searched neural head) learns the ensemble's soft predictions (probabilities, or values)
         on the training rows and on synthetic rows near them (each a training row with a few
-        columns resampled from their training distribution; see
-        ``featsmith/pipelines/_distill.py``). It is first validated on one split of this
-        pipeline's own validation plan (``validation_``: the latest period for time order, whole
-        groups for grouped folds), then trained on all rows. The pipeline does not keep its
-        training rows, so pass them again.
+        columns resampled from their training distribution, as many as the ensemble labels in a
+        quarter of the time; see ``featsmith/pipelines/_distill.py``). On the training rows the
+        targets are the ensemble's out-of-fold predictions (``oof_predictions_``) where the fit
+        kept them: what it predicts for rows it has not seen. A LightGBM student is chosen among
+        a few configurations on one split of this pipeline's own validation plan
+        (``validation_``: the latest period for time order, whole groups for grouped folds),
+        each early-stopped on how closely it follows the ensemble on the held-out rows and cut
+        to ``max_predict_cost``; the closest is trained on all rows. The pipeline does not keep
+        its training rows, so pass them again.
 
         Parameters
         ----------
         X : table
-            The training rows (as given to ``fit``).
+            The training rows (as given to ``fit``; the out-of-fold targets are used only when
+            ``y`` is the fit's target, row for row).
         y : array-like or str
             Their target, or the name of its column in ``X``.
         student : {"lightgbm", "nas_head"}, default="lightgbm"
         time_budget : float, default=60
-            Seconds in all (30% validate the student, the rest trains the final one).
+            Seconds in all (60% choose the student, the rest trains the final one).
+        max_predict_cost : float or None, default=1/3
+            A LightGBM student's model predicts in at most this share of the ensemble's model
+            time (its last rounds are dropped until it does); the feature transform before
+            both is shared and not counted. None: no limit (a closer, slower student).
         groups : array-like or str, optional
             The group labels given to ``fit`` when its plan kept groups whole.
         random_state : int or None, default=None
@@ -658,10 +681,13 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
         AutoPipeline
             A copy with the same ``predict``, ``predict_proba``, ``classes_``,
             ``decision_threshold_`` and feature plan, whose ``model_`` is the student;
-            ``distillation_`` tells the student, the rows used and its validation (the
-            student's and the ensemble's scores on the held-out rows of the split; the ensemble
-            had seen those rows, so that is the student's fidelity more than a fair contest),
-            and ``best_score_`` is the student's validation score.
+            ``distillation_`` tells the student, its configuration and rounds, the rows used
+            (``n_out_of_fold`` of them with out-of-fold targets) and its validation: the
+            student's and the ensemble's scores on the held-out rows of the split (the
+            ensemble's out of fold when it kept them, ``teacher_out_of_fold``; the student's
+            targets there came from an ensemble fitted on those rows, so its score is
+            optimistic), its ``fidelity`` and the ``candidates`` tried; ``best_score_`` is the
+            student's validation score.
 
         Examples
         --------
@@ -675,8 +701,8 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
         """
         from featsmith.pipelines._distill import distill
 
-        return distill(self, X, y, student=student, time_budget=time_budget, groups=groups,
-                       random_state=random_state)
+        return distill(self, X, y, student=student, time_budget=time_budget, max_predict_cost=max_predict_cost,
+                       groups=groups, random_state=random_state)
 
     # -- scikit-learn plumbing ------------------------------------------------------------
     def __sklearn_tags__(self):

@@ -92,3 +92,40 @@ def test_distill_validates_on_the_latest_period_when_the_plan_was_cut_to_its_fir
     pipeline = type("Fitted", (), {"validation_": record, "task_": "regression"})()
     (train, valid), how = validation_split(pipeline, pl.DataFrame({"day": day}), np.zeros(240), None, 0)
     assert "latest period" in how and len(valid) == 40 and day[valid].min() > day[train].max()
+
+
+def test_fit_keeps_the_ensembles_out_of_fold_predictions_and_distill_learns_them(fitted):
+    model, X, y = fitted
+    oof = model.oof_predictions_
+    assert oof.dtype == np.float32 and oof.shape == (300, 3)
+    # Every row under k folds; the validation rows only when a loaded machine cut the plan to a holdout.
+    have = np.isfinite(oof).all(axis=1)
+    assert have.all() if model.validation_["scheme"].endswith("fold") else 0 < have.sum() < 300
+    np.testing.assert_allclose(oof[have].sum(axis=1), 1, atol=1e-5)
+    small = model.distill(X, y, time_budget=3, random_state=0)
+    assert small.distillation_["n_out_of_fold"] == int(have.sum())
+    assert small.oof_predictions_ is None  # the student does not carry the teacher's targets
+    # Other rows than the fit's (here: half of them): the refitted ensemble labels them.
+    half = model.distill(X[:150], y[:150], time_budget=2, random_state=0)
+    assert half.distillation_["n_out_of_fold"] == 0
+
+
+def test_lightgbm_student_is_chosen_by_fidelity_within_the_cost_limit(fitted):
+    model, X, y = fitted
+    small = model.distill(X, y, student="lightgbm", time_budget=4, random_state=0)
+    info = small.distillation_
+    tried = info["validation"]["candidates"]
+    assert tried and tried == sorted(tried, key=lambda r: r["fidelity"])
+    assert info["config"] == tried[0]["config"]
+    assert all(r["rounds"] <= r["rounds_early_stopping"] for r in tried)
+
+
+def test_max_predict_cost_bounds_the_student_and_none_lifts_it(fitted):
+    model, X, y = fitted
+    free = model.distill(X, y, time_budget=3, max_predict_cost=None, random_state=0)
+    assert free.distillation_["rounds_cut_for_speed"] is False and free.distillation_["max_predict_cost"] is None
+    tight = model.distill(X, y, time_budget=3, max_predict_cost=1e-6, random_state=0)
+    assert tight.distillation_["rounds"] == 1  # the cheapest student: one round
+    for bad in (0, -1, "fast", True):
+        with pytest.raises(ValueError, match="max_predict_cost"):
+            model.distill(X, y, max_predict_cost=bad)

@@ -3,6 +3,7 @@ averaged fold models when a refit would overrun."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 
@@ -93,3 +94,48 @@ def refit_members(ctx, ensemble, runner, budget) -> Refit:
         f"{len(kept) - n_average} member(s) on all rows, {n_average} fold average(s)")
     model = WeightedModel([(m.weight, out) for m, out in zip(kept, fitted)], ctx.task)
     return Refit(model=model, members=kept, value=value, summary=summary)
+
+
+def out_of_fold(members, task, n_rows, search_rows=None):
+    """The final members' weighted out-of-fold predictions on the fit's rows, for distillation.
+
+    Parameters
+    ----------
+    members : list of RefitMember
+    task : str
+    n_rows : int
+        Rows of the whole fit.
+    search_rows : ndarray or None
+        Positions of the search sample's rows when the search ran on a sample.
+
+    Returns
+    -------
+    ndarray of float32 or None
+        ``(n_rows,)`` values (regression) or positive-class probabilities (binary: one column
+        is enough and halves the size), ``(n_rows, n_classes)`` probabilities (multiclass);
+        NaN on rows no member predicted out of fold (a holdout plan's training rows, rows
+        outside the search sample). None when a member kept no out-of-fold predictions.
+        float32: 4 bytes per row (per class for multiclass) is what the fitted pipeline carries.
+    """
+    if not members or any(m.trial.oof is None or m.trial.runner is None for m in members):
+        return None
+    mask = np.logical_and.reduce([m.trial.runner.valid_mask for m in members])
+    total = sum(m.weight * m.trial.oof for m in members)
+    if task != "regression":
+        # A truncated trial leaves its unscored rows at zero probability.
+        mask &= np.logical_and.reduce([m.trial.oof.sum(axis=1) > 0 for m in members])
+        total = total[:, 1] if task == "binary" else total
+    total = np.asarray(total, dtype=np.float32)
+    total[~mask] = np.nan
+    if search_rows is None:
+        return total
+    out = np.full((n_rows,) + total.shape[1:], np.nan, dtype=np.float32)
+    out[search_rows] = total
+    return out
+
+
+def rows_key(y_enc) -> str:
+    """A fingerprint of a fit's target (its length and values): ``distill`` uses the stored
+    out-of-fold predictions only for the very rows the pipeline was fitted on."""
+    y = np.ascontiguousarray(y_enc, dtype=np.float64)
+    return f"{len(y)}:{hashlib.blake2b(y.tobytes(), digest_size=16).hexdigest()}"

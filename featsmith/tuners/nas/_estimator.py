@@ -239,13 +239,13 @@ class _NASHeadBase(BaseEstimator):
     def _raw_predict(self, X) -> np.ndarray:
         check_is_fitted(self, "model_")
         X = self._validate_X(X, reset=False)
-        x_num, x_cat = self.preprocessor_.transform(X)
-        scaler = ["standard", "quantile"].index(self.best_architecture_["scaler"])
+        # Only the scaling this head uses (the preprocessor can compute both).
+        x_num, x_cat = self.preprocessor_.transform_one(X, self.best_architecture_["scaler"])
         dev = next(self.model_.parameters()).device
         outs = []
         with _TorchThreads(self.n_jobs), torch.no_grad():
             for s in range(0, X.shape[0], _PREDICT_CHUNK):
-                xn = torch.as_tensor(x_num[scaler, s : s + _PREDICT_CHUNK], dtype=torch.float64, device=dev)
+                xn = torch.as_tensor(x_num[s : s + _PREDICT_CHUNK], dtype=torch.float64, device=dev)
                 xc = torch.as_tensor(x_cat[s : s + _PREDICT_CHUNK], device=dev)
                 outs.append(self.model_(xn, xc).cpu().numpy())
         return np.concatenate(outs) if outs else np.zeros((0, self.model_.head.out_features))
