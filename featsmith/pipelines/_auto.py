@@ -266,8 +266,9 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
         that kept the view out of the search); best first.
     ensemble_ : pandas.DataFrame
         The final model's members: leaderboard ``trial`` number, ``model``, ``view``, ``weight`` and
-        ``refit`` (``"all rows"``, or ``"fold average"`` when a refit would have overrun the
-        budget).
+        ``refit`` (``"all rows"``, or when a refit would have overrun the budget ``"fold
+        average"``, and under a time-ordered plan ``"latest fold"``: the model of the fold that
+        trained on every period but the last, not an average with models of the first periods).
     decision_threshold_ : float or None
         Binary tasks: ``predict`` gives ``classes_[1]`` where ``predict_proba(X)[:, 1] >=
         decision_threshold_`` (0.5, the most probable class, when no label metric asked for

@@ -72,7 +72,9 @@ def test_distill_validates_on_the_latest_period_of_a_time_ordered_plan():
     day = np.sort(rng.integers(0, 200, n))
     X = pl.DataFrame({"day": day, "x": rng.normal(size=n) + day / 100})
     y = X["x"].to_numpy() * 2 + rng.normal(size=n)
-    model = AutoPipeline(time_budget=4, max_trials=2, cv="time", time_column="day", random_state=0, verbose=0,
+    # max_trials ends the fit early; the larger budget only keeps a loaded machine from
+    # cutting the plan (a cut plan is the next test's case).
+    model = AutoPipeline(time_budget=15, max_trials=2, cv="time", time_column="day", random_state=0, verbose=0,
                          feature_generation=False).fit(X, y)
     small = model.distill(X, y, time_budget=2, random_state=0)
     check = small.distillation_["validation"]

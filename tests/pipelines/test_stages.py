@@ -171,9 +171,26 @@ def test_search_reports_an_exhausted_space(stages, monkeypatch):
 def test_refit_result_is_the_fitted_model(stages):
     refit, X = stages["refit"], stages["X"]
     assert abs(sum(m.weight for m in refit.members) - 1.0) < 1e-9
-    assert {m.refit for m in refit.members} <= {"all rows", "fold average"}
+    assert {m.refit for m in refit.members} <= {"all rows", "fold average", "latest fold"}
     proba = refit.model.predict(stages["ctx"].encoder.transform(stages["prepare"].context.frame))
     assert proba.shape == (len(X), 2)
+
+
+def test_without_time_to_refit_a_time_ordered_plan_keeps_the_latest_folds_model(stages):
+    ctx, ensemble, runner = stages["ctx"], stages["ensemble"], stages["features"].runner
+    expired = Budget(1.0)  # spent long ago: no refit may fit, the members keep fold models
+    expired.measured(stages["budget"].cost)
+    expired.start -= 100.0
+    X = ctx.X[:50]
+    shuffled = refit_members(ctx, ensemble, runner, expired)
+    assert {m.refit for m in shuffled.members} == {"fold average"}
+    ordered = refit_members(ctx.with_plan(dataclasses.replace(ctx.plan, order="time")), ensemble, runner, expired)
+    assert {m.refit for m in ordered.members} == {"latest fold"}
+    # Forward-chaining folds: the first model saw one period, the latest all but the last.
+    expected = sum(m.weight * m.trial.runner.member(m.trial.runner.fold_average(m.trial.models[-1:])).output(X)
+                   for m in ordered.members)
+    np.testing.assert_allclose(ordered.model.predict(X), expected)
+    assert not np.allclose(shuffled.model.predict(X), expected)
 
 
 def test_fit_reads_as_its_stages():

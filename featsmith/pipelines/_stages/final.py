@@ -24,7 +24,7 @@ import numpy as np
 from featsmith.pipelines._budget import DEFAULT_LEARNING_RATE, _leaf_factor
 from featsmith.pipelines._lgbm import EARLY_STOPPING_ROUNDS, MAX_ROUNDS, _Deadline
 from featsmith.pipelines._stages.base import stage
-from featsmith.pipelines._stages.refit import Refit, RefitMember
+from featsmith.pipelines._stages.refit import Refit, RefitMember, stand_in_models
 from featsmith.pipelines._stages.rows import FLOOR_ROUNDS
 from featsmith.pipelines._stages.threshold import hard_labels, needs_labels
 from featsmith.pipelines._trials import WeightedModel
@@ -195,8 +195,10 @@ def refit_on_all_rows(ctx, rows, features, ensemble, threshold, floor_trial, bud
             kept.append(RefitMember(tr, member.weight, f"{booster.where} ({_rounds(model)} rounds)"))
         else:
             family = tr.runner
-            fitted.append(family.member(family.fold_average(tr.models), columns[tr.view]))
-            kept.append(RefitMember(tr, member.weight, "fold average (search rows)"))
+            models = stand_in_models(ctx, tr.models)
+            fitted.append(family.member(family.fold_average(models), columns[tr.view]))
+            how = "fold average" if len(models) > 1 else "latest fold"
+            kept.append(RefitMember(tr, member.weight, f"{how} (search rows)"))
     del booster, booster_of  # the binned datasets are not needed to score the check rows
     check = rows.check_rows
     X_check = X[check]

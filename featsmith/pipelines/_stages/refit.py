@@ -18,8 +18,8 @@ logger = logging.getLogger("featsmith")
 
 @dataclass(frozen=True)
 class RefitMember:
-    """A member of the final model: its trial, weight, and how it was refitted (``"all rows"``
-    or ``"fold average"``)."""
+    """A member of the final model: its trial, weight, and how it was refitted (``"all rows"``,
+    ``"fold average"``, or ``"latest fold"`` under a time-ordered plan)."""
 
     trial: object
     weight: float
@@ -45,6 +45,15 @@ class Refit(StageResult):
     members: list
     value: float
     checked: bool = False
+
+
+def stand_in_models(ctx, models):
+    """The fold models that stand in for a member's refit on every row: all of them, averaged;
+    under a time-ordered plan only the latest fold's. Forward-chaining folds train the first
+    model on one period; the latest saw every period but the last, and averaging the early
+    ones in made a CatBoost member on police_force_type score 0.72 log loss against 0.65 for
+    its refit."""
+    return models[-1:] if ctx.plan.order == "time" else models
 
 
 @stage("refit")
@@ -74,13 +83,14 @@ def refit_members(ctx, ensemble, runner, budget) -> Refit:
             model = family.refit(tr.params, n_rounds, deadline=hard_end if tr.models else float("inf"))
         how = "all rows"
         if model is None:
-            cost *= len(tr.models)
+            models = stand_in_models(ctx, tr.models)
+            cost *= len(models)
             if kept and limit is not None and spent + cost > limit:
                 logger.info("Dropped %s from the ensemble: no time to refit it, and its fold models "
                             "would break the prediction-cost limit.", tr.family)
                 continue
             logger.info("Refit of %s would overrun the budget; using its averaged fold models.", tr.family)
-            model, how = family.fold_average(tr.models), "fold average"
+            model, how = family.fold_average(models), "fold average" if len(models) > 1 else "latest fold"
         spent += cost
         fitted.append(family.member(model))
         kept.append(RefitMember(tr, member.weight, how))
@@ -89,9 +99,9 @@ def refit_members(ctx, ensemble, runner, budget) -> Refit:
     value = ensemble.value
     if 1 < len(kept) < len(ensemble.members):  # the dropped members' share moved to the others
         value = ensemble_scorer(ctx, runner)(sum(m.weight * m.trial.oof[runner.valid_mask] for m in kept))
-    n_average = sum(m.refit == "fold average" for m in kept)
+    n_average = sum(m.refit in ("fold average", "latest fold") for m in kept)
     summary = f"{len(kept)} member(s) on all rows" if not n_average else (
-        f"{len(kept) - n_average} member(s) on all rows, {n_average} fold average(s)")
+        f"{len(kept) - n_average} member(s) on all rows, {n_average} on fold models")
     model = WeightedModel([(m.weight, out) for m, out in zip(kept, fitted)], ctx.task)
     return Refit(model=model, members=kept, value=value, summary=summary)
 
