@@ -128,3 +128,12 @@ def test_a_catboost_error_fails_the_trial_not_the_fit():
     runner = _runner("binary")
     result = runner.run({**CATBOOST, "depth": 40}, float("inf"))
     assert result.status == "failed" and result.value == -np.inf
+
+
+def test_a_catboost_trial_starts_only_when_its_own_refit_fits_too():
+    from featsmith.pipelines._stages.search import seconds_needed
+
+    cost = TrialCost(trial_seconds=10.0, n_folds=5, n_rows=1000, n_train=800.0, n_rounds=100)
+    # One fold's fit (a fifth of the trial) on a quarter more rows.
+    assert seconds_needed("catboost", 20.0, 5, cost) == pytest.approx(20.0 + 4.0 * 1.25)
+    assert seconds_needed("lightgbm", 20.0, 5, cost) == seconds_needed("hist_gb", 20.0, 5, cost) == 20.0
