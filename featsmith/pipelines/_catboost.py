@@ -86,14 +86,12 @@ class CatBoostOnCodes:
         if self.task == "multiclass":
             params["loss_function"] = "MultiClass"
         self.model_ = cls(**params)
-        fit_args = {}
-        if X_val is not None:
-            fit_args = dict(eval_set=self._pool(X_val, y_val), early_stopping_rounds=CATBOOST_PATIENCE,
-                            use_best_model=True)
         stop = _Deadline(deadline)
-        if deadline is not None:
-            fit_args["callbacks"] = [stop]
         try:
+            fit_args = {"callbacks": [stop]} if deadline is not None else {}
+            if X_val is not None and len(X_val):  # no rows left to stop on: the rounds given
+                fit_args.update(eval_set=self._pool(X_val, y_val), early_stopping_rounds=CATBOOST_PATIENCE,
+                                use_best_model=True)
             self.model_.fit(self._pool(X, y), **fit_args)
         except catboost.CatBoostError as exc:  # a failed trial, like scikit-learn's ValueErrors
             raise ValueError(f"CatBoost could not fit: {exc}") from exc

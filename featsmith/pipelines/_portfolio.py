@@ -142,12 +142,14 @@ class EstimatorTrialRunner(FoldRunner):
             seconds = max(1.0, min(remaining, self.nas_seconds or remaining))
         X_train, X_valid = self.fold_matrix(index, train_rows), self.fold_matrix(index, valid_rows)
         est = self.build(config, seconds, width=X_train.shape[1])
-        if config["model"] == "linear" and self.task != "regression" and np.unique(self.y[train_rows]).size < 2:
-            # A fold of a tiny table can hold one class, which LogisticRegression refuses; a
-            # tree fitted there predicts that class, and so does this.
+        if config["model"] in ("linear", "catboost") and self.task != "regression" and np.unique(
+                self.y[train_rows]).size < 2:
+            # A fold of a tiny table can hold one class, which LogisticRegression and CatBoost
+            # refuse; a tree fitted there predicts that class, and so does this.
             est = DummyClassifier(strategy="prior")
         fit_args = {}
-        if config["model"] in BOOSTED_FAMILIES:
+        boosted = config["model"] in BOOSTED_FAMILIES and not isinstance(est, DummyClassifier)
+        if boosted:
             # Early stopping on the fold's validation rows, as LightGBM's trials do; rows of a
             # class the training rows lack (a small class of a many-class task) are left out
             # of it, which both libraries refuse.
@@ -162,7 +164,7 @@ class EstimatorTrialRunner(FoldRunner):
             warnings.simplefilter("ignore")
             est.fit(X_train, self.y[train_rows], **fit_args)
         pred = estimator_output(est, X_valid, self.task, self.n_classes)
-        rounds = _final_step(est).n_iter_ if config["model"] in BOOSTED_FAMILIES else 0
+        rounds = _final_step(est).n_iter_ if boosted else 0
         return self.with_columns(est, index), pred, rounds, time.perf_counter() > deadline
 
     def run(self, config, deadline, folds_budget=None):

@@ -137,3 +137,17 @@ def test_a_catboost_trial_starts_only_when_its_own_refit_fits_too():
     # One fold's fit (a fifth of the trial) on a quarter more rows.
     assert seconds_needed("catboost", 20.0, 5, cost) == pytest.approx(20.0 + 4.0 * 1.25)
     assert seconds_needed("lightgbm", 20.0, 5, cost) == seconds_needed("hist_gb", 20.0, 5, cost) == 20.0
+
+
+def test_a_fold_with_one_class_or_no_rows_to_stop_on():
+    X, y = _data("binary", n=60)
+    y = np.zeros(60, dtype=np.int64)
+    y[-3:] = 1  # the first fold's training rows may hold one class only
+    splits = [(np.arange(50), np.arange(50, 60)), (np.arange(10, 60), np.arange(10))]
+    runner = EstimatorTrialRunner(X, y, categorical=[3], task="binary", n_classes=2,
+                                  metric=resolve_metric(None, "binary"), splits=splits, n_threads=1, seed=0)
+    result = runner.run(CATBOOST, float("inf"))
+    assert result.status == "ok" and len(result.models) == 2  # the one-class fold predicts its class
+    # No validation rows to stop on: the rounds given.
+    model = CatBoostOnCodes("binary", [3], iterations=20).fit(X[10:], y[10:], X[:0], y[:0])
+    assert model.n_iter_ == 20
