@@ -95,14 +95,15 @@ def initial_configs(portfolio: bool, time_budget: float, views=None, time_ordere
     return spread
 
 
-def seconds_needed(family: str, estimate: float, n_folds: int, cost) -> float:
+def seconds_needed(family: str, estimate: float, n_folds: int, cost, time_ordered: bool = False) -> float:
     """Seconds a trial of ``family`` estimated at ``estimate`` needs before the search's
-    deadline. The refit's reserve after it is sized for LightGBM; a CatBoost member, many
-    times dearer on many classes, also needs its own refit (one fit on every row) there, or
-    it stands on fold models trained on less, and in time order older, data (police_force_type
-    with ``cv="time"`` at 60 s: CatBoost's trial left no member time to refit, 1.44 test log
-    loss; with this rule CatBoost is skipped there and the members refit, 0.69)."""
-    if family != "catboost":
+    deadline. The refit's reserve after it is sized for LightGBM. Under a time-ordered plan a
+    CatBoost member, many times dearer on many classes, also needs its own refit (one fit on
+    every row) there: its stand-in would be its latest fold's model, trained on older data
+    (police_force_type with ``cv="time"`` at 60 s: CatBoost's trial left no member time to
+    refit, 1.44 test log loss; with this rule CatBoost is skipped there and the members refit,
+    0.69). Shuffled folds' models averaged stand in for a refit as bagging does."""
+    if family != "catboost" or not time_ordered:
         return estimate
     return estimate + estimate / max(n_folds, 1) * cost.n_rows / max(cost.n_train, 1.0)
 
@@ -170,7 +171,7 @@ def run_search(ctx, features, budget, *, max_trials, portfolio, time_budget, sto
             if stoppable:
                 deadline = budget.holdout_trial_deadline(deadline)
             left = deadline - time.perf_counter()
-            needed = seconds_needed(family, estimate, len(ctx.splits), budget.cost)
+            needed = seconds_needed(family, estimate, len(ctx.splits), budget.cost, ctx.plan.order == "time")
             if needed > left and not (stoppable and left >= STOPPABLE_SHARE * estimate):
                 experiment.tell(asked, state="skipped",
                                 message=f"would not finish: about {needed:.1f}s needed, {left:.1f}s left")
