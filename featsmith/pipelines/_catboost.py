@@ -14,6 +14,8 @@ import time
 
 import numpy as np
 
+from featsmith.pipelines._trials import clip_for_trees
+
 # Rounds without improvement on the fold's validation rows before CatBoost stops.
 CATBOOST_PATIENCE = 50
 
@@ -65,7 +67,7 @@ class CatBoostOnCodes:
         import pandas as pd
 
         # CatBoost's categories must be integers or strings; values beyond float32 it rejects.
-        frame = pd.DataFrame(np.clip(X, -1e30, 1e30))
+        frame = pd.DataFrame(clip_for_trees(X))
         for c in self.categorical:
             frame[c] = np.nan_to_num(X[:, c], nan=-1.0).astype(np.int64)
         return catboost.Pool(frame, label=y, cat_features=self.categorical or None)

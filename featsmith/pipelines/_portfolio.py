@@ -26,7 +26,10 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
 from featsmith.pipelines._catboost import CatBoostOnCodes, catboost_available
-from featsmith.pipelines._trials import FoldRunner, estimator_output
+from featsmith.pipelines._trials import FoldRunner, clip_for_trees, estimator_output
+
+# Fitted pipelines pickled before the helper moved to _trials name it here.
+_clip_for_trees = clip_for_trees
 
 # Rounds without improvement on the fold's validation rows before HistGradientBoosting stops
 # (LightGBM's trials use 50 at their lower rates).
@@ -86,7 +89,7 @@ class EstimatorTrialRunner(FoldRunner):
         if model == "extra_trees":
             cls = ExtraTreesClassifier if classification else ExtraTreesRegressor
             # scikit-learn's trees read float32 and reject larger values (a 1e300-scale column).
-            return make_pipeline(FunctionTransformer(_clip_for_trees), cls(
+            return make_pipeline(FunctionTransformer(clip_for_trees), cls(
                 n_estimators=config.get("n_estimators", 300), max_features=config.get("max_features", 0.5),
                 min_samples_leaf=config.get("min_samples_leaf", 2), n_jobs=self.n_threads, random_state=seed,
             ))
@@ -94,7 +97,7 @@ class EstimatorTrialRunner(FoldRunner):
             cls = HistGradientBoostingClassifier if classification else HistGradientBoostingRegressor
             stop = {"early_stopping": True, "n_iter_no_change": HIST_GB_PATIENCE} if rounds is None else {
                 "early_stopping": False}
-            return make_pipeline(FunctionTransformer(_clip_for_trees), cls(
+            return make_pipeline(FunctionTransformer(clip_for_trees), cls(
                 learning_rate=config.get("learning_rate", 0.1), max_leaf_nodes=config.get("max_leaf_nodes", 31),
                 min_samples_leaf=config.get("min_samples_leaf", 20),
                 l2_regularization=config.get("l2_regularization", 0.0),
@@ -102,11 +105,11 @@ class EstimatorTrialRunner(FoldRunner):
                 categorical_features=self.hist_gb_categorical or None, random_state=seed, **stop,
             ))
         if model == "catboost":
-            return CatBoostOnCodes(
-                self.task, self.categorical, iterations=config.get("iterations", 1000) if rounds is None else max(
-                    int(rounds), 1), learning_rate=config.get("learning_rate", 0.1), depth=config.get("depth", 6),
-                l2_leaf_reg=config.get("l2_leaf_reg", 3.0), n_threads=self.n_threads, random_state=seed,
-            )
+            # CatBoostOnCodes's defaults stand for what the configuration leaves out.
+            params = {k: config[k] for k in ("iterations", "learning_rate", "depth", "l2_leaf_reg") if k in config}
+            if rounds is not None:
+                params["iterations"] = max(int(rounds), 1)
+            return CatBoostOnCodes(self.task, self.categorical, n_threads=self.n_threads, random_state=seed, **params)
         if model == "linear":
             numeric = [i for i in range(width or self.X.shape[1]) if i not in self.categorical]
             prep = ColumnTransformer(
@@ -157,7 +160,7 @@ class EstimatorTrialRunner(FoldRunner):
             X_stop, y_stop = X_valid[seen], self.y[valid_rows][seen]
             if config["model"] == "hist_gb":
                 step = est.steps[-1][0]
-                fit_args = {f"{step}__X_val": _clip_for_trees(X_stop), f"{step}__y_val": y_stop}
+                fit_args = {f"{step}__X_val": clip_for_trees(X_stop), f"{step}__y_val": y_stop}
             else:
                 fit_args = {"X_val": X_stop, "y_val": y_stop, "deadline": deadline}
         with warnings.catch_warnings():
@@ -206,25 +209,16 @@ class EstimatorTrialRunner(FoldRunner):
 
 
 
-# Within float32, and small enough that scikit-learn's finiteness check (a float32 sum over
-# X) does not overflow into inf - inf; trees use only the order of the values.
-_TREE_VALUE_LIMIT = 1e30
-
-
 def _final_step(est):
     """The model of a scikit-learn pipeline (its last step), or ``est`` itself."""
     return est.steps[-1][1] if hasattr(est, "steps") else est
-
-
-def _clip_for_trees(X):
-    return np.clip(X, -_TREE_VALUE_LIMIT, _TREE_VALUE_LIMIT)
 
 
 def _finite_for_linear(X):
     """±inf as missing (the imputer fills it) and values within the trees' limit, so that
     scaling cannot overflow (a generated product of two 1e300-scale columns is inf)."""
     X = np.asarray(X, dtype=np.float64)
-    return np.where(np.isfinite(X), np.clip(X, -_TREE_VALUE_LIMIT, _TREE_VALUE_LIMIT), np.nan)
+    return np.where(np.isfinite(X), clip_for_trees(X), np.nan)
 
 
 class _EstimatorAverage:

@@ -58,6 +58,16 @@ def without_models(trial: TrialResult) -> TrialResult:
     return replace(trial, models=[], oof=None)
 
 
+# Within float32, and small enough that scikit-learn's finiteness check (a float32 sum over
+# X) does not overflow into inf - inf; trees use only the order of the values.
+TREE_VALUE_LIMIT = 1e30
+
+
+def clip_for_trees(X):
+    """``X`` within :data:`TREE_VALUE_LIMIT`: what scikit-learn's and CatBoost's trees accept."""
+    return np.clip(X, -TREE_VALUE_LIMIT, TREE_VALUE_LIMIT)
+
+
 def booster_output(raw: np.ndarray, task: str) -> np.ndarray:
     """LightGBM's prediction as probabilities ``(n, n_classes)`` or values ``(n,)``."""
     if task == "binary":
