@@ -286,6 +286,7 @@ class FoldRunner:
         oof = np.zeros(n) if self.task == "regression" else np.zeros((n, self.n_classes))
         rounds, models, scored = [], [], np.zeros(n, dtype=bool)
         status, stopped = "ok", False
+        total_rows, done_rows = sum(len(tr) for tr, _ in self.splits), 0
         try:
             for index, (tr, va) in enumerate(self.splits):
                 model, pred, n_rounds, hit = self._fit_fold(config, index, tr, va, deadline)
@@ -295,7 +296,10 @@ class FoldRunner:
                 oof[va] = pred
                 scored[va] = True
                 now = time.perf_counter()
-                projected = (now - start) / (index + 1) * len(self.splits)
+                # By training rows, not folds: forward-chaining folds grow with each period,
+                # so the first (one period of six) projected a fifth of a trial's time.
+                done_rows += len(tr)
+                projected = (now - start) * total_rows / max(done_rows, 1)
                 if hit or now > deadline or (folds_budget is not None and projected > folds_budget):
                     if index < len(self.splits) - 1:
                         status = "truncated"  # later folds never ran: the score covers fewer rows

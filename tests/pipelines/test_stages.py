@@ -113,6 +113,25 @@ def test_a_slow_baseline_cuts_kfold_and_measures_the_cost():
     assert budget.cost is baseline.cost and baseline.cost.n_folds == 1
 
 
+def test_a_slow_time_ordered_baseline_validates_on_the_latest_period():
+    X, y = _data()
+    X["when"] = pd.date_range("2024-01-01", periods=len(X), freq="D")
+    budget = Budget(10.0, shares={"baseline": 1e-4})
+    prepared = _prepared(X, y, budget)
+    ctx = prepared.context.with_plan(plan_validation(prepared.context, "time", budget).plan)
+    assert ctx.plan.n_folds == 5
+    baseline = run_baseline(ctx, budget)
+    # Not the first forward-chaining fold (the first sixth of the days, validated on the
+    # next): the latest fifth, trained on every day before it.
+    plan = baseline.plan
+    assert plan.scheme == "holdout time-ordered" and "latest period" in plan.reason
+    ((train, valid),) = plan.splits
+    assert list(valid) == list(range(320, 400)) and list(train) == list(range(320))
+    assert [list(va) for _, va in baseline.runner.splits] == [list(valid)]
+    assert baseline.trial.status == "ok" and np.isfinite(baseline.trial.value)
+    assert budget.cost is baseline.cost and baseline.cost.n_folds == 1 and baseline.cost.n_train == 320
+
+
 def test_search_stops_at_max_trials_and_records_the_reason(stages):
     search = stages["search"]
     assert len(search.trials) == 3 and search.stop_reason == "max_trials reached"

@@ -13,6 +13,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss, roc_auc_score
 
 from featsmith.pipelines import _trials, make_splits, resolve_metric
+from featsmith.pipelines._stages.validation import time_ordered_splits
 from featsmith.pipelines._trials import (
     BoosterAverage,
     FoldRunner,
@@ -35,6 +36,8 @@ class _LineRunner(FoldRunner):
         if index in config.get("raise_on", ()):
             raise config.get("error", ValueError)("fold blew up")
         time.sleep(config.get("sleep", 0.0))
+        if "clock" in config:  # a fake clock: each fold costs its training rows
+            config["clock"].append(config["clock"][-1] + 1e-3 * len(train_rows))
         slope, intercept = np.polyfit(self.X[train_rows, 0], self.y[train_rows], 1)
         line = slope * self.X[valid_rows, 0] + intercept
         if self.task == "binary":
@@ -170,6 +173,19 @@ def test_folds_budget_stops_when_the_projection_overruns():
     assert short.status == "truncated" and len(short.models) == 1
     full = runner.run({"sleep": 0.0}, float("inf"), folds_budget=60.0)
     assert full.status == "ok" and len(full.models) == 5
+
+
+@pytest.mark.parametrize(("folds_budget", "n_models"), [(1.0, 1), (1.6, 5)])
+def test_folds_budget_projects_by_training_rows(monkeypatch, folds_budget, n_models):
+    # Forward-chaining folds train on 100, 200, ... 500 rows (1,500 in all): after the first
+    # fold (0.1 s on the fake clock) the trial projects to 1.5 s, not five folds of 0.1 s.
+    splits = time_ordered_splits(np.arange(600), n_folds=5)
+    assert [len(tr) for tr, _ in splits] == [100, 200, 300, 400, 500]
+    clock = [0.0]
+    monkeypatch.setattr(_trials.time, "perf_counter", lambda: clock[-1])
+    result = _runner(n=600, splits=splits).run({"clock": clock}, float("inf"), folds_budget=folds_budget)
+    assert len(result.models) == n_models
+    assert result.status == ("truncated" if n_models < 5 else "ok")
 
 
 def test_restrict_folds_keeps_the_first_folds():

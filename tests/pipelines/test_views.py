@@ -137,6 +137,30 @@ def test_top_gain_view_is_chosen_on_each_folds_training_rows_only(monkeypatch):
     assert "top_gain" in model.feature_views_
 
 
+@pytest.mark.parametrize(("deadline", "runs"), [(1.5, False), (3.0, True)])
+def test_top_gain_per_fold_projects_the_rows_each_fit_reads(monkeypatch, deadline, runs):
+    # Forward-chaining folds train on 100 .. 500 of 600 rows, the refit on all 600: after the
+    # first fit (0.1 s on a fake clock) the rest are 20 times as many rows, not 5 more fits.
+    from types import SimpleNamespace
+
+    from featsmith.pipelines._stages.validation import time_ordered_splits
+
+    clock = [0.0]
+
+    def fake_fit(ctx, source, base_params, n_keep, deadline, train):
+        clock.append(clock[-1] + 1e-3 * len(train))
+        return ["f"]
+
+    monkeypatch.setattr(features_stage, "_top_by_gain", fake_fit)
+    monkeypatch.setattr(features_stage.time, "perf_counter", lambda: clock[-1])
+    ctx = SimpleNamespace(splits=time_ordered_splits(np.arange(600), n_folds=5), n_rows=600, X=np.zeros((600, 3)))
+    source = SimpleNamespace(names=["f", "g"], n_rows=600, evaluate=lambda names, rows=None: np.zeros((600, 2)))
+    chosen = features_stage._top_by_gain_per_fold(ctx, source, {}, 1, deadline)
+    assert (chosen is not None) == runs
+    if runs:
+        assert len(chosen[0]) == 5 and clock[-1] == pytest.approx(2.1)
+
+
 def test_views_are_searched_mixed_and_predicted_from_one_matrix():
     rng = np.random.default_rng(0)
     n = 1500

@@ -9,6 +9,7 @@ from featsmith.pipelines._budget import TrialCost
 from featsmith.pipelines._context import ValidationPlan
 from featsmith.pipelines._lgbm import LGBMTrialRunner
 from featsmith.pipelines._stages.base import StageResult, stage
+from featsmith.pipelines._stages.validation import time_holdout
 from featsmith.pipelines._trials import TrialResult
 
 # Rounds of the unvalidated model when there are too few rows to validate (LightGBM's default).
@@ -39,7 +40,8 @@ class Baseline(StageResult):
 @stage("baseline")
 def run_baseline(ctx, budget) -> Baseline:
     """Validate LightGBM's defaults; cut k-fold to the folds that finished when the whole of it
-    would take more than the budget's baseline share; tell the planner what a trial costs."""
+    would take more than the budget's baseline share (forward-chaining folds to a holdout of
+    the latest period instead); tell the planner what a trial costs."""
     ctx.progress.stage("baseline")
     runner = LGBMTrialRunner(ctx.X, ctx.y_enc, categorical=ctx.encoder.categorical_features_, **ctx.runner_args())
     if not ctx.splits:
@@ -49,7 +51,18 @@ def run_baseline(ctx, budget) -> Baseline:
     trial = ctx.run_trial(runner, {}, budget.baseline_deadline(), budget.start,
                           folds_budget=budget.baseline_folds_budget())
     plan = ctx.plan
-    if trial.status == "truncated" and trial.models:
+    holdout = None
+    if trial.status == "truncated" and plan.order == "time" and len(plan.splits) > 1:
+        holdout = time_holdout(plan, f"{plan.reason}; a holdout of the latest period, as {plan.n_folds} folds "
+                                     f"would not fit the budget")
+    if holdout is not None and holdout.splits:
+        # Forward-chaining folds run earliest first: the folds that finished trained on the
+        # first periods alone. The latest period is the one to validate on.
+        plan, ctx = holdout, ctx.with_plan(holdout)
+        runner = LGBMTrialRunner(ctx.X, ctx.y_enc, categorical=ctx.encoder.categorical_features_,
+                                 **ctx.runner_args())
+        trial = ctx.run_trial(runner, {}, budget.baseline_deadline(), budget.start)
+    elif trial.status == "truncated" and trial.models:
         # k-fold is too slow for this budget: validate on the folds that finished (a holdout
         # when it is one) from here on, and score the baseline on them alone.
         done = len(trial.models)

@@ -142,6 +142,16 @@ def _time_plan(ctx, cv, reason, check=None):
                           key=ctx.time_values, check=check, periods=period_count(n_folds, holdout))
 
 
+def time_holdout(plan, reason):
+    """``plan`` (time-ordered) as one split that validates on the latest of
+    :data:`HOLDOUT_PERIODS` periods: where forward-chaining k-fold is too slow for the budget.
+    Its first folds would train on the earliest period alone and validate on the next, the
+    rows least like the ones the model will predict."""
+    splits = time_ordered_splits(plan.key, holdout=True)
+    return replace(plan, splits=splits, scheme="holdout time-ordered", reason=reason,
+                   periods=period_count(DEFAULT_FOLDS, True))
+
+
 def _group_plan(ctx, cv, groups, column, reason, check=None):
     k = int(cv) if isinstance(cv, (int, np.integer)) else None
     splits = make_splits(ctx.y_enc, ctx.task, cv=k, random_state=ctx.sub_seed, groups=groups)
