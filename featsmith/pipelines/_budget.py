@@ -75,11 +75,16 @@ class TrialCost:
     n_rows : int
         Rows of the training data.
     n_train : float
-        Mean training rows of a fold.
+        Training rows of a fold (:attr:`ValidationPlan.n_train`: for time order, the latest
+        fold's), which the refit scales the boosting rounds by.
     n_rounds : int
         Boosting rounds the baseline kept (its folds' mean best iteration).
     trees_per_round : int
         The number of classes for a multiclass task, else 1.
+    mean_train : float, optional
+        Mean training rows of the folds the seconds were measured on (``n_train`` when not
+        given). Forward-chaining folds grow with each period, so their mean time is that of
+        a fold of fewer rows than the latest: 2.5 of 6 periods against 5 at five folds.
     """
 
     trial_seconds: float
@@ -88,14 +93,20 @@ class TrialCost:
     n_train: float
     n_rounds: int = 100
     trees_per_round: int = 1
+    mean_train: float | None = None
 
     @property
     def fold_seconds(self) -> float:
         return self.trial_seconds / max(self.n_folds, 1)
 
+    def all_rows_seconds(self, fold_seconds: float) -> float:
+        """A fit of ``fold_seconds`` on a mean fold, on every row instead (time grows with the
+        rows)."""
+        return fold_seconds * self.n_rows / max(self.mean_train or self.n_train, 1.0)
+
     def selection_seconds(self, n_rows: int) -> float:
         """A feature selection on ``n_rows`` rows: about three LightGBM fits on all of them."""
-        return 3 * self.fold_seconds * n_rows / max(self.n_train, 1.0)
+        return 3 * self.all_rows_seconds(self.fold_seconds) * n_rows / max(self.n_rows, 1)
 
     def refit_seconds(self, trial) -> float:
         """Seconds to refit ``trial`` (a :class:`TrialResult`) on every row.
@@ -104,12 +115,11 @@ class TrialCost:
         round; the refit trains on all rows for the best round count scaled by the same ratio
         (see the refit stage). Other families grow with the rows alone.
         """
-        scale = self.n_rows / max(self.n_train, 1.0)
-        per_fold = trial.seconds / max(len(trial.models), 1)
+        all_rows = self.all_rows_seconds(trial.seconds / max(len(trial.models), 1))
         if trial.family != "lightgbm":
-            return per_fold * scale
+            return all_rows
         rounds_run = trial.n_rounds + EARLY_STOPPING_ROUNDS
-        return per_fold * scale * (trial.n_rounds * scale) / max(rounds_run, 1)
+        return all_rows * (trial.n_rounds * self.n_rows / max(self.n_train, 1.0)) / max(rounds_run, 1)
 
     @property
     def tree_seconds(self) -> float:

@@ -32,6 +32,12 @@ def test_refit_cost_grows_with_the_rows_a_refit_sees():
     assert cost.refit_seconds(_trial(5.0, 5)) == pytest.approx(1.25 * 125 / 150)
     assert cost.refit_seconds(_trial(5.0, 5, family="extra_trees")) == pytest.approx(1.25)
     assert cost.refit_seconds(cost.as_trial()) == pytest.approx(1.25 * 125 / 150)
+    # Forward-chaining folds of 100 .. 500 rows: a mean fold's second saw 300 rows, while the
+    # rounds scale from the latest fold's 500.
+    forward = TrialCost(trial_seconds=5.0, n_folds=5, n_rows=600, n_train=500.0, n_rounds=100, mean_train=300.0)
+    assert forward.refit_seconds(_trial(5.0, 5, family="extra_trees")) == pytest.approx(2.0)
+    assert forward.refit_seconds(_trial(5.0, 5)) == pytest.approx(2.0 * 120 / 150)
+    assert forward.selection_seconds(600) == pytest.approx(3 * 2.0)
 
 
 def test_search_deadline_keeps_the_refit_reserve_and_does_not_move_with_earlier_stages():

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+import numpy as np
+
 from featsmith.pipelines._budget import TrialCost
 from featsmith.pipelines._context import ValidationPlan
 from featsmith.pipelines._lgbm import LGBMTrialRunner
@@ -70,8 +72,10 @@ def run_baseline(ctx, budget) -> Baseline:
         runner.restrict_folds(done)
         value, status = runner.score_oof(trial.oof, runner.valid_mask)
         trial = replace(trial, value=value, status=status)
+    done = plan.splits[:max(len(trial.models), 1)]
     cost = TrialCost(trial.seconds, max(len(trial.models), 1), ctx.n_rows, plan.n_train, trial.n_rounds,
-                     trees_per_round=ctx.n_classes if ctx.task == "multiclass" else 1)
+                     trees_per_round=ctx.n_classes if ctx.task == "multiclass" else 1,
+                     mean_train=float(np.mean([len(tr) for tr, _ in done])))
     budget.measured(cost)
     natural = ctx.metric.natural(trial.value)
     return Baseline(trial=trial, runner=runner, plan=plan, cost=cost,

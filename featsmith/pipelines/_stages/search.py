@@ -97,15 +97,16 @@ def initial_configs(portfolio: bool, time_budget: float, views=None, time_ordere
 
 def seconds_needed(family: str, estimate: float, n_folds: int, cost, time_ordered: bool = False) -> float:
     """Seconds a trial of ``family`` estimated at ``estimate`` needs before the search's
-    deadline. The refit's reserve after it is sized for LightGBM. Under a time-ordered plan a
-    CatBoost member, many times dearer on many classes, also needs its own refit (one fit on
-    every row) there: its stand-in would be its latest fold's model, trained on older data
-    (police_force_type with ``cv="time"`` at 60 s: CatBoost's trial left no member time to
-    refit, 1.44 test log loss; with this rule CatBoost is skipped there and the members refit,
-    0.69). Shuffled folds' models averaged stand in for a refit as bagging does."""
-    if family != "catboost" or not time_ordered:
+    deadline. The refit's reserve after it is sized for the best trial so far. Under a
+    time-ordered plan, a family other than LightGBM (whose refit stops at the hard end) also
+    needs its own refit on every row there, should it become a member: its stand-in would be
+    its latest fold's model, trained on older data (police_force_type with ``cv="time"`` at
+    60 s: a CatBoost trial left no member time to refit, 1.44 test log loss; with this rule
+    CatBoost is skipped there and the members refit, 0.69). Shuffled folds' models averaged
+    stand in for a refit as bagging does."""
+    if family == "lightgbm" or not time_ordered:
         return estimate
-    return estimate + estimate / max(n_folds, 1) * cost.n_rows / max(cost.n_train, 1.0)
+    return estimate + cost.all_rows_seconds(estimate / max(n_folds, 1))
 
 
 def _keep_top(prior, trials, k):
