@@ -189,6 +189,19 @@ def test_hist_gb_reads_codes_beyond_its_bins_as_numbers():
     assert _runner("binary").hist_gb_categorical == [3]
 
 
+def test_hist_gb_takes_a_column_with_no_value_in_a_folds_training_rows():
+    # A generated feature of a time-ordered plan: missing in the first period, valued later.
+    X, y = _data("regression")
+    X[:120, 2] = np.nan
+    splits = [(np.arange(120), np.arange(120, 180)), (np.arange(180), np.arange(180, 240))]
+    runner = _runner("regression", X, y, splits=splits)
+    result = runner.run(HIST_GB, float("inf"))
+    assert result.status == "ok" and len(result.models) == 2 and np.isfinite(result.oof[120:]).all()
+    X[:, 2] = np.nan  # no value in any row: the refit too
+    model = _runner("regression", X, y, splits=splits).refit(HIST_GB, 20, float("inf"))
+    assert np.isfinite(model.predict(X)).all()
+
+
 def test_linear_model_takes_infinite_generated_values():
     X, y = _data("binary")
     X[:5, 0] = np.inf  # a generated product of two 1e300-scale columns
