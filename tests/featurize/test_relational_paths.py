@@ -41,12 +41,12 @@ def flights_world(n=60, m=150, seed=0):
 
 
 
-def synth(X, tables, cutoff=None, time_index=None, order=None, prims=None):
+def synth(X, tables, cutoff=None, time_index=None, order=None, prims=None, dtype=None):
     from featsmith.featurize._relational import resolve_tables
 
     ti = {"history": "t"} if time_index is None else time_index
     frames, rels, ti, target = resolve_tables(tables, RELS, ti, "flights", pl.from_pandas(X))
-    rs = RelationalSynth(target, rels, ti, prims, max_depth=2)
+    rs = RelationalSynth(target, rels, ti, prims, max_depth=2, dtype=dtype)
     out = rs.fit(pl.from_pandas(X), frames, cutoff, order)
     return rs, out
 
@@ -240,3 +240,63 @@ def test_equals_featuretools_dfs_on_two_keys_to_one_parent():
         else:
             want = [None if pd.isna(v) else str(v) for v in ref]
             assert ours.cast(pl.String).to_list() == want, c
+
+
+def _assert_float32_of(got, want):
+    """``got`` (dtype="float32") holds ``want``'s values (the default dtypes) rounded to float32,
+    every numeric column as Float32 and the others unchanged."""
+    assert got.columns == want.columns
+    numeric = [c for c, t in want.schema.items() if t.is_numeric()]
+    assert numeric and {got.schema[c] for c in numeric} == {pl.Float32}
+    assert {c: t for c, t in got.schema.items() if c not in numeric} == {
+        c: t for c, t in want.schema.items() if c not in numeric}
+    assert any(want.schema[c].is_integer() for c in numeric)  # counts are cast too
+    a = got.select(numeric).to_numpy().astype(np.float64)
+    b = want.select(numeric).to_numpy().astype(np.float64)
+    np.testing.assert_array_equal(np.isnan(a), np.isnan(b))
+    np.testing.assert_array_equal(a, b.astype(np.float32).astype(np.float64))  # float32's rounding, no more
+    assert got.drop(numeric).equals(want.drop(numeric))
+
+
+@pytest.mark.parametrize("scenario", ["no cutoff", "per-row cutoff", "no time"])
+def test_float32_output_equals_the_float64_output_rounded(scenario):
+    X, tables = flights_world()
+    kw = {}
+    if scenario == "per-row cutoff":
+        kw = dict(cutoff=pl.Series(X["t"] + pd.Timedelta(minutes=30)).cast(pl.Datetime("us")),
+                  time_index={"history": "t", "flights": "t"})
+    elif scenario == "no time":  # X's own rows left out one at a time, the history unordered
+        X, kw = X.drop(columns="t"), dict(time_index={})
+    rs64, want = synth(X, tables, **kw)
+    rs32, got = synth(X, tables, dtype="float32", **kw)
+    assert {"airports[dest].alt", "airports[origin].MEAN(history[dest].delay)", "planes.COUNT(flights)",
+            "planes.makers.founded"} <= set(got.columns)
+    _assert_float32_of(got, want)
+    # new rows: from the stored lookups, and recomputed from the tables
+    Xp = pl.from_pandas(X)
+    _assert_float32_of(rs32.transform(Xp), rs64.transform(Xp))
+    _assert_float32_of(rs32.transform(Xp, tables), rs64.transform(Xp, tables))
+    # the dtype survives subset and the JSON round trip
+    names = got.columns[:40]
+    assert set(rs32.subset(names).transform(Xp).select(pl.selectors.numeric()).dtypes) == {pl.Float32}
+    back = RelationalSynth.from_dict(rs32.to_dict())
+    assert back.dtype == "float32" and back.transform(Xp).equals(rs32.transform(Xp))
+
+
+def test_float32_output_of_nested_aggregations_and_a_bad_dtype():
+    customers = pl.DataFrame({"cid": [1, 2, 3]})
+    sessions = pl.DataFrame({"sid": [1, 2, 3], "cid": [1, 1, 2], "pages": [3, 5, 4]})
+    tx = pl.DataFrame({"tid": range(5), "sid": [1, 1, 2, 3, 3], "amount": [0.1, 2.0, 3.0, 4.0, 6.0]})
+    rels = [("sessions", "cid", "customers", "cid"), ("tx", "sid", "sessions", "sid")]
+    tables = {"sessions": sessions, "tx": tx}
+    want = RelationalSynth("customers", rels, {}).fit(customers, tables, None)
+    got = RelationalSynth("customers", rels, {}, dtype=np.float32).fit(customers, tables, None)
+    assert "MEAN(sessions.SUM(tx.amount))" in got.columns
+    _assert_float32_of(got, want)
+    assert got["COUNT(sessions)"].to_list() == [2.0, 1.0, 0.0]
+    same = RelationalSynth("customers", rels, {}, dtype="float64").fit(customers, tables, None)
+    assert set(same.dtypes) == {pl.Float64}
+    np.testing.assert_array_equal(same.to_numpy(), want.to_numpy().astype(np.float64))
+    for bad in ("float16", "int32", "double precision", pl.Float32, True):
+        with pytest.raises(ValueError, match="dtype must be None, 'float32' or 'float64'"):
+            RelationalSynth("customers", rels, {}, dtype=bad)
