@@ -23,13 +23,15 @@ of X it goes through (``origin`` or ``dest``).
 a column of X) is never aggregated. With a time, only rows strictly earlier count: the time is
 the per-row cutoff when given (a row enters the history at the later of its time index and
 its cutoff, so it never precedes its own cutoff), else X's time index, else the validation's
-time order (``FeatureGenerator.fit(time_order=...)``). Without any time, the other rows of the
-same parent count (leave-one-out; count, sum, mean, std, min, max and nunique, computed from
-group totals minus the row's own contribution). *Out-of-fold guarantee:* under time-ordered
-validation folds (the periods of :func:`featsmith.featurize.time_periods` of the same order) a
-row's aggregate reads only rows strictly earlier in time, so never a later row of its own
-validation fold, nor any row of a later fold; under random folds it reads other rows' columns,
-never their target. At predict time (stored lookups) a new row reads all training rows.
+time order (``fit(order=...)``). Without any time, the other rows of the same parent count
+(leave-one-out; count, sum, mean, std, min, max and nunique, computed from group totals minus
+the row's own contribution). *Out-of-fold guarantee:* under time-ordered validation folds
+``FeatureGenerator.fit(time_order=...)`` passes each row's period (the folds,
+:func:`featsmith.featurize.time_periods` of that order) as the order, so a row's aggregate
+reads only the rows of earlier periods: never a row of its own validation fold, nor of a
+later one, just as at predict time (stored lookups) a new row reads all training rows and
+none of the other new rows; under random folds it reads other rows' columns, never their
+target.
 
 With per-row cutoff times only child rows whose time index is before the row's cutoff count
 (``<``; ``<=`` with ``include_cutoff_time=True``). Decomposable aggregations (count, sum, mean,
@@ -791,7 +793,8 @@ class RelationalSynth:
         order : polars.Series of datetimes, optional
             The time order of validation (see :meth:`FeatureGenerator.fit`'s ``time_order``):
             with no cutoff and no time index on X's table, aggregations over X's own rows then
-            read only rows strictly earlier in that order.
+            read only rows strictly earlier in that order (``FeatureGenerator`` passes each
+            row's period, so the rows of one period never read each other).
         """
         self.schemas = {name: infer_schema(t) for name, t in {**tables, self.target: X}.items()}
         for name in self.schemas:

@@ -154,27 +154,37 @@ def test_target_is_never_aggregated():
     assert not any("distance" in n for n in gen.relational_.output_names)
 
 
-def test_time_ordered_folds_read_only_earlier_rows_of_the_own_table():
+def test_time_ordered_folds_read_only_earlier_periods_of_the_own_table():
     """Under time-ordered validation folds (``time_order``), a row's aggregate over its own
-    table reads rows strictly earlier in that order, so never a later row of its own (or any
-    later) validation fold; the folds are time_periods of the same order."""
+    table reads the rows of earlier periods only (the folds: time_periods of the same order),
+    never a row of its own period: a validated period then holds the values predict gives,
+    where a new row reads the training rows and none of the other new rows."""
     from featsmith.featurize import time_periods
 
-    X, tables = flights_world()
+    X, tables = flights_world(n=120)
     order = X["t"].to_numpy()
+    names = ["planes.COUNT(flights)", "planes.MAX(flights.distance)", "airports[dest].MEAN(flights[origin].distance)"]
     gen = FeatureGenerator(random_state=0).fit(X.drop(columns="t"), X["distance"].fillna(0), tables=tables,
                                                relationships=RELS, time_index={"history": "t"}, time_order=order)
-    src = gen.candidate_source()
-    got = src.evaluate(["planes.COUNT(flights)", "planes.MAX(flights.distance)"])
+    got = gen.candidate_source().evaluate(names)
     folds = time_periods(order, 5)
     tail = X["tailnum"].to_numpy()
+    same_period_earlier = 0
     for i in range(len(X)):
-        earlier = (tail == tail[i]) & (order < order[i])
+        earlier = (tail == tail[i]) & (folds < folds[i])
+        same_period_earlier += ((tail == tail[i]) & (folds == folds[i]) & (order < order[i])).sum()
         assert got[i, 0] == earlier.sum()
-        assert not ((tail == tail[i]) & (folds == folds[i]) & (order > order[i]) & earlier).any()
         vals = X["distance"].to_numpy()[earlier]
         vals = vals[~np.isnan(vals)]
         np.testing.assert_allclose(got[i, 1], vals.max() if len(vals) else np.nan, rtol=1e-6)
+    assert same_period_earlier > 0  # rows the old rule (strictly earlier in time) would have read
+    # A validated period's values are what predict gives its rows after a fit on the earlier periods.
+    for p in (2, 4):
+        before = X[folds < p].drop(columns="t")
+        fitted = FeatureGenerator(random_state=0).fit(before, before["distance"].fillna(0), tables=tables,
+                                                      relationships=RELS, time_index={"history": "t"})
+        predicted = fitted.relational_.transform(pl.from_pandas(X[folds == p].drop(columns="t"))).select(names)
+        np.testing.assert_allclose(got[folds == p], predicted.to_numpy().astype(np.float64), rtol=1e-6)
     # predict: a later row reads all training rows of its plane (the lookups)
     new = X.drop(columns="t").head(2)
     assert gen.relational_.transform(pl.from_pandas(new))["planes.COUNT(flights)"].to_list() == [
