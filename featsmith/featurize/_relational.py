@@ -406,8 +406,9 @@ class RelationalSynth:
         feature's own: float64 aggregations, integer counts, a parent column's dtype.
         ``"float32"`` halves the output's memory (values rounded to float32; counts and
         integer sums exact up to 2**24): the aggregations are computed in float64 and cast
-        once per key before they are joined to the rows, so no float64 column of the
-        output's height is built.
+        on the per-key tables before they are joined to the rows (the leave-one-out
+        aggregations of X's own rows, the mode and nested aggregations: per source path,
+        once computed), so the output is never built whole in float64.
 
     Examples
     --------
