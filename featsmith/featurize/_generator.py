@@ -220,7 +220,9 @@ class FeatureGenerator(TransformerMixin, BaseEstimator):
             periods, and each row is encoded with the targets of earlier periods only (the
             first period's encodings are missing), as when the model predicts later rows.
             Relational aggregations over X's own rows (``planes.MEAN(flights.distance)``)
-            then read only rows strictly earlier in this order when there is no cutoff.
+            then read only the rows of earlier periods when there is no cutoff: never a row
+            of their own period, as at predict a new row reads the training rows and never
+            the other new rows, so a validated period holds the values predict will give.
             Not with ``groups``.
         """
         self._validate_params()
@@ -240,6 +242,9 @@ class FeatureGenerator(TransformerMixin, BaseEstimator):
         overrides = {}
         self.relational_ = None
         self.cutoff_column_ = cutoff_time if isinstance(cutoff_time, str) else None
+        if groups is not None and time_order is not None:
+            raise ValueError("pass groups or time_order, not both: the target-encoding folds follow one of them.")
+        periods = _time_folds(n, self.n_folds, time_order) if time_order is not None else None
         if tables is not None or relationships is not None:
             tables, relationships, time_index, target = resolve_tables(
                 tables, relationships, time_index, self.target_table, df
@@ -248,8 +253,11 @@ class FeatureGenerator(TransformerMixin, BaseEstimator):
             self.relational_ = RelationalSynth(
                 target, relationships, time_index, self.agg_primitives, self.max_depth, self.include_cutoff_time
             )
-            # Under time-ordered folds, aggregations over X's own rows read earlier rows only.
-            order = order_values(time_order, n) if time_order is not None and cutoff is None else None
+            # Under time-ordered folds, aggregations over X's own rows read the rows of earlier
+            # periods only: reading the earlier rows of its own period too, a validated row would
+            # see what no row sees at predict (counts of the same hour's earlier flights there,
+            # none for a new row), and validation could not tell.
+            order = order_values(periods, n) if periods is not None and cutoff is None else None
             rel = self.relational_.fit(df, tables, cutoff, order)
             overrides = self.relational_.column_overrides(df)
             df = pl.concat([df, rel], how="horizontal") if rel.width else df
@@ -266,11 +274,8 @@ class FeatureGenerator(TransformerMixin, BaseEstimator):
         self._train_base = base
         self.n_train_rows_ = n
         rng = np.random.default_rng(self.random_state)
-        if groups is not None and time_order is not None:
-            raise ValueError("pass groups or time_order, not both: the target-encoding folds follow one of them.")
         self.past_only_ = time_order is not None
-        self._folds = _time_folds(n, self.n_folds, time_order) if self.past_only_ else _assign_folds(
-            n, self.n_folds, rng, groups)
+        self._folds = periods if self.past_only_ else _assign_folds(n, self.n_folds, rng, groups)
         labels = None
         yenc = None
         if y is not None:

@@ -185,18 +185,18 @@ def _running(part, specs):
     return part
 
 
-def _answers(joined, specs):
-    """The specs' values from the running totals of each query's row (all missing: no rows)."""
+def _answers(state, specs, dtype=None):
+    """The specs' values from each row of running totals (one per key and bucket), but for
+    ``time_since_last``, which reads each query's own cutoff; numeric values as ``dtype``
+    when given."""
     n = pl.col("__n")
     outs = []
     for name, prim, c in specs:
+        if prim == "time_since_last":
+            continue
         if prim == "count":
             e = n
-        elif prim == "time_since_last":
-            e = (pl.col("__cut") - pl.col("__tl")).dt.total_microseconds() / 1e6
-        elif prim in ("first", "last"):
-            e = pl.when(n.is_not_null()).then(pl.col(f"{c}|{prim}"))
-        elif prim in ("min", "max"):
+        elif prim in ("first", "last", "min", "max"):
             e = pl.col(f"{c}|{prim}")
         elif prim == "nunique":
             e = pl.col(f"{c}|nu")
@@ -211,10 +211,32 @@ def _answers(joined, specs):
                 var = (s2 - s1 * s1 / cn) / (cn - 1)
                 e = pl.when(cn > 1).then(var.clip(lower_bound=0).sqrt())
         outs.append(e.alias(name))
-    return joined.select(outs)
+    if any(p == "time_since_last" for _, p, _ in specs):
+        outs.append(pl.col("__tl"))
+    return as_dtype(state.select(outs), dtype, skip=("__tl",))
 
 
-def prefix_aggregate(src, specs, query_frames, strict=True):
+def _since_last(answers, cut, specs, dtype=None):
+    """``answers`` (gathered per query) with time since last from each query's cutoff, the
+    columns in the specs' order."""
+    if "__tl" in answers.columns:
+        secs = ((cut - answers.get_column("__tl")).dt.total_microseconds() / 1e6).cast(dtype or pl.Float64)
+        answers = answers.with_columns([secs.alias(name) for name, prim, _ in specs if prim == "time_since_last"])
+    return answers.select([name for name, _, _ in specs])
+
+
+def as_dtype(df, dtype, skip=()):
+    """``df`` with its numeric columns (integers and floats; booleans, strings and times stay
+    as they are) cast to ``dtype``, but the ``skip`` columns (keys); ``df`` when ``dtype`` is
+    None. Applied to small per-key tables before they are joined or gathered to one row per
+    query, so that no query-sized column is built in another dtype first."""
+    if dtype is None:
+        return df
+    cols = [c for c, t in df.schema.items() if c not in skip and t.is_numeric() and t != dtype]
+    return df.with_columns(pl.col(cols).cast(dtype)) if cols else df
+
+
+def prefix_aggregate(src, specs, query_frames, strict=True, dtype=None):
     """Aggregations of ``src`` rows strictly before (``strict``) or at each query's cutoff.
 
     Parameters
@@ -229,6 +251,10 @@ def prefix_aggregate(src, specs, query_frames, strict=True):
         Each with ``__q`` (key) and ``__cut`` (Datetime cutoff), one row per query.
     strict : bool, default=True
         ``t < cutoff`` when True, ``t <= cutoff`` when False.
+    dtype : polars float dtype, optional
+        The dtype of the numeric values (counts included), cast once per (key, bucket) before
+        they are gathered per query; None keeps each primitive's own (integer counts, float64
+        sums, the column's dtype for min and max).
 
     Returns
     -------
@@ -271,17 +297,19 @@ def prefix_aggregate(src, specs, query_frames, strict=True):
         queries.append(q.with_columns((pl.col("__code").cast(pl.Int64) * width + b.cast(pl.Int64)).alias("__k")))
     asked = pl.concat([q.get_column("__k") for q in queries]).drop_nulls().unique().sort()
     state = _running(_compact(part.drop("__g"), specs, asked, width), specs)
+    # Each (key, bucket)'s answers once, then gathered per query: only the output's columns
+    # are ever query-sized, in the output's dtype.
+    answers = _answers(state, specs, dtype)
     flat = state.get_column("__code").cast(pl.Int64) * width + state.get_column("__b").cast(pl.Int64)
     out = []
     for q in queries:
         if state.height == 0:  # no row before any cutoff
-            out.append(_answers(state.clear(q.height).with_columns(q.get_column("__cut")), specs))
+            out.append(_since_last(answers.clear(q.height), q.get_column("__cut"), specs, dtype))
             continue
         # The state row at or before the query's (key, bucket): the running totals it reads.
         at = flat.search_sorted(q.get_column("__k"), side="right").cast(pl.Int64) - 1
         at = pl.select(pl.when(q.get_column("__k").is_not_null() & (at >= 0)).then(at)).to_series()
         at = pl.select(pl.when(state.get_column("__code").gather(at.fill_null(0)) == q.get_column("__code"))
                        .then(at)).to_series()  # the row found belongs to an earlier key: no rows
-        joined = state.select(pl.all().gather(at)).with_columns(q.get_column("__cut"))
-        out.append(_answers(joined, specs))
+        out.append(_since_last(answers.select(pl.all().gather(at)), q.get_column("__cut"), specs, dtype))
     return out

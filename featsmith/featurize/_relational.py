@@ -23,13 +23,15 @@ of X it goes through (``origin`` or ``dest``).
 a column of X) is never aggregated. With a time, only rows strictly earlier count: the time is
 the per-row cutoff when given (a row enters the history at the later of its time index and
 its cutoff, so it never precedes its own cutoff), else X's time index, else the validation's
-time order (``FeatureGenerator.fit(time_order=...)``). Without any time, the other rows of the
-same parent count (leave-one-out; count, sum, mean, std, min, max and nunique, computed from
-group totals minus the row's own contribution). *Out-of-fold guarantee:* under time-ordered
-validation folds (the periods of :func:`featsmith.featurize.time_periods` of the same order) a
-row's aggregate reads only rows strictly earlier in time, so never a later row of its own
-validation fold, nor any row of a later fold; under random folds it reads other rows' columns,
-never their target. At predict time (stored lookups) a new row reads all training rows.
+time order (``fit(order=...)``). Without any time, the other rows of the same parent count
+(leave-one-out; count, sum, mean, std, min, max and nunique, computed from group totals minus
+the row's own contribution). *Out-of-fold guarantee:* under time-ordered validation folds
+``FeatureGenerator.fit(time_order=...)`` passes each row's period (the folds,
+:func:`featsmith.featurize.time_periods` of that order) as the order, so a row's aggregate
+reads only the rows of earlier periods: never a row of its own validation fold, nor of a
+later one, just as at predict time (stored lookups) a new row reads all training rows and
+none of the other new rows; under random folds it reads other rows' columns, never their
+target.
 
 With per-row cutoff times only child rows whose time index is before the row's cutoff count
 (``<``; ``<=`` with ``include_cutoff_time=True``). Decomposable aggregations (count, sum, mean,
@@ -69,7 +71,7 @@ import numpy as np
 import polars as pl
 
 from featsmith._frame import to_polars
-from featsmith.featurize._prefix import prefix_aggregate
+from featsmith.featurize._prefix import as_dtype, prefix_aggregate
 from featsmith.featurize._schema import infer_schema, looks_like_id_name
 
 logger = logging.getLogger("featsmith")
@@ -80,6 +82,8 @@ _NUMERIC_PRIMS = ("sum", "mean", "std", "min", "max", "first", "last")
 _CATEGORICAL_PRIMS = ("nunique", "mode", "first", "last")
 _OUTER_PRIMS = ("sum", "mean", "std", "min", "max")
 LEAVE_ONE_OUT_PRIMS = ("count", "sum", "mean", "std", "min", "max", "nunique")
+#: The output dtypes :class:`RelationalSynth` accepts (``dtype=``), besides None.
+DTYPES = {"float32": pl.Float32, "float64": pl.Float64}
 
 
 def _ft(prim):
@@ -255,16 +259,18 @@ def _fill_empty(df, specs):
     return df.with_columns(fills) if fills else df
 
 
-def aggregate(src, specs, queries, strict=True):
+def aggregate(src, specs, queries, strict=True, dtype=None):
     """Aggregate ``src`` rows (``__g`` key, optional ``__t`` time, value columns, in time order)
     for each query row (``__q`` key, optional ``__cut`` cutoff); returns one row per query."""
-    return aggregate_many(src, specs, [queries], strict)[0]
+    return aggregate_many(src, specs, [queries], strict, dtype)[0]
 
 
-def aggregate_many(src, specs, query_frames, strict=True):
+def aggregate_many(src, specs, query_frames, strict=True, dtype=None):
     """:func:`aggregate` for several query frames over one source (the rows of one table on one
     relationship path, queried through several keys): the group-by, or the running totals
-    under cutoffs, are computed once and joined to each query frame."""
+    under cutoffs, are computed once and joined to each query frame. ``dtype``: the numeric
+    values' dtype (see :func:`~featsmith.featurize._prefix.as_dtype`), set on the per-key
+    totals before they are joined to the queries."""
     names = [s[0] for s in specs]
     g_dtype = src.schema["__g"]
     query_frames = [q.with_columns(_key_cast(pl.col("__q"), g_dtype)) for q in query_frames]
@@ -272,16 +278,17 @@ def aggregate_many(src, specs, query_frames, strict=True):
         return []
     if "__cut" not in query_frames[0].columns or "__t" not in src.columns:
         specs_nc = [s for s in specs if s[1] != "time_since_last"]
-        agg = src.group_by("__g").agg(_agg_exprs(specs_nc, False))
+        agg = as_dtype(src.group_by("__g").agg(_agg_exprs(specs_nc, False)), dtype, skip=("__g",))
         out = []
         for queries in query_frames:
             res = queries.select("__q").join(agg, left_on="__q", right_on="__g", how="left", maintain_order="left")
-            res = res.with_columns([pl.lit(None, pl.Float64).alias(n) for n, p, _ in specs if p == "time_since_last"])
+            res = res.with_columns([pl.lit(None, dtype or pl.Float64).alias(n)
+                                    for n, p, _ in specs if p == "time_since_last"])
             out.append(_fill_empty(res, specs).select(names))
         return out
     running = [s for s in specs if s[1] != "mode"]
     expanded = [s for s in specs if s[1] == "mode"]
-    answers = prefix_aggregate(src, running, query_frames, strict) if running else None
+    answers = prefix_aggregate(src, running, query_frames, strict, dtype) if running else None
     out = []
     for i, queries in enumerate(query_frames):
         parts = [answers[i]] if running else []
@@ -294,11 +301,11 @@ def aggregate_many(src, specs, query_frames, strict=True):
             parts.append(queries.select("__q", "__cut").join(agg, on=["__q", "__cut"], how="left",
                                                              maintain_order="left", nulls_equal=True)
                          .drop("__q", "__cut"))
-        out.append(_fill_empty(pl.concat(parts, how="horizontal"), specs).select(names))
+        out.append(as_dtype(_fill_empty(pl.concat(parts, how="horizontal"), specs).select(names), dtype))
     return out
 
 
-def leave_one_out(src, specs, queries, own):
+def leave_one_out(src, specs, queries, own, dtype=None):
     """Aggregations over the other rows of each query row's group (never the row itself).
 
     ``src`` holds the query rows themselves, in the same order (``__g`` the group each row
@@ -307,7 +314,7 @@ def leave_one_out(src, specs, queries, own):
     Each group's totals are computed once (count, sum, mean and squared deviations, the two
     smallest and largest values, distinct counts); a row's own contribution is then removed
     arithmetically, so no (row x group) expansion is materialised. Supports
-    :data:`LEAVE_ONE_OUT_PRIMS`.
+    :data:`LEAVE_ONE_OUT_PRIMS`. ``dtype``: the numeric values' dtype, as in :func:`aggregate_many`.
     """
     value_cols = sorted({c for _, p, c in specs if c is not None})
     num = [c for c in value_cols if src.schema[c].is_numeric() or src.schema[c] == pl.Boolean]
@@ -361,7 +368,22 @@ def leave_one_out(src, specs, queries, own):
             alone = mine & (x == pl.col(f"{c}|{k}")) & (pl.col(f"{c}|n{k}") == 1)
             e = pl.when(alone).then(pl.col(f"{c}|{k}2")).otherwise(pl.col(f"{c}|{k}"))
         outs.append(e.alias(name))
-    return _fill_empty(rows.select(outs), specs)
+    return as_dtype(_fill_empty(rows.select(outs), specs), dtype)
+
+
+def _output_dtype(dtype):
+    """The polars dtype of ``RelationalSynth(dtype=...)``: None, or one of :data:`DTYPES` named
+    as a string or a numpy dtype (``np.float32``)."""
+    if dtype is None:
+        return None
+    try:
+        name = np.dtype(dtype).name
+    except TypeError:
+        name = None
+    if name not in DTYPES:
+        raise ValueError(f"dtype must be None, 'float32' or 'float64' (the numeric output columns' dtype), "
+                         f"got {dtype!r}.")
+    return DTYPES[name]
 
 
 # ---------------------------------------------------------------------------- synthesis
@@ -378,6 +400,15 @@ class RelationalSynth:
         Aggregations to use (default :data:`PRIMITIVES`).
     max_depth : int, default=2
     include_cutoff_time : bool, default=False
+    dtype : {None, "float32", "float64"}, default=None
+        The dtype of every numeric output column (aggregations, counts and numeric parent
+        columns alike; text, boolean and datetime columns keep theirs). None keeps each
+        feature's own: float64 aggregations, integer counts, a parent column's dtype.
+        ``"float32"`` halves the output's memory (values rounded to float32; counts and
+        integer sums exact up to 2**24): the aggregations are computed in float64 and cast
+        on the per-key tables before they are joined to the rows (the leave-one-out
+        aggregations of X's own rows, the mode and nested aggregations: per source path,
+        once computed), so the output is never built whole in float64.
 
     Examples
     --------
@@ -400,18 +431,27 @@ class RelationalSynth:
     [20.0, 10.0, 20.0]
     >>> out["airports[origin].MEAN(flights[origin].km)"].to_list()  # the other flights from A
     [4.0, None, 1.0]
+
+    A float32 output, counts included:
+
+    >>> out = RelationalSynth("flights", rels, {}, ["count", "mean"], dtype="float32").fit(X, {"airports": airports}, None)
+    >>> out.schema["airports[origin].COUNT(flights[origin])"], out.schema["airports[dest].alt"]
+    (Float32, Float32)
     """
 
-    def __init__(self, target, relationships, time_index=None, primitives=None, max_depth=2, include_cutoff_time=False):
+    def __init__(self, target, relationships, time_index=None, primitives=None, max_depth=2, include_cutoff_time=False,
+                 dtype=None):
         self.target = target
         self.relationships = [tuple(r) for r in relationships]
         self.time_index = dict(time_index or {})
         self.primitives = list(primitives) if primitives is not None else list(PRIMITIVES)
         self.max_depth = max_depth
         self.include_cutoff_time = include_cutoff_time
+        self.dtype = dtype
         bad = [p for p in self.primitives if p not in PRIMITIVES]
         if bad:
             raise ValueError(f"Unknown agg_primitives {bad}; use some of {PRIMITIVES}.")
+        self._dtype = _output_dtype(dtype)
         self.features = []
         self.lookups = {}
         self.schemas = {}
@@ -602,7 +642,8 @@ class RelationalSynth:
                                      columns={c for _, c in alias})
             specs = [(a, prim, col) for (prim, col), a in alias.items()]
             keys = list(by_key)
-            results = aggregate_many(src, specs, [key_frames[k] for k in keys], strict=not self.include_cutoff_time)
+            results = aggregate_many(src, specs, [key_frames[k] for k in keys], strict=not self.include_cutoff_time,
+                                     dtype=self._dtype)
             for k, res in zip(keys, results):
                 for d in by_key[k]:
                     out[k][d["name"]] = res.get_column(alias[(d["prim"], d["column"])])
@@ -619,7 +660,7 @@ class RelationalSynth:
             par = tables[PP].select(pl.col(pk2).alias("__up"), *values).unique("__up", keep="first", maintain_order=True)
             par = par.with_columns(_key_cast(pl.col("__up"), tab.schema["__up"]))
             tab = tab.join(par, on="__up", how="left", maintain_order="left").drop("__up")
-        tab = tab.unique("__k", keep="first", maintain_order=True)
+        tab = as_dtype(tab.unique("__k", keep="first", maintain_order=True), self._dtype, skip=("__k",))
         q = pl.DataFrame({"__k": keys}).with_columns(_key_cast(pl.col("__k"), tab.schema["__k"]))
         res = q.join(tab, on="__k", how="left", maintain_order="left")
         return {name: res.get_column(alias) for name, alias in names.items()}
@@ -647,11 +688,12 @@ class RelationalSynth:
         iq = pairs.select(pl.col("__cpk").alias("__q"), *(["__cut"] if "__cut" in pairs.columns else []))
         alias = {name: f"__i{i}" for i, name in enumerate(inner)}
         specs = [(alias[name], i["prim"], i["column"]) for name, i in inner.items()]
-        inner_vals = aggregate(src, specs, iq, strict=not self.include_cutoff_time)
+        inner_vals = aggregate(src, specs, iq, strict=not self.include_cutoff_time)  # float64: the outer reads them
         pairs = pairs.with_columns([inner_vals.get_column(a).cast(pl.Float64) for a in alias.values()])
         outer = [(f"__o{j}", e["outer"], alias[e["inner"]["name"]]) for j, e in enumerate(ds)]
         agg = pairs.group_by("__row").agg(_agg_exprs(outer, False))
-        res = _fill_empty(q.select("__row").join(agg, on="__row", how="left", maintain_order="left"), outer)
+        res = as_dtype(_fill_empty(q.select("__row").join(agg, on="__row", how="left", maintain_order="left"), outer),
+                       self._dtype)
         return {e["name"]: res.get_column(f"__o{j}") for j, e in enumerate(ds)}
 
     # the target table's own rows
@@ -702,13 +744,13 @@ class RelationalSynth:
             keys = list(by_key)
             if times is not None:
                 queries = [pl.DataFrame({"__q": X.get_column(fk), "__cut": cut}) for fk in keys]
-                results = aggregate_many(src, specs, queries, strict=True)
+                results = aggregate_many(src, specs, queries, strict=True, dtype=self._dtype)
             else:
                 results = []
                 for fk in keys:
                     # The row is in the group it queries when both keys name the same parent row.
                     own = (X.get_column(sfk) == X.get_column(fk)).fill_null(False)
-                    results.append(leave_one_out(src, specs, pl.DataFrame({"__q": X.get_column(fk)}), own))
+                    results.append(leave_one_out(src, specs, pl.DataFrame({"__q": X.get_column(fk)}), own, self._dtype))
             for fk, res in zip(keys, results):
                 for d in by_key[fk]:
                     out[d["name"]] = res.get_column(alias[(d["prim"], d["column"])])
@@ -752,7 +794,8 @@ class RelationalSynth:
         order : polars.Series of datetimes, optional
             The time order of validation (see :meth:`FeatureGenerator.fit`'s ``time_order``):
             with no cutoff and no time index on X's table, aggregations over X's own rows then
-            read only rows strictly earlier in that order.
+            read only rows strictly earlier in that order (``FeatureGenerator`` passes each
+            row's period, so the rows of one period never read each other).
         """
         self.schemas = {name: infer_schema(t) for name, t in {**tables, self.target: X}.items()}
         for name in self.schemas:
@@ -781,7 +824,7 @@ class RelationalSynth:
         # A new row is placed in time by its cutoff or X's time index, never by the validation order.
         self._keep_own_rows(X, times, own, cutoff is not None or self.time_index.get(self.target) in X.columns)
         logger.info("RelationalSynth: %d relational features for table %r.", len(self.features), self.target)
-        return values.select(self.output_names)
+        return as_dtype(values.select(self.output_names), self._dtype)
 
     def _build_lookups(self, X, tables):
         """Per-key values without a cutoff (all rows of the fitted tables, X's own training rows
@@ -836,12 +879,12 @@ class RelationalSynth:
             out = self._from_lookups(X, [n for n in self.output_names if n not in set(own)])
         if own:
             out = pl.concat([out, self._own_at_predict(X, cutoff)], how="horizontal")
-        return out.select(self.output_names)
+        return as_dtype(out.select(self.output_names), self._dtype)
 
     def subset(self, names):
         keep = set(names)
         out = RelationalSynth(self.target, self.relationships, self.time_index, self.primitives,
-                              self.max_depth, self.include_cutoff_time)
+                              self.max_depth, self.include_cutoff_time, self.dtype)
         out.features = [d for d in self.features if d["name"] in keep]
         keys = {d["key"] for d in out.features}
         out.lookups = {
@@ -855,7 +898,7 @@ class RelationalSynth:
         return {
             "target": self.target, "relationships": [list(r) for r in self.relationships],
             "time_index": self.time_index, "primitives": self.primitives, "max_depth": self.max_depth,
-            "include_cutoff_time": self.include_cutoff_time, "features": self.features,
+            "include_cutoff_time": self.include_cutoff_time, "dtype": self.dtype, "features": self.features,
             "lookups": {k: _table_to_dict(t) for k, t in self.lookups.items()}, "schemas": self.schemas,
             "own_rows": None if self.own_rows is None else _table_to_dict(self.own_rows),
         }
@@ -863,7 +906,7 @@ class RelationalSynth:
     @classmethod
     def from_dict(cls, d):
         out = cls(d["target"], [tuple(r) for r in d["relationships"]], d["time_index"], d["primitives"],
-                  d["max_depth"], d["include_cutoff_time"])
+                  d["max_depth"], d["include_cutoff_time"], d.get("dtype"))
         out.features = [_tuplify_hops(f) for f in d["features"]]
         out.lookups = {k: _table_from_dict(t) for k, t in d["lookups"].items()}
         out.schemas = d["schemas"]

@@ -116,3 +116,11 @@ def test_segmented_scan_is_exact_within_segments():
     got = segmented_scan(clean, pos, np.add)
     for s, n in zip(starts, lengths):  # no other segment's totals leak in: relative, not absolute error
         np.testing.assert_allclose(got[s:s + n], np.cumsum(clean[s:s + n], axis=0), rtol=1e-12, atol=1e-300)
+
+
+def test_prefix_aggregate_in_float32_is_the_float64_answer_rounded():
+    src, queries = _random_case(3)
+    want = prefix_aggregate(src, SPECS, [queries])[0]
+    got = prefix_aggregate(src, SPECS, [queries], dtype=pl.Float32)[0]
+    assert got.columns == want.columns and set(got.dtypes) == {pl.Float32}
+    assert_frame_equal(got, want.cast(pl.Float32))

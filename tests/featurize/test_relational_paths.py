@@ -41,12 +41,12 @@ def flights_world(n=60, m=150, seed=0):
 
 
 
-def synth(X, tables, cutoff=None, time_index=None, order=None, prims=None):
+def synth(X, tables, cutoff=None, time_index=None, order=None, prims=None, dtype=None):
     from featsmith.featurize._relational import resolve_tables
 
     ti = {"history": "t"} if time_index is None else time_index
     frames, rels, ti, target = resolve_tables(tables, RELS, ti, "flights", pl.from_pandas(X))
-    rs = RelationalSynth(target, rels, ti, prims, max_depth=2)
+    rs = RelationalSynth(target, rels, ti, prims, max_depth=2, dtype=dtype)
     out = rs.fit(pl.from_pandas(X), frames, cutoff, order)
     return rs, out
 
@@ -154,27 +154,37 @@ def test_target_is_never_aggregated():
     assert not any("distance" in n for n in gen.relational_.output_names)
 
 
-def test_time_ordered_folds_read_only_earlier_rows_of_the_own_table():
+def test_time_ordered_folds_read_only_earlier_periods_of_the_own_table():
     """Under time-ordered validation folds (``time_order``), a row's aggregate over its own
-    table reads rows strictly earlier in that order, so never a later row of its own (or any
-    later) validation fold; the folds are time_periods of the same order."""
+    table reads the rows of earlier periods only (the folds: time_periods of the same order),
+    never a row of its own period: a validated period then holds the values predict gives,
+    where a new row reads the training rows and none of the other new rows."""
     from featsmith.featurize import time_periods
 
-    X, tables = flights_world()
+    X, tables = flights_world(n=120)
     order = X["t"].to_numpy()
+    names = ["planes.COUNT(flights)", "planes.MAX(flights.distance)", "airports[dest].MEAN(flights[origin].distance)"]
     gen = FeatureGenerator(random_state=0).fit(X.drop(columns="t"), X["distance"].fillna(0), tables=tables,
                                                relationships=RELS, time_index={"history": "t"}, time_order=order)
-    src = gen.candidate_source()
-    got = src.evaluate(["planes.COUNT(flights)", "planes.MAX(flights.distance)"])
+    got = gen.candidate_source().evaluate(names)
     folds = time_periods(order, 5)
     tail = X["tailnum"].to_numpy()
+    same_period_earlier = 0
     for i in range(len(X)):
-        earlier = (tail == tail[i]) & (order < order[i])
+        earlier = (tail == tail[i]) & (folds < folds[i])
+        same_period_earlier += ((tail == tail[i]) & (folds == folds[i]) & (order < order[i])).sum()
         assert got[i, 0] == earlier.sum()
-        assert not ((tail == tail[i]) & (folds == folds[i]) & (order > order[i]) & earlier).any()
         vals = X["distance"].to_numpy()[earlier]
         vals = vals[~np.isnan(vals)]
         np.testing.assert_allclose(got[i, 1], vals.max() if len(vals) else np.nan, rtol=1e-6)
+    assert same_period_earlier > 0  # rows the old rule (strictly earlier in time) would have read
+    # A validated period's values are what predict gives its rows after a fit on the earlier periods.
+    for p in (2, 4):
+        before = X[folds < p].drop(columns="t")
+        fitted = FeatureGenerator(random_state=0).fit(before, before["distance"].fillna(0), tables=tables,
+                                                      relationships=RELS, time_index={"history": "t"})
+        predicted = fitted.relational_.transform(pl.from_pandas(X[folds == p].drop(columns="t"))).select(names)
+        np.testing.assert_allclose(got[folds == p], predicted.to_numpy().astype(np.float64), rtol=1e-6)
     # predict: a later row reads all training rows of its plane (the lookups)
     new = X.drop(columns="t").head(2)
     assert gen.relational_.transform(pl.from_pandas(new))["planes.COUNT(flights)"].to_list() == [
@@ -240,3 +250,63 @@ def test_equals_featuretools_dfs_on_two_keys_to_one_parent():
         else:
             want = [None if pd.isna(v) else str(v) for v in ref]
             assert ours.cast(pl.String).to_list() == want, c
+
+
+def _assert_float32_of(got, want):
+    """``got`` (dtype="float32") holds ``want``'s values (the default dtypes) rounded to float32,
+    every numeric column as Float32 and the others unchanged."""
+    assert got.columns == want.columns
+    numeric = [c for c, t in want.schema.items() if t.is_numeric()]
+    assert numeric and {got.schema[c] for c in numeric} == {pl.Float32}
+    assert {c: t for c, t in got.schema.items() if c not in numeric} == {
+        c: t for c, t in want.schema.items() if c not in numeric}
+    assert any(want.schema[c].is_integer() for c in numeric)  # counts are cast too
+    a = got.select(numeric).to_numpy().astype(np.float64)
+    b = want.select(numeric).to_numpy().astype(np.float64)
+    np.testing.assert_array_equal(np.isnan(a), np.isnan(b))
+    np.testing.assert_array_equal(a, b.astype(np.float32).astype(np.float64))  # float32's rounding, no more
+    assert got.drop(numeric).equals(want.drop(numeric))
+
+
+@pytest.mark.parametrize("scenario", ["no cutoff", "per-row cutoff", "no time"])
+def test_float32_output_equals_the_float64_output_rounded(scenario):
+    X, tables = flights_world()
+    kw = {}
+    if scenario == "per-row cutoff":
+        kw = dict(cutoff=pl.Series(X["t"] + pd.Timedelta(minutes=30)).cast(pl.Datetime("us")),
+                  time_index={"history": "t", "flights": "t"})
+    elif scenario == "no time":  # X's own rows left out one at a time, the history unordered
+        X, kw = X.drop(columns="t"), dict(time_index={})
+    rs64, want = synth(X, tables, **kw)
+    rs32, got = synth(X, tables, dtype="float32", **kw)
+    assert {"airports[dest].alt", "airports[origin].MEAN(history[dest].delay)", "planes.COUNT(flights)",
+            "planes.makers.founded"} <= set(got.columns)
+    _assert_float32_of(got, want)
+    # new rows: from the stored lookups, and recomputed from the tables
+    Xp = pl.from_pandas(X)
+    _assert_float32_of(rs32.transform(Xp), rs64.transform(Xp))
+    _assert_float32_of(rs32.transform(Xp, tables), rs64.transform(Xp, tables))
+    # the dtype survives subset and the JSON round trip
+    names = got.columns[:40]
+    assert set(rs32.subset(names).transform(Xp).select(pl.selectors.numeric()).dtypes) == {pl.Float32}
+    back = RelationalSynth.from_dict(rs32.to_dict())
+    assert back.dtype == "float32" and back.transform(Xp).equals(rs32.transform(Xp))
+
+
+def test_float32_output_of_nested_aggregations_and_a_bad_dtype():
+    customers = pl.DataFrame({"cid": [1, 2, 3]})
+    sessions = pl.DataFrame({"sid": [1, 2, 3], "cid": [1, 1, 2], "pages": [3, 5, 4]})
+    tx = pl.DataFrame({"tid": range(5), "sid": [1, 1, 2, 3, 3], "amount": [0.1, 2.0, 3.0, 4.0, 6.0]})
+    rels = [("sessions", "cid", "customers", "cid"), ("tx", "sid", "sessions", "sid")]
+    tables = {"sessions": sessions, "tx": tx}
+    want = RelationalSynth("customers", rels, {}).fit(customers, tables, None)
+    got = RelationalSynth("customers", rels, {}, dtype=np.float32).fit(customers, tables, None)
+    assert "MEAN(sessions.SUM(tx.amount))" in got.columns
+    _assert_float32_of(got, want)
+    assert got["COUNT(sessions)"].to_list() == [2.0, 1.0, 0.0]
+    same = RelationalSynth("customers", rels, {}, dtype="float64").fit(customers, tables, None)
+    assert set(same.dtypes) == {pl.Float64}
+    np.testing.assert_array_equal(same.to_numpy(), want.to_numpy().astype(np.float64))
+    for bad in ("float16", "int32", "double precision", pl.Float32, True):
+        with pytest.raises(ValueError, match="dtype must be None, 'float32' or 'float64'"):
+            RelationalSynth("customers", rels, {}, dtype=bad)
