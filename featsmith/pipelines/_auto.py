@@ -656,8 +656,11 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
         a few configurations on one split of this pipeline's own validation plan
         (``validation_``: the latest period for time order, whole groups for grouped folds),
         each early-stopped on how closely it follows the ensemble on the held-out rows and cut
-        to ``max_predict_cost``; the closest is trained on all rows. The pipeline does not keep
-        its training rows, so pass them again.
+        to ``max_predict_cost``; the closest is trained on all rows. The student learns from the
+        columns the ensemble reads (those its LightGBM members split on, every column of its
+        other members), and predicts computing only the generated features it splits on: its
+        feature plan is the pipeline's restricted to them. The pipeline does not keep its
+        training rows, so pass them again.
 
         Parameters
         ----------
@@ -670,9 +673,14 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
         time_budget : float, default=60
             Seconds in all (60% choose the student, the rest trains the final one).
         max_predict_cost : float or None, default=1/3
-            A LightGBM student's model predicts in at most this share of the ensemble's model
-            time (its last rounds are dropped until it does); the feature transform before
-            both is shared and not counted. None: no limit (a closer, slower student).
+            A LightGBM student predicts in at most this share of the ensemble's predict time,
+            both whole: input checks, encoding, generated features and model, measured in CPU
+            time on up to 2,000 of ``X``'s rows in one call, as ``X`` is given (its last rounds
+            are dropped until it does; fewer rounds may also read fewer features). Where even
+            one round exceeds it (the input checks and encoding every student needs take
+            more), the student's model is held to this share of the ensemble's model time
+            instead. Smaller batches weigh the per-call costs more, so their ratio is higher.
+            None: no limit (a closer, slower student).
         groups : array-like or str, optional
             The group labels given to ``fit`` when its plan kept groups whole.
         random_state : int or None, default=None
@@ -680,9 +688,13 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
         Returns
         -------
         AutoPipeline
-            A copy with the same ``predict``, ``predict_proba``, ``classes_``,
-            ``decision_threshold_`` and feature plan, whose ``model_`` is the student;
-            ``distillation_`` tells the student, its configuration and rounds, the rows used
+            A copy with the same ``predict``, ``predict_proba``, ``classes_`` and
+            ``decision_threshold_``, whose ``model_`` is the student and whose feature plan
+            (and ``get_feature_names_out``) holds the generated features it reads;
+            ``distillation_`` tells the student, its configuration and rounds, its predicted
+            ``predict_cost`` (share of the ensemble's predict time), the columns it reads
+            (``n_columns``) and generated features it computes (``n_generated``, of the
+            ensemble's ``teacher_generated``), the rows used
             (``n_out_of_fold`` of them with out-of-fold targets) and its validation: the
             student's and the ensemble's scores on the held-out rows of the split (the
             ensemble's out of fold when it kept them, ``teacher_out_of_fold``; the student's

@@ -133,3 +133,91 @@ def test_max_predict_cost_bounds_the_student_and_none_lifts_it(fitted):
     for bad in (0, -1, "fast", True):
         with pytest.raises(ValueError, match="max_predict_cost"):
             model.distill(X, y, max_predict_cost=bad)
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_narrowed_booster_predicts_as_the_whole_one(task):
+    from featsmith.pipelines._distill import _fit_lightgbm, _narrow
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(1500, 30))
+    X[:, 1], X[:, 6] = rng.integers(0, 5, 1500), rng.integers(0, 30, 1500)  # categorical columns
+    X[rng.random(X.shape) < 0.05] = np.nan
+    signal = np.nan_to_num(X[:, 0]) + (X[:, 1] == 2) + (X[:, 6] % 3 == 0) + np.nan_to_num(X[:, 9])
+    n_classes = {"binary": 2, "multiclass": 3, "regression": 0}[task]
+    if task == "regression":
+        target = signal
+    else:
+        edges = np.quantile(signal, np.linspace(0, 1, n_classes + 1)[1:-1])
+        codes = np.searchsorted(edges, signal)
+        target = np.eye(n_classes)[codes] * 0.9 + 0.1 / n_classes
+    member, rounds = _fit_lightgbm(X, target, task, n_classes, [1, 6], {"num_leaves": 7, "min_data_in_leaf": 100},
+                                   np.inf, 0, 1, n_rounds=6)
+    model = member.model
+    booster = getattr(model, "booster", model)
+    keep = np.flatnonzero(booster.feature_importance("split") > 0)
+    assert 3 <= len(keep) < 30  # the test needs columns the trees never read
+    narrow = _narrow(model, keep)
+    fresh = rng.normal(size=(2000, 30))
+    fresh[:, 1], fresh[:, 6] = rng.integers(-1, 7, 2000), rng.integers(0, 40, 2000)  # unseen categories too
+    fresh[rng.random(fresh.shape) < 0.1] = np.nan
+    assert np.array_equal(narrow.predict(fresh[:, keep]), model.predict(fresh))
+    assert getattr(narrow, "booster", narrow).num_feature() == len(keep)
+    with pytest.raises(ValueError, match="every column"):
+        _narrow(model, keep[1:])
+
+
+def _with_plan(model, X):
+    """``model`` as if its fit had generated features: a copy with a plan of a few candidates
+    after the raw columns (its ensemble still reads the raw columns only)."""
+    import copy
+
+    from featsmith.featurize import FeatureGenerator
+
+    from featsmith.pipelines._trials import MemberOutput, WeightedModel
+
+    plan = FeatureGenerator(max_candidates=40, random_state=0).fit(X).plan()
+    out = copy.copy(model)
+    out.feature_plan_ = plan
+    raw = list(model.get_feature_names_out())
+    out._feature_names = raw + plan.names
+    out.model_ = WeightedModel([(w, MemberOutput(m.model, m.kind, m.task, m.n_classes, np.arange(len(raw))))
+                                for w, m in model.model_.members], model.task_)
+    return out
+
+
+def test_student_computes_only_the_generated_features_it_splits_on(fitted):
+    from featsmith.pipelines._distill import _fit_lightgbm, student_pipeline
+
+    model, X, y = fitted
+    model = _with_plan(model, X)
+    F = model.transform(X)
+    n_raw, width = len(model.encoder_.feature_names_out_), F.shape[1]
+    # A student of every raw column and every other generated feature, as distill trains one.
+    columns = np.concatenate([np.arange(n_raw), np.arange(n_raw, width, 2)])
+    target = model.predict_proba(X)
+    member, _ = _fit_lightgbm(F[:, columns], target, "multiclass", 3, list(model.encoder_.categorical_features_),
+                              {"num_leaves": 7, "min_data_in_leaf": 20}, np.inf, 0, 1, n_rounds=8)
+    small = student_pipeline(model, member, columns)
+    split = columns[member.model.feature_importance("split") > 0]
+    generated = [model.get_feature_names_out()[c] for c in split if c >= n_raw]
+    assert small.feature_plan_.names == generated and 0 < len(generated) < len(columns) - n_raw
+    assert list(small.get_feature_names_out()) == list(model.encoder_.feature_names_out_) + generated
+    # Identical to the student reading the whole matrix, and through joblib.
+    proba = small.predict_proba(X)
+    assert np.array_equal(proba, member.output(F[:, columns]))
+    buf = io.BytesIO()
+    joblib.dump(small, buf)
+    buf.seek(0)
+    assert np.array_equal(joblib.load(buf).predict_proba(X), proba)
+    assert small.explain()["feature"].isin(small.get_feature_names_out()).all()
+
+
+def test_distill_trains_on_the_columns_the_ensemble_reads(fitted):
+    model, X, y = fitted
+    model = _with_plan(model, X)  # generated features no member reads
+    small = model.distill(X, y, time_budget=3, max_predict_cost=None, random_state=0)
+    info = small.distillation_
+    assert small.feature_plan_ is None and info["n_generated"] == 0 and info["teacher_generated"] > 0
+    assert info["n_columns"] <= len(model.encoder_.feature_names_out_)
+    assert small.predict_proba(X).shape == (300, 3)
