@@ -293,31 +293,40 @@ def _n_raw(pipeline) -> int:
     return len(pipeline.get_feature_names_out()) - len(pipeline.feature_plan_ or [])
 
 
-def student_pipeline(pipeline, member, columns, narrow=True):
-    """A copy of ``pipeline`` predicting with ``member`` alone, which was trained on
-    ``columns`` of the pipeline's matrix, and computing only the features it reads.
-
-    A LightGBM student reads the columns it splits on (with ``narrow``: its trees are
-    renumbered to them, see :func:`_narrow`), another student all of ``columns``. The copy's
-    feature plan is the pipeline's restricted to the generated features among them
-    (:meth:`FeaturePlan.subset`), and its matrix the encoded raw columns, then those features
-    in the plan's order."""
+def _reading(pipeline, used):
+    """A copy of ``pipeline`` whose matrix holds only the columns ``used`` (sorted columns of
+    the pipeline's matrix), in their order: its encoder outputs only the encoded raw columns
+    among them (:meth:`TableEncoder.subset`), its plan only the generated features among them
+    (:meth:`FeaturePlan.subset`), each as the pipeline computes it. Its ``model_`` is the
+    pipeline's, to be replaced."""
     names = list(pipeline.get_feature_names_out())
     n_raw = _n_raw(pipeline)
+    raw = [names[c] for c in used if c < n_raw]
+    generated = [names[c] for c in used if c >= n_raw]
+    out = copy.copy(pipeline)
+    if len(raw) < n_raw:
+        out.encoder_ = pipeline.encoder_.subset(raw)
+    out.feature_plan_ = pipeline.feature_plan_.subset(generated) if generated else None
+    out._feature_names = raw + generated
+    return out
+
+
+def student_pipeline(pipeline, member, columns, narrow=True):
+    """A copy of ``pipeline`` predicting with ``member`` alone, which was trained on
+    ``columns`` of the pipeline's matrix, and computing only the columns it reads.
+
+    A LightGBM student reads the columns it splits on (with ``narrow``: its trees are
+    renumbered to them, see :func:`_narrow`), another student all of ``columns``; the copy's
+    matrix is those columns (see :func:`_reading`)."""
     columns = np.asarray(columns)
     model = member.model
     if member.kind == "booster" and narrow:
         split = np.flatnonzero(_booster(model).feature_importance("split") > 0)
         keep = split if len(split) else np.arange(1)  # a student of no split still reads a column
         model, columns = _narrow(model, keep), columns[keep]
-    generated = [names[c] for c in columns if c >= n_raw]
-    out = copy.copy(pipeline)
-    out.feature_plan_ = pipeline.feature_plan_.subset(generated) if generated else None
-    out._feature_names = names[:n_raw] + generated
-    reads = np.concatenate([columns[columns < n_raw], n_raw + np.arange(len(generated))]).astype(np.int64)
-    whole = len(reads) == len(out._feature_names)  # reads every column, in order
-    out.model_ = WeightedModel([(1.0, MemberOutput(model, member.kind, member.task, member.n_classes,
-                                                   None if whole else reads))], pipeline.task_)
+    out = _reading(pipeline, columns)
+    out.model_ = WeightedModel([(1.0, MemberOutput(model, member.kind, member.task, member.n_classes))],
+                               pipeline.task_)
     return out
 
 
@@ -340,15 +349,12 @@ class _CostLimit:
 
     def features_seconds(self, used):
         """CPU seconds of the features of a student reading ``used`` (columns of the pipeline's
-        matrix), measured once per set of generated features."""
-        n_raw = _n_raw(self.pipeline)
-        generated = tuple(int(c) for c in used if c >= n_raw)
-        if generated not in self._features:
-            probe = copy.copy(self.pipeline)
-            names = self.pipeline.get_feature_names_out()
-            probe.feature_plan_ = self.pipeline.feature_plan_.subset([names[c] for c in generated]) if generated else None
-            self._features[generated] = _cpu_seconds(lambda: probe._features(self.X))
-        return self._features[generated]
+        matrix), measured once per set of columns."""
+        key = tuple(int(c) for c in used) or (0,)  # a student of no split still reads a column
+        if key not in self._features:
+            probe = _reading(self.pipeline, key)
+            self._features[key] = _cpu_seconds(lambda: probe._features(self.X))
+        return self._features[key]
 
     def cut(self, member, rounds):
         """The most rounds (up to ``rounds``) of ``member`` within the limit, the member cut to
@@ -661,11 +667,8 @@ def distill(pipeline, X, y, *, student="lightgbm", time_budget=60.0, max_predict
         logger.warning("AutoPipeline.distill: the student restricted to the columns it splits on predicted "
                        "differently; it computes every feature it was trained on.")
         out = student_pipeline(pipeline, member, columns, narrow=False)
-    plan = out.feature_plan_
-    info.update(n_columns=len(out.model_.members[0][1].columns if out.model_.members[0][1].columns is not None
-                               else out.get_feature_names_out()),
-                n_generated=0 if plan is None else len(plan),
-                teacher_generated=len(pipeline.feature_plan_ or []))
+    info.update(n_columns=len(out.get_feature_names_out()), teacher_columns=len(pipeline.get_feature_names_out()),
+                n_generated=len(out.feature_plan_ or []), teacher_generated=len(pipeline.feature_plan_ or []))
     out.ensemble_ = pd.DataFrame([{"trial": None, "model": f"{student} student", "weight": 1.0,
                                    "refit": "distilled"}])
     # The student does not need the teacher's out-of-fold predictions (and is meant to be small).
