@@ -218,6 +218,15 @@ class TableEncoder(TransformerMixin, BaseEstimator):
         out._outputs = set(out.feature_names_out_)
         return out
 
+    def columns_read(self) -> list:
+        """The input columns :meth:`transform` needs: every column seen at fit (it checks they
+        are all there), or for a :meth:`subset` those its outputs come from."""
+        check_is_fitted(self, "schema_")
+        if getattr(self, "_outputs", None) is None:
+            return list(self.feature_names_in_)
+        read = set(self.feature_inputs_.values())
+        return [c for c in self.feature_names_in_ if c in read]
+
     def _expressions(self, df: pl.DataFrame):
         dtypes = df.schema
         exprs = []
@@ -278,16 +287,15 @@ class TableEncoder(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "schema_")
         check_n_features(X, self.n_features_in_, estimator_name="TableEncoder")
         df = check_frame(X, estimator_name="TableEncoder", column_names=self.feature_names_in_)
-        missing = [c for c in self.feature_names_in_ if c not in df.columns]
+        read = self.columns_read()  # a subset checks only the columns it encodes
+        missing = [c for c in read if c not in df.columns]
         if missing:
             raise ValueError(
                 f"X is missing column(s) {missing} that were present at fit time; "
                 "pass every training column (extra or reordered columns are fine)."
             )
-        used = {c: k for c, k in self.schema_.items() if k not in ("drop", "id")}
-        if getattr(self, "_outputs", None) is not None:  # a subset checks only the columns it encodes
-            read = set(self.feature_inputs_.values())
-            used = {c: k for c, k in used.items() if c in read}
+        read = set(read)
+        used = {c: k for c, k in self.schema_.items() if k not in ("drop", "id") and c in read}
         check_predict_types(df, used, {c: dtype_class(self.input_dtypes_[c]) for c in used})
         exprs = self._expressions(df)
         # Selecting nothing gives a 0x0 frame; a table whose columns were all dropped at fit

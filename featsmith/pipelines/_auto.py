@@ -523,11 +523,19 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
     # -- predict ------------------------------------------------------------------------------
     def _features(self, X, tables=None):
         check_is_fitted(self, "model_")
+        encoded = self.encoder_.columns_read()
+        read = list(encoded)
+        if self.feature_plan_ is not None:
+            plan = self.feature_plan_
+            read += [c for c in [*plan.input_columns, plan.cutoff_column] if c in self._input_columns]
+        read = list(dict.fromkeys(read))
         df = check_predict_frame(
             X, n_features_in=self.n_features_in_, feature_names_in=self._input_columns,
             estimator_name=type(self).__name__,
+            # A model reading fewer columns (a distilled student) converts only those.
+            read=read if len(read) < len(self._input_columns) else None,
         )
-        Xmat = self.encoder_.transform(df.select(self._input_columns))
+        Xmat = self.encoder_.transform(df.select(encoded))
         if self.feature_plan_ is None:
             return Xmat
         extra = self.feature_plan_.transform(df, tables=tables).to_numpy().astype(np.float64)
