@@ -535,7 +535,8 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
             # A model reading fewer columns (a distilled student) converts only those.
             read=read if len(read) < len(self._input_columns) else None,
         )
-        Xmat = self.encoder_.transform(df.select(encoded))
+        # A distilled student may read generated features only.
+        Xmat = self.encoder_.transform(df.select(encoded)) if encoded else np.empty((df.height, 0))
         if self.feature_plan_ is None:
             return Xmat
         extra = self.feature_plan_.transform(df, tables=tables).to_numpy().astype(np.float64)

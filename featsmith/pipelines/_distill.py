@@ -16,6 +16,12 @@ noise rather than the ensemble's function.
 Learning the teacher's predictions also keeps the student clear of the in-sample target
 encodings of the training rows: it fits the teacher's function of the features, not the labels
 those encodings leak.
+
+The student learns from the columns the teacher reads (its predictions are a function of those
+alone), and predicts computing only the columns it splits on: its encoder and feature plan are
+the pipeline's restricted to them, its trees renumbered to read them. Its predict cost is
+counted whole (input conversion, encoding, features, model) against the ensemble's, on the
+caller's kind of input: what a user deploying it pays.
 """
 
 from __future__ import annotations
@@ -622,7 +628,8 @@ def distill(pipeline, X, y, *, student="lightgbm", time_budget=60.0, max_predict
     X_time = _head(given, df, n_time)
     F_time = pipeline._features(X_time)
     columns = _teacher_columns(pipeline, F_time.shape[1])
-    categorical = [j for j, c in enumerate(columns) if c in set(categorical)]
+    categorical = set(categorical)
+    categorical = [j for j, c in enumerate(columns) if c in categorical]
     limit = _CostLimit(pipeline, cost_share if student == "lightgbm" else np.inf, X_time, F_time[:, columns],
                        columns)
     validation, config, rounds, n_train, tried = None, CANDIDATES[0], None, df.height, None
@@ -674,6 +681,10 @@ def distill(pipeline, X, y, *, student="lightgbm", time_budget=60.0, max_predict
         # Still cut to the cost limit: the rounds scaled up with the rows may exceed it.
         kept, member, cost = limit.cut(member, done)
         info = {"config": dict(config), "rounds": kept, "rounds_cut_for_speed": kept < done, "predict_cost": cost}
+        if cost > cost_share:
+            logger.info("AutoPipeline.distill: no student predicts in %.2g of the ensemble's time here (the input "
+                        "checks and encoding every student needs exceed it; this one takes %.2g); its model is held "
+                        "to %.2g of the ensemble's model time instead.", cost_share, cost, cost_share)
     out = student_pipeline(pipeline, member, columns)
     if student == "lightgbm" and not np.array_equal(out.model_.predict(out._features(X_time)),
                                                     member.output(F_time[:, columns])):

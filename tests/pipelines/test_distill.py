@@ -216,6 +216,13 @@ def test_student_computes_only_the_generated_features_it_splits_on(fitted):
     buf.seek(0)
     assert np.array_equal(joblib.load(buf).predict_proba(X), proba)
     assert small.explain()["feature"].isin(small.get_feature_names_out()).all()
+    # A student of generated features only encodes no raw column.
+    generated_only = np.arange(n_raw, width)
+    member, _ = _fit_lightgbm(F[:, generated_only], target, "multiclass", 3, [],
+                              {"num_leaves": 7, "min_data_in_leaf": 20}, np.inf, 0, 1, n_rounds=4)
+    small = student_pipeline(model, member, generated_only)
+    assert small.encoder_.get_feature_names_out().tolist() == [] and len(small.feature_plan_) > 0
+    assert np.array_equal(small.predict_proba(X.to_pandas()), member.output(F[:, generated_only]))
 
 
 def test_distill_trains_on_the_columns_the_ensemble_reads(fitted):
