@@ -233,7 +233,7 @@ def run_distill(suite, name, fit_seconds, distill_seconds):
             "columns": f"{d['n_columns']}/{d['teacher_columns']} ({d['n_generated']}/{d['teacher_generated']} generated)",
             "predicted": d.get("predict_cost", float("nan")),
             "kept": sign * (s_score - row["lgbm"]) / gain if gain > 0 else None,
-            "student": f"{d['config']['num_leaves']} leaves, lr {d['config']['learning_rate']}, {d['rounds']} rounds",
+            "student": f"{d['config']['num_leaves']} leaves, lr {d['config']['learning_rate']:.3g}, {d['rounds']} rounds",
             "oof": d["n_out_of_fold"], "n_aug": d["n_augmented"]})
     return row
 
