@@ -700,8 +700,10 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
             A copy with the same ``predict``, ``predict_proba``, ``classes_`` and
             ``decision_threshold_``, whose ``model_`` is the student and whose feature plan
             (and ``get_feature_names_out``) holds the generated features it reads;
-            ``distillation_`` tells the student, its configuration and rounds, its predicted
-            ``predict_cost`` (share of the ensemble's predict time), the columns it reads
+            ``distillation_`` tells the student, its configuration and rounds (of
+            ``rounds_trained``: a cut to a tenth or less is logged as a warning), its predicted
+            ``predict_cost`` (share of the ensemble's predict time; NaN without a limit), the
+            columns it reads
             (``n_columns``) and generated features it computes (``n_generated``, of the
             ensemble's ``teacher_generated``), the rows used
             (``n_out_of_fold`` of them with out-of-fold targets) and its validation: the

@@ -79,6 +79,8 @@ CANDIDATES = (
 MAX_ROUNDS = 2000
 # The highest learning rate a candidate cut by the cost limit is retrained at (in its kept rounds).
 MAX_CUT_RATE = 0.5
+# A final student cut to fewer than this share of its rounds is logged as a warning.
+CUT_WARNING = 0.1
 EARLY_STOPPING = 50
 # Rounds of a student trained without a validation split (too few rows to hold any out).
 DEFAULT_ROUNDS = 100
@@ -680,7 +682,12 @@ def distill(pipeline, X, y, *, student="lightgbm", time_budget=60.0, max_predict
                                      n_rounds=n_rounds)
         # Still cut to the cost limit: the rounds scaled up with the rows may exceed it.
         kept, member, cost = limit.cut(member, done)
-        info = {"config": dict(config), "rounds": kept, "rounds_cut_for_speed": kept < done, "predict_cost": cost}
+        info = {"config": dict(config), "rounds": kept, "rounds_trained": done, "rounds_cut_for_speed": kept < done,
+                "predict_cost": cost}
+        if kept < CUT_WARNING * done:
+            logger.warning("AutoPipeline.distill: max_predict_cost=%.2g cut the student to %d of its %d rounds (its "
+                           "features alone take most of that share): it may follow the ensemble poorly; a larger "
+                           "share, or None, keeps more.", cost_share, kept, done)
         if cost > cost_share:
             logger.info("AutoPipeline.distill: no student predicts in %.2g of the ensemble's time here (the input "
                         "checks and encoding every student needs exceed it; this one takes %.2g); its model is held "

@@ -1,6 +1,7 @@
 """AutoPipeline.distill: the student keeps the pipeline's interface and survives joblib."""
 
 import io
+import logging
 
 import joblib
 import numpy as np
@@ -127,12 +128,17 @@ def test_lightgbm_student_is_chosen_by_fidelity_within_the_cost_limit(fitted):
     assert all(r["rounds"] <= r["rounds_early_stopping"] for r in tried)
 
 
-def test_max_predict_cost_bounds_the_student_and_none_lifts_it(fitted):
+def test_max_predict_cost_bounds_the_student_and_none_lifts_it(fitted, caplog):
     model, X, y = fitted
     free = model.distill(X, y, time_budget=3, max_predict_cost=None, random_state=0)
     assert free.distillation_["rounds_cut_for_speed"] is False and free.distillation_["max_predict_cost"] is None
-    tight = model.distill(X, y, time_budget=3, max_predict_cost=1e-6, random_state=0)
-    assert tight.distillation_["rounds"] == 1  # the cheapest student: one round
+    with caplog.at_level(logging.INFO, logger="featsmith"):
+        tight = model.distill(X, y, time_budget=3, max_predict_cost=1e-6, random_state=0)
+    info = tight.distillation_
+    assert info["rounds"] == 1  # the cheapest student: one round
+    # Out of reach: the predicted share says so, and the user is told (warned when most rounds went).
+    assert info["predict_cost"] > 1e-6 and "no student predicts in" in caplog.text
+    assert ("cut the student to 1 of its" in caplog.text) == (info["rounds_trained"] >= 10)
     for bad in (0, -1, "fast", True):
         with pytest.raises(ValueError, match="max_predict_cost"):
             model.distill(X, y, max_predict_cost=bad)
