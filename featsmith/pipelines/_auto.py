@@ -667,9 +667,9 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
         each early-stopped on how closely it follows the ensemble on the held-out rows and cut
         to ``max_predict_cost``; the closest is trained on all rows. The student learns from the
         columns the ensemble reads (those its LightGBM members split on, every column of its
-        other members), and predicts computing only the generated features it splits on: its
-        feature plan is the pipeline's restricted to them. The pipeline does not keep its
-        training rows, so pass them again.
+        other members), and predicts computing only the columns it splits on: its encoder and
+        feature plan are the pipeline's restricted to them, with the same values. The pipeline
+        does not keep its training rows, so pass them again.
 
         Parameters
         ----------
@@ -698,14 +698,14 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
         -------
         AutoPipeline
             A copy with the same ``predict``, ``predict_proba``, ``classes_`` and
-            ``decision_threshold_``, whose ``model_`` is the student and whose feature plan
-            (and ``get_feature_names_out``) holds the generated features it reads;
+            ``decision_threshold_``, whose ``model_`` is the student and whose encoder and
+            feature plan (and ``get_feature_names_out``) hold only the columns it reads;
             ``distillation_`` tells the student, its configuration and rounds (of
             ``rounds_trained``: a cut to a tenth or less is logged as a warning), its predicted
             ``predict_cost`` (share of the ensemble's predict time; NaN without a limit), the
-            columns it reads
-            (``n_columns``) and generated features it computes (``n_generated``, of the
-            ensemble's ``teacher_generated``), the rows used
+            columns it reads (``n_columns``, of the ensemble's ``teacher_columns``) and
+            generated features it computes (``n_generated``, of ``teacher_generated``), the
+            rows used
             (``n_out_of_fold`` of them with out-of-fold targets) and its validation: the
             student's and the ensemble's scores on the held-out rows of the split (the
             ensemble's out of fold when it kept them, ``teacher_out_of_fold``; the student's

@@ -366,6 +366,10 @@ class _CostLimit:
             self._features[key] = _cpu_seconds(lambda: probe._features(self.X))
         return self._features[key]
 
+    def model_seconds(self, member):
+        """CPU seconds of ``member`` predicting the timing rows."""
+        return _cpu_seconds(lambda: member.output(self.F))
+
     def cut(self, member, rounds):
         """The most rounds (up to ``rounds``) of ``member`` within the limit, the member cut to
         them, and the student's predicted share of the ensemble's predict time (NaN with no
@@ -374,8 +378,8 @@ class _CostLimit:
         if not np.isfinite(self.share):
             return rounds, member, float("nan")
         first = _first_rounds(_booster(member.model))
-        whole = _cpu_seconds(lambda: member.output(self.F))
-        one = whole if rounds <= 1 else _cpu_seconds(lambda: _truncate(member, 1).output(self.F))
+        whole = self.model_seconds(member)
+        one = whole if rounds <= 1 else self.model_seconds(_truncate(member, 1))
         per_round = max(whole - one, 0.0) / max(rounds - 1, 1)
 
         def cost(r):

@@ -239,3 +239,42 @@ def test_distill_trains_on_the_columns_the_ensemble_reads(fitted):
     assert small.feature_plan_ is None and info["n_generated"] == 0 and info["teacher_generated"] > 0
     assert info["n_columns"] <= len(model.encoder_.feature_names_out_)
     assert small.predict_proba(X).shape == (300, 3)
+
+
+def test_cost_limit_keeps_the_most_rounds_whose_features_and_model_fit():
+    from featsmith.pipelines._distill import _CostLimit, _first_rounds, _fit_lightgbm
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(800, 12))
+    y = X @ rng.normal(size=12)
+    member, rounds = _fit_lightgbm(X, y, "regression", 0, [], {"num_leaves": 4, "min_data_in_leaf": 20}, np.inf, 0,
+                                   1, n_rounds=40)
+    first = _first_rounds(member.model)
+    assert rounds == 40 and first.min() == 0 and len(np.unique(first)) > 2  # columns enter over the rounds
+
+    class Clock(_CostLimit):
+        """Deterministic costs: ``per_column`` a column read, 2 a call and 0.5 a round."""
+
+        def __init__(self, share, per_column=1.0):
+            self.share, self.columns, self.per_column = share, np.arange(12), per_column
+            self.teacher_features, self.teacher_model = 30.0, 60.0
+
+        def features_seconds(self, used):
+            return self.per_column * len(used)
+
+        def model_seconds(self, member):
+            return 2.0 + 0.5 * member.model.current_iteration()
+
+    def cost(r):
+        return (first < r).sum() + 2.0 + 0.5 * r
+
+    for share in (0.15, 0.2, 0.25):
+        keep, cut, predicted = Clock(share).cut(member, rounds)
+        best = max(r for r in range(1, rounds + 1) if cost(r) <= share * 90)
+        assert keep == best < rounds and cut.model.current_iteration() == keep
+        assert predicted == pytest.approx(cost(keep) / 90) and predicted <= share
+    assert Clock(1.0).cut(member, rounds)[0] == rounds  # within the limit: every round
+    # Out of reach (one round's features exceed it): the model gets the share of the ensemble's
+    # model time, 0.2 * 60 = 12 s: 2 + 0.5 * 20.
+    keep, _, predicted = Clock(0.2, per_column=100.0).cut(member, rounds)
+    assert keep == 20 and predicted > 0.2
