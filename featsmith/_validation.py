@@ -178,18 +178,27 @@ def check_n_features(X, n_features_in: int, *, estimator_name="AutoPipeline") ->
         )
 
 
-def check_predict_frame(X, *, n_features_in: int, feature_names_in, estimator_name="AutoPipeline"):
+def check_predict_frame(X, *, n_features_in: int, feature_names_in, estimator_name="AutoPipeline", read=None):
     """Coerce rows for prediction and check they carry every training column.
 
     Columns are matched by name: extra or reordered columns are fine. numpy input is matched by
-    position and must have as many columns as at fit.
+    position and must have as many columns as at fit. ``read``: the training columns the model
+    reads, when not all of them: a pandas table's other columns are checked present but not
+    converted (the conversion costs about as much per column as encoding it).
     """
     check_n_features(X, n_features_in, estimator_name=estimator_name)
+    if read is not None and isinstance(X, pd.DataFrame) and all(isinstance(c, str) for c in X.columns):
+        _check_present(feature_names_in, set(X.columns))
+        X = X[list(read)]
     df = check_frame(X, estimator_name=estimator_name, column_names=feature_names_in)
-    missing = [c for c in feature_names_in if c not in df.columns]
+    _check_present(feature_names_in if read is None else read, set(df.columns))
+    return df
+
+
+def _check_present(names, columns) -> None:
+    missing = [c for c in names if c not in columns]
     if missing:
         raise ValueError(
             f"X is missing column(s) {missing} that were present at fit time; pass every training "
             "column (extra or reordered columns are fine)."
         )
-    return df

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 from sklearn.exceptions import DataConversionWarning
 
-from featsmith._validation import check_frame, check_n_features, check_target
+from featsmith._validation import check_frame, check_n_features, check_predict_frame, check_target
 from featsmith.featurize import FeatureGenerator
 from featsmith.selectors import GBDTSelector
 
@@ -176,3 +176,18 @@ def test_typed_pyarrow_and_polars_columns_pass_through():
     assert df.schema["l"] == pl.List(pl.Int64) and isinstance(df.schema["t"], pl.Datetime)
     clean = pl.DataFrame({"x": [1.0, 2.0], "s": ["a", "b"]})
     assert check_frame(clean) is clean  # no copy
+
+
+def test_predict_frame_of_a_model_reading_some_columns_converts_only_those():
+    X = pd.DataFrame({"a": [1.0, 2.0], "b": ["x", "y"], "nested": pd.Series([[1], "z"], dtype=object)})
+    names = ["a", "b", "nested"]
+    with pytest.raises(TypeError, match="nested"):  # every column read: the mixed one is rejected
+        check_predict_frame(X, n_features_in=3, feature_names_in=names)
+    df = check_predict_frame(X, n_features_in=3, feature_names_in=names, read=["b", "a"])
+    assert df.columns == ["b", "a"] and df["a"].to_list() == [1.0, 2.0]
+    # Every training column must still be there, read or not.
+    with pytest.raises(ValueError, match=r"missing column\(s\) \['nested'\]"):
+        check_predict_frame(X.drop(columns="nested"), n_features_in=3, feature_names_in=names, read=["a"])
+    # Other kinds of input are converted whole, then checked for the columns read.
+    assert check_predict_frame(pl.from_pandas(X[["a", "b"]]), n_features_in=3, feature_names_in=["a", "b"],
+                               read=["a"]).columns == ["a", "b"]

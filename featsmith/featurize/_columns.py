@@ -108,15 +108,16 @@ class ColumnCoder:
         self.check_columns(df)
         check_predict_types(df, {n: self._schema_kind(n) for n in self.kinds}, self.classes)
         exprs = []
+        schema = df.schema  # built anew on every access: once, not once per column
         for name, kind in self.kinds.items():
             col = pl.col(name)
             if kind == "num":
                 read = read_booleans if self.dtypes.get(name) == "bool" else read_numbers
-                exprs.append(read(col, df.schema[name]).alias(name))
+                exprs.append(read(col, schema[name]).alias(name))
             elif kind == "cat":
                 vocab = self.vocab[name]
                 exprs.append(
-                    to_strings(col, df.schema[name])
+                    to_strings(col, schema[name])
                     .fill_null(NULL_TOKEN)
                     .replace_strict(vocab, list(range(len(vocab))), default=len(vocab), return_dtype=pl.Int32)
                     .alias(name)
@@ -125,7 +126,7 @@ class ColumnCoder:
                 ts = pl.lit(read_datetimes(df.get_column(name)))
                 exprs.append((ts.dt.epoch("us").cast(pl.Float64) / 1e6).alias(name))
             else:
-                exprs.append(to_strings(col, df.schema[name]).alias(name))
+                exprs.append(to_strings(col, schema[name]).alias(name))
         coded = df.select(exprs)
         out = {}
         for name, kind in self.kinds.items():

@@ -15,7 +15,7 @@ from featsmith._task import check_task, infer_task
 from featsmith._validation import check_frame, check_n_features, check_target
 from featsmith.featurize._columns import NULL_TOKEN, ColumnCoder, take_rows
 from featsmith.featurize._enumerate import enumerate_specs
-from featsmith.featurize._features import Evaluator, Feature, dependencies
+from featsmith.featurize._features import Evaluator, Feature
 from featsmith.featurize._ops import (
     OPS,
     combine_card,
@@ -400,19 +400,7 @@ class FeatureGenerator(TransformerMixin, BaseEstimator):
         unknown = [n for n in names if n not in self.features_]
         if unknown:
             raise ValueError(f"Unknown feature name(s) {unknown[:5]}; pick names from get_feature_names_out().")
-        needed = dependencies(names, self.features_)
-        base_cols = [n for n in needed if self.features_[n].op == "base"]
-        rel = None
-        if self.relational_ is not None:
-            rel_used = [c for c in base_cols if c in self.relational_.output_names]
-            rel = self.relational_.subset(rel_used) if rel_used else None
-        return FeaturePlan(
-            names=names,
-            features={n: self.features_[n] for n in needed},
-            coder=self.coder_.subset(base_cols),
-            relational=rel,
-            cutoff_column=self.cutoff_column_,
-        )
+        return FeaturePlan.of(names, self.features_, self.coder_, self.relational_, self.cutoff_column_)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -9,7 +9,7 @@ import polars as pl
 
 from featsmith._frame import to_polars
 from featsmith.featurize._columns import ColumnCoder
-from featsmith.featurize._features import Evaluator, Feature
+from featsmith.featurize._features import Evaluator, Feature, dependencies
 from featsmith.featurize._relational import RelationalSynth, cutoff_values
 
 _FORMAT = "featsmith.FeaturePlan/1"
@@ -53,6 +53,54 @@ class FeaturePlan:
         self.coder = coder
         self.relational = relational
         self.cutoff_column = cutoff_column
+
+    @classmethod
+    def of(cls, names, features, coder, relational=None, cutoff_column=None) -> "FeaturePlan":
+        """The plan computing ``names`` from a pool of fitted ``features`` (they and everything
+        they depend on), keeping only the raw and relational columns those read.
+
+        Parameters
+        ----------
+        names : list of str
+            Output features, in output order; each a key of ``features``.
+        features : dict of name -> Feature
+            The pool (a generator's candidates, or a plan's features).
+        coder : ColumnCoder
+            Coding of at least the base columns ``names`` depend on.
+        relational : RelationalSynth, optional
+            The relational features the pool's base columns may come from.
+        cutoff_column : str, optional
+        """
+        names = list(names)
+        needed = dependencies(names, features)
+        base_cols = [n for n in needed if features[n].op == "base"]
+        rel = None
+        if relational is not None:
+            rel_used = [c for c in base_cols if c in relational.output_names]
+            rel = relational.subset(rel_used) if rel_used else None
+        return cls(names, {n: features[n] for n in needed}, coder.subset(base_cols), rel, cutoff_column)
+
+    def subset(self, names) -> "FeaturePlan":
+        """The plan of only ``names`` (some of :attr:`names`, in the order given): it computes
+        those features alone, and each exactly as this plan does, reading only the columns they
+        need (a model that reads a few of a plan's features predicts from this plan's output).
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> from featsmith.featurize import FeatureGenerator
+        >>> X = pd.DataFrame({"x": np.arange(10.0), "c": list("ababababab"), "z": np.arange(10.0) % 3})
+        >>> plan = FeatureGenerator(random_state=0).fit(X).plan(["log1p(z)", "mean(x) by c"])
+        >>> small = plan.subset(["mean(x) by c"])
+        >>> small.names, small.input_columns
+        (['mean(x) by c'], ['x', 'c'])
+        >>> bool((small.transform(X).to_numpy() == plan.transform(X).select("mean(x) by c").to_numpy()).all())
+        True
+        """
+        unknown = [n for n in names if n not in self.names]
+        if unknown:
+            raise ValueError(f"Feature(s) {unknown[:5]} are not in this plan; pick names from its names.")
+        return FeaturePlan.of(names, self.features, self.coder, self.relational, self.cutoff_column)
 
     @property
     def input_columns(self):

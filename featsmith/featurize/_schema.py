@@ -310,8 +310,9 @@ def check_predict_types(df: pl.DataFrame, kinds: dict, fit_classes: dict, what: 
     the values that do not parse are missing, and one warning names the column.
     """
     parse = []
+    schema = df.schema  # built anew on every access: once, not once per column
     for name, kind in kinds.items():
-        dtype = df.schema[name]
+        dtype = schema[name]
         now, fit = dtype_class(dtype), fit_classes.get(name)
         if now not in _READS.get(kind, (now,)):
             held = f"held {_WORDS[fit]} at fit (typed {kind})" if fit else f"was typed {kind} at fit"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 
 import numpy as np
@@ -122,7 +123,7 @@ class TableEncoder(TransformerMixin, BaseEstimator):
         self.schema_ = infer_schema(df, self.schema)
         self.feature_names_in_ = np.asarray(df.columns, dtype=object)
         self.n_features_in_ = df.width
-        self.input_dtypes_ = {c: df.schema[c] for c in df.columns}
+        self.input_dtypes_ = dict(df.schema)
         self.categories_ = {}
         self.grouped_categories_ = {}
         self.frequencies_ = {}
@@ -188,10 +189,52 @@ class TableEncoder(TransformerMixin, BaseEstimator):
         self.categorical_features_ = cat_idx
         self.feature_inputs_ = inputs
 
+    def subset(self, names) -> "TableEncoder":
+        """A copy that outputs only ``names`` (some of :attr:`feature_names_out_`, in their
+        order there) and encodes only the input columns they come from; each output is the
+        one this encoder gives. A model that reads a few of the encoded columns predicts from
+        the copy's output without encoding the rest.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> X = pd.DataFrame({"city": ["a", "b", "a", None], "x": [1.0, None, 3.0, 4.0]})
+        >>> enc = TableEncoder().fit(X).subset(["x", "city"])
+        >>> enc.get_feature_names_out().tolist(), enc.categorical_features_
+        (['city', 'x'], [0])
+        >>> enc.transform(pd.DataFrame({"city": ["zzz"], "x": [2.0]}))[0].tolist()
+        [nan, 2.0]
+        """
+        check_is_fitted(self, "schema_")
+        unknown = [n for n in names if n not in self.feature_inputs_]
+        if unknown:
+            raise ValueError(f"Output(s) {unknown[:5]} are not this encoder's; pick names from get_feature_names_out().")
+        wanted = set(names)
+        categorical = {self.feature_names_out_[i] for i in self.categorical_features_}
+        out = copy.copy(self)
+        out.feature_names_out_ = [n for n in self.feature_names_out_ if n in wanted]
+        out.categorical_features_ = [i for i, n in enumerate(out.feature_names_out_) if n in categorical]
+        out.feature_inputs_ = {n: self.feature_inputs_[n] for n in out.feature_names_out_}
+        out._outputs = set(out.feature_names_out_)
+        return out
+
+    def columns_read(self) -> list:
+        """The input columns :meth:`transform` needs: every column seen at fit (it checks they
+        are all there), or for a :meth:`subset` those its outputs come from."""
+        check_is_fitted(self, "schema_")
+        if getattr(self, "_outputs", None) is None:
+            return list(self.feature_names_in_)
+        read = set(self.feature_inputs_.values())
+        return [c for c in self.feature_names_in_ if c in read]
+
     def _expressions(self, df: pl.DataFrame):
         dtypes = df.schema
         exprs = []
+        outputs = getattr(self, "_outputs", None)  # a subset's outputs; None: all
+        read = None if outputs is None else set(self.feature_inputs_.values())
         for name, kind in self.schema_.items():
+            if read is not None and name not in read:
+                continue
             col = pl.col(name)
             if kind == "numeric":
                 exprs.append(read_numbers(col, dtypes[name]).alias(name))
@@ -235,6 +278,8 @@ class TableEncoder(TransformerMixin, BaseEstimator):
                 if dtypes[name].is_float():
                     miss = miss | col.is_nan()
                 exprs.append(miss.cast(pl.Float64).alias(f"missing({name})"))
+        if outputs is not None:
+            exprs = [e for e in exprs if e.meta.output_name() in outputs]
         return exprs
 
     def transform_frame(self, X) -> pl.DataFrame:
@@ -242,13 +287,15 @@ class TableEncoder(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "schema_")
         check_n_features(X, self.n_features_in_, estimator_name="TableEncoder")
         df = check_frame(X, estimator_name="TableEncoder", column_names=self.feature_names_in_)
-        missing = [c for c in self.feature_names_in_ if c not in df.columns]
+        read = self.columns_read()  # a subset checks only the columns it encodes
+        missing = [c for c in read if c not in df.columns]
         if missing:
             raise ValueError(
                 f"X is missing column(s) {missing} that were present at fit time; "
                 "pass every training column (extra or reordered columns are fine)."
             )
-        used = {c: k for c, k in self.schema_.items() if k not in ("drop", "id")}
+        read = set(read)
+        used = {c: k for c, k in self.schema_.items() if k not in ("drop", "id") and c in read}
         check_predict_types(df, used, {c: dtype_class(self.input_dtypes_[c]) for c in used})
         exprs = self._expressions(df)
         # Selecting nothing gives a 0x0 frame; a table whose columns were all dropped at fit

@@ -523,11 +523,20 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
     # -- predict ------------------------------------------------------------------------------
     def _features(self, X, tables=None):
         check_is_fitted(self, "model_")
+        encoded = self.encoder_.columns_read()
+        read = list(encoded)
+        if self.feature_plan_ is not None:
+            plan = self.feature_plan_
+            read += [c for c in [*plan.input_columns, plan.cutoff_column] if c in self._input_columns]
+        read = list(dict.fromkeys(read))
         df = check_predict_frame(
             X, n_features_in=self.n_features_in_, feature_names_in=self._input_columns,
             estimator_name=type(self).__name__,
+            # A model reading fewer columns (a distilled student) converts only those.
+            read=read if len(read) < len(self._input_columns) else None,
         )
-        Xmat = self.encoder_.transform(df.select(self._input_columns))
+        # A distilled student may read generated features only.
+        Xmat = self.encoder_.transform(df.select(encoded)) if encoded else np.empty((df.height, 0))
         if self.feature_plan_ is None:
             return Xmat
         extra = self.feature_plan_.transform(df, tables=tables).to_numpy().astype(np.float64)
@@ -656,8 +665,11 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
         a few configurations on one split of this pipeline's own validation plan
         (``validation_``: the latest period for time order, whole groups for grouped folds),
         each early-stopped on how closely it follows the ensemble on the held-out rows and cut
-        to ``max_predict_cost``; the closest is trained on all rows. The pipeline does not keep
-        its training rows, so pass them again.
+        to ``max_predict_cost``; the closest is trained on all rows. The student learns from the
+        columns the ensemble reads (those its LightGBM members split on, every column of its
+        other members), and predicts computing only the columns it splits on: its encoder and
+        feature plan are the pipeline's restricted to them, with the same values. The pipeline
+        does not keep its training rows, so pass them again.
 
         Parameters
         ----------
@@ -670,9 +682,14 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
         time_budget : float, default=60
             Seconds in all (60% choose the student, the rest trains the final one).
         max_predict_cost : float or None, default=1/3
-            A LightGBM student's model predicts in at most this share of the ensemble's model
-            time (its last rounds are dropped until it does); the feature transform before
-            both is shared and not counted. None: no limit (a closer, slower student).
+            A LightGBM student predicts in at most this share of the ensemble's predict time,
+            both whole: input checks, encoding, generated features and model, measured in CPU
+            time on up to 2,000 of ``X``'s rows in one call, as ``X`` is given (its last rounds
+            are dropped until it does; fewer rounds may also read fewer features). Where even
+            one round exceeds it (the input checks and encoding every student needs take
+            more), the student's model is held to this share of the ensemble's model time
+            instead. Smaller batches weigh the per-call costs more, so their ratio is higher.
+            None: no limit (a closer, slower student).
         groups : array-like or str, optional
             The group labels given to ``fit`` when its plan kept groups whole.
         random_state : int or None, default=None
@@ -680,9 +697,15 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
         Returns
         -------
         AutoPipeline
-            A copy with the same ``predict``, ``predict_proba``, ``classes_``,
-            ``decision_threshold_`` and feature plan, whose ``model_`` is the student;
-            ``distillation_`` tells the student, its configuration and rounds, the rows used
+            A copy with the same ``predict``, ``predict_proba``, ``classes_`` and
+            ``decision_threshold_``, whose ``model_`` is the student and whose encoder and
+            feature plan (and ``get_feature_names_out``) hold only the columns it reads;
+            ``distillation_`` tells the student, its configuration and rounds (of
+            ``rounds_trained``: a cut to a tenth or less is logged as a warning), its predicted
+            ``predict_cost`` (share of the ensemble's predict time; NaN without a limit), the
+            columns it reads (``n_columns``, of the ensemble's ``teacher_columns``) and
+            generated features it computes (``n_generated``, of ``teacher_generated``), the
+            rows used
             (``n_out_of_fold`` of them with out-of-fold targets) and its validation: the
             student's and the ensemble's scores on the held-out rows of the split (the
             ensemble's out of fold when it kept them, ``teacher_out_of_fold``; the student's

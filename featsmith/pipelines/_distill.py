@@ -16,6 +16,12 @@ noise rather than the ensemble's function.
 Learning the teacher's predictions also keeps the student clear of the in-sample target
 encodings of the training rows: it fits the teacher's function of the features, not the labels
 those encodings leak.
+
+The student learns from the columns the teacher reads (its predictions are a function of those
+alone), and predicts computing only the columns it splits on: its encoder and feature plan are
+the pipeline's restricted to them, its trees renumbered to read them. Its predict cost is
+counted whole (input conversion, encoding, features, model) against the ensemble's, on the
+caller's kind of input: what a user deploying it pays.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 import polars as pl
+import pyarrow as pa
 from sklearn.utils.validation import check_is_fitted
 
 from featsmith._validation import check_frame, check_target, extract_target
@@ -46,10 +53,10 @@ MAX_AUGMENTED = 100_000
 LABEL_SHARE = 0.25
 FRAC_PERTURB = 0.1
 NUMERIC_NOISE = 0.1
-# The student's model may take at most this share of the ensemble's model time to predict
-# (the feature transform before both is shared and not counted): candidates are compared at
-# the rounds that fit in it. A tree's predict cost grows with its depth (about the log of its
-# leaves), so fewer, larger trees may fit more in it: hence a large-leaf, fast-learning candidate.
+# The student's predict (its features and its model) may take at most this share of the
+# ensemble's (its features and its models): candidates are compared at the rounds that fit in
+# it. A tree's predict cost grows with its depth (about the log of its leaves), so fewer, larger
+# trees may fit more in it: hence a large-leaf, fast-learning candidate.
 MAX_PREDICT_RATIO = 1 / 3
 # Rows the predict times are measured on: as many as the ensemble predicts in about 0.3 s within
 # these bounds (per-call overheads weigh less on more rows; a slow ensemble gets the fewest).
@@ -70,6 +77,10 @@ CANDIDATES = (
     {"num_leaves": 15, "learning_rate": 0.05, "min_data_in_leaf": 20},
 )
 MAX_ROUNDS = 2000
+# The highest learning rate a candidate cut by the cost limit is retrained at (in its kept rounds).
+MAX_CUT_RATE = 0.5
+# A final student cut to fewer than this share of its rounds is logged as a warning.
+CUT_WARNING = 0.1
 EARLY_STOPPING = 50
 # Rounds of a student trained without a validation split (too few rows to hold any out).
 DEFAULT_ROUNDS = 100
@@ -198,41 +209,195 @@ def _fit_lightgbm(F, target, task, n_classes, categorical, config, deadline, see
     return MemberOutput(model, "booster", task, n_classes), int(rounds)
 
 
-def _model_seconds(model, F) -> float:
-    """CPU seconds ``model`` takes to predict ``F`` (CPU time: neighbours on a shared machine
-    would otherwise decide the cut): the median of three calls, or one call when it is slow
-    (a large ensemble takes seconds)."""
+def _cpu_seconds(fn) -> float:
+    """CPU seconds ``fn()`` takes (CPU time: neighbours on a shared machine would otherwise
+    decide the cut): the median of three calls, or one call when it is slow (a large ensemble
+    takes seconds)."""
     runs = []
     for _ in range(3):
         t = time.process_time()
-        model.predict(F)
+        fn()
         runs.append(time.process_time() - t)
         if runs[0] > 0.1:
             break
     return float(np.median(runs))
 
 
+def _booster(model):
+    return getattr(model, "booster", model)
+
+
 def _truncate(member, keep):
     """``member`` with only its first ``keep`` boosting rounds."""
     model = member.model
-    booster = getattr(model, "booster", model)
-    short = lgb.Booster(model_str=booster.model_to_string(num_iteration=keep))
+    short = lgb.Booster(model_str=_booster(model).model_to_string(num_iteration=keep))
     model = SoftmaxBooster(short, model.init) if isinstance(model, SoftmaxBooster) else short
-    return MemberOutput(model, member.kind, member.task, member.n_classes)
+    return MemberOutput(model, member.kind, member.task, member.n_classes, member.columns)
 
 
+def _first_rounds(booster) -> np.ndarray:
+    """For each of ``booster``'s columns, the first boosting round whose trees split on it
+    (``np.iinfo(np.int64).max`` for a column no tree splits on)."""
+    per_round = booster.num_model_per_iteration()
+    first = np.full(booster.num_feature(), np.iinfo(np.int64).max)
+    tree = 0
+    for line in booster.model_to_string().splitlines():
+        if line.startswith("Tree="):
+            tree = int(line[5:])
+        elif line.startswith("split_feature="):
+            split = np.asarray(line[len("split_feature="):].split(), dtype=np.int64)
+            np.minimum.at(first, split, tree // per_round)
+    return first
 
 
-def _within_cost(member, rounds, F, budget):
-    """The most rounds (up to ``rounds``) of ``member`` that predict ``F`` in ``budget`` CPU
-    seconds (prediction time is linear in the rounds), and the member cut to them."""
-    if not np.isfinite(budget) or rounds <= 1:
-        return rounds, member
-    spent = _model_seconds(member.model, F)
-    if spent <= budget:
-        return rounds, member
-    keep = max(1, int(rounds * budget / spent))
-    return keep, _truncate(member, keep)
+def _narrow(model, keep):
+    """``model`` (a LightGBM booster or :class:`SoftmaxBooster`) as the same trees reading only
+    its columns ``keep`` (sorted, every column a tree splits on), in that order.
+
+    The trees' split columns are renumbered in LightGBM's text format; the thresholds,
+    categories and leaves are untouched, so predictions on those columns are the ones the
+    model gives on all of them (a tree never reads a column it does not split on)."""
+    booster = _booster(model)
+    position = np.full(booster.num_feature(), -1, dtype=np.int64)
+    position[keep] = np.arange(len(keep))
+    lines = []
+    for line in booster.model_to_string().split("\n"):
+        key, _, value = line.partition("=")
+        if key == "max_feature_idx":
+            line = f"max_feature_idx={len(keep) - 1}"
+        elif key in ("feature_names", "feature_infos"):
+            values = value.split(" ")
+            line = f"{key}=" + " ".join(values[i] for i in keep)
+        elif key == "tree_sizes":
+            continue  # byte sizes of the trees, which renumbering changes; LightGBM reads trees without them
+        elif key == "split_feature" and value:
+            split = position[np.asarray(value.split(), dtype=np.int64)]
+            if (split < 0).any():
+                raise ValueError("keep must hold every column the model splits on.")
+            line = f"{key}=" + " ".join(map(str, split))
+        elif line.startswith("[categorical_feature: ") and line.endswith("]"):
+            # The training parameter, kept consistent for anyone who continues training.
+            cats = [int(c) for c in line[len("[categorical_feature: "):-1].split(",") if c]
+            line = "[categorical_feature: " + ",".join(str(position[c]) for c in cats if position[c] >= 0) + "]"
+        lines.append(line)
+    narrow = lgb.Booster(model_str="\n".join(lines))
+    return SoftmaxBooster(narrow, model.init) if isinstance(model, SoftmaxBooster) else narrow
+
+
+def _teacher_columns(pipeline, width) -> np.ndarray:
+    """The columns of the pipeline's matrix (``width`` wide) its ensemble reads: those its
+    LightGBM members split on, and every column of its other members (a linear model or a
+    neural head reads all of its columns). The ensemble's predictions are a function of these
+    alone, so a student learning them has nothing to learn from the others."""
+    read = np.zeros(width, dtype=bool)
+    for _, member in pipeline.model_.members:
+        columns = np.arange(width) if member.columns is None else np.asarray(member.columns)
+        if member.kind == "booster" and hasattr(member.model, "feature_importance"):
+            columns = columns[np.asarray(member.model.feature_importance("split")) > 0]
+        read[columns] = True
+    return np.flatnonzero(read) if read.any() else np.arange(width)
+
+
+def _n_raw(pipeline) -> int:
+    """How many of the pipeline's matrix columns are encoded raw columns (the first ones)."""
+    return len(pipeline.get_feature_names_out()) - len(pipeline.feature_plan_ or [])
+
+
+def _reading(pipeline, used):
+    """A copy of ``pipeline`` whose matrix holds only the columns ``used`` (sorted columns of
+    the pipeline's matrix), in their order: its encoder outputs only the encoded raw columns
+    among them (:meth:`TableEncoder.subset`), its plan only the generated features among them
+    (:meth:`FeaturePlan.subset`), each as the pipeline computes it. Its ``model_`` is the
+    pipeline's, to be replaced."""
+    names = list(pipeline.get_feature_names_out())
+    n_raw = _n_raw(pipeline)
+    raw = [names[c] for c in used if c < n_raw]
+    generated = [names[c] for c in used if c >= n_raw]
+    out = copy.copy(pipeline)
+    if len(raw) < n_raw:
+        out.encoder_ = pipeline.encoder_.subset(raw)
+    out.feature_plan_ = pipeline.feature_plan_.subset(generated) if generated else None
+    out._feature_names = raw + generated
+    return out
+
+
+def student_pipeline(pipeline, member, columns, narrow=True):
+    """A copy of ``pipeline`` predicting with ``member`` alone, which was trained on
+    ``columns`` of the pipeline's matrix, and computing only the columns it reads.
+
+    A LightGBM student reads the columns it splits on (with ``narrow``: its trees are
+    renumbered to them, see :func:`_narrow`), another student all of ``columns``; the copy's
+    matrix is those columns (see :func:`_reading`)."""
+    columns = np.asarray(columns)
+    model = member.model
+    if member.kind == "booster" and narrow:
+        split = np.flatnonzero(_booster(model).feature_importance("split") > 0)
+        keep = split if len(split) else np.arange(1)  # a student of no split still reads a column
+        model, columns = _narrow(model, keep), columns[keep]
+    out = _reading(pipeline, columns)
+    out.model_ = WeightedModel([(1.0, MemberOutput(model, member.kind, member.task, member.n_classes))],
+                               pipeline.task_)
+    return out
+
+
+class _CostLimit:
+    """``max_predict_cost`` of a LightGBM student: its predict (its features and its model) in
+    at most ``share`` of the ensemble's, measured on the rows ``X`` (as the caller gives them;
+    their pipeline matrix, restricted to the student's training ``columns``, is ``F``).
+
+    Where even the student's features with one round exceed that (the input checks and the
+    encoding of the raw columns, which every student needs, take more), no student meets it,
+    and its model is held to ``share`` of the ensemble's model time instead."""
+
+    def __init__(self, pipeline, share, X, F, columns):
+        self.pipeline, self.share, self.X, self.F, self.columns = pipeline, share, X, F, np.asarray(columns)
+        self._features = {}
+        if np.isfinite(share):
+            matrix = pipeline._features(X)
+            self.teacher_features = _cpu_seconds(lambda: pipeline._features(X))
+            self.teacher_model = _cpu_seconds(lambda: pipeline.model_.predict(matrix))
+
+    def features_seconds(self, used):
+        """CPU seconds of the features of a student reading ``used`` (columns of the pipeline's
+        matrix), measured once per set of columns."""
+        key = tuple(int(c) for c in used) or (0,)  # a student of no split still reads a column
+        if key not in self._features:
+            probe = _reading(self.pipeline, key)
+            self._features[key] = _cpu_seconds(lambda: probe._features(self.X))
+        return self._features[key]
+
+    def model_seconds(self, member):
+        """CPU seconds of ``member`` predicting the timing rows."""
+        return _cpu_seconds(lambda: member.output(self.F))
+
+    def cut(self, member, rounds):
+        """The most rounds (up to ``rounds``) of ``member`` within the limit, the member cut to
+        them, and the student's predicted share of the ensemble's predict time (NaN with no
+        limit). The model's predict time is linear in its rounds, from the time of one round
+        (a call's own cost) to that of all; its features are those the kept rounds split on."""
+        if not np.isfinite(self.share):
+            return rounds, member, float("nan")
+        first = _first_rounds(_booster(member.model))
+        whole = self.model_seconds(member)
+        one = whole if rounds <= 1 else self.model_seconds(_truncate(member, 1))
+        per_round = max(whole - one, 0.0) / max(rounds - 1, 1)
+
+        def cost(r):
+            return self.features_seconds(self.columns[first < r]) + one + per_round * (r - 1)
+
+        teacher = self.teacher_features + self.teacher_model
+        budget = self.share * teacher
+        if cost(rounds) <= budget:
+            keep = rounds
+        elif cost(1) > budget:  # not within reach: the model part alone held to the share
+            keep = int(np.clip(1 + (self.share * self.teacher_model - one) / max(per_round, 1e-12), 1, rounds))
+        else:  # the most rounds within the budget (cost grows with the rounds)
+            lo, hi = 1, rounds
+            while lo < hi:
+                mid = (lo + hi + 1) // 2
+                lo, hi = (mid, hi) if cost(mid) <= budget else (lo, mid - 1)
+            keep = lo
+        return keep, (member if keep == rounds else _truncate(member, keep)), cost(keep) / teacher
 
 
 def _fit_nas_head(F, target, n_orig, y_codes, task, n_classes, categorical, deadline, seed, n_threads):
@@ -329,6 +494,19 @@ def _soft_targets(pipeline, df, oof, smooth=LABEL_SMOOTHING):
     return target, int(have.sum())
 
 
+def _head(X, df, n):
+    """The first ``n`` rows as the caller passes them (a pandas, polars or pyarrow table or a
+    numpy array; else ``df``'s, the checked frame): the student's predict time is compared with
+    the ensemble's on the caller's kind of input, converting it included."""
+    if isinstance(X, pd.DataFrame):
+        return X.iloc[:n]
+    if isinstance(X, (pl.DataFrame, np.ndarray)):
+        return X[:n]
+    if isinstance(X, pa.Table):
+        return X.slice(0, n)
+    return df[:n]
+
+
 def _teacher_seconds_per_row(pipeline, df) -> float:
     """Wall seconds the ensemble takes per row (transform included), on up to 256 rows."""
     rows = df[: min(df.height, 256)]
@@ -337,8 +515,9 @@ def _teacher_seconds_per_row(pipeline, df) -> float:
     return (time.perf_counter() - t) / max(rows.height, 1)
 
 
-def _distillation_rows(pipeline, df, oof, rng, label_seconds=np.inf, per_row=0.0):
-    """``df`` and synthetic rows near it, as the feature matrix, with their soft targets.
+def _distillation_rows(pipeline, df, oof, rng, label_seconds=np.inf, per_row=0.0, columns=None):
+    """``df`` and synthetic rows near it, as the feature matrix (its ``columns``; all when
+    None), with their soft targets.
 
     The synthetic rows are as many as the teacher labels in ``label_seconds`` at ``per_row``
     seconds a row, up to ``AUGMENT_FACTOR`` per real row: a large ensemble (a thousand rounds of
@@ -353,7 +532,9 @@ def _distillation_rows(pipeline, df, oof, rng, label_seconds=np.inf, per_row=0.0
     n_aug = int(min(MAX_AUGMENTED, factor * n, affordable))
     synthetic = spunge(df, n_aug, rng)
     real_target, n_oof = _soft_targets(pipeline, df, oof)
-    F = np.vstack([pipeline.transform(df), pipeline.transform(synthetic)])
+    F = np.vstack([pipeline._features(df), pipeline._features(synthetic)])
+    if columns is not None:
+        F = np.ascontiguousarray(F[:, columns])
     target = np.concatenate([real_target, _teacher(pipeline, synthetic, LABEL_SMOOTHING)])
     return F, target, n_aug, n_oof
 
@@ -372,29 +553,39 @@ def _fidelity(task, target, pred):
     return float(-(target * np.log(np.clip(pred, 1e-15, 1.0))).sum(axis=1).mean())
 
 
-def _choose_lightgbm(F, target, F_va, target_va, task, n_classes, categorical, cost_budget, n_time, deadline, seed,
-                     n_threads):
+def _choose_lightgbm(F, target, F_va, target_va, task, n_classes, categorical, limit, deadline, seed, n_threads):
     """Train each of ``CANDIDATES`` on the validation split's training rows, early-stopped on
     how closely it follows the teacher on the held-out rows, until ``deadline``; each is cut to
-    the rounds that predict the first ``n_time`` rows of ``F`` in ``cost_budget``
-    seconds. Returns one record per candidate tried (config, rounds, fidelity, member), the
-    closest first.
+    the rounds within the cost ``limit`` (a :class:`_CostLimit`). Returns one record per
+    candidate tried (config, rounds, fidelity, member), the closest first.
 
     Closeness to the teacher, not the labels, decides: the ensemble was refitted on the
     held-out rows too, so a student that learns its predictions there learns those rows'
     labels, and the labels would reward exactly that leak (more rounds, more memorising). The
     teacher's out-of-fold predictions on those rows, where kept, carry no such leak."""
     tried = []
-    F_time = F[:n_time]
+
+    def fit(config, n_rounds=MAX_ROUNDS):
+        member, rounds = _fit_lightgbm(F, target, task, n_classes, categorical, config, deadline, seed, n_threads,
+                                       valid=(F_va, target_va), n_rounds=n_rounds)
+        kept, member, cost = limit.cut(member, rounds)
+        return {"config": dict(config), "rounds": kept, "rounds_early_stopping": rounds,
+                "stopped_by_time": time.perf_counter() > deadline, "predict_cost": cost,
+                "fidelity": _fidelity(task, target_va, member.output(F_va)), "member": member}
+
     for config in CANDIDATES:
         if tried and time.perf_counter() > deadline:
             break
-        member, rounds = _fit_lightgbm(F, target, task, n_classes, categorical, config, deadline, seed, n_threads,
-                                       valid=(F_va, target_va))
-        kept, member = _within_cost(member, rounds, F_time, cost_budget)
-        tried.append({"config": dict(config), "rounds": kept, "rounds_early_stopping": rounds,
-                      "stopped_by_time": time.perf_counter() > deadline,
-                      "fidelity": _fidelity(task, target_va, member.output(F_va)), "member": member})
+        record = fit(config)
+        if record["rounds"] < record["rounds_early_stopping"] and time.perf_counter() < deadline:
+            # The limit cut the rounds: the first rounds of a slow learner stop short of what it
+            # learnt. Boosted for the kept rounds at a rate raised in proportion (rounds times
+            # rate about constant, as the pipeline's refit does), it may learn more in them.
+            rate = config["learning_rate"] * record["rounds_early_stopping"] / max(record["rounds"], 1)
+            faster = fit({**config, "learning_rate": float(min(MAX_CUT_RATE, rate))}, n_rounds=record["rounds"])
+            if faster["fidelity"] < record["fidelity"]:
+                record = faster
+        tried.append(record)
     return sorted(tried, key=lambda r: r["fidelity"])
 
 
@@ -413,8 +604,10 @@ def distill(pipeline, X, y, *, student="lightgbm", time_budget=60.0, max_predict
         raise ValueError(f"time_budget={time_budget!r} must be a positive number of seconds.")
     start = time.perf_counter()
     df = check_frame(X, estimator_name="AutoPipeline.distill")
+    given = X
     if isinstance(y, str):
         df, y = extract_target(df, y)
+        given = df
     y = check_target(y, df.height, estimator_name="AutoPipeline.distill")
     task = pipeline.task_
     if task == "regression":
@@ -436,15 +629,15 @@ def distill(pipeline, X, y, *, student="lightgbm", time_budget=60.0, max_predict
     oof = _stored_oof(pipeline, y_codes)
     per_row = _teacher_seconds_per_row(pipeline, df)
     n_time = int(np.clip(_TIMING_SECONDS / per_row if per_row > 0 else np.inf, *_TIMING_ROWS))
-    measured = {}
-
-    def teacher_cost(F):
-        """CPU seconds of the ensemble's model on ``len(F)`` rows, measured once (it may be slow)."""
-        if not np.isfinite(cost_share):
-            return np.inf
-        if "per_row" not in measured:
-            measured["per_row"] = _model_seconds(pipeline.model_, F) / max(len(F), 1)
-        return measured["per_row"] * len(F)
+    # The student learns from the columns the ensemble reads (fewer features to compute, no
+    # noise to fit), and every predict time is measured on the same first rows.
+    X_time = _head(given, df, n_time)
+    F_time = pipeline._features(X_time)
+    columns = _teacher_columns(pipeline, F_time.shape[1])
+    categorical = set(categorical)
+    categorical = [j for j, c in enumerate(columns) if c in categorical]
+    limit = _CostLimit(pipeline, cost_share if student == "lightgbm" else np.inf, X_time, F_time[:, columns],
+                       columns)
     validation, config, rounds, n_train, tried = None, CANDIDATES[0], None, df.height, None
     split, how = validation_split(pipeline, df, y_codes, groups, int(rng.integers(2**31 - 1)))
     if split is not None:
@@ -457,14 +650,13 @@ def distill(pipeline, X, y, *, student="lightgbm", time_budget=60.0, max_predict
         final_labels = per_row * n_unlabelled + LABEL_SHARE * (1 - VALIDATION_SHARE) * time_budget
         deadline = start + min(VALIDATION_SHARE, 0.75 - final_labels / time_budget) * time_budget
         F, target, _, _ = _distillation_rows(pipeline, df[tr], None if oof is None else oof[tr], rng,
-                                             LABEL_SHARE * VALIDATION_SHARE * time_budget, per_row)
-        F_va = pipeline.transform(df[va])
-        cost_budget = cost_share * teacher_cost(F[:n_time])
+                                             LABEL_SHARE * VALIDATION_SHARE * time_budget, per_row, columns)
+        F_va = pipeline._features(df[va])[:, columns]
         # The teacher on the held-out rows: out of fold where the fit kept it.
         teacher, n_oof_va = _soft_targets(pipeline, df[va], None if oof is None else oof[va], smooth=0.0)
         if student == "lightgbm":
-            tried = _choose_lightgbm(F, target, F_va, teacher, task, n_classes, categorical, cost_budget, n_time,
-                                     deadline, seed, n_threads)
+            tried = _choose_lightgbm(F, target, F_va, teacher, task, n_classes, categorical, limit, deadline, seed,
+                                     n_threads)
             config, rounds, n_train, member = tried[0]["config"], tried[0]["rounds"], len(tr), tried[0]["member"]
             tried = [{k: v for k, v in r.items() if k != "member"} for r in tried]
         else:
@@ -478,7 +670,7 @@ def distill(pipeline, X, y, *, student="lightgbm", time_budget=60.0, max_predict
             "teacher_out_of_fold": n_oof_va == len(va), "fidelity": _fidelity(task, teacher, pred), "candidates": tried,
         }
     F, target, n_aug, n_oof = _distillation_rows(pipeline, df, oof, rng,
-                                                 LABEL_SHARE * (1 - VALIDATION_SHARE) * time_budget, per_row)
+                                                 LABEL_SHARE * (1 - VALIDATION_SHARE) * time_budget, per_row, columns)
     deadline = start + time_budget
     info = {}
     if student == "nas_head":
@@ -493,11 +685,27 @@ def distill(pipeline, X, y, *, student="lightgbm", time_budget=60.0, max_predict
         member, done = _fit_lightgbm(F, target, task, n_classes, categorical, config, deadline, seed, n_threads,
                                      n_rounds=n_rounds)
         # Still cut to the cost limit: the rounds scaled up with the rows may exceed it.
-        F_time = F[: min(df.height, n_time)]
-        kept, member = _within_cost(member, done, F_time, cost_share * teacher_cost(F_time))
-        info = {"config": dict(config), "rounds": kept, "rounds_cut_for_speed": kept < done}
-    out = copy.copy(pipeline)
-    out.model_ = WeightedModel([(1.0, member)], task)
+        kept, member, cost = limit.cut(member, done)
+        info = {"config": dict(config), "rounds": kept, "rounds_trained": done, "rounds_cut_for_speed": kept < done,
+                "predict_cost": cost}
+        if kept < CUT_WARNING * done:
+            logger.warning("AutoPipeline.distill: max_predict_cost=%.2g cut the student to %d of its %d rounds (its "
+                           "features alone take most of that share): it may follow the ensemble poorly; a larger "
+                           "share, or None, keeps more.", cost_share, kept, done)
+        if cost > cost_share:
+            logger.info("AutoPipeline.distill: no student predicts in %.2g of the ensemble's time here (the input "
+                        "checks and encoding every student needs exceed it; this one takes %.2g); its model is held "
+                        "to %.2g of the ensemble's model time instead.", cost_share, cost, cost_share)
+    out = student_pipeline(pipeline, member, columns)
+    if student == "lightgbm" and not np.array_equal(out.model_.predict(out._features(X_time)),
+                                                    member.output(F_time[:, columns])):
+        # Renumbering the trees is checked, not assumed: should a LightGBM version's model
+        # text defeat it, the student reads its training columns as trained.
+        logger.warning("AutoPipeline.distill: the student restricted to the columns it splits on predicted "
+                       "differently; it computes every feature it was trained on.")
+        out = student_pipeline(pipeline, member, columns, narrow=False)
+    info.update(n_columns=len(out.get_feature_names_out()), teacher_columns=len(pipeline.get_feature_names_out()),
+                n_generated=len(out.feature_plan_ or []), teacher_generated=len(pipeline.feature_plan_ or []))
     out.ensemble_ = pd.DataFrame([{"trial": None, "model": f"{student} student", "weight": 1.0,
                                    "refit": "distilled"}])
     # The student does not need the teacher's out-of-fold predictions (and is meant to be small).

@@ -210,6 +210,22 @@ def test_plan_json_roundtrip(fitted):
         plan.transform(X.drop(columns="shop"))
 
 
+def test_plan_subset_computes_its_features_alone_and_as_the_whole_plan_does(fitted):
+    X, y, gen = fitted
+    names = ["mean(x) by (city, shop)", "te(city)", "rank(x) by shop", "words(note)", "cos_month(when)", "missing(w)"]
+    plan = gen.plan(names)
+    keep = ["missing(w)", "te(city)"]
+    small = plan.subset(keep)
+    assert small.names == keep and set(small.input_columns) == {"w", "city"}
+    assert set(small.features) < set(plan.features) and "note" not in small.coder.kinds
+    # A column only the dropped features read is no longer needed.
+    np.testing.assert_array_equal(small.transform(X.drop(columns=["note", "when", "shop"])).to_numpy(),
+                                  plan.transform(X).select(keep).to_numpy())
+    assert plan.subset([]).transform(X).width == 0
+    with pytest.raises(ValueError, match="not in this plan"):
+        plan.subset(["log1p(z)"])
+
+
 def test_groups_keep_target_encoding_folds_whole():
     # Rows of one group share their target: with random folds a group's other rows leak its
     # target into the encoding; with groups=, no row is encoded by its own group.

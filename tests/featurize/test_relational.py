@@ -71,6 +71,10 @@ def test_lookups_without_tables_equal_recompute_without_cutoff():
     c = FeaturePlan.from_json(plan.to_json()).transform(new)
     np.testing.assert_array_equal(a.to_numpy(), c.to_numpy())
     assert "relational" in plan.describe()["operator"].to_list()
+    # A subset keeps only the relational features it names, each computed as before.
+    one = plan.subset(names[-1:])
+    assert one.relational.output_names == names[-1:]
+    np.testing.assert_array_equal(one.transform(new).to_numpy(), a.select(names[-1:]).to_numpy())
 
 
 def test_relationship_errors_name_the_problem():

@@ -40,6 +40,28 @@ def test_values(frame):
     assert out["words(note)"].iloc[1] == 5
 
 
+def test_subset_encodes_only_its_outputs_each_as_the_whole_encoder_does(frame):
+    enc = TableEncoder().fit(frame)
+    names = enc.get_feature_names_out().tolist()
+    keep = ["words(note)", "city", "missing(x)", "month(when)"]
+    small = enc.subset(keep)
+    order = [n for n in names if n in keep]  # the encoder's order, not the caller's
+    assert small.get_feature_names_out().tolist() == order and small.categorical_features_ == [0]
+    assert set(small.feature_inputs_.values()) == {"city", "x", "when", "note"}
+    full = pd.DataFrame(enc.transform(frame), columns=names)
+    np.testing.assert_array_equal(small.transform(frame), full[order].to_numpy())
+    # Only the columns it reads are type-checked: a column it does not encode may drift.
+    only_x = enc.subset(["missing(x)"])
+    drifted = frame.assign(when=[1, 2, 3, 4, 5, 6])
+    np.testing.assert_array_equal(only_x.transform(drifted), full[["missing(x)"]].to_numpy())
+    with pytest.raises(ValueError, match="'when'"):
+        enc.transform(drifted)
+    assert enc.subset([]).transform(frame).shape == (6, 0)
+    assert enc.get_feature_names_out().tolist() == names  # the original is unchanged
+    with pytest.raises(ValueError, match="not this encoder"):
+        enc.subset(["nope"])
+
+
 def test_rare_categories_are_grouped_by_frequency_not_made_missing():
     # 255 categories with at least 3 rows fill the codes every category gets; beyond them a
     # category needs min_frequency rows, and the rest share one code per band of counts.

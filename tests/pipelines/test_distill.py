@@ -1,6 +1,7 @@
 """AutoPipeline.distill: the student keeps the pipeline's interface and survives joblib."""
 
 import io
+import logging
 
 import joblib
 import numpy as np
@@ -29,7 +30,10 @@ def test_distilled_student_keeps_the_interface_and_round_trips(fitted, student):
     model, X, y = fitted
     small = model.distill(X, y, student=student, time_budget=3, random_state=0)
     assert list(small.classes_) == list(model.classes_)
-    assert list(small.get_feature_names_out()) == list(model.get_feature_names_out())
+    # The student's matrix: the columns it reads, in the pipeline's order.
+    names = list(model.get_feature_names_out())
+    reads = list(small.get_feature_names_out())
+    assert reads and reads == [n for n in names if n in reads]
     proba = small.predict_proba(X)
     assert proba.shape == (300, 3) and np.allclose(proba.sum(axis=1), 1)
     assert np.mean(small.predict(X) == model.predict(X)) > 0.8
@@ -124,12 +128,153 @@ def test_lightgbm_student_is_chosen_by_fidelity_within_the_cost_limit(fitted):
     assert all(r["rounds"] <= r["rounds_early_stopping"] for r in tried)
 
 
-def test_max_predict_cost_bounds_the_student_and_none_lifts_it(fitted):
+def test_max_predict_cost_bounds_the_student_and_none_lifts_it(fitted, caplog):
     model, X, y = fitted
     free = model.distill(X, y, time_budget=3, max_predict_cost=None, random_state=0)
     assert free.distillation_["rounds_cut_for_speed"] is False and free.distillation_["max_predict_cost"] is None
-    tight = model.distill(X, y, time_budget=3, max_predict_cost=1e-6, random_state=0)
-    assert tight.distillation_["rounds"] == 1  # the cheapest student: one round
+    with caplog.at_level(logging.INFO, logger="featsmith"):
+        tight = model.distill(X, y, time_budget=3, max_predict_cost=1e-6, random_state=0)
+    info = tight.distillation_
+    assert info["rounds"] == 1  # the cheapest student: one round
+    # Out of reach: the predicted share says so, and the user is told (warned when most rounds went).
+    assert info["predict_cost"] > 1e-6 and "no student predicts in" in caplog.text
+    assert ("cut the student to 1 of its" in caplog.text) == (info["rounds_trained"] >= 10)
     for bad in (0, -1, "fast", True):
         with pytest.raises(ValueError, match="max_predict_cost"):
             model.distill(X, y, max_predict_cost=bad)
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_narrowed_booster_predicts_as_the_whole_one(task):
+    from featsmith.pipelines._distill import _fit_lightgbm, _narrow
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(1500, 30))
+    X[:, 1], X[:, 6] = rng.integers(0, 5, 1500), rng.integers(0, 30, 1500)  # categorical columns
+    X[rng.random(X.shape) < 0.05] = np.nan
+    signal = np.nan_to_num(X[:, 0]) + (X[:, 1] == 2) + (X[:, 6] % 3 == 0) + np.nan_to_num(X[:, 9])
+    n_classes = {"binary": 2, "multiclass": 3, "regression": 0}[task]
+    if task == "regression":
+        target = signal
+    else:
+        edges = np.quantile(signal, np.linspace(0, 1, n_classes + 1)[1:-1])
+        codes = np.searchsorted(edges, signal)
+        target = np.eye(n_classes)[codes] * 0.9 + 0.1 / n_classes
+    member, rounds = _fit_lightgbm(X, target, task, n_classes, [1, 6], {"num_leaves": 7, "min_data_in_leaf": 100},
+                                   np.inf, 0, 1, n_rounds=6)
+    model = member.model
+    booster = getattr(model, "booster", model)
+    keep = np.flatnonzero(booster.feature_importance("split") > 0)
+    assert 3 <= len(keep) < 30  # the test needs columns the trees never read
+    narrow = _narrow(model, keep)
+    fresh = rng.normal(size=(2000, 30))
+    fresh[:, 1], fresh[:, 6] = rng.integers(-1, 7, 2000), rng.integers(0, 40, 2000)  # unseen categories too
+    fresh[rng.random(fresh.shape) < 0.1] = np.nan
+    assert np.array_equal(narrow.predict(fresh[:, keep]), model.predict(fresh))
+    assert getattr(narrow, "booster", narrow).num_feature() == len(keep)
+    with pytest.raises(ValueError, match="every column"):
+        _narrow(model, keep[1:])
+
+
+def _with_plan(model, X):
+    """``model`` as if its fit had generated features: a copy with a plan of a few candidates
+    after the raw columns (its ensemble still reads the raw columns only)."""
+    import copy
+
+    from featsmith.featurize import FeatureGenerator
+
+    from featsmith.pipelines._trials import MemberOutput, WeightedModel
+
+    plan = FeatureGenerator(max_candidates=40, random_state=0).fit(X).plan()
+    out = copy.copy(model)
+    out.feature_plan_ = plan
+    raw = list(model.get_feature_names_out())
+    out._feature_names = raw + plan.names
+    out.model_ = WeightedModel([(w, MemberOutput(m.model, m.kind, m.task, m.n_classes, np.arange(len(raw))))
+                                for w, m in model.model_.members], model.task_)
+    return out
+
+
+def test_student_computes_only_the_generated_features_it_splits_on(fitted):
+    from featsmith.pipelines._distill import _fit_lightgbm, student_pipeline
+
+    model, X, y = fitted
+    model = _with_plan(model, X)
+    F = model.transform(X)
+    n_raw, width = len(model.encoder_.feature_names_out_), F.shape[1]
+    # A student of every raw column and every other generated feature, as distill trains one.
+    columns = np.concatenate([np.arange(n_raw), np.arange(n_raw, width, 2)])
+    target = model.predict_proba(X)
+    member, _ = _fit_lightgbm(F[:, columns], target, "multiclass", 3, list(model.encoder_.categorical_features_),
+                              {"num_leaves": 7, "min_data_in_leaf": 20}, np.inf, 0, 1, n_rounds=8)
+    small = student_pipeline(model, member, columns)
+    split = columns[member.model.feature_importance("split") > 0]
+    names = model.get_feature_names_out()
+    generated = [names[c] for c in split if c >= n_raw]
+    assert small.feature_plan_.names == generated and 0 < len(generated) < len(columns) - n_raw
+    assert list(small.get_feature_names_out()) == [names[c] for c in split]
+    assert small.encoder_.get_feature_names_out().tolist() == [names[c] for c in split if c < n_raw]
+    # Identical to the student reading the whole matrix, and through joblib.
+    proba = small.predict_proba(X)
+    assert np.array_equal(proba, member.output(F[:, columns]))
+    buf = io.BytesIO()
+    joblib.dump(small, buf)
+    buf.seek(0)
+    assert np.array_equal(joblib.load(buf).predict_proba(X), proba)
+    assert small.explain()["feature"].isin(small.get_feature_names_out()).all()
+    # A student of generated features only encodes no raw column.
+    generated_only = np.arange(n_raw, width)
+    member, _ = _fit_lightgbm(F[:, generated_only], target, "multiclass", 3, [],
+                              {"num_leaves": 7, "min_data_in_leaf": 20}, np.inf, 0, 1, n_rounds=4)
+    small = student_pipeline(model, member, generated_only)
+    assert small.encoder_.get_feature_names_out().tolist() == [] and len(small.feature_plan_) > 0
+    assert np.array_equal(small.predict_proba(X.to_pandas()), member.output(F[:, generated_only]))
+
+
+def test_distill_trains_on_the_columns_the_ensemble_reads(fitted):
+    model, X, y = fitted
+    model = _with_plan(model, X)  # generated features no member reads
+    small = model.distill(X, y, time_budget=3, max_predict_cost=None, random_state=0)
+    info = small.distillation_
+    assert small.feature_plan_ is None and info["n_generated"] == 0 and info["teacher_generated"] > 0
+    assert info["n_columns"] <= len(model.encoder_.feature_names_out_)
+    assert small.predict_proba(X).shape == (300, 3)
+
+
+def test_cost_limit_keeps_the_most_rounds_whose_features_and_model_fit():
+    from featsmith.pipelines._distill import _CostLimit, _first_rounds, _fit_lightgbm
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(800, 12))
+    y = X @ rng.normal(size=12)
+    member, rounds = _fit_lightgbm(X, y, "regression", 0, [], {"num_leaves": 4, "min_data_in_leaf": 20}, np.inf, 0,
+                                   1, n_rounds=40)
+    first = _first_rounds(member.model)
+    assert rounds == 40 and first.min() == 0 and len(np.unique(first)) > 2  # columns enter over the rounds
+
+    class Clock(_CostLimit):
+        """Deterministic costs: ``per_column`` a column read, 2 a call and 0.5 a round."""
+
+        def __init__(self, share, per_column=1.0):
+            self.share, self.columns, self.per_column = share, np.arange(12), per_column
+            self.teacher_features, self.teacher_model = 30.0, 60.0
+
+        def features_seconds(self, used):
+            return self.per_column * len(used)
+
+        def model_seconds(self, member):
+            return 2.0 + 0.5 * member.model.current_iteration()
+
+    def cost(r):
+        return (first < r).sum() + 2.0 + 0.5 * r
+
+    for share in (0.15, 0.2, 0.25):
+        keep, cut, predicted = Clock(share).cut(member, rounds)
+        best = max(r for r in range(1, rounds + 1) if cost(r) <= share * 90)
+        assert keep == best < rounds and cut.model.current_iteration() == keep
+        assert predicted == pytest.approx(cost(keep) / 90) and predicted <= share
+    assert Clock(1.0).cut(member, rounds)[0] == rounds  # within the limit: every round
+    # Out of reach (one round's features exceed it): the model gets the share of the ensemble's
+    # model time, 0.2 * 60 = 12 s: 2 + 0.5 * 20.
+    keep, _, predicted = Clock(0.2, per_column=100.0).cut(member, rounds)
+    assert keep == 20 and predicted > 0.2
