@@ -689,6 +689,9 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
             one round exceeds it (the input checks and encoding every student needs take
             more), the student's model is held to this share of the ensemble's model time
             instead. Smaller batches weigh the per-call costs more, so their ratio is higher.
+            As a measured time, the rounds kept can differ between runs on a loaded machine;
+            with None only ``time_budget`` can cut the student, so that a budget it fits in
+            and the same ``random_state`` reproduce it.
             None: no limit (a closer, slower student).
         groups : array-like or str, optional
             The group labels given to ``fit`` when its plan kept groups whole.
