@@ -188,14 +188,15 @@ def check_predict_frame(X, *, n_features_in: int, feature_names_in, estimator_na
     """
     check_n_features(X, n_features_in, estimator_name=estimator_name)
     if read is not None and isinstance(X, pd.DataFrame) and all(isinstance(c, str) for c in X.columns):
-        _check_present(feature_names_in, set(X.columns))
+        check_columns_present(feature_names_in, set(X.columns))
         X = X[list(read)]
     df = check_frame(X, estimator_name=estimator_name, column_names=feature_names_in)
-    _check_present(feature_names_in if read is None else read, set(df.columns))
+    check_columns_present(feature_names_in if read is None else read, set(df.columns))
     return df
 
 
-def _check_present(names, columns) -> None:
+def check_columns_present(names, columns) -> None:
+    """Raise a ``ValueError`` naming the training columns ``names`` missing from ``columns``."""
     missing = [c for c in names if c not in columns]
     if missing:
         raise ValueError(

@@ -11,7 +11,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from featsmith._frame import strings_of, to_strings
-from featsmith._validation import check_frame, check_n_features
+from featsmith._validation import check_columns_present, check_frame, check_n_features
 from featsmith.featurize._schema import (
     KINDS,
     check_predict_types,
@@ -231,9 +231,9 @@ class TableEncoder(TransformerMixin, BaseEstimator):
         dtypes = df.schema
         exprs = []
         outputs = getattr(self, "_outputs", None)  # a subset's outputs; None: all
-        read = None if outputs is None else set(self.feature_inputs_.values())
+        read = set(self.columns_read())
         for name, kind in self.schema_.items():
-            if read is not None and name not in read:
+            if name not in read:
                 continue
             col = pl.col(name)
             if kind == "numeric":
@@ -288,12 +288,7 @@ class TableEncoder(TransformerMixin, BaseEstimator):
         check_n_features(X, self.n_features_in_, estimator_name="TableEncoder")
         df = check_frame(X, estimator_name="TableEncoder", column_names=self.feature_names_in_)
         read = self.columns_read()  # a subset checks only the columns it encodes
-        missing = [c for c in read if c not in df.columns]
-        if missing:
-            raise ValueError(
-                f"X is missing column(s) {missing} that were present at fit time; "
-                "pass every training column (extra or reordered columns are fine)."
-            )
+        check_columns_present(read, set(df.columns))
         read = set(read)
         used = {c: k for c, k in self.schema_.items() if k not in ("drop", "id") and c in read}
         check_predict_types(df, used, {c: dtype_class(self.input_dtypes_[c]) for c in used})

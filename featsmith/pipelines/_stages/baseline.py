@@ -39,13 +39,18 @@ class Baseline(StageResult):
     cost: TrialCost | None
 
 
+def _raw_runner(ctx):
+    """LightGBM's fold runner of the encoded raw columns under ``ctx``'s plan."""
+    return LGBMTrialRunner(ctx.X, ctx.y_enc, categorical=ctx.encoder.categorical_features_, **ctx.runner_args())
+
+
 @stage("baseline")
 def run_baseline(ctx, budget) -> Baseline:
     """Validate LightGBM's defaults; cut k-fold to the folds that finished when the whole of it
     would take more than the budget's baseline share (forward-chaining folds to a holdout of
     the latest period instead); tell the planner what a trial costs."""
     ctx.progress.stage("baseline")
-    runner = LGBMTrialRunner(ctx.X, ctx.y_enc, categorical=ctx.encoder.categorical_features_, **ctx.runner_args())
+    runner = _raw_runner(ctx)
     if not ctx.splits:
         trial = TrialResult({}, float("nan"), UNVALIDATED_ROUNDS, 0.0, "unvalidated")
         return Baseline(trial=trial, runner=runner, plan=ctx.plan, cost=None,
@@ -61,8 +66,7 @@ def run_baseline(ctx, budget) -> Baseline:
         # Forward-chaining folds run earliest first: the folds that finished trained on the
         # first periods alone. The latest period is the one to validate on.
         plan, ctx = holdout, ctx.with_plan(holdout)
-        runner = LGBMTrialRunner(ctx.X, ctx.y_enc, categorical=ctx.encoder.categorical_features_,
-                                 **ctx.runner_args())
+        runner = _raw_runner(ctx)
         trial = ctx.run_trial(runner, {}, budget.baseline_deadline(), budget.start)
     elif trial.status == "truncated" and trial.models:
         # k-fold is too slow for this budget: validate on the folds that finished (a holdout

@@ -151,11 +151,11 @@ def _latest_period_holds(ctx, trial, baseline_trial, runner):
     return bool(with_features >= without), note
 
 
-def _top_gain_rows(ctx, source):
-    """How many of ``n`` rows one top-by-gain fit reads, as a function of ``n``: at most
-    :data:`TOP_GAIN_CELLS` values (a row sample of them on a large table)."""
+def _top_gain_rows(ctx, source, n):
+    """How many of ``n`` rows one top-by-gain fit reads: at most :data:`TOP_GAIN_CELLS` values
+    (a row sample of them on a large table)."""
     n_cols = ctx.X.shape[1] + len(source.names)
-    return lambda n: n if n * n_cols <= TOP_GAIN_CELLS else min(n, max(TOP_GAIN_CELLS // n_cols, 1000))
+    return n if n * n_cols <= TOP_GAIN_CELLS else min(n, max(TOP_GAIN_CELLS // n_cols, 1000))
 
 
 def _top_by_gain(ctx, source, base_params, n_keep, deadline, train):
@@ -165,7 +165,7 @@ def _top_by_gain(ctx, source, base_params, n_keep, deadline, train):
     import lightgbm as lgb
 
     train = np.sort(train)
-    n_rows = _top_gain_rows(ctx, source)(len(train))
+    n_rows = _top_gain_rows(ctx, source, len(train))
     if n_rows < len(train):
         rng = np.random.default_rng(ctx.sub_seed)
         train = np.sort(rng.choice(train, n_rows, replace=False))
@@ -197,9 +197,8 @@ def _top_by_gain_per_fold(ctx, source, base_params, n_keep, deadline):
     # The rest costs the first fit times the rows they read over its rows: forward-chaining
     # folds grow with each period, and the first trains on one (hotel_rates: the estimate by
     # fits was a fifth of the 15 s the stage then spent here).
-    read = _top_gain_rows(ctx, source)
-    rest = sum(read(len(tr)) for tr, _ in splits[1:]) + read(ctx.n_rows)
-    if time.perf_counter() + 1.2 * one * rest / read(len(splits[0][0])) > deadline:
+    rest = sum(_top_gain_rows(ctx, source, n) for n in [len(tr) for tr, _ in splits[1:]] + [ctx.n_rows])
+    if time.perf_counter() + 1.2 * one * rest / _top_gain_rows(ctx, source, len(splits[0][0])) > deadline:
         return None
     # The other folds and the refit read overlapping rows: evaluate the candidates once
     # (float32) when every row of them fits twice the cells one fit may read.
