@@ -3,7 +3,7 @@
 Usage::
 
     python benchmarks/automl.py --budget 60 [--tasks credit_data diamonds] [--flaml]
-        [--suite ../shared/datasets] [--out results.csv] [--cv 5]
+        [--suite ../shared/datasets] [--out results.csv] [--validation split|auto] [--cv 5]
 
 Every tool is scored on each task's fixed test split with the task's metric (ROC AUC for the
 manifest's positive class, log loss over all classes, RMSE). "LightGBM defaults" is
@@ -18,6 +18,14 @@ LightGBM and FLAML see the target table only, as they cannot use more. ``used`` 
 fit seconds over the budget; the summary counts the fits over the budget + 10%. ``fit peak
 MB`` is the growth of the process's peak resident set during featsmith's fit (Linux
 ``VmHWM``, reset just before it).
+
+featsmith is told how each test split was drawn (``--validation split``, the default): the
+manifest's ``split`` names it, and featsmith validates the same way, as a user who knows how
+the model will be used would: a random split gives ``cv="random"`` (shuffled folds, or a
+holdout by size, without the leak check), a split grouped by a column gives grouped folds by
+that column. ``--validation auto`` lets featsmith choose its plan from the data (its leak check
+may then validate in time order against a random test split: on hotel_rates that plan tunes
+for later months, which the test split does not hold). ``--cv N`` overrides both.
 
 The script reads only public attributes of ``AutoPipeline``, so an older featsmith can be
 measured with it: ``PYTHONPATH=<checkout of that commit> python benchmarks/automl.py ...``.
@@ -72,12 +80,24 @@ def _shares(m, seconds):
     return family, view
 
 
-def run_featsmith(task, Xtr, ytr, Xte, yte, budget, n_jobs, seed, tables=None, generation=True, cv=None):
+def split_validation(task):
+    """``cv`` and ``groups`` for featsmith that validate as the task's test split was drawn
+    (the manifest's ``split``), or ``(None, None)`` where the manifest does not say."""
+    split = task.get("split", "")
+    if " grouped by " in split:
+        return "group", split.split(" grouped by ", 1)[1].split()[0]
+    if split.startswith(("random", "stratified random")):
+        return "random", None
+    return None, None
+
+
+def run_featsmith(task, Xtr, ytr, Xte, yte, budget, n_jobs, seed, tables=None, generation=True, cv=None,
+                  groups=None):
     from featsmith import AutoPipeline
 
-    kw = {}
+    kw = {} if groups is None else {"groups": groups}
     if tables:  # relational task: the related tables and the manifest's relationships
-        kw = {"tables": tables, "relationships": [tuple(r) for r in task["relationships"]]}
+        kw.update({"tables": tables, "relationships": [tuple(r) for r in task["relationships"]]})
     base = rss_kb("VmRSS")
     reset_peak()
     t = time.perf_counter()
@@ -135,9 +155,12 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path)
     ap.add_argument("--no-tables", action="store_true", help="fit relational tasks on the target table only")
-    ap.add_argument("--cv", type=int, help="featsmith's cv (that many shuffled folds, no leak check): the "
-                    "validation of a user who predicts rows inside the training period, as the suite's "
-                    "random test splits ask; by default featsmith chooses its plan")
+    ap.add_argument("--validation", choices=("split", "auto"), default="split",
+                    help="split (default): featsmith validates as the manifest says the test split was "
+                    "drawn (random: cv='random'; grouped by a column: grouped folds by it); auto: "
+                    "featsmith chooses its plan from the data")
+    ap.add_argument("--cv", type=int, help="featsmith's cv (that many shuffled folds, no leak check), "
+                    "overriding --validation")
     ap.add_argument("--ablate-generation", action="store_true",
                     help="also fit featsmith with feature_generation=False in the same run")
     args = ap.parse_args(argv)
@@ -150,10 +173,11 @@ def main(argv=None):
         task = manifest[name]
         Xtr, ytr, Xte, yte, tables = suite.load(name)
         row = {"task": name, "metric": task["metric"], "relational": bool(tables)}
+        cv, groups = (args.cv, None) if args.cv is not None or args.validation == "auto" else split_validation(task)
         row["lgbm"], row["lgbm_s"], lgbm_out = run_lgbm(task, Xtr, ytr, Xte, yte, args.n_jobs)
         row["featsmith"], row["featsmith_s"], info, fs_out = run_featsmith(
             task, Xtr, ytr, Xte, yte, args.budget, args.n_jobs, args.seed, tables=None if args.no_tables else tables,
-            cv=args.cv,
+            cv=cv, groups=groups,
         )
         row["fs_used"] = row["featsmith_s"] / args.budget
         row["fs_vs_lgbm"], row["fs_vs_lgbm_se"] = paired_bootstrap(task, yte, fs_out, lgbm_out)
@@ -161,7 +185,7 @@ def main(argv=None):
         if args.ablate_generation:
             row["nogen"], row["nogen_s"], _, nogen_out = run_featsmith(
                 task, Xtr, ytr, Xte, yte, args.budget, args.n_jobs, args.seed,
-                tables=None if args.no_tables else tables, generation=False, cv=args.cv)
+                tables=None if args.no_tables else tables, generation=False, cv=cv, groups=groups)
             row["fs_vs_nogen"], row["fs_vs_nogen_se"] = paired_bootstrap(task, yte, fs_out, nogen_out)
         if args.flaml:
             row["flaml"], row["flaml_s"] = run_flaml(task, Xtr, ytr, Xte, yte, args.budget, args.n_jobs, args.seed)
@@ -184,7 +208,7 @@ def main(argv=None):
     head = ["task", "metric"] + [f"{t}" for t in tools] + [f"{t} s" for t in tools] + ["featsmith/lgbm"]
     head += ["featsmith - lgbm (SE)"]
     head += ["trials", "new features", "ensemble", "validation", "used", "fit peak MB"]
-    cv = "" if args.cv is None else f", featsmith cv={args.cv}"
+    cv = f", featsmith cv={args.cv}" if args.cv is not None else f", featsmith validation: {args.validation}"
     print(f"\nbudget {args.budget:g}s, n_jobs={args.n_jobs}, seed={args.seed}{cv}\n")
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))

@@ -1347,14 +1347,14 @@ _fraction = _number(float, lambda v: 0 < v < 1, "a fraction", "between 0 and 1")
 
 
 def _cv(text):
-    """``--cv``: a number of shuffled folds (2 or more), ``time`` or ``group``."""
-    if text in ("time", "group"):
+    """``--cv``: a number of shuffled folds (2 or more), ``random``, ``time`` or ``group``."""
+    if text in ("random", "time", "group"):
         return text
     try:
         folds = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"expected a number of folds, 'time' or 'group', got {text!r}") from None
+            f"expected a number of folds, 'random', 'time' or 'group', got {text!r}") from None
     if folds < 2:
         raise argparse.ArgumentTypeError(f"needs at least 2 folds, got {text!r}")
     return folds
@@ -1387,8 +1387,9 @@ def _add_fit_options(parser, budget_default):
                         help="stop after N configurations (default: as many as the budget allows)")
     parser.add_argument("--n-jobs", type=int, default=None, metavar="N",
                         help="threads for training (default: all cores)")
-    parser.add_argument("--cv", type=_cv, default=None, metavar="N|time|group",
-                        help="validation: N shuffled folds, 'time' (forward-chaining folds in "
+    parser.add_argument("--cv", type=_cv, default=None, metavar="N|random|time|group",
+                        help="validation: N shuffled folds, 'random' (shuffled folds or a "
+                             "holdout by size, no leak check), 'time' (forward-chaining folds in "
                              "time order) or 'group' (whole groups per fold) (default: chosen "
                              "from the data; see validation_ in 'featsmith report')")
     parser.add_argument("--time-column", default=None, metavar="COL",

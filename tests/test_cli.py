@@ -454,6 +454,7 @@ def _capture_fits(monkeypatch):
 @pytest.mark.parametrize("options, init, fit", [
     ([], {}, {}),
     (["--cv", "3"], {"cv": 3}, {}),
+    (["--cv", "random"], {"cv": "random"}, {}),
     (["--cv", "time", "--time-column", "row_id"], {"cv": "time", "time_column": "row_id"}, {}),
     (["--cv", "group", "--groups", "colour"], {"cv": "group"}, {"groups": "colour"}),
     (["--groups", "colour", "--threshold-metric", "balanced_accuracy"],
@@ -629,7 +630,7 @@ def bad_files(workdir):
         (["demo", "--dataset", "iris"], ["unknown dataset 'iris'", "penguins"]),
         (["fit", "{d}/train.csv", "--target", "bought", "--cv", "1"], ["--cv", "at least 2 folds"]),
         (["fit", "{d}/train.csv", "--target", "bought", "--cv", "shuffled"],
-         ["--cv", "expected a number of folds, 'time' or 'group', got 'shuffled'"]),
+         ["--cv", "expected a number of folds, 'random', 'time' or 'group', got 'shuffled'"]),
         (["fit", "{d}/train.csv", "--target", "bought", "--groups", "store"],
          ["train.csv: no --groups column 'store'", "'colour'"]),
         (["fit", "{d}/train.csv", "--target", "bought", "--time-column", "X1"],

@@ -168,7 +168,7 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
         Stop after this many model trials (the baseline and each view's defaults trial count). With
         a time budget alone, how many trials run depends on the machine's speed; set
         ``max_trials`` (and a generous budget) for results that are identical run to run.
-    cv : None, int, "time", "group" or scikit-learn splitter, default=None
+    cv : None, int, "random", "time", "group" or scikit-learn splitter, default=None
         Validation scheme. ``None`` chooses from the data: shuffled folds (5-fold CV,
         stratified for classification, up to 20,000 rows; an 80/20 holdout above), unless a
         leak check finds them optimistic for the rows' time order (``time_column``, or the
@@ -178,9 +178,12 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
         rows, scored on the same held-out rows (the latest, or whole entities): once on
         shuffled rows, once on earlier periods or other entities only, and switches when the
         shuffled loss is lower by more than 2 standard errors over periods or entities; it
-        runs on at most 10,000 rows and within 15% of the time left. An int is that many
-        shuffled folds (no check); ``"time"`` forces time order, ``"group"`` grouped folds
-        (``groups``, or the detected entity column); a splitter is used as given.
+        runs on at most 10,000 rows and within 15% of the time left. ``"random"`` is the
+        shuffled plan ``None`` starts from (5-fold or the holdout, by size) without the check:
+        for rows the model will predict from the same period and entities as the training
+        rows (a random test split). An int is that many shuffled folds (no check); ``"time"``
+        forces time order, ``"group"`` grouped folds (``groups``, or the detected entity
+        column); a splitter is used as given.
     time_column : str, default=None
         The column of X that orders the rows in time (it stays a feature too); without it,
         a ``cutoff_time`` column or the datetime column with the most distinct values.
@@ -371,12 +374,12 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
             raise ValueError(f"task={self.task!r} is not one of {TASKS}.")
         if not isinstance(self.time_budget, (int, float)) or not self.time_budget > 0:
             raise ValueError(f"time_budget={self.time_budget!r} must be a positive number of seconds.")
-        if not (self.cv is None or self.cv in ("time", "group")
+        if not (self.cv is None or (isinstance(self.cv, str) and self.cv in ("random", "time", "group"))
                 or (hasattr(self.cv, "split") and not isinstance(self.cv, str))
                 or (isinstance(self.cv, (int, np.integer)) and not isinstance(self.cv, bool) and self.cv >= 2)):
             raise ValueError(
-                f"cv={self.cv!r} must be None (chosen from the data), an int >= 2 (shuffled folds), 'time', "
-                "'group' or a scikit-learn splitter."
+                f"cv={self.cv!r} must be None (chosen from the data), an int >= 2 (shuffled folds), 'random' "
+                "(shuffled folds or a holdout by size, no leak check), 'time', 'group' or a scikit-learn splitter."
             )
         check_threshold_metric(self.threshold_metric)
         if self.client is not None:

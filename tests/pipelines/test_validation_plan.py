@@ -72,6 +72,9 @@ def test_the_user_choice_wins():
     X, y = _days(effect_scale=1.0)
     plan = _plan(X, y, cv=5)
     assert plan.order == "random" and plan.check is None  # no check with an explicit cv
+    plan = _plan(X, y, cv="random")  # the plan by size, where None would switch to time order
+    assert plan.order == "random" and plan.scheme == "5-fold" and plan.check is None
+    assert plan.reason.startswith("cv='random'")
     X0, y0 = _days(effect_scale=0.0)
     assert _plan(X0, y0, cv="time").order == "time"
     plan = _plan(X0.assign(t=np.arange(len(X0))[::-1]), y0, cv="time", time_column="t")

@@ -209,7 +209,7 @@ def plan_validation(ctx, cv, budget) -> Validated:
 
     The user's choice wins: a scikit-learn splitter as ``cv``; ``cv="time"`` (forward-chaining
     folds in time order); ``cv="group"`` or ``groups`` (whole groups on one side); an int
-    (that many shuffled folds). Otherwise (``cv=None``) shuffled folds, unless the leak check
+    (that many shuffled folds); ``cv="random"`` (the shuffled plan by size, no check). Otherwise (``cv=None``) shuffled folds, unless the leak check
     (:func:`~featsmith.pipelines._stages.leak_check.check_leak`, within the budget's
     validation share) finds them optimistic for the time order of the rows or for a column
     of repeated entities: then time-ordered or grouped folds.
@@ -237,6 +237,9 @@ def plan_validation(ctx, cv, budget) -> Validated:
             groups = ctx.frame.get_column(column).to_numpy()
         plan = _group_plan(ctx, cv if cv != "group" else None, groups, column,
                            "groups given: whole groups stay on one side")
+    elif cv == "random":
+        plan = _shuffled_plan(ctx, None)
+        plan = replace(plan, reason=f"cv='random': {plan.reason}")
     elif cv is not None:
         plan = _shuffled_plan(ctx, cv)
     else:
