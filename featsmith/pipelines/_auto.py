@@ -221,7 +221,9 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
         120 s or more, the searched neural head of :mod:`featsmith.tuners.nas`) for the
         ensemble.
     storage : str or path, default=None
-        SQLite file where the tuning experiment stores its trials (in memory when None).
+        SQLite file where the tuning experiments store their trials (in memory when None):
+        LightGBM's as ``"lightgbm-<seed>"``, each other family's own search as
+        ``"<family>-<seed>"``.
     client : distributed.Client, default=None
         A Dask cluster for the refit on every row of a large table (over 200,000 rows): the
         floor and the LightGBM members train there through LightGBM's Dask estimators
@@ -294,8 +296,9 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
         every trial and the ensemble, so ``best_score_`` estimates the score on rows the model has not seen,
         under that plan.
     tuning_history_ : pandas.DataFrame
-        The tuning experiment's trials (:meth:`featsmith.tuners.Experiment.trials_dataframe`;
-        also in ``storage`` when given), the skipped ones with the reason.
+        The tuning experiments' trials (:meth:`featsmith.tuners.Experiment.trials_dataframe`;
+        also in ``storage`` when given) in the order they started, the skipped ones with the
+        reason; ``params.model`` names the family (empty for LightGBM).
     model_ : object
         The refitted model(s).
     oof_predictions_ : ndarray of float32 or None

@@ -17,7 +17,7 @@ import numpy as np
 
 from featsmith.pipelines._lgbm import EARLY_STOPPING_ROUNDS, MAX_ROUNDS
 from featsmith.pipelines._catboost import CATBOOST_PATIENCE
-from featsmith.pipelines._portfolio import HIST_GB_PATIENCE
+from featsmith.pipelines._portfolio import FAMILY_SPACES, HIST_GB_PATIENCE, family_config
 from featsmith.pipelines._trials import TrialResult
 
 # Named shares, the only fractions the planner uses: the most a stage may take.
@@ -326,7 +326,8 @@ class TrialPlanner:
 
     def record(self, result):
         width = self._width_factor(getattr(result, "view", "raw"), result.family)
-        self.durations[result.family].append(result.seconds / width)
+        relative = self._relative_cost(result.family, result.params) if result.family != "lightgbm" else 1.0
+        self.durations[result.family].append(result.seconds / width / relative)
         # A trial stopped at its deadline says nothing of the rounds a configuration needs:
         # counted, each holdout trial cut short would shorten the next one's estimate, and
         # the search would run ever-shorter trials of a few rounds to the end of the budget.
@@ -350,8 +351,26 @@ class TrialPlanner:
             rounds = np.median(recent[:, 1]) / params.get("learning_rate", DEFAULT_LEARNING_RATE)
             rounds = min(max(rounds, 1.0), MAX_ROUNDS) + EARLY_STOPPING_ROUNDS
             return float(np.median(recent[:, 0]) * _leaf_factor(params) * rounds * self.n_folds * width)
+        relative = self._relative_cost(family, params)
+        default = self._per_fold(family, family_config(family) if family in FAMILY_SPACES else params)
+        return width * relative * predicted_seconds(self.durations.get(family, []), default * self.n_folds)
+
+    def _relative_cost(self, family: str, params: dict) -> float:
+        """A configuration's cost over its family's known-good one (1 outside
+        :data:`FAMILY_SPACES`): a family's measured seconds are recorded per known-good
+        configuration, so a trial of its own search is estimated from them."""
+        if family not in FAMILY_SPACES:
+            return 1.0
+        known_good = self._per_fold(family, family_config(family))
+        return self._per_fold(family, params) / known_good if known_good > 0 else 1.0
+
+    def _per_fold(self, family: str, params: dict) -> float:
+        """A fold's seconds for a configuration of a family other than LightGBM, from the
+        baseline's cost per tree."""
         if family == "extra_trees":
-            per_fold = self.cost.tree_seconds * TREES_PER_EXTRA_TREE * params.get("n_estimators", 300)
+            # Each split tries max_features of the columns.
+            per_fold = self.cost.tree_seconds * TREES_PER_EXTRA_TREE * params.get("n_estimators", 300) * (
+                params.get("max_features", 0.5) / 0.5)
         elif family == "hist_gb":
             # It stops early about where LightGBM's defaults did, at the same learning rate.
             iterations = min(params.get("max_iter", 500), self.cost.n_rounds * DEFAULT_LEARNING_RATE
@@ -361,10 +380,12 @@ class TrialPlanner:
             iterations = min(params.get("iterations", 1000), CATBOOST_ROUNDS_PER_LGBM_ROUND * self.cost.n_rounds
                              * DEFAULT_LEARNING_RATE / params.get("learning_rate", DEFAULT_LEARNING_RATE)
                              + CATBOOST_PATIENCE)
-            per_fold = self.cost.tree_seconds * TREES_PER_CATBOOST_ITERATION * iterations * self.cost.trees_per_round
+            # A symmetric tree's levels each take a pass over the rows.
+            per_fold = self.cost.tree_seconds * TREES_PER_CATBOOST_ITERATION * iterations * self.cost.trees_per_round * (
+                params.get("depth", 6) / 6)
         else:
             per_fold = self.cost.tree_seconds * ROUNDS_PER_LINEAR_FIT * self.cost.trees_per_round
-        return width * predicted_seconds(self.durations.get(family, []), per_fold * self.n_folds)
+        return per_fold
 
 
 def predicted_seconds(durations, default: float) -> float:

@@ -47,6 +47,34 @@ PORTFOLIO_CONFIGS = [
 CATBOOST_CONFIG = {"model": "catboost", "learning_rate": 0.1, "depth": 6, "l2_leaf_reg": 3.0, "iterations": 1000}
 
 
+# Each family's own search space (NNI's format), searched once the known-good configuration
+# above has validated (see the search stage, which anneals around it). A key the space leaves
+# out keeps the known-good value (CatBoost's iteration cap, the extra trees' count).
+FAMILY_SPACES = {
+    "catboost": {
+        "learning_rate": {"_type": "loguniform", "_value": [0.02, 0.3]},
+        "depth": {"_type": "randint", "_value": [4, 11]},
+        "l2_leaf_reg": {"_type": "loguniform", "_value": [0.3, 30.0]},
+    },
+    "hist_gb": {
+        "learning_rate": {"_type": "loguniform", "_value": [0.02, 0.3]},
+        "max_leaf_nodes": {"_type": "qloguniform", "_value": [8, 128, 1]},
+        "min_samples_leaf": {"_type": "qloguniform", "_value": [2, 100, 1]},
+        "l2_regularization": {"_type": "uniform", "_value": [0.0, 10.0]},
+    },
+    "extra_trees": {
+        "max_features": {"_type": "uniform", "_value": [0.2, 1.0]},
+        "min_samples_leaf": {"_type": "randint", "_value": [1, 21]},
+    },
+    "linear": {"C": {"_type": "loguniform", "_value": [1e-3, 100.0]}},
+}
+
+
+def family_config(family: str) -> dict:
+    """The known-good configuration of a family of :data:`FAMILY_SPACES`."""
+    return next(c for c in [CATBOOST_CONFIG, *PORTFOLIO_CONFIGS] if c["model"] == family)
+
+
 def portfolio_configs() -> list:
     """The other families' configurations, in the order they are tried: CatBoost's when it is
     installed, then :data:`PORTFOLIO_CONFIGS`."""
@@ -91,15 +119,15 @@ class EstimatorTrialRunner(FoldRunner):
             # scikit-learn's trees read float32 and reject larger values (a 1e300-scale column).
             return make_pipeline(FunctionTransformer(clip_for_trees), cls(
                 n_estimators=config.get("n_estimators", 300), max_features=config.get("max_features", 0.5),
-                min_samples_leaf=config.get("min_samples_leaf", 2), n_jobs=self.n_threads, random_state=seed,
+                min_samples_leaf=int(config.get("min_samples_leaf", 2)), n_jobs=self.n_threads, random_state=seed,
             ))
         if model == "hist_gb":
             cls = HistGradientBoostingClassifier if classification else HistGradientBoostingRegressor
             stop = {"early_stopping": True, "n_iter_no_change": HIST_GB_PATIENCE} if rounds is None else {
                 "early_stopping": False}
             return make_pipeline(FunctionTransformer(clip_for_trees), cls(
-                learning_rate=config.get("learning_rate", 0.1), max_leaf_nodes=config.get("max_leaf_nodes", 31),
-                min_samples_leaf=config.get("min_samples_leaf", 20),
+                learning_rate=config.get("learning_rate", 0.1), max_leaf_nodes=int(config.get("max_leaf_nodes", 31)),
+                min_samples_leaf=int(config.get("min_samples_leaf", 20)),
                 l2_regularization=config.get("l2_regularization", 0.0),
                 max_iter=config.get("max_iter", 500) if rounds is None else max(int(rounds), 1),
                 categorical_features=self.hist_gb_categorical or None, random_state=seed, **stop,
@@ -107,6 +135,8 @@ class EstimatorTrialRunner(FoldRunner):
         if model == "catboost":
             # CatBoostOnCodes's defaults stand for what the configuration leaves out.
             params = {k: config[k] for k in ("iterations", "learning_rate", "depth", "l2_leaf_reg") if k in config}
+            if "depth" in params:
+                params["depth"] = int(params["depth"])
             if rounds is not None:
                 params["iterations"] = max(int(rounds), 1)
             return CatBoostOnCodes(self.task, self.categorical, n_threads=self.n_threads, random_state=seed, **params)

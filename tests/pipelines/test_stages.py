@@ -175,6 +175,54 @@ def test_a_cheaper_proposal_runs_where_a_dearer_one_would_not():
         0.02 * 1.5 * 150 * 5)
 
 
+def test_after_the_initial_configurations_other_families_are_tuned_in_their_own_spaces(stages):
+    from featsmith.pipelines._portfolio import FAMILY_SPACES, family_config
+    from featsmith.pipelines._stages.search import initial_configs
+
+    ctx, features = stages["ctx"], stages["features"]
+    n_initial = len(initial_configs(True, 30.0))
+    budget = Budget(600.0)
+    # Generous estimates: no family's trial is cut short for running past twice its estimate.
+    budget.measured(TrialCost(trial_seconds=20.0, n_folds=5, n_rows=400, n_train=320.0, n_rounds=100))
+    search = run_search(ctx, features, budget, max_trials=n_initial + 6, portfolio=True, time_budget=30.0,
+                        storage=None)
+    tuned = [tr for tr in search.trials[n_initial:] if tr.family != "lightgbm"]
+    # Every third trial at least (every second when the family beats LightGBM) tunes the best
+    # other family, away from its known-good configuration.
+    assert len(tuned) >= 2 and len({tr.family for tr in tuned}) == 1
+    family = tuned[0].family
+    assert family in FAMILY_SPACES
+    best_other = max((tr for tr in search.trials[:n_initial] if tr.family in FAMILY_SPACES),
+                     key=lambda tr: tr.value)
+    assert family == best_other.family
+    assert all(tr.params != family_config(family) for tr in tuned)
+    for tr in tuned:
+        for name, spec in FAMILY_SPACES[family].items():
+            low, high = spec["_value"][:2]
+            assert low <= tr.params[name] <= high
+    # The history holds the known-good trial once (its replay into the family's tuner is not a
+    # trial) and each tuned one.
+    own = search.history[search.history["params.model"] == family]
+    assert (own["status"] == "complete").sum() == len(tuned) + 1
+
+
+def test_a_family_search_estimate_follows_its_configuration():
+    from featsmith.pipelines._budget import TrialPlanner
+    from featsmith.pipelines._portfolio import family_config
+
+    base = TrialResult({}, 0.8, 100, 15.0, "ok", models=[None] * 5)
+    planner = TrialPlanner([base], TrialCost(15.0, 5, 1000, 800.0, 100), n_folds=5)
+    known = family_config("catboost")
+    before = planner.estimate(known, 0.0)
+    assert planner.estimate({**known, "depth": 9}, 0.0) == pytest.approx(1.5 * before)
+    assert planner.estimate({**known, "learning_rate": 0.05}, 0.0) > 1.5 * before
+    # Measured seconds are kept per known-good configuration: a deeper tree's trial that took
+    # 12 s says the known-good one takes 8 s.
+    planner.record(TrialResult({**known, "depth": 9}, 0.8, 100, 12.0, "ok", family="catboost"))
+    assert planner.estimate(known, 0.0) == pytest.approx(8.0)
+    assert planner.estimate({**known, "depth": 3}, 0.0) == pytest.approx(4.0)
+
+
 def test_search_reports_an_exhausted_space(stages, monkeypatch):
     from featsmith.tuners import Experiment, SpaceExhausted
 

@@ -1,6 +1,8 @@
-"""Stage 5, search: known-good LightGBM configurations, the other model families, then TPE,
-stepped one trial at a time through :class:`featsmith.tuners.Experiment` (ask/tell) while a
-next trial can still finish before the refit's reserve."""
+"""Stage 5, search: known-good LightGBM configurations, the other model families, then TPE
+over LightGBM's space, with every second or third trial tuning the best other family in its
+own space (:class:`~featsmith.pipelines._family_search.FamilySearch`), stepped one trial at a
+time through :class:`featsmith.tuners.Experiment` (ask/tell) while a next trial can still
+finish before the refit's reserve."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import pandas as pd
 from featsmith.pipelines._budget import TrialPlanner
 from featsmith.pipelines._lgbm import KNOWN_GOOD_CONFIGS, LGBM_SPACE
 from featsmith.pipelines._catboost import catboost_available
+from featsmith.pipelines._family_search import FamilySearch
 from featsmith.pipelines._portfolio import NAS_CONFIG, portfolio_configs
 from featsmith.pipelines._stages.base import StageResult, stage
 from featsmith.pipelines._trials import best_trial, usable, without_models
@@ -109,6 +112,16 @@ def seconds_needed(family: str, estimate: float, n_folds: int, cost, time_ordere
     return estimate + cost.all_rows_seconds(estimate / max(n_folds, 1))
 
 
+class _FamilyTrial:
+    """Tells a family's trial to :class:`FamilySearch` as trials are told to an experiment."""
+
+    def __init__(self, families):
+        self.families = families
+
+    def tell(self, _asked, value=None, state="complete", message=None):
+        self.families.tell(value, state=state, message=message)
+
+
 def _keep_top(prior, trials, k):
     """``trials`` with fold models and predictions dropped from all but the ``k`` best usable
     of ``prior + trials`` (copies: ``prior`` belongs to earlier stages and is left as is)."""
@@ -143,12 +156,16 @@ def run_search(ctx, features, budget, *, max_trials, portfolio, time_budget, sto
     space = dict(LGBM_SPACE)
     if len(ranked) > 1:
         space["view"] = {"_type": "choice", "_value": ranked}
+    time_ordered = ctx.plan.order == "time"
+    initial = initial_configs(portfolio, time_budget, ranked, time_ordered=time_ordered)
     experiment = Experiment(
-        None, space, tuner="tpe", mode="max", random_state=ctx.sub_seed,
-        initial_configs=initial_configs(portfolio, time_budget, ranked, time_ordered=ctx.plan.order == "time"),
+        None, space, tuner="tpe", mode="max", random_state=ctx.sub_seed, initial_configs=initial,
         storage=storage,
         name=f"lightgbm-{ctx.seed}",
     )
+    families = FamilySearch(ranked or [RAW], raw_only=RAW_ONLY_UNDER_TIME_ORDER if time_ordered else (),
+                            seed=ctx.seed, storage=storage) if portfolio else None
+    n_main_asked = 0
     planner = TrialPlanner(prior, budget.cost, len(ctx.splits), widths={v: views.width(v) for v in views.views})
     trials, n_skipped, skipped_in_a_row, reason = [], 0, 0, STOP_BUDGET
     try:
@@ -159,23 +176,31 @@ def run_search(ctx, features, budget, *, max_trials, portfolio, time_budget, sto
             deadline = budget.search_deadline(best_trial(prior + trials))
             if time.perf_counter() >= deadline:
                 break
-            try:
-                asked = experiment.ask()
-            except SpaceExhausted:
-                reason = STOP_SPACE
-                break
-            params = dict(asked.params)
+            # Once the initial configurations ran, some trials tune another family in its space.
+            due = families.due(prior + trials) if families and n_main_asked >= len(initial) else None
+            asked = families.ask(due) if due else None
+            if asked is None:
+                try:
+                    asked = experiment.ask()
+                except SpaceExhausted:
+                    reason = STOP_SPACE
+                    break
+                n_main_asked += 1
+                source, proposed = experiment, asked.params
+            else:
+                source, proposed = _FamilyTrial(families), asked
+            params = dict(proposed)
             view = params.pop("view", RAW)
             family = params.get("model", "lightgbm")
-            estimate = planner.estimate(asked.params, nas_seconds)
+            estimate = planner.estimate(proposed, nas_seconds)
             stoppable = family == "lightgbm" and len(ctx.splits) == 1
             if stoppable:
                 deadline = budget.holdout_trial_deadline(deadline)
             left = deadline - time.perf_counter()
             needed = seconds_needed(family, estimate, len(ctx.splits), budget.cost, ctx.plan.order == "time")
             if needed > left and not (stoppable and left >= STOPPABLE_SHARE * estimate):
-                experiment.tell(asked, state="skipped",
-                                message=f"would not finish: about {needed:.1f}s needed, {left:.1f}s left")
+                source.tell(asked, state="skipped",
+                            message=f"would not finish: about {needed:.1f}s needed, {left:.1f}s left")
                 n_skipped += 1
                 skipped_in_a_row += family == "lightgbm"
                 if skipped_in_a_row >= MAX_SKIPPED_PROPOSALS:  # the tuner proposes LightGBM from here on
@@ -190,15 +215,21 @@ def run_search(ctx, features, budget, *, max_trials, portfolio, time_budget, sto
                                    folds_budget=folds_budget)
             planner.record(result)
             if np.isfinite(result.value):
-                experiment.tell(asked, result.value)
+                source.tell(asked, result.value)
             elif result.status == "failed":
-                experiment.tell(asked, state="failed", message=f"{result.family} trial failed (see the log)")
+                source.tell(asked, state="failed", message=f"{result.family} trial failed (see the log)")
             else:  # stopped at the deadline before a fold finished, or a guarded divergence
-                experiment.tell(asked, state="pruned", message=f"{result.family} trial {result.status}")
+                source.tell(asked, state="pruned", message=f"{result.family} trial {result.status}")
             trials = _keep_top(prior, trials + [result], TOP_TRIALS_KEPT)
             ctx.progress.trials(len(prior) + len(trials), max(tr.value for tr in prior + trials))
     finally:
         history = experiment.trials_dataframe()
         experiment.close()
+        if families:
+            own = families.history()
+            families.close()
+            if own is not None:
+                history = pd.concat([history, own], ignore_index=True).sort_values("start", kind="stable",
+                                                                                   ignore_index=True)
     summary = f"{len(trials)} trials" + (f", {n_skipped} skipped" if n_skipped else "") + f"; stopped: {reason}"
     return Search(trials=trials, n_skipped=n_skipped, stop_reason=reason, history=history, summary=summary)
