@@ -11,6 +11,7 @@ MODULES = [
     "featsmith.pipelines._ensemble",
     "featsmith.pipelines._metrics",
     "featsmith.pipelines._budget",
+    "featsmith.pipelines._family_search",
     "featsmith.pipelines._stages.validation",
     "featsmith._task",
     "featsmith.featurize._schema",
