@@ -527,19 +527,24 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
         self.featsmith_version_ = __version__
 
     # -- predict ------------------------------------------------------------------------------
-    def _features(self, X, tables=None):
-        check_is_fitted(self, "model_")
-        encoded = self.encoder_.columns_read()
-        read = list(encoded)
+    def _columns_read(self):
+        """The input columns ``_features`` converts: those its encoder and feature plan read
+        (a distilled student reads fewer), or None for all of them."""
+        read = list(self.encoder_.columns_read())
         if self.feature_plan_ is not None:
             plan = self.feature_plan_
             read += [c for c in [*plan.input_columns, plan.cutoff_column] if c in self._input_columns]
         read = list(dict.fromkeys(read))
+        return read if len(read) < len(self._input_columns) else None
+
+    def _features(self, X, tables=None):
+        check_is_fitted(self, "model_")
+        encoded = self.encoder_.columns_read()
         df = check_predict_frame(
             X, n_features_in=self.n_features_in_, feature_names_in=self._input_columns,
             estimator_name=type(self).__name__,
             # A model reading fewer columns (a distilled student) converts only those.
-            read=read if len(read) < len(self._input_columns) else None,
+            read=self._columns_read(),
         )
         # A distilled student may read generated features only.
         Xmat = self.encoder_.transform(df.select(encoded)) if encoded else np.empty((df.height, 0))
@@ -665,7 +670,8 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
         searched neural head) learns the ensemble's soft predictions (probabilities, or values)
         on the training rows and on synthetic rows near them (each a training row with a few
         columns resampled from their training distribution, as many as the ensemble labels in a
-        quarter of the time; see ``featsmith/pipelines/_distill.py``). On the training rows the
+        quarter of the time by its modelled predict cost; see ``featsmith/pipelines/_distill.py``).
+        On the training rows the
         targets are the ensemble's out-of-fold predictions (``oof_predictions_``) where the fit
         kept them: what it predicts for rows it has not seen. A LightGBM student is chosen among
         a few configurations on one split of this pipeline's own validation plan
@@ -688,17 +694,19 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
         time_budget : float, default=60
             Seconds in all (60% choose the student, the rest trains the final one).
         max_predict_cost : float or None, default=1/3
-            A LightGBM student predicts in at most this share of the ensemble's predict time,
-            both whole: input checks, encoding, generated features and model, measured in CPU
-            time on up to 2,000 of ``X``'s rows in one call, as ``X`` is given (its last rounds
-            are dropped until it does; fewer rounds may also read fewer features). Where even
-            one round exceeds it (the input checks and encoding every student needs take
-            more), the student's model is held to this share of the ensemble's model time
-            instead. Smaller batches weigh the per-call costs more, so their ratio is higher.
-            As a measured time, the rounds kept can differ between runs on a loaded machine;
-            with None only ``time_budget`` can cut the student, so that a budget it fits in
-            and the same ``random_state`` reproduce it.
-            None: no limit (a closer, slower student).
+            A LightGBM student predicts in at most this share of the ensemble's predict cost,
+            both whole: input checks, encoding, generated features and model (its last rounds
+            are dropped until it does; fewer rounds may also read fewer features). The cost is
+            modelled, not timed: the work each predict does per row in a batch of 2,000 (input
+            columns converted, encoder outputs, generated features by kind of operation, tree
+            nodes on a row's path, weights, per-call work), from the fitted objects, times unit
+            costs measured once (see ``featsmith/pipelines/_predict_cost.py``); so the rounds
+            kept are the same on every run, and a budget the fits end within and the same
+            ``random_state`` (with ``n_jobs=1``) reproduce the student. Where even one round
+            exceeds it (the input checks and encoding every student needs cost more), the
+            student's model is held to this share of the ensemble's model cost instead.
+            Smaller batches weigh the per-call costs more, so their measured time ratio is
+            higher. None: no limit (a closer, slower student).
         groups : array-like or str, optional
             The group labels given to ``fit`` when its plan kept groups whole.
         random_state : int or None, default=None
@@ -710,12 +718,12 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
             ``decision_threshold_``, whose ``model_`` is the student and whose encoder and
             feature plan (and ``get_feature_names_out``) hold only the columns it reads;
             ``distillation_`` tells the student, its configuration and rounds (of
-            ``rounds_trained``: a cut to a tenth or less is logged as a warning), its predicted
-            ``predict_cost`` (share of the ensemble's predict time; NaN without a limit), the
-            columns it reads (``n_columns``, of the ensemble's ``teacher_columns``) and
-            generated features it computes (``n_generated``, of ``teacher_generated``), the
-            rows used
-            (``n_out_of_fold`` of them with out-of-fold targets) and its validation: the
+            ``rounds_trained``: a cut to a tenth or less is logged as a warning), its
+            ``predict_cost`` (share of the ensemble's modelled predict cost; NaN without a
+            limit), the columns it reads (``n_columns``, of the ensemble's
+            ``teacher_columns``) and generated features it computes (``n_generated``, of
+            ``teacher_generated``), the rows used (``n_out_of_fold`` of them with out-of-fold
+            targets) and its validation: the
             student's and the ensemble's scores on the held-out rows of the split (the
             ensemble's out of fold when it kept them, ``teacher_out_of_fold``; the student's
             targets there came from an ensemble fitted on those rows, so its score is

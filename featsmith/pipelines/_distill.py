@@ -21,7 +21,9 @@ The student learns from the columns the teacher reads (its predictions are a fun
 alone), and predicts computing only the columns it splits on: its encoder and feature plan are
 the pipeline's restricted to them, its trees renumbered to read them. Its predict cost is
 counted whole (input conversion, encoding, features, model) against the ensemble's, on the
-caller's kind of input: what a user deploying it pays.
+caller's kind of input: what a user deploying it pays. The cost is modelled, not timed (see
+``featsmith/pipelines/_predict_cost.py``): a function of the fitted objects, so that the same
+``random_state`` gives the same student on every run.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from featsmith._validation import check_frame, check_target, extract_target
 from featsmith.pipelines._metrics import resolve_metric
+from featsmith.pipelines._predict_cost import (cost_of, ensemble_counts, feature_counts, lightgbm_round_costs,
+                                               predict_cost)
 from featsmith.pipelines._stages.refit import rows_key
 from featsmith.pipelines._stages.validation import make_splits, time_ordered_splits
 from featsmith.pipelines._trials import MemberOutput, WeightedModel
@@ -53,15 +57,14 @@ MAX_AUGMENTED = 100_000
 LABEL_SHARE = 0.25
 FRAC_PERTURB = 0.1
 NUMERIC_NOISE = 0.1
-# The student's predict (its features and its model) may take at most this share of the
-# ensemble's (its features and its models): candidates are compared at the rounds that fit in
-# it. A tree's predict cost grows with its depth (about the log of its leaves), so fewer, larger
-# trees may fit more in it: hence a large-leaf, fast-learning candidate.
+# The student's predict (its features and its model) may cost at most this share of the
+# ensemble's (its features and its models), by the predict cost model: candidates are compared
+# at the rounds that fit in it. A tree's predict cost grows with its depth (about the log of its
+# leaves), so fewer, larger trees may fit more in it: hence a large-leaf, fast-learning candidate.
 MAX_PREDICT_RATIO = 1 / 3
-# Rows the predict times are measured on: as many as the ensemble predicts in about 0.3 s within
-# these bounds (per-call overheads weigh less on more rows; a slow ensemble gets the fewest).
-_TIMING_ROWS = (256, 2000)
-_TIMING_SECONDS = 0.3
+# Rows of X the student restricted to the columns it reads is checked on (it must predict as
+# it does on all of them).
+_CHECK_ROWS = 2000
 # As AutoGluon's distillation labels: keep soft targets off 0 and 1.
 LABEL_SMOOTHING = 0.01
 # Share of the budget spent choosing the student on one split of the pipeline's plan (several
@@ -209,20 +212,6 @@ def _fit_lightgbm(F, target, task, n_classes, categorical, config, deadline, see
     return MemberOutput(model, "booster", task, n_classes), int(rounds)
 
 
-def _cpu_seconds(fn) -> float:
-    """CPU seconds ``fn()`` takes (CPU time: neighbours on a shared machine would otherwise
-    decide the cut): the median of three calls, or one call when it is slow (a large ensemble
-    takes seconds)."""
-    runs = []
-    for _ in range(3):
-        t = time.process_time()
-        fn()
-        runs.append(time.process_time() - t)
-        if runs[0] > 0.1:
-            break
-    return float(np.median(runs))
-
-
 def _booster(model):
     return getattr(model, "booster", model)
 
@@ -342,55 +331,56 @@ def student_pipeline(pipeline, member, columns, narrow=True):
 
 class _CostLimit:
     """``max_predict_cost`` of a LightGBM student: its predict (its features and its model) in
-    at most ``share`` of the ensemble's, measured on the rows ``X`` (as the caller gives them;
-    their pipeline matrix, restricted to the student's training ``columns``, is ``F``).
+    at most ``share`` of the ensemble's, both by the predict cost model
+    (``featsmith/pipelines/_predict_cost.py``: counts of the work each does, from the fitted
+    objects, times unit costs measured once), so that the rounds kept are the same on every run.
+    ``columns`` are the student's training columns (of the pipeline's matrix).
 
     Where even the student's features with one round exceed that (the input checks and the
     encoding of the raw columns, which every student needs, take more), no student meets it,
-    and its model is held to ``share`` of the ensemble's model time instead."""
+    and its model is held to ``share`` of the ensemble's model cost instead."""
 
-    def __init__(self, pipeline, share, X, F, columns):
-        self.pipeline, self.share, self.X, self.F, self.columns = pipeline, share, X, F, np.asarray(columns)
+    def __init__(self, pipeline, share, columns):
+        self.pipeline, self.share, self.columns = pipeline, share, np.asarray(columns)
         self._features = {}
         if np.isfinite(share):
-            matrix = pipeline._features(X)
-            self.teacher_features = _cpu_seconds(lambda: pipeline._features(X))
-            self.teacher_model = _cpu_seconds(lambda: pipeline.model_.predict(matrix))
+            self.teacher_features = cost_of(feature_counts(pipeline))
+            self.teacher_model = cost_of(ensemble_counts(pipeline.model_))
 
-    def features_seconds(self, used):
-        """CPU seconds of the features of a student reading ``used`` (columns of the pipeline's
-        matrix), measured once per set of columns."""
+    def features_cost(self, used):
+        """The modelled cost of the features of a student reading ``used`` (columns of the
+        pipeline's matrix), once per set of columns."""
         key = tuple(int(c) for c in used) or (0,)  # a student of no split still reads a column
         if key not in self._features:
-            probe = _reading(self.pipeline, key)
-            self._features[key] = _cpu_seconds(lambda: probe._features(self.X))
+            self._features[key] = cost_of(feature_counts(_reading(self.pipeline, key)))
         return self._features[key]
 
-    def model_seconds(self, member):
-        """CPU seconds of ``member`` predicting the timing rows."""
-        return _cpu_seconds(lambda: member.output(self.F))
+    def model_costs(self, member, rounds):
+        """The modelled cost of ``member``'s first ``r`` rounds, for ``r`` = 1 to ``rounds``,
+        each reading only the columns its rounds split on (as the student will)."""
+        booster = _booster(member.model)
+        first = np.sort(_first_rounds(booster))
+        n_read = np.searchsorted(first, np.arange(1, rounds + 1))  # the columns split on before round r
+        return lightgbm_round_costs(booster, rounds, np.maximum(n_read, 1))
 
     def cut(self, member, rounds):
         """The most rounds (up to ``rounds``) of ``member`` within the limit, the member cut to
-        them, and the student's predicted share of the ensemble's predict time (NaN with no
-        limit). The model's predict time is linear in its rounds, from the time of one round
-        (a call's own cost) to that of all; its features are those the kept rounds split on."""
+        them, and the student's modelled share of the ensemble's predict cost (NaN with no
+        limit); its features are those the kept rounds split on."""
         if not np.isfinite(self.share):
             return rounds, member, float("nan")
         first = _first_rounds(_booster(member.model))
-        whole = self.model_seconds(member)
-        one = whole if rounds <= 1 else self.model_seconds(_truncate(member, 1))
-        per_round = max(whole - one, 0.0) / max(rounds - 1, 1)
+        model = self.model_costs(member, rounds)
 
         def cost(r):
-            return self.features_seconds(self.columns[first < r]) + one + per_round * (r - 1)
+            return self.features_cost(self.columns[first < r]) + model[r - 1]
 
         teacher = self.teacher_features + self.teacher_model
         budget = self.share * teacher
         if cost(rounds) <= budget:
             keep = rounds
         elif cost(1) > budget:  # not within reach: the model part alone held to the share
-            keep = int(np.clip(1 + (self.share * self.teacher_model - one) / max(per_round, 1e-12), 1, rounds))
+            keep = max(1, int(np.searchsorted(model, self.share * self.teacher_model, side="right")))
         else:  # the most rounds within the budget (cost grows with the rounds)
             lo, hi = 1, rounds
             while lo < hi:
@@ -496,8 +486,8 @@ def _soft_targets(pipeline, df, oof, smooth=LABEL_SMOOTHING):
 
 def _head(X, df, n):
     """The first ``n`` rows as the caller passes them (a pandas, polars or pyarrow table or a
-    numpy array; else ``df``'s, the checked frame): the student's predict time is compared with
-    the ensemble's on the caller's kind of input, converting it included."""
+    numpy array; else ``df``'s, the checked frame): the student is checked on the caller's kind
+    of input."""
     if isinstance(X, pd.DataFrame):
         return X.iloc[:n]
     if isinstance(X, (pl.DataFrame, np.ndarray)):
@@ -507,12 +497,11 @@ def _head(X, df, n):
     return df[:n]
 
 
-def _teacher_seconds_per_row(pipeline, df) -> float:
-    """Wall seconds the ensemble takes per row (transform included), on up to 256 rows."""
-    rows = df[: min(df.height, 256)]
-    t = time.perf_counter()
-    _teacher(pipeline, rows)
-    return (time.perf_counter() - t) / max(rows.height, 1)
+def _teacher_seconds_per_row(pipeline) -> float:
+    """Seconds the ensemble takes per row (transform included), as the predict cost model puts
+    it (its unit costs are nanoseconds of the machine they were measured on): a model rather
+    than a timing, so that the synthetic rows it sizes are the same on every run."""
+    return 1e-9 * predict_cost(pipeline)
 
 
 def _distillation_rows(pipeline, df, oof, rng, label_seconds=np.inf, per_row=0.0, columns=None):
@@ -598,7 +587,7 @@ def distill(pipeline, X, y, *, student="lightgbm", time_budget=60.0, max_predict
     if max_predict_cost is not None and (isinstance(max_predict_cost, bool) or not isinstance(
             max_predict_cost, (int, float)) or not max_predict_cost > 0):
         raise ValueError(f"max_predict_cost={max_predict_cost!r} must be a positive share of the ensemble's "
-                         "predict time (1/3: a third) or None for no limit.")
+                         "modelled predict cost (1/3: a third) or None for no limit.")
     cost_share = np.inf if max_predict_cost is None else float(max_predict_cost)
     if isinstance(time_budget, bool) or not isinstance(time_budget, (int, float)) or not time_budget > 0:
         raise ValueError(f"time_budget={time_budget!r} must be a positive number of seconds.")
@@ -627,17 +616,13 @@ def distill(pipeline, X, y, *, student="lightgbm", time_budget=60.0, max_predict
     categorical = list(pipeline.encoder_.categorical_features_)
     seed = int(rng.integers(2**31 - 1))
     oof = _stored_oof(pipeline, y_codes)
-    per_row = _teacher_seconds_per_row(pipeline, df)
-    n_time = int(np.clip(_TIMING_SECONDS / per_row if per_row > 0 else np.inf, *_TIMING_ROWS))
+    per_row = _teacher_seconds_per_row(pipeline)
     # The student learns from the columns the ensemble reads (fewer features to compute, no
-    # noise to fit), and every predict time is measured on the same first rows.
-    X_time = _head(given, df, n_time)
-    F_time = pipeline._features(X_time)
-    columns = _teacher_columns(pipeline, F_time.shape[1])
+    # noise to fit).
+    columns = _teacher_columns(pipeline, len(pipeline.get_feature_names_out()))
     categorical = set(categorical)
     categorical = [j for j, c in enumerate(columns) if c in categorical]
-    limit = _CostLimit(pipeline, cost_share if student == "lightgbm" else np.inf, X_time, F_time[:, columns],
-                       columns)
+    limit = _CostLimit(pipeline, cost_share if student == "lightgbm" else np.inf, columns)
     validation, config, rounds, n_train, tried = None, CANDIDATES[0], None, df.height, None
     split, how = validation_split(pipeline, df, y_codes, groups, int(rng.integers(2**31 - 1)))
     if split is not None:
@@ -693,12 +678,13 @@ def distill(pipeline, X, y, *, student="lightgbm", time_budget=60.0, max_predict
                            "features alone take most of that share): it may follow the ensemble poorly; a larger "
                            "share, or None, keeps more.", cost_share, kept, done)
         if cost > cost_share:
-            logger.info("AutoPipeline.distill: no student predicts in %.2g of the ensemble's time here (the input "
-                        "checks and encoding every student needs exceed it; this one takes %.2g); its model is held "
-                        "to %.2g of the ensemble's model time instead.", cost_share, cost, cost_share)
+            logger.info("AutoPipeline.distill: no student predicts in %.2g of the ensemble's modelled cost here (the "
+                        "input checks and encoding every student needs exceed it; this one takes %.2g); its model is "
+                        "held to %.2g of the ensemble's model cost instead.", cost_share, cost, cost_share)
     out = student_pipeline(pipeline, member, columns)
-    if student == "lightgbm" and not np.array_equal(out.model_.predict(out._features(X_time)),
-                                                    member.output(F_time[:, columns])):
+    X_check = _head(given, df, min(df.height, _CHECK_ROWS))
+    if student == "lightgbm" and not np.array_equal(out.model_.predict(out._features(X_check)),
+                                                    member.output(pipeline._features(X_check)[:, columns])):
         # Renumbering the trees is checked, not assumed: should a LightGBM version's model
         # text defeat it, the student reads its training columns as trained.
         logger.warning("AutoPipeline.distill: the student restricted to the columns it splits on predicted "

@@ -259,11 +259,11 @@ def test_cost_limit_keeps_the_most_rounds_whose_features_and_model_fit():
             self.share, self.columns, self.per_column = share, np.arange(12), per_column
             self.teacher_features, self.teacher_model = 30.0, 60.0
 
-        def features_seconds(self, used):
+        def features_cost(self, used):
             return self.per_column * len(used)
 
-        def model_seconds(self, member):
-            return 2.0 + 0.5 * member.model.current_iteration()
+        def model_costs(self, member, rounds):
+            return 2.0 + 0.5 * np.arange(1, rounds + 1)
 
     def cost(r):
         return (first < r).sum() + 2.0 + 0.5 * r
@@ -278,3 +278,65 @@ def test_cost_limit_keeps_the_most_rounds_whose_features_and_model_fit():
     # model time, 0.2 * 60 = 12 s: 2 + 0.5 * 20.
     keep, _, predicted = Clock(0.2, per_column=100.0).cut(member, rounds)
     assert keep == 20 and predicted > 0.2
+
+
+def test_predict_cost_model_is_a_function_of_the_fitted_objects(fitted):
+    from featsmith.pipelines._distill import _CostLimit, _fit_lightgbm, _teacher_columns
+    from featsmith.pipelines._predict_cost import predict_cost
+
+    model, X, y = fitted
+    model = _with_plan(model, X)
+    cost = predict_cost(model)
+    assert cost > 0 and predict_cost(model) == cost
+    buf = io.BytesIO()
+    joblib.dump(model, buf)
+    buf.seek(0)
+    assert predict_cost(joblib.load(buf)) == cost  # no clock: a copy of the objects costs the same
+    # The limit's cut of a student too: the same rounds and share every time.
+    F = model.transform(X)
+    columns = _teacher_columns(model, F.shape[1])
+    member, rounds = _fit_lightgbm(F[:, columns], model.predict_proba(X), "multiclass", 3, [],
+                                   {"num_leaves": 15, "min_data_in_leaf": 10}, np.inf, 0, 1, n_rounds=60)
+    cuts = [_CostLimit(model, 0.5, columns).cut(member, rounds) for _ in range(2)]
+    assert cuts[0][0] == cuts[1][0] and cuts[0][2] == cuts[1][2] and 0 < cuts[0][2] <= 0.5
+
+
+def test_cost_model_ranks_a_bigger_student_as_costlier(fitted):
+    from featsmith.pipelines._distill import _CostLimit, _fit_lightgbm, student_pipeline
+    from featsmith.pipelines._predict_cost import predict_cost
+
+    model, X, y = fitted
+    model = _with_plan(model, X)
+    F = model.transform(X)
+    columns = np.arange(F.shape[1])
+    target = model.predict_proba(X)
+
+    def student(leaves, rounds):
+        member, _ = _fit_lightgbm(F, target, "multiclass", 3, [], {"num_leaves": leaves, "min_data_in_leaf": 5},
+                                  np.inf, 0, 1, n_rounds=rounds)
+        return member, student_pipeline(model, member, columns)
+
+    small, small_pipe = student(4, 5)
+    big, big_pipe = student(31, 80)
+    assert predict_cost(small_pipe) < predict_cost(big_pipe)
+    # Each round of a student costs more.
+    costs = _CostLimit(model, 1.0, columns).model_costs(big, 80)
+    assert len(costs) == 80 and (np.diff(costs) > 0).all()
+
+
+def test_distill_with_the_default_cost_limit_reproduces_the_student(fitted):
+    import copy
+
+    model, X, y = fitted
+    model = copy.copy(model)
+    model.n_jobs = 1
+    # A budget the runs finish well within (the clock would otherwise end the candidates' fits):
+    # only the cost limit, modelled rather than timed, cuts the students.
+    runs = [model.distill(X, y, time_budget=30, random_state=0) for _ in range(2)]
+    for run in runs:
+        assert not any(c["stopped_by_time"] for c in run.distillation_["validation"]["candidates"])
+    first, second = (r.distillation_ for r in runs)
+    assert first["max_predict_cost"] == pytest.approx(1 / 3)
+    assert (first["rounds"], first["config"], first["predict_cost"]) == (
+        second["rounds"], second["config"], second["predict_cost"])
+    assert np.array_equal(runs[0].predict_proba(X), runs[1].predict_proba(X))
