@@ -326,8 +326,7 @@ class TrialPlanner:
 
     def record(self, result):
         width = self._width_factor(getattr(result, "view", "raw"), result.family)
-        relative = self._relative_cost(result.family, result.params) if result.family != "lightgbm" else 1.0
-        self.durations[result.family].append(result.seconds / width / relative)
+        self.durations[result.family].append(result.seconds / width / self._relative_cost(result.family, result.params))
         # A trial stopped at its deadline says nothing of the rounds a configuration needs:
         # counted, each holdout trial cut short would shorten the next one's estimate, and
         # the search would run ever-shorter trials of a few rounds to the end of the budget.
@@ -381,8 +380,8 @@ class TrialPlanner:
                              * DEFAULT_LEARNING_RATE / params.get("learning_rate", DEFAULT_LEARNING_RATE)
                              + CATBOOST_PATIENCE)
             # A symmetric tree's levels each take a pass over the rows.
-            per_fold = self.cost.tree_seconds * TREES_PER_CATBOOST_ITERATION * iterations * self.cost.trees_per_round * (
-                params.get("depth", 6) / 6)
+            per_fold = (self.cost.tree_seconds * TREES_PER_CATBOOST_ITERATION * iterations
+                        * self.cost.trees_per_round * params.get("depth", 6) / 6)
         else:
             per_fold = self.cost.tree_seconds * ROUNDS_PER_LINEAR_FIT * self.cost.trees_per_round
         return per_fold

@@ -46,10 +46,10 @@ class FamilySearch:
     ...                    n_rounds=90, seconds=3.0, status="ok", family="catboost")]
     >>> [search.due(ran) for _ in range(4)]
     [None, 'catboost', None, 'catboost']
-    >>> params = search.ask("catboost")
+    >>> experiment, trial, params = search.ask("catboost")
     >>> params["model"], params["iterations"], 4 <= params["depth"] <= 10
     ('catboost', 1000, True)
-    >>> search.tell(-0.45)
+    >>> experiment.tell(trial, -0.45)
     >>> search.close()
     """
 
@@ -59,7 +59,6 @@ class FamilySearch:
         self.seed = seed
         self.storage = storage
         self._experiments = {}
-        self._pending = None  # (family, trial) handed out by ask, not yet told
         self._replayed = {}  # family -> how many known trials were replayed into its tuner
         self._slot = 0
         self._exhausted = set()
@@ -120,25 +119,20 @@ class FamilySearch:
         self._experiments[family] = experiment
         self._replayed[family] = replayed
 
-    def ask(self, family) -> dict | None:
-        """A configuration of ``family`` (with ``"model"``, the keys its space leaves out at
-        their known-good values, and ``"view"`` when the space has one), or None when its
-        space is exhausted."""
+    def ask(self, family):
+        """The next trial of ``family``'s own experiment, as ``(experiment, trial, params)``:
+        tell the outcome to ``experiment`` as for any trial; ``params`` is the configuration to
+        run (with ``"model"``, the keys its space leaves out at their known-good values, and
+        ``"view"`` when the space has one). None when its space is exhausted."""
         from featsmith.tuners import SpaceExhausted
 
+        experiment = self._experiments[family]
         try:
-            trial = self._experiments[family].ask()
+            trial = experiment.ask()
         except SpaceExhausted:
             self._exhausted.add(family)
             return None
-        self._pending = (family, trial)
-        return {**family_config(family), **trial.params}
-
-    def tell(self, value=None, state="complete", message=None) -> None:
-        """The outcome of the trial :meth:`ask` handed out last (as
-        :meth:`featsmith.tuners.Experiment.tell`)."""
-        (family, trial), self._pending = self._pending, None
-        self._experiments[family].tell(trial, value, state=state, message=message)
+        return experiment, trial, {**family_config(family), **trial.params}
 
     def history(self):
         """The families' own trials (the replayed ones left out), one frame, their family in

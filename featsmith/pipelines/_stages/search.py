@@ -112,16 +112,6 @@ def seconds_needed(family: str, estimate: float, n_folds: int, cost, time_ordere
     return estimate + cost.all_rows_seconds(estimate / max(n_folds, 1))
 
 
-class _FamilyTrial:
-    """Tells a family's trial to :class:`FamilySearch` as trials are told to an experiment."""
-
-    def __init__(self, families):
-        self.families = families
-
-    def tell(self, _asked, value=None, state="complete", message=None):
-        self.families.tell(value, state=state, message=message)
-
-
 def _keep_top(prior, trials, k):
     """``trials`` with fold models and predictions dropped from all but the ``k`` best usable
     of ``prior + trials`` (copies: ``prior`` belongs to earlier stages and is left as is)."""
@@ -178,8 +168,8 @@ def run_search(ctx, features, budget, *, max_trials, portfolio, time_budget, sto
                 break
             # Once the initial configurations ran, some trials tune another family in its space.
             due = families.due(prior + trials) if families and n_main_asked >= len(initial) else None
-            asked = families.ask(due) if due else None
-            if asked is None:
+            picked = families.ask(due) if due else None
+            if picked is None:
                 try:
                     asked = experiment.ask()
                 except SpaceExhausted:
@@ -188,7 +178,7 @@ def run_search(ctx, features, budget, *, max_trials, portfolio, time_budget, sto
                 n_main_asked += 1
                 source, proposed = experiment, asked.params
             else:
-                source, proposed = _FamilyTrial(families), asked
+                source, asked, proposed = picked
             params = dict(proposed)
             view = params.pop("view", RAW)
             family = params.get("model", "lightgbm")
@@ -197,7 +187,7 @@ def run_search(ctx, features, budget, *, max_trials, portfolio, time_budget, sto
             if stoppable:
                 deadline = budget.holdout_trial_deadline(deadline)
             left = deadline - time.perf_counter()
-            needed = seconds_needed(family, estimate, len(ctx.splits), budget.cost, ctx.plan.order == "time")
+            needed = seconds_needed(family, estimate, len(ctx.splits), budget.cost, time_ordered)
             if needed > left and not (stoppable and left >= STOPPABLE_SHARE * estimate):
                 source.tell(asked, state="skipped",
                             message=f"would not finish: about {needed:.1f}s needed, {left:.1f}s left")

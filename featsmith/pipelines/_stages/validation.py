@@ -209,7 +209,8 @@ def plan_validation(ctx, cv, budget) -> Validated:
 
     The user's choice wins: a scikit-learn splitter as ``cv``; ``cv="time"`` (forward-chaining
     folds in time order); ``cv="group"`` or ``groups`` (whole groups on one side); an int
-    (that many shuffled folds); ``cv="random"`` (the shuffled plan by size, no check). Otherwise (``cv=None``) shuffled folds, unless the leak check
+    (that many shuffled folds); ``cv="random"`` (the shuffled plan by size, no check).
+    Otherwise (``cv=None``) shuffled folds, unless the leak check
     (:func:`~featsmith.pipelines._stages.leak_check.check_leak`, within the budget's
     validation share) finds them optimistic for the time order of the rows or for a column
     of repeated entities: then time-ordered or grouped folds.
