@@ -126,8 +126,9 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
        several: the known-good ones and the other families start on the view that validated
        best, and the first known-good one runs on each other view; under a time-ordered
        plan the linear model and the neural head stay on the raw columns). A trial that would not
-       finish before the time the refit needs is told as ``skipped`` (not a failure). On a
-       holdout split a LightGBM trial stops early enough for its own refit to fit. The
+       finish before the time the refit needs is told as ``skipped`` (not a failure); another
+       family's configuration too dear on a feature view but not on the raw columns is queued
+       there instead. On a holdout split a LightGBM trial stops early enough for its own refit to fit. The
        search stops when the space is exhausted, ``max_trials`` is reached, or the next
        trial would not finish (``search_stop_reason_``).
     7. **ensemble**: greedy ensemble selection (Caruana) over the best trials' out-of-fold

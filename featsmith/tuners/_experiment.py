@@ -285,19 +285,22 @@ class Experiment:
                                "objective); no run() is in progress. With ask()/tell(), stop asking.")
         self._stop_requested = True
 
-    def enqueue(self, params: dict) -> None:
+    def enqueue(self, params: dict, first: bool = False) -> None:
         """Evaluate ``params`` before the tuner's own proposals (e.g. a known-good default).
 
         ``params`` may be partial or lie outside the space (``{}`` for a library's defaults):
         the objective then receives exactly this dict, the trial is stored as usual, and only
-        configurations inside the space are learnt from by the tuner.
+        configurations inside the space are learnt from by the tuner. With ``first``, it is
+        evaluated before the configurations already queued (a retry that should not wait for
+        them), else after them.
         """
         if not isinstance(params, dict):
             raise TypeError(f"params must be a dict, got {type(params).__name__}.")
-        if self._setup_done:
-            self._queue.append(dict(params))
+        queue = self._queue if self._setup_done else self._enqueued
+        if first:
+            queue.insert(0, dict(params))
         else:
-            self._enqueued.append(dict(params))
+            queue.append(dict(params))
 
     # ---- the loop ------------------------------------------------------------------------
     def run(self, callbacks=None) -> pd.DataFrame:

@@ -95,6 +95,22 @@ def test_initial_configs_and_enqueue_run_first():
     assert exp.tuner_.n_told == 5
 
 
+def test_enqueue_first_goes_before_the_queued_configs():
+    queued = [{"x": 1.0, "n": 1}, {"x": -2.0, "n": 9}, {"x": 0.5, "n": 2}]
+    exp = Experiment(quad, SPACE, initial_configs=queued[:2], random_state=0)
+    asked = exp.ask()
+    assert asked.params == queued[0]
+    exp.enqueue(queued[2], first=True)  # after the setup: before the second initial config
+    exp.tell(asked, quad(asked.params))
+    order = []
+    for _ in range(2):
+        trial = exp.ask()
+        order.append(trial.params)
+        exp.tell(trial, quad(trial.params))
+    assert order == [queued[2], queued[1]]
+    exp.close()
+
+
 def test_partial_and_outside_configs_run_as_given_without_modelling():
     seen = []
 
