@@ -128,9 +128,9 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
        plan the linear model and the neural head stay on the raw columns). A trial that would not
        finish before the time the refit needs is told as ``skipped`` (not a failure); another
        family's configuration too dear on a feature view but not on the raw columns is queued
-       there instead. On a holdout split a LightGBM trial stops early enough for its own refit to fit. The
-       search stops when the space is exhausted, ``max_trials`` is reached, or the next
-       trial would not finish (``search_stop_reason_``).
+       there instead. On a holdout split a LightGBM trial stops early enough for its own refit
+       to fit. The search stops when the space is exhausted, ``max_trials`` is reached, or the
+       next trial would not finish (``search_stop_reason_``).
     7. **ensemble**: greedy ensemble selection (Caruana) over the best trials' out-of-fold
        predictions, within a prediction-cost limit; every trial is validated on the same
        folds, so trials of different views and families mix. ``feature_plan_`` then covers

@@ -214,17 +214,20 @@ def test_another_family_too_dear_on_a_wide_view_runs_on_the_raw_columns():
     cost = TrialCost(15.0, 5, 1000, 800.0, 100)
     base = TrialResult({}, 0.8, 100, 15.0, "ok", models=[None] * 5)
     planner = TrialPlanner([base], cost, n_folds=5, widths={"raw": 10, "top_gain": 70})
+
+    def needed(config):
+        return planner.estimate(config, 0.0)
+
     trees = {**family_config("extra_trees"), "view": "top_gain"}
     raw = planner.estimate({**trees, "view": "raw"}, 0.0)
     # Seven times the columns: seven times the seconds, over the time left; on raw it fits.
     assert planner.estimate(trees, 0.0) == pytest.approx(7 * raw)
-    assert on_raw_instead(planner, trees, 0.0, left=2 * raw, n_folds=5, cost=cost) == {**trees, "view": "raw"}
+    assert on_raw_instead(trees, needed, left=2 * raw) == {**trees, "view": "raw"}
     # Not when it does not fit on raw either, nor for LightGBM (its bins make width cheap) or
     # a configuration already on the raw columns.
-    assert on_raw_instead(planner, trees, 0.0, left=0.5 * raw, n_folds=5, cost=cost) is None
-    assert on_raw_instead(planner, {"learning_rate": 0.05, "view": "top_gain"}, 0.0, left=1e9, n_folds=5,
-                          cost=cost) is None
-    assert on_raw_instead(planner, {**trees, "view": "raw"}, 0.0, left=1e9, n_folds=5, cost=cost) is None
+    assert on_raw_instead(trees, needed, left=0.5 * raw) is None
+    assert on_raw_instead({"learning_rate": 0.05, "view": "top_gain"}, needed, left=1e9) is None
+    assert on_raw_instead({**trees, "view": "raw"}, needed, left=1e9) is None
 
 
 def test_a_family_search_estimate_follows_its_configuration():

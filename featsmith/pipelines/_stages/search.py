@@ -112,23 +112,23 @@ def seconds_needed(family: str, estimate: float, n_folds: int, cost, time_ordere
     return estimate + cost.all_rows_seconds(estimate / max(n_folds, 1))
 
 
-def on_raw_instead(planner, proposed, nas_seconds, left, n_folds, cost, time_ordered=False):
+def on_raw_instead(proposed, needed, left):
     """``proposed`` on the raw columns, when another family's configuration would not finish
-    on its own view (a feature view) but would there; else None.
+    on its own view (a feature view) but would there; else None. ``needed(config)`` is the
+    seconds a configuration needs before the deadline, ``left`` the seconds there are.
 
     Such a family's cost grows with the columns it reads (LightGBM's bins do not), so on a wide
     view its known-good trial can be skipped for time it would take a fraction of on the raw
     columns: on police_force_type at 300 s CatBoost was estimated at 464 s on the view of 153
     generated features and never ran (0.655 test log loss; without generation it held 0.55 of
     the ensemble, 0.635); queued on the raw columns it ran in 65 s and validated best (0.647).
-    A family's diversity is the point of it, on whichever view it can afford.
+    A family's diversity is the point of it, on whichever view it can afford. (LightGBM's view
+    is the tuner's own choice, and the neural head's time does not depend on its view.)
     """
-    family = proposed.get("model", "lightgbm")
-    if family in ("lightgbm", NAS_CONFIG["model"]) or proposed.get("view", RAW) == RAW:
+    if proposed.get("model", "lightgbm") == "lightgbm" or proposed.get("view", RAW) == RAW:
         return None
     on_raw = {**proposed, "view": RAW}
-    needed = seconds_needed(family, planner.estimate(on_raw, nas_seconds), n_folds, cost, time_ordered)
-    return on_raw if needed <= left else None
+    return on_raw if needed(on_raw) <= left else None
 
 
 def _keep_top(prior, trials, k):
@@ -177,6 +177,12 @@ def run_search(ctx, features, budget, *, max_trials, portfolio, time_budget, sto
     n_main_asked = 0
     planner = TrialPlanner(prior, budget.cost, len(ctx.splits), widths={v: views.width(v) for v in views.views})
     trials, n_skipped, skipped_in_a_row, reason = [], 0, 0, STOP_BUDGET
+
+    def seconds_for(config):
+        family = config.get("model", "lightgbm")
+        return seconds_needed(family, planner.estimate(config, nas_seconds), len(ctx.splits), budget.cost,
+                              time_ordered)
+
     try:
         while True:
             if len(trials) >= max_trials:
@@ -209,8 +215,7 @@ def run_search(ctx, features, budget, *, max_trials, portfolio, time_budget, sto
             needed = seconds_needed(family, estimate, len(ctx.splits), budget.cost, time_ordered)
             if needed > left and not (stoppable and left >= STOPPABLE_SHARE * estimate):
                 message = f"would not finish: about {needed:.1f}s needed, {left:.1f}s left"
-                instead = None if source is not experiment else on_raw_instead(
-                    planner, proposed, nas_seconds, left, len(ctx.splits), budget.cost, time_ordered)
+                instead = on_raw_instead(proposed, seconds_for, left) if source is experiment else None
                 if instead is not None:
                     experiment.enqueue(instead, first=True)
                     message += "; queued on the raw columns"
