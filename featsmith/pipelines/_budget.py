@@ -240,20 +240,26 @@ class Budget:
         """How many candidate features to generate, or 0 and the reason to skip.
 
         The stage costs: generating and screening the candidates (``n_train_rows`` rows
-        each, at :data:`SCREEN_CELLS_PER_SECOND`), a selection of the screened ones (about
-        three LightGBM fits on every row) and LightGBM's defaults on the first view (about a
-        baseline trial; the other views' trials and the top-by-gain fits run only while the
-        stage's share allows). Whatever its share leaves for screening sizes the candidates.
+        each, at :data:`SCREEN_CELLS_PER_SECOND` for one output: on a multiclass task the
+        screen scores every class and the top-by-gain fits grow a tree per class), a selection
+        of the screened ones (about three LightGBM fits on every row) and LightGBM's defaults
+        on the first view (about a baseline trial; the other views' trials and the top-by-gain
+        fits run only while the stage's share allows). Whatever its share leaves for screening
+        sizes the candidates.
         """
         allowance = self.features_seconds()
         cost = self.cost
         fixed = cost.trial_seconds * 1.3 + cost.selection_seconds(n_rows)
         screening = allowance - fixed
-        n = int(screening * SCREEN_CELLS_PER_SECOND / max(n_train_rows, 1))
+        # Sized for one output, the stage took 27% of a 300 s fit on leaf_species (2,000
+        # candidates, 32 classes; the top-by-gain fits most of it) and kept nothing, and 40% on
+        # police_force_type (1,142, 7 classes); the search it starved scored worse (BENCHMARKS.md).
+        n = int(screening * SCREEN_CELLS_PER_SECOND / (max(n_train_rows, 1) * max(cost.trees_per_round, 1)))
         if n < MIN_CANDIDATES:
+            classes = f" for {cost.trees_per_round} classes" if cost.trees_per_round > 1 else ""
             return 0, (
                 f"feature generation skipped: a trial takes {cost.trial_seconds:.1f}s and the "
-                f"stage's share is {allowance:.1f}s, too little to screen {MIN_CANDIDATES} candidates"
+                f"stage's share is {allowance:.1f}s, too little to screen {MIN_CANDIDATES} candidates{classes}"
             )
         return min(n, MAX_CANDIDATES), f"{min(n, MAX_CANDIDATES)} candidates in {allowance:.1f}s"
 

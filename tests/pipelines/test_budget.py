@@ -66,6 +66,20 @@ def test_features_plan_follows_the_measured_cost_and_the_rows():
     assert n == 0 and "skipped" in why and "25.0s" in why
 
 
+def test_features_plan_counts_the_classes_a_multiclass_screen_scores():
+    def plan(trees_per_round):
+        budget = Budget(300.0)
+        budget.measured(TrialCost(trial_seconds=50.0, n_folds=5, n_rows=20_000, n_train=16_000.0,
+                                  trees_per_round=trees_per_round))
+        return budget.features_plan(20_000, 20_000)
+
+    one, _ = plan(1)
+    seven, _ = plan(7)
+    assert one < MAX_CANDIDATES and MIN_CANDIDATES <= seven <= one / 6
+    thirty, why = plan(30)
+    assert thirty == 0 and "30 classes" in why
+
+
 def test_predicted_seconds_is_the_median_of_recent_trials():
     assert predicted_seconds([1.0, 9.0, 2.0], default=5.0) == 2.0
     assert predicted_seconds([], default=5.0) == 5.0
