@@ -251,9 +251,9 @@ class Budget:
         cost = self.cost
         fixed = cost.trial_seconds * 1.3 + cost.selection_seconds(n_rows)
         screening = allowance - fixed
-        # Sized for one output, the stage took 27% of a 300 s fit on leaf_species (2,000
-        # candidates, 32 classes; the top-by-gain fits most of it) and kept nothing, and 40% on
-        # police_force_type (1,142, 7 classes); the search it starved scored worse (BENCHMARKS.md).
+        # Per output: sized for one, the stage took 27% of a 300 s fit on leaf_species (32
+        # classes) and kept no view, and 40% on police_force_type (7 classes), where the
+        # top-by-gain fits alone took 79 s (BENCHMARKS.md, issue 17).
         n = int(screening * SCREEN_CELLS_PER_SECOND / (max(n_train_rows, 1) * max(cost.trees_per_round, 1)))
         if n < MIN_CANDIDATES:
             classes = f" for {cost.trees_per_round} classes" if cost.trees_per_round > 1 else ""

@@ -157,8 +157,8 @@ def _top_gain_rows(ctx, source, n):
     per tree of a round (a row sample of them on a large table, or with many classes).
 
     Counting the classes: on police_force_type (9,687 rows, 1,171 columns, 7 classes) the six
-    fits on every row took 79 s of a 300 s fit, and the search they starved scored worse than
-    a fit without generation (BENCHMARKS.md, issue 17)."""
+    fits on every row took 79 s of a 300 s fit; on a row sample, the stage took 95 s instead of
+    126 s (BENCHMARKS.md, issue 17)."""
     cells = (ctx.X.shape[1] + len(source.names)) * (ctx.n_classes if ctx.task == "multiclass" else 1)
     return n if n * cells <= TOP_GAIN_CELLS else min(n, max(TOP_GAIN_CELLS // cells, 1000))
 
