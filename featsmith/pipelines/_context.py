@@ -193,6 +193,11 @@ class FitContext:
         return 0 if self.classes is None else len(self.classes)
 
     @property
+    def trees_per_round(self) -> int:
+        """Trees a LightGBM boosting round grows here: one per class for a multiclass task."""
+        return self.n_classes if self.task == "multiclass" else 1
+
+    @property
     def splits(self) -> list:
         return [] if self.plan is None else self.plan.splits
 

@@ -154,7 +154,7 @@ def test_top_gain_per_fold_projects_the_rows_each_fit_reads(monkeypatch, deadlin
     monkeypatch.setattr(features_stage, "_top_by_gain", fake_fit)
     monkeypatch.setattr(features_stage.time, "perf_counter", lambda: clock[-1])
     ctx = SimpleNamespace(splits=time_ordered_splits(np.arange(600), n_folds=5), n_rows=600, X=np.zeros((600, 3)),
-                          task="regression", n_classes=0)
+                          trees_per_round=1)
     source = SimpleNamespace(names=["f", "g"], n_rows=600, evaluate=lambda names, rows=None: np.zeros((600, 2)))
     chosen = features_stage._top_by_gain_per_fold(ctx, source, {}, 1, deadline)
     assert (chosen is not None) == runs
@@ -167,14 +167,14 @@ def test_top_gain_fits_read_fewer_rows_the_more_trees_a_round_grows():
 
     source = SimpleNamespace(names=[f"f{i}" for i in range(997)])
 
-    def rows(task, n_classes):
-        ctx = SimpleNamespace(X=np.zeros((1, 3)), task=task, n_classes=n_classes)
+    def rows(trees_per_round):
+        ctx = SimpleNamespace(X=np.zeros((1, 3)), trees_per_round=trees_per_round)
         return features_stage._top_gain_rows(ctx, source, 10_000)
 
     assert 10_000 * 1000 <= features_stage.TOP_GAIN_CELLS
-    assert rows("binary", 2) == 10_000  # 1,000 columns: every row fits
-    assert rows("multiclass", 7) == features_stage.TOP_GAIN_CELLS // 7000
-    assert rows("multiclass", 50) == 1000  # never below a thousand rows
+    assert rows(1) == 10_000  # 1,000 columns: every row fits
+    assert rows(7) == features_stage.TOP_GAIN_CELLS // 7000
+    assert rows(50) == 1000  # never below a thousand rows
 
 
 def test_views_are_searched_mixed_and_predicted_from_one_matrix():

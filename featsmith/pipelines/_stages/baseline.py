@@ -78,7 +78,7 @@ def run_baseline(ctx, budget) -> Baseline:
         trial = replace(trial, value=value, status=status)
     done = plan.splits[:max(len(trial.models), 1)]
     cost = TrialCost(trial.seconds, max(len(trial.models), 1), ctx.n_rows, plan.n_train, trial.n_rounds,
-                     trees_per_round=ctx.n_classes if ctx.task == "multiclass" else 1,
+                     trees_per_round=ctx.trees_per_round,
                      mean_train=float(np.mean([len(tr) for tr, _ in done])))
     budget.measured(cost)
     natural = ctx.metric.natural(trial.value)

@@ -159,7 +159,7 @@ def _top_gain_rows(ctx, source, n):
     Counting the classes: on police_force_type (9,687 rows, 1,171 columns, 7 classes) the six
     fits on every row took 79 s of a 300 s fit; on a row sample, the stage took 95 s instead of
     126 s (BENCHMARKS.md, issue 17)."""
-    cells = (ctx.X.shape[1] + len(source.names)) * (ctx.n_classes if ctx.task == "multiclass" else 1)
+    cells = (ctx.X.shape[1] + len(source.names)) * ctx.trees_per_round
     return n if n * cells <= TOP_GAIN_CELLS else min(n, max(TOP_GAIN_CELLS // cells, 1000))
 
 

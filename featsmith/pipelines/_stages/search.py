@@ -212,7 +212,7 @@ def run_search(ctx, features, budget, *, max_trials, portfolio, time_budget, sto
             if stoppable:
                 deadline = budget.holdout_trial_deadline(deadline)
             left = deadline - time.perf_counter()
-            needed = seconds_needed(family, estimate, len(ctx.splits), budget.cost, time_ordered)
+            needed = seconds_for(proposed)
             if needed > left and not (stoppable and left >= STOPPABLE_SHARE * estimate):
                 message = f"would not finish: about {needed:.1f}s needed, {left:.1f}s left"
                 instead = on_raw_instead(proposed, seconds_for, left) if source is experiment else None
