@@ -230,6 +230,38 @@ def test_another_family_too_dear_on_a_wide_view_runs_on_the_raw_columns():
     assert on_raw_instead({**trees, "view": "raw"}, needed, left=1e9) is None
 
 
+def test_cheap_families_run_early_and_on_the_raw_columns_where_a_view_makes_them_dear():
+    from featsmith.pipelines._budget import TrialPlanner
+    from featsmith.pipelines._stages.search import CHEAP_SHARE, cheap_on_raw, initial_configs
+
+    # Without views too: the cheap families right after LightGBM's first configuration,
+    # then CatBoost (when installed), HistGradientBoosting and the neural head.
+    order = [c.get("model", "lightgbm") for c in initial_configs(True, 300.0)]
+    assert order[:3] == ["lightgbm", "linear", "extra_trees"]
+    assert order[3] == ("catboost" if "catboost" in order else "hist_gb")
+    assert order.index("hist_gb") > order.index("extra_trees") and order.index("nas_head") > order.index("hist_gb")
+
+    cost = TrialCost(15.0, 5, 1000, 800.0, 100)
+    base = TrialResult({}, 0.8, 100, 15.0, "ok", models=[None] * 5)
+    planner = TrialPlanner([base], cost, n_folds=5, widths={"raw": 10, "top_gain": 70})
+
+    def needed(config):
+        return planner.estimate(config, 0.0)
+
+    initial = initial_configs(True, 300.0, ["top_gain", "raw"])
+    on_view = [needed(c) for c in initial if c.get("model") in ("linear", "extra_trees")]
+    # A search with room for them on the view: nothing moves.
+    assert cheap_on_raw(initial, needed, search_seconds=max(on_view) / CHEAP_SHARE * 1.01) == initial
+    # A search where the view would take more than their share: the cheap families move to the
+    # raw columns, the others stay (on_raw_instead queues them there if they would not finish
+    # at all).
+    moved = cheap_on_raw(initial, needed, search_seconds=min(on_view) / CHEAP_SHARE * 0.5)
+    views = {c.get("model", "lightgbm"): c["view"] for c in moved if "model" in c}
+    assert views["extra_trees"] == views["linear"] == "raw"
+    assert views["hist_gb"] == views.get("catboost", "top_gain") == "top_gain"
+    assert [c.get("model") for c in moved] == [c.get("model") for c in initial]
+
+
 def test_a_family_search_estimate_follows_its_configuration():
     from featsmith.pipelines._budget import TrialPlanner
     from featsmith.pipelines._portfolio import family_config

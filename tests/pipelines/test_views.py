@@ -177,6 +177,19 @@ def test_top_gain_fits_read_fewer_rows_the_more_trees_a_round_grows():
     assert rows(50) == 1000  # never below a thousand rows
 
 
+def test_a_selection_runs_only_with_time_left_to_validate_its_view(monkeypatch):
+    from types import SimpleNamespace
+
+    monkeypatch.setattr(features_stage.time, "perf_counter", lambda: 100.0)
+    cost = SimpleNamespace(trial_seconds=20.0, selection_seconds=lambda n_rows: 10.0)
+    budget = SimpleNamespace(cost=cost)
+    # 10 s of selection and 20 s for its view's trial end by 135; after the top-by-gain
+    # view's trial too they would not.
+    assert features_stage._selection_pays(budget, 1000, 0, deadline=135.0)
+    assert not features_stage._selection_pays(budget, 1000, 1, deadline=135.0)
+    assert features_stage._selection_pays(budget, 1000, 1, deadline=155.0)
+
+
 def test_views_are_searched_mixed_and_predicted_from_one_matrix():
     rng = np.random.default_rng(0)
     n = 1500
@@ -220,7 +233,12 @@ def test_initial_configs_spread_over_the_views():
     assert all("view" not in c for c in initial_configs(True, 60, [RAW]))
     spread = initial_configs(True, 60, ["top_gain", RAW, "selected"])
     assert spread[0]["view"] == "top_gain"
-    assert [c["view"] for c in spread[1:3]] == [RAW, "selected"]  # the runner-up views early
+    # The cheap families next and CatBoost (when installed), then the runner-up views before
+    # the other families.
+    n_early = 3 if any(c.get("model") == "catboost" for c in spread) else 2
+    assert [c.get("model") for c in spread[1:1 + n_early]] == ["linear", "extra_trees", "catboost"][:n_early]
+    runners_up = spread[1 + n_early:3 + n_early]
+    assert [c["view"] for c in runners_up] == [RAW, "selected"] and all("model" not in c for c in runners_up)
     families = [c.get("model", "lightgbm") for c in spread if c["view"] == "top_gain"]
     assert {"hist_gb", "extra_trees", "linear"} <= set(families)
 

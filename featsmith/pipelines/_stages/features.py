@@ -130,6 +130,16 @@ def _select(ctx, Xnew, names):
     return selector, [n for n, k in zip(names, keep) if k]
 
 
+def _selection_pays(budget, n_rows, views_before, deadline) -> bool:
+    """Whether a selection on ``n_rows`` rows, then the defaults trials of the
+    ``views_before`` it and of its own view (each about a baseline trial), end by ``deadline``.
+
+    A selection is worth its seconds only with time left to validate its view: on
+    police_force_type at 300 s one took 16 s and its view then had no time for its trial."""
+    cost = budget.cost
+    return time.perf_counter() + cost.selection_seconds(n_rows) + (views_before + 1) * cost.trial_seconds < deadline
+
+
 def _latest_period_holds(ctx, trial, baseline_trial, runner):
     """Under time-ordered folds, whether the features validate at least as well as the raw
     columns on the latest period too, ``(holds, note)``.
@@ -299,7 +309,7 @@ def build_features(ctx, baseline, budget, *, enabled, max_candidates, max_new_fe
                 candidates["top_gain"] = list(dict.fromkeys(refit + [n for names in per_fold for n in names]))
                 fold_views["top_gain"] = chosen
         names = list(screen.selected_names_)
-        if names and time.perf_counter() + budget.cost.selection_seconds(ctx.n_rows) < deadline:
+        if names and _selection_pays(budget, ctx.n_rows, len(candidates) + (gen.relational_ is not None), deadline):
             selector, selected = _select(ctx, source.evaluate(names).astype(np.float64), names)
             candidates["selected"] = selected
         candidates["screened"] = names

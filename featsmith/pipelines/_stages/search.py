@@ -75,27 +75,69 @@ class Search(StageResult):
 RAW_ONLY_UNDER_TIME_ORDER = ("linear", "nas_head")
 
 
+# The families whose known-good trial costs seconds where the others cost minutes: they run
+# right after LightGBM's first configuration, so that a tight deadline cuts a dear trial
+# rather than them. On police_force_type at 300 s the search ran LightGBM on the runner-up
+# view, CatBoost and HistGradientBoosting first and ran out of time before either (0.647 test
+# log loss, CatBoost alone); without generation they held a quarter of the ensemble (0.635),
+# and one fit that reached them scored 0.637 (BENCHMARKS.md, issue 17).
+CHEAP_FAMILIES = ("linear", "extra_trees")
+# Then CatBoost, before the runner-up views: it joined 6 of 9 ensembles at 300 s, and each
+# runner-up view has had LightGBM's defaults trial already (police_force_type: CatBoost
+# skipped, 100 s needed and 98 s left, after 31 s of LightGBM on the runner-up view).
+FIRST_DEAR_FAMILIES = ("catboost",)
+# A cheap family runs on a feature view while its trial there is expected to take at most
+# this share of the search's seconds, else on the raw columns (its cost grows with the
+# columns, and early in the search it must stay cheap).
+CHEAP_SHARE = 0.25
+
+
 def initial_configs(portfolio: bool, time_budget: float, views=None, time_ordered=False) -> list:
     """Configurations tried before TPE's own: the known-good LightGBM ones (LightGBM's
     defaults ran as the baseline and on each view), with the other families early for the
-    ensemble's diversity.
+    ensemble's diversity: the cheap ones (:data:`CHEAP_FAMILIES`) right after the first, then
+    CatBoost, then HistGradientBoosting and the neural head.
 
     ``views`` (best first by their defaults trial) spreads them: the known-good
-    configurations and the other families run on the best view, then the first known-good
-    one on each runner-up view, so the ensemble has strong members on different columns.
+    configurations and the other families run on the best view, and the first known-good one
+    on each runner-up view after CatBoost, so the ensemble has strong members on different
+    columns.
     """
-    initial = list(KNOWN_GOOD_CONFIGS[1:])
+    first, *others_lgbm = KNOWN_GOOD_CONFIGS[1:]
+    early, late = [], []
     if portfolio:
-        initial[1:1] = portfolio_configs()
-        if time_budget >= NAS_MIN_BUDGET:
-            initial.insert(3, NAS_CONFIG)
+        families = portfolio_configs() + ([NAS_CONFIG] if time_budget >= NAS_MIN_BUDGET else [])
+        order = CHEAP_FAMILIES + FIRST_DEAR_FAMILIES
+        early = sorted((c for c in families if c["model"] in order), key=lambda c: order.index(c["model"]))
+        late = [c for c in families if c["model"] not in order]
     if not views or len(views) < 2:
-        return initial
-    best, others = views[0], views[1:]
-    spread = [{**c, "view": RAW if time_ordered and c.get("model") in RAW_ONLY_UNDER_TIME_ORDER else best}
-              for c in initial]
-    spread[1:1] = [{**KNOWN_GOOD_CONFIGS[1], "view": v} for v in others]
-    return spread
+        return [first, *early, *late, *others_lgbm]
+    best, runners_up = views[0], views[1:]
+
+    def on_best(configs):
+        return [{**c, "view": RAW if time_ordered and c.get("model") in RAW_ONLY_UNDER_TIME_ORDER else best}
+                for c in configs]
+
+    return [*on_best([first, *early]), *({**first, "view": v} for v in runners_up), *on_best([*late, *others_lgbm])]
+
+
+def cheap_on_raw(initial, seconds_for, search_seconds):
+    """``initial`` with each cheap family's configuration (:data:`CHEAP_FAMILIES`) moved to
+    the raw columns where its feature view would make it take more than
+    :data:`CHEAP_SHARE` of ``search_seconds`` and the raw columns less.
+
+    On police_force_type at 300 s the linear model was estimated at 121 s on the top-by-gain
+    view of 191 columns, of a search of about 140 s; on the 29 raw columns it ran in 11 s.
+    """
+    limit = CHEAP_SHARE * search_seconds
+    moved = []
+    for config in initial:
+        if config.get("model") in CHEAP_FAMILIES and config.get("view", RAW) != RAW:
+            on_raw = {**config, "view": RAW}
+            if seconds_for(config) > limit and seconds_for(on_raw) < seconds_for(config):
+                config = on_raw
+        moved.append(config)
+    return moved
 
 
 def seconds_needed(family: str, estimate: float, n_folds: int, cost, time_ordered: bool = False) -> float:
@@ -166,7 +208,15 @@ def run_search(ctx, features, budget, *, max_trials, portfolio, time_budget, sto
     if len(ranked) > 1:
         space["view"] = {"_type": "choice", "_value": ranked}
     time_ordered = ctx.plan.order == "time"
-    initial = initial_configs(portfolio, time_budget, ranked, time_ordered=time_ordered)
+    planner = TrialPlanner(prior, budget.cost, len(ctx.splits), widths={v: views.width(v) for v in views.views})
+
+    def seconds_for(config):
+        family = config.get("model", "lightgbm")
+        return seconds_needed(family, planner.estimate(config, nas_seconds), len(ctx.splits), budget.cost,
+                              time_ordered)
+
+    initial = cheap_on_raw(initial_configs(portfolio, time_budget, ranked, time_ordered=time_ordered), seconds_for,
+                           budget.search_deadline(best_trial(prior)) - time.perf_counter())
     experiment = Experiment(
         None, space, tuner="tpe", mode="max", random_state=ctx.sub_seed, initial_configs=initial,
         storage=storage,
@@ -175,13 +225,7 @@ def run_search(ctx, features, budget, *, max_trials, portfolio, time_budget, sto
     families = FamilySearch(ranked or [RAW], raw_only=RAW_ONLY_UNDER_TIME_ORDER if time_ordered else (),
                             seed=ctx.seed, storage=storage) if portfolio else None
     n_main_asked = 0
-    planner = TrialPlanner(prior, budget.cost, len(ctx.splits), widths={v: views.width(v) for v in views.views})
     trials, n_skipped, skipped_in_a_row, reason = [], 0, 0, STOP_BUDGET
-
-    def seconds_for(config):
-        family = config.get("model", "lightgbm")
-        return seconds_needed(family, planner.estimate(config, nas_seconds), len(ctx.splits), budget.cost,
-                              time_ordered)
 
     try:
         while True:
