@@ -262,6 +262,17 @@ def test_cheap_families_run_early_and_on_the_raw_columns_where_a_view_makes_them
     assert [c.get("model") for c in moved] == [c.get("model") for c in initial]
 
 
+def test_a_short_trial_of_another_family_may_overrun_its_estimate_by_a_share_of_the_time_left():
+    from featsmith.pipelines._stages.search import OVERRUN_FACTOR, OVERRUN_SHARE_OF_LEFT, folds_budget
+
+    assert folds_budget("lightgbm", 5.0, 100.0) is None  # LightGBM stops at its deadline
+    # A half-second estimate with 100 s left: a tenth of them, not one more second.
+    assert folds_budget("catboost", 0.5, 100.0) == pytest.approx(0.5 + OVERRUN_SHARE_OF_LEFT * 100.0)
+    # A long one with little left: twice its estimate, as before.
+    assert folds_budget("hist_gb", 18.0, 23.0) == pytest.approx(OVERRUN_FACTOR * 18.0)
+    assert folds_budget("catboost", 0.5, -1.0) == pytest.approx(OVERRUN_FACTOR * 0.5)
+
+
 def test_a_family_search_estimate_follows_its_configuration():
     from featsmith.pipelines._budget import TrialPlanner
     from featsmith.pipelines._portfolio import family_config
