@@ -80,9 +80,10 @@ RAW_ONLY_UNDER_TIME_ORDER = ("linear", "nas_head")
 # The families whose known-good trial costs seconds where the others cost minutes: they run
 # right after LightGBM's first configuration, so that a tight deadline cuts a dear trial
 # rather than them. On police_force_type at 300 s the search ran LightGBM on the runner-up
-# view, CatBoost and HistGradientBoosting first and ran out of time before either (0.647 test
-# log loss, CatBoost alone); without generation they held a quarter of the ensemble (0.635),
-# and one fit that reached them scored 0.637 (BENCHMARKS.md, issue 17).
+# view, CatBoost and HistGradientBoosting first and ran out of time before the linear model
+# and extra trees (0.647 test log loss, CatBoost alone); without generation those two held a
+# quarter of the ensemble (0.635), and one fit that reached them scored 0.637 (BENCHMARKS.md,
+# issue 17).
 CHEAP_FAMILIES = ("linear", "extra_trees")
 # Then CatBoost, before the runner-up views: it joined 6 of 9 ensembles at 300 s, and each
 # runner-up view has had LightGBM's defaults trial already (police_force_type: CatBoost
