@@ -132,15 +132,13 @@ def cheap_on_raw(initial, seconds_for, search_seconds):
     On police_force_type at 300 s the linear model was estimated at 121 s on the top-by-gain
     view of 191 columns, of a search of about 140 s; on the 29 raw columns it ran in 11 s.
     """
-    limit = CHEAP_SHARE * search_seconds
-    moved = []
-    for config in initial:
-        if config.get("model") in CHEAP_FAMILIES and config.get("view", RAW) != RAW:
-            on_raw = {**config, "view": RAW}
-            if seconds_for(config) > limit and seconds_for(on_raw) < seconds_for(config):
-                config = on_raw
-        moved.append(config)
-    return moved
+    def placed(config):
+        if config.get("model") not in CHEAP_FAMILIES or config.get("view", RAW) == RAW:
+            return config
+        on_view, on_raw = seconds_for(config), {**config, "view": RAW}
+        return on_raw if on_view > CHEAP_SHARE * search_seconds and seconds_for(on_raw) < on_view else config
+
+    return [placed(config) for config in initial]
 
 
 def seconds_needed(family: str, estimate: float, n_folds: int, cost, time_ordered: bool = False) -> float:
