@@ -40,6 +40,7 @@ import pyarrow as pa
 from sklearn.utils.validation import check_is_fitted
 
 from featsmith._validation import check_frame, check_target, extract_target
+from featsmith.pipelines._lightgbm_text import tree_fields
 from featsmith.pipelines._metrics import resolve_metric
 from featsmith.pipelines._predict_cost import (cost_of, ensemble_counts, feature_counts, lightgbm_round_costs,
                                                predict_cost)
@@ -229,13 +230,9 @@ def _first_rounds(booster) -> np.ndarray:
     (``np.iinfo(np.int64).max`` for a column no tree splits on)."""
     per_round = booster.num_model_per_iteration()
     first = np.full(booster.num_feature(), np.iinfo(np.int64).max)
-    tree = 0
-    for line in booster.model_to_string().splitlines():
-        if line.startswith("Tree="):
-            tree = int(line[5:])
-        elif line.startswith("split_feature="):
-            split = np.asarray(line[len("split_feature="):].split(), dtype=np.int64)
-            np.minimum.at(first, split, tree // per_round)
+    for tree, fields in enumerate(tree_fields(booster, ("split_feature",))):
+        split = np.asarray(fields.get("split_feature", "").split(), dtype=np.int64)
+        np.minimum.at(first, split, tree // per_round)
     return first
 
 

@@ -17,6 +17,8 @@ from collections import Counter
 
 import numpy as np
 
+from featsmith.pipelines._lightgbm_text import tree_fields
+
 # The batch the costs are modelled at: per-call work weighs 1/COST_BATCH a row.
 COST_BATCH = 2000
 
@@ -157,18 +159,11 @@ def lightgbm_trees(booster):
     way to a leaf (the leaves' depths weighted by the training rows each holds; a one-leaf tree
     has none), and its nodes (decisions and leaves). Returns the two arrays."""
     trees = []  # [n_leaves, left, right, leaf_count] of each tree
-    for line in booster.model_to_string().splitlines():
-        key, _, value = line.partition("=")
-        if key == "Tree":
-            trees.append([1, None, None, None])
-        elif line == "end of trees":
-            break
-        elif trees and key in ("num_leaves", "left_child", "right_child", "leaf_count"):
-            if key == "num_leaves":
-                trees[-1][0] = int(value)
-            else:
-                slot = ("left_child", "right_child", "leaf_count").index(key) + 1
-                trees[-1][slot] = np.asarray(value.split(), dtype=np.float64 if slot == 3 else np.int64)
+    for fields in tree_fields(booster, ("num_leaves", "left_child", "right_child", "leaf_count")):
+        trees.append([int(fields.get("num_leaves", 1))] + [
+            np.asarray(fields[key].split(), dtype=dtype) if key in fields else None
+            for key, dtype in (("left_child", np.int64), ("right_child", np.int64), ("leaf_count", np.float64))
+        ])
     paths = np.zeros(len(trees))
     nodes = np.array([2 * tree[0] - 1 for tree in trees], dtype=np.float64)
     split = [t for t, tree in enumerate(trees) if tree[0] > 1 and tree[1] is not None]
