@@ -177,6 +177,33 @@ def test_top_gain_fits_read_fewer_rows_the_more_trees_a_round_grows():
     assert rows(50) == 1000  # never below a thousand rows
 
 
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_a_multiclass_top_gain_fit_bins_coarser_and_still_finds_the_signal(monkeypatch, n_classes):
+    import lightgbm as lgb
+    from types import SimpleNamespace
+
+    rng = np.random.default_rng(0)
+    raw, candidates = rng.normal(size=(600, 2)), rng.normal(size=(600, 6))
+    cuts = np.quantile(candidates[:, 4], [0.5, 0.75][: n_classes - 1])
+    y = np.digitize(candidates[:, 4] + 0.3 * rng.normal(size=600), cuts)
+    multiclass = n_classes > 2
+    ctx = SimpleNamespace(X=raw, y_enc=y, trees_per_round=n_classes if multiclass else 1, sub_seed=0,
+                          encoder=SimpleNamespace(categorical_features_=[]))
+    source = SimpleNamespace(names=[f"c{i}" for i in range(6)], evaluate=lambda names, rows: candidates[rows])
+    params = ({"objective": "multiclass", "num_class": n_classes} if multiclass else {"objective": "binary"})
+    bins, train = [], lgb.train
+
+    def spy(params, data, **kwargs):
+        bins.append(data.params.get("max_bin"))
+        return train(params, data, **kwargs)
+
+    monkeypatch.setattr(lgb, "train", spy)
+    top = features_stage._top_by_gain(ctx, source, {**params, "verbosity": -1, "num_threads": 1}, 1, float("inf"),
+                                      np.arange(600))
+    assert top == ["c4"]
+    assert bins == [features_stage.TOP_GAIN_MULTICLASS_BINS if multiclass else None]
+
+
 def test_a_selection_runs_only_with_time_left_to_validate_its_view(monkeypatch):
     from types import SimpleNamespace
 
