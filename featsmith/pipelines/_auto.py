@@ -465,7 +465,7 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
             threshold = choose_threshold(ctx, ensemble, features.runner, threshold_metric=self.threshold_metric)
             if rows.sampled:
                 refit = refit_on_all_rows(prepared.context, rows, features, ensemble, threshold, baseline.trial,
-                                          budget, client=self.client)
+                                          budget, baseline.plan, client=self.client)
             else:
                 refit = refit_members(ctx, ensemble, features.runner, budget)
             plan, names = final_views(features.views, refit)

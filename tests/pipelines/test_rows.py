@@ -126,3 +126,40 @@ def test_client_must_be_a_dask_client():
     X, y = _data(200)
     with pytest.raises(TypeError, match="distributed.Client"):
         AutoPipeline(time_budget=2, client="tcp://scheduler:8786").fit(X, y)
+
+
+@pytest.mark.parametrize("cv", [None, "time"])
+def test_another_familys_member_keeps_its_fold_models_on_a_sample(small_thresholds, monkeypatch, cv):
+    # The refit on every row boosts LightGBM members only; another family's member keeps its
+    # fold models from the sample, chosen by the search's plan (the latest fold alone under
+    # time order). The context of every row has no plan: this path once failed on every large
+    # table whose ensemble held such a member.
+    from featsmith.pipelines import _auto
+    from featsmith.pipelines._stages.ensemble import Ensemble, Member
+
+    chosen, stand_ins = {}, []
+
+    def with_another_family(ctx, trials, runner, **kwargs):
+        ensemble = select_ensemble(ctx, trials, runner, **kwargs)
+        boosted = next(tr for tr in trials if tr.family == "lightgbm" and tr.models)
+        other = next(tr for tr in trials if tr.family != "lightgbm" and tr.models)
+        chosen["plan"], chosen["folds"] = ctx.plan, len(other.models)
+        return Ensemble(members=[Member(boosted, 0.5), Member(other, 0.5)], value=ensemble.value,
+                        cost_limit=None, summary="forced")
+
+    def recorded(plan, models):
+        kept = stand_in_models(plan, models)
+        stand_ins.append((plan, len(kept)))
+        return kept
+
+    select_ensemble, stand_in_models = _auto.select_ensemble, final.stand_in_models
+    monkeypatch.setattr(_auto, "select_ensemble", with_another_family)
+    monkeypatch.setattr(final, "stand_in_models", recorded)
+    X, y = _data(6_000)
+    kwargs = {"time_column": "when", "cv": "time"} if cv else {}
+    model = AutoPipeline(time_budget=8, random_state=0, n_jobs=1, verbose=0, **kwargs).fit(X, y)
+    assert model.search_rows_ < 6_000 and chosen["folds"] > 1
+    assert stand_ins == [(chosen["plan"], 1 if cv else chosen["folds"])]
+    assert chosen["plan"].order == ("time" if cv else "random")
+    proba = model.predict_proba(X.head(20))
+    assert proba.shape == (20, 2) and np.all(np.isfinite(proba))

@@ -149,10 +149,11 @@ def _rounds(booster) -> int:
 
 
 @stage("refit")
-def refit_on_all_rows(ctx, rows, features, ensemble, threshold, floor_trial, budget, client=None) -> Refit:
+def refit_on_all_rows(ctx, rows, features, ensemble, threshold, floor_trial, budget, plan, client=None) -> Refit:
     """Train LightGBM's defaults and the ensemble's LightGBM members on every row but the
     held-out ones (on the Dask cluster of ``client`` when given), and keep whichever scores
-    better on the check rows."""
+    better on the check rows. ``ctx`` holds every row and no validation plan; ``plan`` is the
+    search's, on the sample, whose fold models stand in for the other families' members."""
     ctx.progress.stage(f"refit on {len(rows.fit_rows):,} rows")
     runner = features.runner
     members = sorted(ensemble.members, key=lambda m: -m.weight)
@@ -195,7 +196,7 @@ def refit_on_all_rows(ctx, rows, features, ensemble, threshold, floor_trial, bud
             kept.append(RefitMember(tr, member.weight, f"{booster.where} ({_rounds(model)} rounds)"))
         else:
             family = tr.runner
-            models = stand_in_models(ctx, tr.models)
+            models = stand_in_models(plan, tr.models)
             fitted.append(family.member(family.fold_average(models), columns[tr.view]))
             how = "fold average" if len(models) > 1 else "latest fold"
             kept.append(RefitMember(tr, member.weight, f"{how} (search rows)"))

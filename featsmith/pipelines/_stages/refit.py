@@ -47,13 +47,13 @@ class Refit(StageResult):
     checked: bool = False
 
 
-def stand_in_models(ctx, models):
+def stand_in_models(plan, models):
     """The fold models that stand in for a member's refit on every row: all of them, averaged;
-    under a time-ordered plan only the latest fold's. Forward-chaining folds train the first
+    under a time-ordered validation ``plan`` only the latest fold's. Forward-chaining folds train the first
     model on one period; the latest saw every period but the last. (Not measured on its own: on
     police_force_type a CatBoost member kept as the average of its five time-ordered fold
     models scored 0.72 test log loss, the same member refitted in the run beside it 0.65.)"""
-    return models[-1:] if ctx.plan.order == "time" else models
+    return models[-1:] if plan.order == "time" else models
 
 
 @stage("refit")
@@ -83,7 +83,7 @@ def refit_members(ctx, ensemble, runner, budget) -> Refit:
             model = family.refit(tr.params, n_rounds, deadline=hard_end if tr.models else float("inf"))
         how = "all rows"
         if model is None:
-            models = stand_in_models(ctx, tr.models)
+            models = stand_in_models(ctx.plan, tr.models)
             cost *= len(models)
             if kept and limit is not None and spent + cost > limit:
                 logger.info("Dropped %s from the ensemble: no time to refit it, and its fold models "
