@@ -265,8 +265,9 @@ def main(argv=None):
         if args.repeats > 1:
             spread = np.maximum(df["featsmith_spread"], df["nogen_spread"])
             worse_r = df[(df["fs_vs_nogen"] < -2 * df["fs_vs_nogen_se"]) & (-df["fs_vs_nogen"] > spread)]
+            named = f" {worse_r['task'].tolist()}" if len(worse_r) else ""
             print(f"medians of {args.repeats} fits per arm; worse by more than 2 SE and by more than either "
-                  f"arm's spread over its runs: {len(worse_r)}" + (f" {worse_r['task'].tolist()}" if len(worse_r) else ""))
+                  f"arm's spread over its runs: {len(worse_r)}{named}")
             for _, r in df.iterrows():
                 runs = lambda arm: ", ".join(f"{v:.5g}" for v in r[f"{arm}_runs"])  # noqa: E731
                 print(f"  {r['task']}: with generation {runs('featsmith')}; without {runs('nogen')}")
