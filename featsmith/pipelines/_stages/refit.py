@@ -49,10 +49,11 @@ class Refit(StageResult):
 
 def stand_in_models(plan, models):
     """The fold models that stand in for a member's refit on every row: all of them, averaged;
-    under a time-ordered validation ``plan`` only the latest fold's. Forward-chaining folds train the first
-    model on one period; the latest saw every period but the last. (Not measured on its own: on
-    police_force_type a CatBoost member kept as the average of its five time-ordered fold
-    models scored 0.72 test log loss, the same member refitted in the run beside it 0.65.)"""
+    under a time-ordered validation ``plan`` only the latest fold's. Forward-chaining folds
+    train the first model on one period; the latest saw every period but the last. (Not
+    measured on its own: on police_force_type a CatBoost member kept as the average of its five
+    time-ordered fold models scored 0.72 test log loss, the same member refitted in the run
+    beside it 0.65.)"""
     return models[-1:] if plan.order == "time" else models
 
 
