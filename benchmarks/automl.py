@@ -31,8 +31,8 @@ for later months, which the test split does not hold). ``--cv N`` overrides both
 K times each, alternating, and reports each arm's median fit: within a time budget, which
 trials a deadline lets finish moves a fit's score between runs, on an otherwise idle machine,
 by more than the test rows' noise (leaf_species at 60 s, both arms running the same code: -5.5,
--5.1 and +5.1 standard errors in three pairs). Each arm's spread over its runs is printed, and
-"worse" then also has to exceed the larger spread.
+-5.1 and +5.1 standard errors in three pairs). Every fit's score is printed, and with the
+ablation "worse" then also has to exceed the larger of the two arms' spreads over their runs.
 
 The script reads only public attributes of ``AutoPipeline``, so an older featsmith can be
 measured with it: ``PYTHONPATH=<checkout of that commit> python benchmarks/automl.py ...``.
@@ -181,6 +181,8 @@ def main(argv=None):
                     help="fit featsmith (and the arm without generation) this many times each, alternating, "
                     "and report each arm's median fit and its spread")
     args = ap.parse_args(argv)
+    if args.repeats < 1:
+        ap.error(f"--repeats must be at least 1, got {args.repeats}")
 
     suite = Suite(args.suite)
     manifest = suite.manifest
@@ -193,7 +195,7 @@ def main(argv=None):
         cv, groups = (args.cv, None) if args.cv is not None or args.validation == "auto" else split_validation(task)
         row["lgbm"], row["lgbm_s"], lgbm_out = run_lgbm(task, Xtr, ytr, Xte, yte, args.n_jobs)
         arms = {"featsmith": []} | ({"nogen": []} if args.ablate_generation else {})
-        for _ in range(max(args.repeats, 1)):
+        for _ in range(args.repeats):
             for arm, runs in arms.items():
                 runs.append(run_featsmith(
                     task, Xtr, ytr, Xte, yte, args.budget, args.n_jobs, args.seed,
@@ -268,9 +270,12 @@ def main(argv=None):
             named = f" {worse_r['task'].tolist()}" if len(worse_r) else ""
             print(f"medians of {args.repeats} fits per arm; worse by more than 2 SE and by more than either "
                   f"arm's spread over its runs: {len(worse_r)}{named}")
-            for _, r in df.iterrows():
-                runs = lambda arm: ", ".join(f"{v:.5g}" for v in r[f"{arm}_runs"])  # noqa: E731
-                print(f"  {r['task']}: with generation {runs('featsmith')}; without {runs('nogen')}")
+    if args.repeats > 1:
+        print(f"\neach fit's score ({args.repeats} per arm, the table shows the median)")
+        for _, r in df.iterrows():
+            runs = lambda arm: ", ".join(f"{v:.5g}" for v in r[f"{arm}_runs"])  # noqa: E731
+            without = f"; without generation {runs('nogen')}" if args.ablate_generation else ""
+            print(f"  {r['task']}: featsmith {runs('featsmith')}{without}")
     print("\nwhere the time went (share of featsmith's fit seconds) and what the ensemble kept (weights)\n")
     print("| task | features stage | trials by family | trials by view | ensemble families | ensemble views |"
           + (" with - without generation (SE) |" if args.ablate_generation else ""))

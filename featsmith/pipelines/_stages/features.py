@@ -31,9 +31,9 @@ TOP_GAIN_FACTOR = 2
 TOP_GAIN_ROUNDS = 60
 TOP_GAIN_CELLS = 20_000_000
 # ... and a multiclass fit bins each column this coarsely: the split search over every
-# column's bins grows with the trees a round grows, the rows it reads do not (a
-# police_force_type fold, 1,235 rows, 1,171 columns, 7 classes: 12.5 s at LightGBM's 255 bins,
-# 6.1 s at 63).
+# column's bins grows with the trees a round grows, the rows it reads do not (a fold shaped
+# like police_force_type's, 1,235 rows, 1,171 columns, 7 classes: 13.1 s at LightGBM's 255
+# bins, 6.2 s at 63, the same top columns; benchmarks/top_gain_bins.py).
 TOP_GAIN_MULTICLASS_BINS = 63
 
 
