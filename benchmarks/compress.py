@@ -112,7 +112,8 @@ def _fp32(est):
 
 def _model_seconds(est, X):
     x_num, x_cat = est.preprocessor_.transform_one(X, est.best_architecture_["scaler"])
-    xn = torch.as_tensor(x_num, dtype=torch.float64)
+    dtype = next(p for p in est.model_.parameters() if p.is_floating_point()).dtype  # as predict passes them
+    xn = torch.as_tensor(x_num, dtype=dtype)
     xc = torch.as_tensor(x_cat)
     with torch.no_grad():
         return _median_seconds(lambda: est.model_(xn, xc))

@@ -113,7 +113,7 @@ class CompactHead(nn.Module):
     def forward(self, x_num: torch.Tensor, x_cat: torch.Tensor) -> torch.Tensor:
         dtype = self._dtype()
         parts = [x_num.to(dtype)] + [emb(x_cat[:, j]).to(dtype) for j, emb in enumerate(self.embeddings)]
-        h = torch.cat(parts, dim=-1)
+        h = torch.cat(parts, dim=-1) if len(parts) > 1 else parts[0]  # cat would copy a lone input
         outs: list[torch.Tensor] = []
         for block in self.blocks:
             h = block(h, outs)

@@ -108,7 +108,7 @@ class TabularHeadSpace(ModelSpace):
 
     def forward(self, x_num: torch.Tensor, x_cat: torch.Tensor) -> torch.Tensor:
         parts = [x_num] + [emb(x_cat[:, j]) for j, emb in enumerate(self.embeddings)]
-        h = torch.cat(parts, dim=-1)
+        h = torch.cat(parts, dim=-1) if len(parts) > 1 else x_num  # cat would copy a lone input
         outs: list[torch.Tensor] = []
         for block in self.blocks:
             h = block(h, outs)

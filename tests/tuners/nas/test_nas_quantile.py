@@ -40,3 +40,52 @@ def test_lookup_of_coded_columns_gives_the_same_scaling():
     np.testing.assert_array_equal(loaded.transform_one(test, "quantile")[0], expected)
     del loaded.quantile_lookup_  # a head pickled before the table existed
     np.testing.assert_array_equal(loaded.transform_one(test, "quantile")[0], expected)
+
+
+def test_positional_and_tie_tables_give_the_same_scaling():
+    """Integer columns looked up by position (in blocks of rows), continuous columns whose
+    repeated quantiles are looked up, and everything they miss: the numbers of the general
+    path, and of scikit-learn's transformer; also for a head pickled before those tables."""
+    from featsmith.tuners.nas._data import QuantileLookup
+
+    rng = np.random.default_rng(1)
+    n = 700
+    X = np.column_stack([
+        rng.choice([0.0, 2.0, 4.0, 10.0], n),  # integers with gaps
+        -rng.integers(0, 50, n).astype(float),  # negative integers
+        np.where(rng.random(n) < 0.6, 0.0, rng.exponential(size=n)),  # continuous, most ties at 0
+        rng.normal(size=n),  # continuous, no ties
+        rng.choice([0.5, 1.5, 2.5], n),  # few values, not integers: binary search
+    ])
+    qt = QuantileTransformer(n_quantiles=200, output_distribution="normal", random_state=0).fit(X)
+    lookup = QuantileLookup(qt, X)
+    assert lookup.positional_columns.tolist() == [0, 1]
+    assert lookup.tie_tables[2] is not None and lookup.tie_tables[3] is None
+    unseen = np.array([[1.0, -51.0, 0.0, 0.0, 1.0], [3.5, 7.0, -1.0, 99.0, 0.5], [1e12, -1e12, 1e-300, -5.0, 9.0]])
+    test = np.vstack([X, unseen, X[:300]])  # more rows than one block
+    np.testing.assert_array_equal(lookup.transform(test), quantile_normal(qt, test))
+    np.testing.assert_allclose(lookup.transform(test), qt.transform(test), rtol=1e-12, atol=1e-12)
+    old = QuantileLookup(qt, X)
+    del old.positional_columns, old.tie_tables
+    np.testing.assert_array_equal(old.transform(test), quantile_normal(qt, test))
+
+
+def test_category_codes_by_position_match_the_binary_search():
+    """Integer vocabularies are coded by position; others, unseen values, non-integers, missing
+    and infinite values give the codes of the per-column search (unknown = 0)."""
+    from featsmith.tuners.nas._data import TabularPreprocessor
+
+    rng = np.random.default_rng(2)
+    n = 600
+    X = np.column_stack([
+        rng.choice([0.0, 3.0, 7.0], n), rng.integers(-20, 20, n).astype(float),
+        rng.choice([0.5, 1.5], n), rng.choice([0.0, 1e9], n), rng.normal(size=n),
+    ])
+    X[::13, 1] = np.nan
+    prep = TabularPreprocessor([0, 1, 2, 3]).fit(X)
+    assert prep.codes_by_position_.columns == [0, 1]
+    test = np.vstack([X, [[1.0, 25.0, 0.5, 1e9, 0.0], [np.inf, -np.inf, np.nan, 5.0, 0.0], [3.5, -1e300, 2.0, 0.0, 1.0]]])
+    codes = prep.transform_one(test, "standard")[1]
+    del prep.codes_by_position_  # the per-column search of heads pickled before it
+    np.testing.assert_array_equal(codes, prep.transform_one(test, "standard")[1])
+    assert codes[-3:].tolist() == [[0, 0, 1, 2], [0, 0, 0, 0], [0, 0, 0, 1]]
