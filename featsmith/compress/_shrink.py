@@ -53,7 +53,11 @@ class PartialLayerNorm(nn.Module):
     def forward(self, x):
         mean = x.sum(-1, keepdim=True) / self.full_width
         var = (x * x).sum(-1, keepdim=True) / self.full_width - mean * mean
-        return (x - mean) * torch.rsqrt(var.clamp_min(0) + self.eps) * self.weight + self.bias
+        scale = torch.rsqrt(var.clamp_min(0) + self.eps)
+        if torch.is_grad_enabled():
+            return (x - mean) * scale * self.weight + self.bias
+        # Inference: one temporary instead of three (a quarter of a layer-norm head's forward).
+        return torch.addcmul(self.bias, torch.sub(x, mean).mul_(scale), self.weight)
 
     def extra_repr(self):
         return f"{self.weight.numel()}, full_width={self.full_width}, eps={self.eps}"
@@ -75,10 +79,15 @@ class _CompactBlock(nn.Module):
 
     def forward(self, h, earlier):
         z = self.dropout(self.act(self.norm(self.linear(h))))
+        # In place where autograd allows (a fresh buffer, or inference): each copy of a
+        # (rows x width) activation is a noticeable share of a pruned head's forward.
+        owned = not torch.is_grad_enabled()
         if not self.z_full:
-            z = z.new_zeros(z.shape[0], self.out_width).index_copy(1, self.z_pos, z)
+            z = z.new_zeros(z.shape[0], self.out_width).index_copy_(1, self.z_pos, z)
+            owned = True
         if self.skip >= 0 and len(self.src):
-            z = z.index_add(1, self.dst, earlier[self.skip].index_select(1, self.src))
+            residual = earlier[self.skip].index_select(1, self.src)
+            z = z.index_add_(1, self.dst, residual) if owned else z.index_add(1, self.dst, residual)
         return z
 
     def extra_repr(self):

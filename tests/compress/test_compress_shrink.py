@@ -1,6 +1,7 @@
 """Pruning and shrink: the config list's errors, and shrink on sampled architectures of the
 head's space (no architecture may fail, and the shrunken head computes the same function)."""
 
+import copy
 import io
 import pickle
 
@@ -55,6 +56,11 @@ def test_shrink_keeps_the_function_of_sampled_architectures(seed):
     small = shrink(model)
     assert isinstance(small, CompactHead)
     torch.testing.assert_close(small(x, c), model(x, c), atol=1e-9, rtol=1e-7)
+    with torch.no_grad():  # inference adds residuals and normalises in place: the same function
+        torch.testing.assert_close(small(x, c), model(x, c), atol=1e-9, rtol=1e-7)
+    trained = copy.deepcopy(small).train()  # and with autograd (fine-tuning a shrunken head) it trains
+    trained(x, c).square().sum().backward()
+    assert all(p.grad is not None for p in trained.parameters() if p.requires_grad and p.dim() > 1)
     if not isinstance(pruner, LevelPruner):
         for block, orig in zip(small.blocks, model.blocks):
             assert block.linear.out_features < orig.linear.out_features
