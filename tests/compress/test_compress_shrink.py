@@ -57,7 +57,9 @@ def test_shrink_keeps_the_function_of_sampled_architectures(seed):
     assert isinstance(small, CompactHead)
     torch.testing.assert_close(small(x, c), model(x, c), atol=1e-9, rtol=1e-7)
     with torch.no_grad():  # inference adds residuals and normalises in place: the same function
-        torch.testing.assert_close(small(x, c), model(x, c), atol=1e-9, rtol=1e-7)
+        torch.testing.assert_close(small(x, c), model(x, c), atol=1e-9, rtol=1e-7)  # few rows
+        many_x, many_c = x.repeat(5, 1), c.repeat(5, 1)
+        torch.testing.assert_close(small(many_x, many_c), model(many_x, many_c), atol=1e-9, rtol=1e-7)
     trained = copy.deepcopy(small).train()  # and with autograd (fine-tuning a shrunken head) it trains
     trained(x, c).square().sum().backward()
     assert all(p.grad is not None for p in trained.parameters() if p.requires_grad and p.dim() > 1)
