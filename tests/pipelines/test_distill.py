@@ -340,3 +340,18 @@ def test_distill_with_the_default_cost_limit_reproduces_the_student(fitted):
     assert (first["rounds"], first["config"], first["predict_cost"]) == (
         second["rounds"], second["config"], second["predict_cost"])
     assert np.array_equal(runs[0].predict_proba(X), runs[1].predict_proba(X))
+
+
+def test_student_targets_are_the_teachers_predictions_unsmoothed(fitted):
+    """The real rows' targets are the fit's out-of-fold predictions as they are (smoothing them
+    by 1% made the dev tasks' students worse), and the other rows' the refitted ensemble's."""
+    from featsmith.pipelines._distill import _soft_targets, _stored_oof
+
+    model, X, y = fitted
+    oof = _stored_oof(model, np.searchsorted(model.classes_, y))
+    target, n_oof = _soft_targets(model, X, oof)
+    have = np.isfinite(oof).all(axis=1)
+    np.testing.assert_array_equal(target[have], oof[have])
+    if not have.all():  # rows the fit has no out-of-fold prediction for (a cut plan)
+        np.testing.assert_array_equal(target[~have], model.predict_proba(X.filter(pl.Series(~have))))
+    assert n_oof == int(have.sum())
