@@ -70,13 +70,13 @@ class PartialLayerNorm(nn.Module):
         full-width vector through one fused layer norm (1 row: 27 -> 8 microseconds; from about
         400 rows the padding costs more than it saves)."""
         k, w, b = x.shape[-1], self.weight, self.bias
-        key = (w, w._version, b, b._version)
+        pad = (0, self.full_width - k)
+        # The affine parameters padded with zeros, kept until they are replaced or changed.
+        # (Through __dict__: nn.Module's attribute lookup costs as much as an operation here.)
         cached = self.__dict__.get("_padded")
-        if cached is None or any(a is not c for a, c in zip(key[::2], cached[0][::2])) or key[1::2] != cached[0][1::2]:
-            pad = (0, self.full_width - k)  # the affine parameters padded with zeros, until they change
-            self.__dict__["_padded"] = cached = (key, F.pad(w, pad), F.pad(b, pad))
-        return F.layer_norm(F.pad(x, (0, self.full_width - k)), (self.full_width,), cached[1], cached[2],
-                            self.eps)[..., :k]
+        if cached is None or cached[0] is not w or cached[1] is not b or cached[2] != (w._version, b._version):
+            cached = self.__dict__["_padded"] = (w, b, (w._version, b._version), F.pad(w, pad), F.pad(b, pad))
+        return F.layer_norm(F.pad(x, pad), (self.full_width,), cached[3], cached[4], self.eps)[..., :k]
 
     def extra_repr(self):
         return f"{self.weight.numel()}, full_width={self.full_width}, eps={self.eps}"

@@ -473,18 +473,18 @@ def _stored_oof(pipeline, y_codes):
 def _soft_targets(pipeline, df, oof):
     """The student's targets for the real rows ``df``: the ensemble's out-of-fold predictions
     where the fit kept them, else (other rows, a holdout plan's training rows) the refitted
-    ensemble's own; returns the targets and how many rows are out of fold.
+    ensemble's own; returns the targets and which rows are out of fold.
 
     Out of fold is what the ensemble predicts for rows it has not seen; refitted on every row it
     predicts its training rows near their labels, which teaches the student the labels (noise
     included) rather than the ensemble's function."""
     if oof is None:
-        return _teacher(pipeline, df), 0
+        return _teacher(pipeline, df), np.zeros(df.height, dtype=bool)
     have = np.isfinite(oof).all(axis=1) if oof.ndim == 2 else np.isfinite(oof)
     target = oof.copy()
     if not have.all():  # the ensemble predicts only the rows it has no out-of-fold prediction for
         target[~have] = _teacher(pipeline, df.filter(pl.Series(~have)))
-    return target, int(have.sum())
+    return target, have
 
 
 def _head(X, df, n):
@@ -507,9 +507,9 @@ def _teacher_seconds_per_row(pipeline) -> float:
     return 1e-9 * predict_cost(pipeline)
 
 
-def _distillation_rows(pipeline, df, oof, rng, label_seconds=np.inf, per_row=0.0, columns=None):
+def _distillation_rows(pipeline, df, real_target, rng, label_seconds=np.inf, per_row=0.0, columns=None):
     """``df`` and synthetic rows near it, as the feature matrix (its ``columns``; all when
-    None), with their soft targets.
+    None), with their soft targets (``real_target`` for ``df``'s rows, from :func:`_soft_targets`).
 
     The synthetic rows are as many as the teacher labels in ``label_seconds`` at ``per_row``
     seconds a row, up to ``AUGMENT_FACTOR`` per real row: a large ensemble (a thousand rounds of
@@ -523,12 +523,11 @@ def _distillation_rows(pipeline, df, oof, rng, label_seconds=np.inf, per_row=0.0
         factor /= 2
     n_aug = int(min(MAX_AUGMENTED, factor * n, affordable))
     synthetic = spunge(df, n_aug, rng)
-    real_target, n_oof = _soft_targets(pipeline, df, oof)
     F = np.vstack([pipeline._features(df), pipeline._features(synthetic)])
     if columns is not None:
         F = np.ascontiguousarray(F[:, columns])
     target = np.concatenate([real_target, _teacher(pipeline, synthetic)])
-    return F, target, n_aug, n_oof
+    return F, target, n_aug
 
 
 def _score(metric, task, y_codes, pred, n_classes):
@@ -627,21 +626,22 @@ def distill(pipeline, X, y, *, student="lightgbm", time_budget=60.0, max_predict
     categorical = [j for j, c in enumerate(columns) if c in categorical]
     limit = _CostLimit(pipeline, cost_share if student == "lightgbm" else np.inf, columns)
     validation, config, rounds, n_train, tried = None, CANDIDATES[0], None, df.height, None
+    # The real rows' targets, once for both phases: the ensemble labels each row the fit has no
+    # out-of-fold prediction for (a holdout plan's training rows: with leaf_species' 32-class
+    # teacher, 4 ms a row, labelling them in each phase took a third of a 30 s budget).
+    real_target, out_of_fold = _soft_targets(pipeline, df, oof)
     split, how = validation_split(pipeline, df, y_codes, groups, int(rng.integers(2**31 - 1)))
     if split is not None:
         tr, va = split
-        # The final phase labels every real row the fit has no out-of-fold prediction for, and
-        # its synthetic rows, before it trains: with a slow teacher (a holdout plan's 32-class
-        # booster: 4 ms a row) that took most of its share, and the final student got 1 round.
-        # The choice ends early enough to leave the final student at least a quarter of the time.
-        n_unlabelled = df.height if oof is None else int((~np.isfinite(oof.reshape(df.height, -1)).all(axis=1)).sum())
-        final_labels = per_row * n_unlabelled + LABEL_SHARE * (1 - VALIDATION_SHARE) * time_budget
+        # The final phase labels its synthetic rows (at most its LABEL_SHARE of the time) before
+        # it trains; the choice ends early enough to leave the final student at least a quarter.
+        final_labels = LABEL_SHARE * (1 - VALIDATION_SHARE) * time_budget
         deadline = start + min(VALIDATION_SHARE, 0.75 - final_labels / time_budget) * time_budget
-        F, target, _, _ = _distillation_rows(pipeline, df[tr], None if oof is None else oof[tr], rng,
-                                             LABEL_SHARE * VALIDATION_SHARE * time_budget, per_row, columns)
+        F, target, _ = _distillation_rows(pipeline, df[tr], real_target[tr], rng,
+                                          LABEL_SHARE * VALIDATION_SHARE * time_budget, per_row, columns)
         F_va = pipeline._features(df[va])[:, columns]
         # The teacher on the held-out rows: out of fold where the fit kept it.
-        teacher, n_oof_va = _soft_targets(pipeline, df[va], None if oof is None else oof[va])
+        teacher, n_oof_va = real_target[va], int(out_of_fold[va].sum())
         if student == "lightgbm":
             tried = _choose_lightgbm(F, target, F_va, teacher, task, n_classes, categorical, limit, deadline, seed,
                                      n_threads)
@@ -657,8 +657,9 @@ def distill(pipeline, X, y, *, student="lightgbm", time_budget=60.0, max_predict
             "teacher_score": _score(metric, task, y_codes[va], teacher, n_classes),
             "teacher_out_of_fold": n_oof_va == len(va), "fidelity": _fidelity(task, teacher, pred), "candidates": tried,
         }
-    F, target, n_aug, n_oof = _distillation_rows(pipeline, df, oof, rng,
-                                                 LABEL_SHARE * (1 - VALIDATION_SHARE) * time_budget, per_row, columns)
+    F, target, n_aug = _distillation_rows(pipeline, df, real_target, rng,
+                                          LABEL_SHARE * (1 - VALIDATION_SHARE) * time_budget, per_row, columns)
+    n_oof = int(out_of_fold.sum())
     deadline = start + time_budget
     info = {}
     if student == "nas_head":

@@ -13,6 +13,7 @@ student's cost to a large ensemble's should follow the ratio of their measured t
 
 from __future__ import annotations
 
+import weakref
 from collections import Counter
 
 import numpy as np
@@ -154,10 +155,25 @@ def feature_counts(pipeline) -> Counter:
 
 
 # ------------------------------------------------------------------ models
+# lightgbm_trees of each booster seen, while it lives: reading a large model's text is slow (a
+# 32-class ensemble of 77,000 trees: 2.6 s), and distill asks for the teacher's more than once.
+_TREES = weakref.WeakKeyDictionary()
+
+
 def lightgbm_trees(booster):
     """For each tree of a LightGBM booster, in order: the decision nodes a row passes on its
     way to a leaf (the leaves' depths weighted by the training rows each holds; a one-leaf tree
-    has none), and its nodes (decisions and leaves). Returns the two arrays."""
+    has none), and its nodes (decisions and leaves). Returns the two arrays (read-only)."""
+    key = booster.num_trees()  # a booster trained further is read again
+    cached = _TREES.get(booster)
+    if cached is None or cached[0] != key:
+        paths, nodes = _lightgbm_trees(booster)
+        paths.flags.writeable = nodes.flags.writeable = False
+        cached = _TREES[booster] = (key, paths, nodes)
+    return cached[1], cached[2]
+
+
+def _lightgbm_trees(booster):
     trees = []  # [n_leaves, left, right, leaf_count] of each tree
     for fields in tree_fields(booster, ("num_leaves", "left_child", "right_child", "leaf_count")):
         trees.append([int(fields.get("num_leaves", 1))] + [

@@ -349,9 +349,25 @@ def test_student_targets_are_the_teachers_predictions_unsmoothed(fitted):
 
     model, X, y = fitted
     oof = _stored_oof(model, np.searchsorted(model.classes_, y))
-    target, n_oof = _soft_targets(model, X, oof)
+    target, out_of_fold = _soft_targets(model, X, oof)
     have = np.isfinite(oof).all(axis=1)
+    np.testing.assert_array_equal(out_of_fold, have)
     np.testing.assert_array_equal(target[have], oof[have])
     if not have.all():  # rows the fit has no out-of-fold prediction for (a cut plan)
         np.testing.assert_array_equal(target[~have], model.predict_proba(X.filter(pl.Series(~have))))
-    assert n_oof == int(have.sum())
+
+
+def test_distill_labels_the_real_rows_once(fitted, monkeypatch):
+    """The teacher labels the real rows without an out-of-fold prediction once for both phases
+    (choosing the student on a split, training it on every row): with a slow teacher, labelling
+    them in each phase took a third of the budget."""
+    import featsmith.pipelines._distill as distill_module
+
+    model, X, y = fitted
+    calls = []
+    original = distill_module._soft_targets
+    monkeypatch.setattr(distill_module, "_soft_targets",
+                        lambda pipeline, df, oof: calls.append(df.height) or original(pipeline, df, oof))
+    small = model.distill(X[:150], y[:150], time_budget=2, random_state=0)  # rows without out-of-fold targets
+    assert calls == [150]
+    assert small.distillation_["validation"] is not None and small.distillation_["n_out_of_fold"] == 0

@@ -115,18 +115,12 @@ class QuantileLookup:
             scaled = _normal(_quantile_column(qt, j, values))
             self.tables.append((values, scaled))
             self.tie_tables.append(None)
-            if np.array_equal(values, np.round(values)) and values[-1] - values[0] < self.max_span:
+            if _integers_within(values, self.max_span):
                 positional.append((j, values, scaled))
         self.positional_columns = np.array([j for j, _, _ in positional], dtype=np.intp)
-        # Each column's slice: NaN at both ends (where values outside its range clip to) and
-        # at integers it never took; the scaled value at each of its values.
-        self.below = np.array([values[0] - 1 for _, values, _ in positional])
-        sizes = np.array([int(values[-1] - values[0]) + 3 for _, values, _ in positional], dtype=np.intp)
-        self.last = (sizes - 1).astype(np.float64)
-        self.offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp)
-        self.by_position = np.full(int(sizes.sum()), np.nan)
-        for (_, values, scaled), below, offset in zip(positional, self.below, self.offsets):
-            self.by_position[offset + (values - below).astype(np.intp)] = scaled
+        # NaN where a column's value is not in its table: those values take the general path.
+        self.below, self.last, self.offsets, self.by_position = _by_position(
+            [(values, scaled) for _, values, scaled in positional], np.nan, np.float64)
 
     def transform(self, X):
         # Column-major, as the caller's numeric columns are (``X[:, columns]`` is): each column
@@ -169,6 +163,25 @@ class QuantileLookup:
                 # With the ties looked up, the rest of a continuous column needs one interpolation.
                 out[rest, j] = _normal(_quantile_column(self.qt, j, col[rest], ties=table is not None))
         return out
+
+
+def _by_position(tables, missing, dtype):
+    """Tables ``(values, results)`` of integer values laid out by position in one array: the
+    result for value ``v`` of table ``i`` at ``offsets[i] + v - below[i]``, ``missing`` at the
+    integers a table lacks and at both ends of its slice (where values beyond its range clip to:
+    ``clip(v - below[i], 0, last[i])``). Returns ``(below, last, offsets, flat)``."""
+    below = np.array([values[0] - 1 for values, _ in tables], dtype=np.float64)
+    sizes = np.array([int(values[-1] - values[0]) + 3 for values, _ in tables], dtype=np.intp)
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp)
+    flat = np.full(int(sizes.sum()), missing, dtype=dtype)
+    for (values, results), low, offset in zip(tables, below, offsets):
+        flat[offset + (values - low).astype(np.intp)] = results
+    return below, (sizes - 1).astype(np.float64), offsets, flat
+
+
+def _integers_within(values, span) -> bool:
+    """Whether sorted ``values`` are integers spanning fewer than ``span`` integers."""
+    return bool(len(values)) and np.array_equal(values, np.round(values)) and values[-1] - values[0] < span
 
 
 class TabularPreprocessor:
@@ -301,7 +314,8 @@ class TabularPreprocessor:
             v = lookup.transform(full)
         else:
             v = quantile_normal(self.quantile_, full)
-        # v is this call's own array; computed column by column, handed to torch row-major.
+        # v is this call's own array. Column-major, as computed: the head's first layer reads
+        # either layout, and a row-major copy here cost more than it saved there.
         return np.clip(v, -_CLIP, _CLIP, out=v).astype(np.float32)
 
     def _standard(self, num):
@@ -342,18 +356,11 @@ class _CodesByPosition:
     block_rows = 256
 
     def __init__(self, vocabularies):
-        picked = [(i, v) for i, v in enumerate(vocabularies)
-                  if len(v) and np.array_equal(v, np.round(v)) and v[-1] - v[0] < self.max_span]
+        picked = [(i, v) for i, v in enumerate(vocabularies) if _integers_within(v, self.max_span)]
         self.columns = [i for i, _ in picked]
-        # Each vocabulary's slice: code 0 (unknown) at both ends, where values outside its
-        # range clip to, and at integers it never held.
-        self.below = np.array([v[0] - 1 for _, v in picked])
-        sizes = np.array([int(v[-1] - v[0]) + 3 for _, v in picked], dtype=np.intp)
-        self.last = (sizes - 1).astype(np.float64)
-        self.offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp)
-        self.table = np.zeros(int(sizes.sum()), dtype=np.int64)
-        for (_, v), below, offset in zip(picked, self.below, self.offsets):
-            self.table[offset + (v - below).astype(np.intp)] = np.arange(1, len(v) + 1)
+        # Code 0 (unknown) where a vocabulary lacks the value.
+        self.below, self.last, self.offsets, self.table = _by_position(
+            [(v, np.arange(1, len(v) + 1)) for _, v in picked], 0, np.int64)
 
     def fill(self, X, categorical, x_cat):
         """Write the codes of its columns into ``x_cat``; return the indices it wrote."""
