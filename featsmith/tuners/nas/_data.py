@@ -172,7 +172,7 @@ def _by_position(tables, missing, dtype):
     ``clip(v - below[i], 0, last[i])``). Returns ``(below, last, offsets, flat)``."""
     below = np.array([values[0] - 1 for values, _ in tables], dtype=np.float64)
     sizes = np.array([int(values[-1] - values[0]) + 3 for values, _ in tables], dtype=np.intp)
-    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp)
+    offsets = (np.cumsum(sizes) - sizes).astype(np.intp)
     flat = np.full(int(sizes.sum()), missing, dtype=dtype)
     for (values, results), low, offset in zip(tables, below, offsets):
         flat[offset + (values - low).astype(np.intp)] = results
