@@ -84,7 +84,8 @@ def test_category_codes_by_position_match_the_binary_search():
     X[::13, 1] = np.nan
     prep = TabularPreprocessor([0, 1, 2, 3]).fit(X)
     assert prep.codes_by_position_.columns == [0, 1]
-    test = np.vstack([X, [[1.0, 25.0, 0.5, 1e9, 0.0], [np.inf, -np.inf, np.nan, 5.0, 0.0], [3.5, -1e300, 2.0, 0.0, 1.0]]])
+    odd = [[1.0, 25.0, 0.5, 1e9, 0.0], [np.inf, -np.inf, np.nan, 5.0, 0.0], [3.5, -1e300, 2.0, 0.0, 1.0]]
+    test = np.vstack([X, odd])
     codes = prep.transform_one(test, "standard")[1]
     del prep.codes_by_position_  # the per-column search of heads pickled before it
     np.testing.assert_array_equal(codes, prep.transform_one(test, "standard")[1])
