@@ -55,15 +55,15 @@ class PartialLayerNorm(nn.Module):
         self.bias = nn.Parameter(torch.zeros(n_channels))
 
     def forward(self, x):
-        if x.shape[0] <= _FEW_ROWS and not torch.is_grad_enabled():
+        inference = not torch.is_grad_enabled()
+        if inference and x.shape[0] <= _FEW_ROWS:
             return self._few_rows(x)
         mean = x.sum(-1, keepdim=True) / self.full_width
         var = (x * x).sum(-1, keepdim=True) / self.full_width - mean * mean
         scale = torch.rsqrt(var.clamp_min(0) + self.eps)
-        if torch.is_grad_enabled():
-            return (x - mean) * scale * self.weight + self.bias
-        # Inference: one temporary instead of three (a quarter of a layer-norm head's forward).
-        return torch.addcmul(self.bias, torch.sub(x, mean).mul_(scale), self.weight)
+        if inference:  # one temporary instead of three (a quarter of a layer-norm head's forward)
+            return torch.addcmul(self.bias, torch.sub(x, mean).mul_(scale), self.weight)
+        return (x - mean) * scale * self.weight + self.bias
 
     def _few_rows(self, x):
         """The same for a few rows, where the number of operations is the cost: the zero-padded

@@ -92,14 +92,6 @@ class QuantileLookup:
     """
 
     max_values = 256
-    # Tables of integer values spanning at most this many integers are also laid out by
-    # position (value minus the smallest), all in one array: those columns are looked up
-    # together by a subtraction instead of a binary search per column, which was most of the
-    # lookup's time (4096 rows x 85 coded columns: 8.6 -> 4.8 ms; one row: 0.33 -> 0.03 ms).
-    max_span = 4096
-    # ... in blocks of this many rows: whole-batch temporaries (megabytes each) cost more in
-    # fresh memory pages than the arithmetic (4096 x 85: 12 ms whole, 4 ms in blocks).
-    block_rows = 256
 
     def __init__(self, qt, X):
         self.qt = qt
@@ -115,12 +107,13 @@ class QuantileLookup:
             scaled = _normal(_quantile_column(qt, j, values))
             self.tables.append((values, scaled))
             self.tie_tables.append(None)
-            if _integers_within(values, self.max_span):
+            if _integers_within(values):
                 positional.append((j, values, scaled))
+        # Integer-valued tables also by position, all columns together (4096 rows x 85 coded
+        # columns: 8.6 -> 4.8 ms; one row: 0.33 -> 0.03 ms). NaN where a column's value is not
+        # in its table: those values take the general path.
         self.positional_columns = np.array([j for j, _, _ in positional], dtype=np.intp)
-        # NaN where a column's value is not in its table: those values take the general path.
-        self.below, self.last, self.offsets, self.by_position = _by_position(
-            [(values, scaled) for _, values, scaled in positional], np.nan, np.float64)
+        self.positional = _PositionalTables([(values, scaled) for _, values, scaled in positional], np.nan)
 
     def transform(self, X):
         # Column-major, as the caller's numeric columns are (``X[:, columns]`` is): each column
@@ -131,16 +124,8 @@ class QuantileLookup:
         if cols is not None and len(cols):
             done[cols] = True
             missed = np.empty((X.shape[0], len(cols)), dtype=bool)
-            for start in range(0, X.shape[0], self.block_rows):
-                rows = slice(start, start + self.block_rows)
-                pos = np.subtract(X[rows, cols], self.below)
-                np.clip(pos, 0.0, self.last, out=pos)
-                idx = pos.astype(np.intp)
-                miss = idx != pos
-                idx += self.offsets
-                scaled = self.by_position.take(idx)
-                miss |= np.isnan(scaled)
-                missed[rows] = miss
+            for rows, scaled, found in self.positional.blocks(X, cols):
+                missed[rows] = ~found | np.isnan(scaled)
                 out[rows, cols] = scaled
             for k in np.flatnonzero(missed.any(axis=0)):  # values the column never took
                 j, m = cols[k], missed[:, k]
@@ -165,23 +150,50 @@ class QuantileLookup:
         return out
 
 
-def _by_position(tables, missing, dtype):
-    """Tables ``(values, results)`` of integer values laid out by position in one array: the
-    result for value ``v`` of table ``i`` at ``offsets[i] + v - below[i]``, ``missing`` at the
-    integers a table lacks and at both ends of its slice (where values beyond its range clip to:
-    ``clip(v - below[i], 0, last[i])``). Returns ``(below, last, offsets, flat)``."""
-    below = np.array([values[0] - 1 for values, _ in tables], dtype=np.float64)
-    sizes = np.array([int(values[-1] - values[0]) + 3 for values, _ in tables], dtype=np.intp)
-    offsets = (np.cumsum(sizes) - sizes).astype(np.intp)
-    flat = np.full(int(sizes.sum()), missing, dtype=dtype)
-    for (values, results), low, offset in zip(tables, below, offsets):
-        flat[offset + (values - low).astype(np.intp)] = results
-    return below, (sizes - 1).astype(np.float64), offsets, flat
+# Tables of integer values spanning at most this many integers are laid out by position ...
+_MAX_SPAN = 4096
+# ... and read in blocks of this many rows: whole-batch temporaries (megabytes each) cost more
+# in fresh memory pages than the arithmetic (4096 x 85: 12 ms whole, 4 ms in blocks).
+_BLOCK_ROWS = 256
 
 
-def _integers_within(values, span) -> bool:
+def _integers_within(values, span=_MAX_SPAN) -> bool:
     """Whether sorted ``values`` are integers spanning fewer than ``span`` integers."""
     return bool(len(values)) and np.array_equal(values, np.round(values)) and values[-1] - values[0] < span
+
+
+class _PositionalTables:
+    """Tables ``(values, results)`` of sorted integer values, one per column, laid out by
+    position in one array, so that every column's cells are looked up together by a
+    subtraction instead of a binary search per column: the result for value ``v`` of table
+    ``i`` at ``offsets[i] + v - below[i]``, ``missing`` at the integers a table lacks and at
+    both ends of its slice (where values beyond its range clip to)."""
+
+    def __init__(self, tables, missing):
+        self.below = np.array([values[0] - 1 for values, _ in tables], dtype=np.float64)
+        sizes = np.array([int(values[-1] - values[0]) + 3 for values, _ in tables], dtype=np.intp)
+        self.last = (sizes - 1).astype(np.float64)
+        self.offsets = (np.cumsum(sizes) - sizes).astype(np.intp)
+        self.flat = np.full(int(sizes.sum()), missing, dtype=np.result_type(missing, *(r for _, r in tables)))
+        for (values, results), low, offset in zip(tables, self.below, self.offsets):
+            self.flat[offset + (values - low).astype(np.intp)] = results
+
+    def blocks(self, X, cols):
+        """For each block of rows of ``X[:, cols]`` (table ``i`` for column ``cols[i]``):
+        ``(rows, results, found)``, ``found`` False where a cell is not finite, not an integer
+        or beyond its table's range (its result is then ``missing``; a value inside the range
+        the table lacks gets ``missing`` too, with ``found`` True)."""
+        for start in range(0, X.shape[0], _BLOCK_ROWS):
+            rows = slice(start, start + _BLOCK_ROWS)
+            pos = np.subtract(X[rows, cols], self.below)
+            finite = np.isfinite(pos)
+            if not finite.all():
+                pos[~finite] = 0.0
+            np.clip(pos, 0.0, self.last, out=pos)
+            idx = pos.astype(np.intp)
+            found = (idx == pos) & finite
+            idx += self.offsets
+            yield rows, self.flat.take(idx), found
 
 
 class TabularPreprocessor:
@@ -229,7 +241,7 @@ class TabularPreprocessor:
             med = np.nanmedian(num, axis=0) if num.shape[0] else np.zeros(num.shape[1])
         self.medians_ = np.where(np.isfinite(med), med, 0.0)
         self.indicators_ = np.flatnonzero(missing.any(axis=0))
-        full = self._impute(num)
+        full = self._imputed_in_place(num)
         self.mean_ = full.mean(axis=0) if full.size else np.zeros(full.shape[1])
         # Squares of 1e200-scale values overflow: the spread is taken in units of the column's
         # largest magnitude (an inf scale would turn the column into zeros).
@@ -254,16 +266,11 @@ class TabularPreprocessor:
         self.codes_by_position_ = _CodesByPosition(self.vocabularies_)
         return self
 
-    def _impute(self, num):
-        filled = np.where(np.isnan(num), self.medians_, num)
-        if len(self.indicators_):
-            filled = np.hstack([filled, np.isnan(num[:, self.indicators_]).astype(np.float64)])
-        return filled
-
     def _imputed_in_place(self, num):
-        """:meth:`_impute` of ``num`` (a copy the caller owns) with non-finite values counted as
-        missing: the same values, without the two full-size temporaries, which on complete
-        tables were most of the quantile scaling's time outside the lookup."""
+        """``num`` (numeric columns, a copy the caller owns) with its non-finite values replaced
+        by the training medians in place, and the missing-indicator columns appended (in
+        place: full-size temporaries were most of the quantile scaling's time outside the
+        lookup on complete tables)."""
         bad = ~np.isfinite(num)
         if bad.any():
             np.copyto(num, np.broadcast_to(self.medians_, num.shape), where=bad)
@@ -348,33 +355,23 @@ class TabularPreprocessor:
 
 
 class _CodesByPosition:
-    """Category codes of the vocabularies made of integers spanning at most ``max_span``
-    integers, found together by position (value minus the smallest) instead of a binary search
-    per column: 40 coded columns of one row took 0.36 ms, most of a small head's predict."""
-
-    max_span = 4096
-    block_rows = 256
+    """Category codes of the vocabularies of integers (spanning fewer than ``_MAX_SPAN``), found
+    together by position instead of a binary search per column: 40 coded columns of one row
+    took 0.36 ms, most of a small head's predict."""
 
     def __init__(self, vocabularies):
-        picked = [(i, v) for i, v in enumerate(vocabularies) if _integers_within(v, self.max_span)]
+        picked = [(i, v) for i, v in enumerate(vocabularies) if _integers_within(v)]
         self.columns = [i for i, _ in picked]
+        self.done = frozenset(self.columns)
         # Code 0 (unknown) where a vocabulary lacks the value.
-        self.below, self.last, self.offsets, self.table = _by_position(
-            [(v, np.arange(1, len(v) + 1)) for _, v in picked], 0, np.int64)
+        self.tables = _PositionalTables([(v, np.arange(1, len(v) + 1)) for _, v in picked], 0)
 
     def fill(self, X, categorical, x_cat):
         """Write the codes of its columns into ``x_cat``; return the indices it wrote."""
         if not self.columns:
-            return ()
+            return self.done
         cols = np.asarray(categorical, dtype=np.intp)[self.columns]
-        for start in range(0, X.shape[0], self.block_rows):
-            rows = slice(start, start + self.block_rows)
-            pos = np.subtract(X[rows, cols], self.below)
-            missing = ~np.isfinite(pos)
-            pos[missing] = 0.0
-            np.clip(pos, 0.0, self.last, out=pos)
-            idx = pos.astype(np.intp)
-            codes = self.table.take(idx + self.offsets)
-            codes[(idx != pos) | missing] = 0
+        for rows, codes, found in self.tables.blocks(X, cols):
+            codes[~found] = 0
             x_cat[rows, self.columns] = codes
-        return set(self.columns)
+        return self.done
