@@ -671,7 +671,8 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
         searched neural head) learns the ensemble's soft predictions (probabilities, or values)
         on the training rows and on synthetic rows near them (each a training row with a few
         columns resampled from their training distribution, as many as the ensemble labels in a
-        quarter of the time by its modelled predict cost; see ``featsmith/pipelines/_distill.py``).
+        quarter of the time by its modelled predict cost, labelled once for both the choice and
+        the final student; see ``featsmith/pipelines/_distill.py``).
         On the training rows the
         targets are the ensemble's out-of-fold predictions (``oof_predictions_``) where the fit
         kept them: what it predicts for rows it has not seen. A LightGBM student is chosen among
@@ -719,7 +720,9 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
             ``decision_threshold_``, whose ``model_`` is the student and whose encoder and
             feature plan (and ``get_feature_names_out``) hold only the columns it reads;
             ``distillation_`` tells the student, its configuration and rounds (of
-            ``rounds_trained``: a cut to a tenth or less is logged as a warning), its
+            ``rounds_trained``: a cut to a tenth or less is logged as a warning;
+            ``stopped_by_time``: the budget, not early stopping, ended them, also logged, with
+            ``label_seconds``, the time the ensemble took labelling the rows), its
             ``predict_cost`` (share of the ensemble's modelled predict cost; NaN without a
             limit), the columns it reads (``n_columns``, of the ensemble's
             ``teacher_columns``) and generated features it computes (``n_generated``, of

@@ -54,7 +54,7 @@ STUDENTS = ("lightgbm", "nas_head")
 # Synthetic rows per training row, and their cap (AutoGluon's defaults are 5x and 100k).
 AUGMENT_FACTOR = 4
 MAX_AUGMENTED = 100_000
-# At most this share of each phase's time goes to the teacher labelling synthetic rows.
+# At most this share of the time goes to the teacher labelling synthetic rows.
 LABEL_SHARE = 0.25
 FRAC_PERTURB = 0.1
 NUMERIC_NOISE = 0.1
@@ -507,13 +507,15 @@ def _teacher_seconds_per_row(pipeline) -> float:
     return 1e-9 * predict_cost(pipeline)
 
 
-def _distillation_rows(pipeline, df, real_target, rng, label_seconds=np.inf, per_row=0.0, columns=None):
-    """``df`` and synthetic rows near it, as the feature matrix (its ``columns``; all when
-    None), with their soft targets (``real_target`` for ``df``'s rows, from :func:`_soft_targets`).
+def _synthetic_rows(pipeline, df, rng, label_seconds=np.inf, per_row=0.0, columns=None):
+    """Synthetic rows near ``df``'s as the feature matrix (its ``columns``; all when None), with
+    the teacher's predictions for them and the row of ``df`` each was made from.
 
-    The synthetic rows are as many as the teacher labels in ``label_seconds`` at ``per_row``
-    seconds a row, up to ``AUGMENT_FACTOR`` per real row: a large ensemble (a thousand rounds of
-    32 classes) labels a few hundred rows a second, and labelling must not eat the budget."""
+    They are as many as the teacher labels in ``label_seconds`` at ``per_row`` seconds a row,
+    up to ``AUGMENT_FACTOR`` per real row: a large ensemble (a thousand rounds of 32 classes)
+    labels a few hundred rows a second, and labelling must not eat the budget. Fewer than the
+    real rows are made from rows drawn in a random order (not the first rows: on time-ordered
+    data those are the oldest)."""
     n = df.height
     affordable = label_seconds / per_row if per_row > 0 else np.inf
     # A power-of-two fraction of AUGMENT_FACTOR rows per real row: timing noise should not
@@ -522,12 +524,12 @@ def _distillation_rows(pipeline, df, real_target, rng, label_seconds=np.inf, per
     while factor * n > affordable and factor > 1 / 64:
         factor /= 2
     n_aug = int(min(MAX_AUGMENTED, factor * n, affordable))
-    synthetic = spunge(df, n_aug, rng)
-    F = np.vstack([pipeline._features(df), pipeline._features(synthetic)])
+    order = rng.permutation(n)
+    synthetic = spunge(df[order], n_aug, rng)  # row i copies df[order][i % n]
+    F = pipeline._features(synthetic)
     if columns is not None:
         F = np.ascontiguousarray(F[:, columns])
-    target = np.concatenate([real_target, _teacher(pipeline, synthetic)])
-    return F, target, n_aug
+    return F, _teacher(pipeline, synthetic), order[np.arange(n_aug) % n]
 
 
 def _score(metric, task, y_codes, pred, n_classes):
@@ -629,17 +631,23 @@ def distill(pipeline, X, y, *, student="lightgbm", time_budget=60.0, max_predict
     # The real rows' targets, once for both phases: the ensemble labels each row the fit has no
     # out-of-fold prediction for (a holdout plan's training rows: with leaf_species' 32-class
     # teacher, 4 ms a row, labelling them in each phase took a third of a 30 s budget).
+    labelling = time.perf_counter()
     real_target, out_of_fold = _soft_targets(pipeline, df, oof)
+    F_real = np.ascontiguousarray(pipeline._features(df)[:, columns])
+    # The synthetic rows too, labelled once (the teacher's labels were half of leaf_species'
+    # 30 s budget when each phase made its own): the choice learns from those made from its
+    # training rows, the final student from all of them.
+    F_syn, target_syn, source = _synthetic_rows(pipeline, df, rng, LABEL_SHARE * time_budget, per_row, columns)
+    n_aug = len(target_syn)
+    labelling = time.perf_counter() - labelling
     split, how = validation_split(pipeline, df, y_codes, groups, int(rng.integers(2**31 - 1)))
     if split is not None:
         tr, va = split
-        # The final phase labels its synthetic rows (at most its LABEL_SHARE of the time) before
-        # it trains; the choice ends early enough to leave the final student at least a quarter.
-        final_labels = LABEL_SHARE * (1 - VALIDATION_SHARE) * time_budget
-        deadline = start + min(VALIDATION_SHARE, 0.75 - final_labels / time_budget) * time_budget
-        F, target, _ = _distillation_rows(pipeline, df[tr], real_target[tr], rng,
-                                          LABEL_SHARE * VALIDATION_SHARE * time_budget, per_row, columns)
-        F_va = pipeline._features(df[va])[:, columns]
+        deadline = start + VALIDATION_SHARE * time_budget
+        from_tr = np.isin(source, tr)
+        F = np.vstack([F_real[tr], F_syn[from_tr]])
+        target = np.concatenate([real_target[tr], target_syn[from_tr]])
+        F_va = F_real[va]
         # The teacher on the held-out rows: out of fold where the fit kept it.
         teacher, n_oof_va = real_target[va], int(out_of_fold[va].sum())
         if student == "lightgbm":
@@ -657,8 +665,7 @@ def distill(pipeline, X, y, *, student="lightgbm", time_budget=60.0, max_predict
             "teacher_score": _score(metric, task, y_codes[va], teacher, n_classes),
             "teacher_out_of_fold": n_oof_va == len(va), "fidelity": _fidelity(task, teacher, pred), "candidates": tried,
         }
-    F, target, n_aug = _distillation_rows(pipeline, df, real_target, rng,
-                                          LABEL_SHARE * (1 - VALIDATION_SHARE) * time_budget, per_row, columns)
+    F, target = np.vstack([F_real, F_syn]), np.concatenate([real_target, target_syn])
     n_oof = int(out_of_fold.sum())
     deadline = start + time_budget
     info = {}
@@ -673,10 +680,15 @@ def distill(pipeline, X, y, *, student="lightgbm", time_budget=60.0, max_predict
             n_rounds = MAX_ROUNDS
         member, done = _fit_lightgbm(F, target, task, n_classes, categorical, config, deadline, seed, n_threads,
                                      n_rounds=n_rounds)
+        stopped_by_time = done < n_rounds and time.perf_counter() > deadline
         # Still cut to the cost limit: the rounds scaled up with the rows may exceed it.
         kept, member, cost = limit.cut(member, done)
         info = {"config": dict(config), "rounds": kept, "rounds_trained": done, "rounds_cut_for_speed": kept < done,
-                "predict_cost": cost}
+                "stopped_by_time": stopped_by_time, "predict_cost": cost}
+        if stopped_by_time:
+            logger.warning("AutoPipeline.distill: time_budget=%.3g s ended the student after %d rounds, still "
+                           "learning (the ensemble's labels and features took %.1f s of it); a larger time_budget "
+                           "follows the ensemble more closely.", time_budget, done, labelling)
         if kept < CUT_WARNING * done:
             logger.warning("AutoPipeline.distill: max_predict_cost=%.2g cut the student to %d of its %d rounds (its "
                            "features alone take most of that share): it may follow the ensemble poorly; a larger "
@@ -704,7 +716,8 @@ def distill(pipeline, X, y, *, student="lightgbm", time_budget=60.0, max_predict
         out.best_score_ = float(validation["student_score"])
     out.distillation_ = {
         "student": student, "teacher_members": int(len(pipeline.ensemble_)), "n_rows": int(df.height),
-        "n_augmented": n_aug, "n_out_of_fold": n_oof, "max_predict_cost": max_predict_cost, **info,
+        "n_augmented": n_aug, "n_out_of_fold": n_oof, "label_seconds": labelling, "max_predict_cost": max_predict_cost,
+        **info,
         "metric": metric.name, "validation": validation, "seconds": time.perf_counter() - start,
     }
     logger.info("AutoPipeline.distill: %s student on %d + %d augmented rows (%d with out-of-fold targets) "

@@ -371,3 +371,42 @@ def test_distill_labels_the_real_rows_once(fitted, monkeypatch):
     small = model.distill(X[:150], y[:150], time_budget=2, random_state=0)  # rows without out-of-fold targets
     assert calls == [150]
     assert small.distillation_["validation"] is not None and small.distillation_["n_out_of_fold"] == 0
+
+
+def test_distill_labels_the_synthetic_rows_once_and_chooses_on_those_of_its_training_rows(fitted, monkeypatch):
+    """One set of synthetic rows, labelled by the teacher once: the choice trains on those made
+    from its training rows (none from the held-out ones, which would leak them), the final
+    student on all of them. Each phase labelling its own set took half of a slow teacher's budget."""
+    import featsmith.pipelines._distill as distill_module
+
+    model, X, y = fitted
+    teacher_rows, fits = [], []
+    original_teacher, original_fit = distill_module._teacher, distill_module._fit_lightgbm
+    monkeypatch.setattr(distill_module, "_teacher",
+                        lambda pipeline, df: teacher_rows.append(df.height) or original_teacher(pipeline, df))
+    monkeypatch.setattr(distill_module, "_fit_lightgbm",
+                        lambda F, *args, **kwargs: fits.append(len(F)) or original_fit(F, *args, **kwargs))
+    small = model.distill(X, y, time_budget=30, random_state=0)
+    d = small.distillation_
+    # The real rows without an out-of-fold target (a holdout plan's training rows) once, then the
+    # synthetic rows once.
+    unlabelled = [len(y) - d["n_out_of_fold"]] if d["n_out_of_fold"] < len(y) else []
+    assert teacher_rows == unlabelled + [d["n_augmented"]] and d["n_augmented"] > 0
+    final = len(y) + d["n_augmented"]
+    assert fits[-1] == final
+    n_train = d["validation"]["n_train"]
+    choice = fits[:-1]
+    assert choice and all(n_train < n < final for n in choice)
+    # The choice's synthetic rows are those made from its training rows: in proportion.
+    expected = n_train + d["n_augmented"] * n_train / len(y)
+    assert all(abs(n - expected) <= 0.05 * final for n in choice)
+
+
+def test_distill_says_when_the_budget_ended_the_student(fitted, caplog):
+    model, X, y = fitted
+    with caplog.at_level(logging.WARNING, logger="featsmith"):
+        small = model.distill(X, y, time_budget=0.05, random_state=0)  # past it before the student trains
+    d = small.distillation_
+    assert d["stopped_by_time"] and d["rounds_trained"] >= 1 and d["label_seconds"] > 0
+    assert "time_budget=0.05 s ended the student" in caplog.text
+    assert small.predict(X[:5]).shape == (5,)
