@@ -39,6 +39,7 @@ import polars as pl
 import pyarrow as pa
 from sklearn.utils.validation import check_is_fitted
 
+from featsmith._threads import lightgbm_threads
 from featsmith._validation import check_frame, check_target, extract_target
 from featsmith.pipelines._lightgbm_text import tree_fields
 from featsmith.pipelines._metrics import resolve_metric
@@ -186,7 +187,7 @@ def _fit_lightgbm(F, target, task, n_classes, categorical, config, deadline, see
     it runs ``n_rounds``. Returns the student and its rounds."""
     objective, label, init = _objective(task, target, n_classes)
     params = {**config, **objective, "feature_fraction": 0.9, "verbosity": -1, "seed": seed,
-              "num_threads": n_threads, "deterministic": True, "force_col_wise": True}
+              "num_threads": lightgbm_threads(n_threads, *F.shape), "deterministic": True, "force_col_wise": True}
     multiclass = task == "multiclass"
     dtrain = _dataset(F, label, init, target if multiclass else None, categorical)
     valid_sets, callbacks = [], []
@@ -525,6 +526,9 @@ def _synthetic_rows(pipeline, df, rng, label_seconds=np.inf, per_row=0.0, column
         factor /= 2
     n_aug = int(min(MAX_AUGMENTED, factor * n, affordable))
     order = rng.permutation(n)
+    if n_aug == 0:  # (a budget too short for one label) empty, in the shapes of one real row's
+        F, target = pipeline._features(df[:1])[:0], _teacher(pipeline, df[:1])[:0]
+        return (F if columns is None else F[:, columns]), target, order[:0]
     synthetic = spunge(df[order], n_aug, rng)  # row i copies df[order][i % n]
     F = pipeline._features(synthetic)
     if columns is not None:

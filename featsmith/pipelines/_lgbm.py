@@ -10,6 +10,7 @@ import warnings
 import lightgbm as lgb
 import numpy as np
 
+from featsmith._threads import lightgbm_threads
 from featsmith.pipelines._trials import BoosterAverage, FoldRunner, booster_output
 
 logger = logging.getLogger("featsmith")
@@ -84,7 +85,8 @@ class LGBMTrialRunner(FoldRunner):
             "objective": objective,
             "metric": eval_metric,
             "verbosity": -1,
-            "num_threads": self.n_threads,
+            # One thread on small folds (see featsmith/_threads.py).
+            "num_threads": lightgbm_threads(self.n_threads, self._fold_rows(), self.X.shape[1]),
             "seed": self.seed,
             "deterministic": True,
             "force_col_wise": True,
@@ -93,6 +95,9 @@ class LGBMTrialRunner(FoldRunner):
         if self.task == "multiclass":
             params["num_class"] = self.n_classes
         return params
+
+    def _fold_rows(self) -> int:
+        return max((len(tr) for tr, _ in self.splits), default=len(self.y))
 
     def _params(self, config: dict) -> dict:
         params = self.base_params()

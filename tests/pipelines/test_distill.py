@@ -410,3 +410,14 @@ def test_distill_says_when_the_budget_ended_the_student(fitted, caplog):
     assert d["stopped_by_time"] and d["rounds_trained"] >= 1 and d["label_seconds"] > 0
     assert "time_budget=0.05 s ended the student" in caplog.text
     assert small.predict(X[:5]).shape == (5,)
+
+
+def test_distill_without_synthetic_rows(fitted, monkeypatch):
+    """A budget too short for the teacher to label one synthetic row: the student learns the real rows."""
+    import featsmith.pipelines._distill as distill_module
+
+    model, X, y = fitted
+    monkeypatch.setattr(distill_module, "AUGMENT_FACTOR", 0)
+    small = model.distill(X, y, time_budget=5, random_state=0)
+    assert small.distillation_["n_augmented"] == 0
+    assert small.predict_proba(X[:4]).shape == (4, 3)

@@ -55,6 +55,15 @@ def test_base_params_choose_objective_and_eval_metric(task, metric, objective, e
     assert params.get("num_class") == (3 if task == "multiclass" else None)
 
 
+def test_trials_take_one_thread_on_small_folds():
+    """Two threads were twice as slow as one below about 50,000 rows x 50 columns (featsmith/_threads.py)."""
+    X, y = _data("binary", 300)
+    splits = make_splits(y, "binary", cv=None, random_state=0)
+    runner = LGBMTrialRunner(X, y, categorical=[CAT], task="binary", n_classes=2,
+                             metric=resolve_metric(None, "binary"), splits=splits, n_threads=2, seed=0)
+    assert runner.base_params()["num_threads"] == 1
+
+
 def test_min_child_samples_is_clamped_on_tiny_data():
     tiny = _runner(n=40)  # 5 folds of 32 training rows: 20 rows per leaf could never split
     assert tiny._params({})["min_child_samples"] == 3

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import lightgbm as lgb
 import numpy as np
 
+from featsmith._threads import lightgbm_threads
 from featsmith.pipelines._context import FitContext
 from featsmith.pipelines._stages.base import StageResult, stage
 
@@ -93,7 +94,9 @@ def probe_cost(ctx: FitContext, rng) -> RowCost:
     n = min(ctx.n_rows, PROBE_ROWS)
     rows = np.sort(rng.choice(ctx.n_rows, n, replace=False))
     params = {"objective": {"binary": "binary", "multiclass": "multiclass"}.get(ctx.task, "regression"),
-              "verbosity": -1, "num_threads": ctx.n_threads, "seed": ctx.seed, "force_col_wise": True}
+              "verbosity": -1, "seed": ctx.seed, "force_col_wise": True,
+              # The threads the search's trials get for the rows it plans (featsmith/_threads.py).
+              "num_threads": lightgbm_threads(ctx.n_threads, ctx.n_rows, ctx.X.shape[1])}
     if ctx.task == "multiclass":
         params["num_class"] = ctx.n_classes
     start = time.perf_counter()
