@@ -39,7 +39,7 @@ import polars as pl
 import pyarrow as pa
 from sklearn.utils.validation import check_is_fitted
 
-from featsmith._threads import lightgbm_threads
+from featsmith._threads import fit_threads
 from featsmith._validation import check_frame, check_target, extract_target
 from featsmith.pipelines._lightgbm_text import tree_fields
 from featsmith.pipelines._metrics import resolve_metric
@@ -187,7 +187,7 @@ def _fit_lightgbm(F, target, task, n_classes, categorical, config, deadline, see
     it runs ``n_rounds``. Returns the student and its rounds."""
     objective, label, init = _objective(task, target, n_classes)
     params = {**config, **objective, "feature_fraction": 0.9, "verbosity": -1, "seed": seed,
-              "num_threads": lightgbm_threads(n_threads, *F.shape), "deterministic": True, "force_col_wise": True}
+              "num_threads": fit_threads(n_threads, *F.shape), "deterministic": True, "force_col_wise": True}
     multiclass = task == "multiclass"
     dtrain = _dataset(F, label, init, target if multiclass else None, categorical)
     valid_sets, callbacks = [], []

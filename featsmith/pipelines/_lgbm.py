@@ -10,7 +10,7 @@ import warnings
 import lightgbm as lgb
 import numpy as np
 
-from featsmith._threads import lightgbm_threads
+from featsmith._threads import fit_threads
 from featsmith.pipelines._trials import BoosterAverage, FoldRunner, booster_output
 
 logger = logging.getLogger("featsmith")
@@ -86,7 +86,7 @@ class LGBMTrialRunner(FoldRunner):
             "metric": eval_metric,
             "verbosity": -1,
             # One thread on small folds (see featsmith/_threads.py).
-            "num_threads": lightgbm_threads(self.n_threads, self._fold_rows(), self.X.shape[1]),
+            "num_threads": fit_threads(self.n_threads, self._fold_rows(), self.X.shape[1]),
             "seed": self.seed,
             "deterministic": True,
             "force_col_wise": True,

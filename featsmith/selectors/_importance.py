@@ -6,7 +6,7 @@ from __future__ import annotations
 import lightgbm as lgb
 import numpy as np
 
-from featsmith._threads import lightgbm_threads
+from featsmith._threads import fit_threads
 from featsmith.selectors._common import draw_seed
 from featsmith.selectors._losses import row_loss
 
@@ -18,7 +18,7 @@ def fit_booster(X, y, params, n_estimators, init_score=None, categorical=()):
                        categorical_feature=list(categorical) or "auto",
                        params={"max_bin": params.get("max_bin", 255), "verbosity": -1})
     # One thread on small data (featsmith/_threads.py).
-    params = {**params, "num_threads": lightgbm_threads(params.get("num_threads", 0), *X.shape)}
+    params = {**params, "num_threads": fit_threads(params.get("num_threads", 0), *X.shape)}
     return lgb.train(params, data, num_boost_round=int(n_estimators))
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import lightgbm as lgb
 import numpy as np
 
-from featsmith._threads import lightgbm_threads
+from featsmith._threads import fit_threads
 from featsmith.pipelines._context import FitContext
 from featsmith.pipelines._stages.base import StageResult, stage
 
@@ -96,7 +96,7 @@ def probe_cost(ctx: FitContext, rng) -> RowCost:
     params = {"objective": {"binary": "binary", "multiclass": "multiclass"}.get(ctx.task, "regression"),
               "verbosity": -1, "seed": ctx.seed, "force_col_wise": True,
               # The threads the search's trials get for the rows it plans (featsmith/_threads.py).
-              "num_threads": lightgbm_threads(ctx.n_threads, ctx.n_rows, ctx.X.shape[1])}
+              "num_threads": fit_threads(ctx.n_threads, ctx.n_rows, ctx.X.shape[1])}
     if ctx.task == "multiclass":
         params["num_class"] = ctx.n_classes
     start = time.perf_counter()
