@@ -97,8 +97,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
     print(f"# featsmith {featsmith.__version__} threads benchmark, "
           f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC\n")
-    print(f"Machine: {platform.node()}, {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-          f"LightGBM {lgb.__version__}, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}; load average "
+    print(f"Machine: {platform.node()}, {platform.machine()}, {os.cpu_count()} CPUs, "
+          f"Python {platform.python_version()}, LightGBM {lgb.__version__}, "
+          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}; load average "
           f"{', '.join(f'{v:.1f}' for v in os.getloadavg())}\n")
     run_lightgbm(args.sizes)
     if not args.skip_automl:

@@ -635,7 +635,7 @@ def distill(pipeline, X, y, *, student="lightgbm", time_budget=60.0, max_predict
     # The real rows' targets, once for both phases: the ensemble labels each row the fit has no
     # out-of-fold prediction for (a holdout plan's training rows: with leaf_species' 32-class
     # teacher, 4 ms a row, labelling them in each phase took a third of a 30 s budget).
-    labelling = time.perf_counter()
+    label_start = time.perf_counter()
     real_target, out_of_fold = _soft_targets(pipeline, df, oof)
     F_real = np.ascontiguousarray(pipeline._features(df)[:, columns])
     # The synthetic rows too, labelled once (the teacher's labels were half of leaf_species'
@@ -643,7 +643,7 @@ def distill(pipeline, X, y, *, student="lightgbm", time_budget=60.0, max_predict
     # training rows, the final student from all of them.
     F_syn, target_syn, source = _synthetic_rows(pipeline, df, rng, LABEL_SHARE * time_budget, per_row, columns)
     n_aug = len(target_syn)
-    labelling = time.perf_counter() - labelling
+    label_seconds = time.perf_counter() - label_start
     split, how = validation_split(pipeline, df, y_codes, groups, int(rng.integers(2**31 - 1)))
     if split is not None:
         tr, va = split
@@ -692,7 +692,7 @@ def distill(pipeline, X, y, *, student="lightgbm", time_budget=60.0, max_predict
         if stopped_by_time:
             logger.warning("AutoPipeline.distill: time_budget=%.3g s ended the student after %d rounds, still "
                            "learning (the ensemble's labels and features took %.1f s of it); a larger time_budget "
-                           "follows the ensemble more closely.", time_budget, done, labelling)
+                           "follows the ensemble more closely.", time_budget, done, label_seconds)
         if kept < CUT_WARNING * done:
             logger.warning("AutoPipeline.distill: max_predict_cost=%.2g cut the student to %d of its %d rounds (its "
                            "features alone take most of that share): it may follow the ensemble poorly; a larger "
@@ -720,8 +720,8 @@ def distill(pipeline, X, y, *, student="lightgbm", time_budget=60.0, max_predict
         out.best_score_ = float(validation["student_score"])
     out.distillation_ = {
         "student": student, "teacher_members": int(len(pipeline.ensemble_)), "n_rows": int(df.height),
-        "n_augmented": n_aug, "n_out_of_fold": n_oof, "label_seconds": labelling, "max_predict_cost": max_predict_cost,
-        **info,
+        "n_augmented": n_aug, "n_out_of_fold": n_oof, "label_seconds": label_seconds,
+        "max_predict_cost": max_predict_cost, **info,
         "metric": metric.name, "validation": validation, "seconds": time.perf_counter() - start,
     }
     logger.info("AutoPipeline.distill: %s student on %d + %d augmented rows (%d with out-of-fold targets) "

@@ -151,9 +151,11 @@ class LGBMTrialRunner(FoldRunner):
     def refit(self, config: dict, n_rounds: int, deadline: float):
         """Train ``config`` on every row for ``n_rounds``; returns ``None`` when the deadline
         stops it first (the caller then keeps the fold models)."""
-        params = self._params(config)
+        X = self.refit_matrix()
+        # Every row: more than a fold's (featsmith/_threads.py).
+        params = {**self._params(config), "num_threads": fit_threads(self.n_threads, *X.shape)}
         dall = lgb.Dataset(
-            self.refit_matrix(), self.y, categorical_feature=self.categorical,
+            X, self.y, categorical_feature=self.categorical,
             params={"verbosity": -1, "feature_pre_filter": False},
         )
         stopper = _Deadline(deadline)

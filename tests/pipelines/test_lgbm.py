@@ -64,6 +64,25 @@ def test_trials_take_one_thread_on_small_folds():
     assert runner.base_params()["num_threads"] == 1
 
 
+def test_a_refit_on_every_row_takes_the_threads_of_every_row(monkeypatch):
+    import lightgbm as lgb
+
+    import featsmith._threads
+
+    # 300 rows x 4 columns: a fold's 240 rows get one thread per 550 cells (1), every row 2.
+    monkeypatch.setattr(featsmith._threads, "CELLS_PER_THREAD", 550)
+    X, y = _data("binary", 300)
+    runner = LGBMTrialRunner(X, y, categorical=[CAT], task="binary", n_classes=2,
+                             metric=resolve_metric(None, "binary"), splits=make_splits(y, "binary", random_state=0),
+                             n_threads=8, seed=0)
+    seen, train = [], lgb.train
+    monkeypatch.setattr(lgb, "train", lambda params, *a, **k: seen.append(params["num_threads"]) or train(
+        params, *a, **k))
+    assert runner.base_params()["num_threads"] == 1
+    runner.refit({"learning_rate": 0.1}, 2, float("inf"))
+    assert seen == [2]
+
+
 def test_min_child_samples_is_clamped_on_tiny_data():
     tiny = _runner(n=40)  # 5 folds of 32 training rows: 20 rows per leaf could never split
     assert tiny._params({})["min_child_samples"] == 3

@@ -195,9 +195,9 @@ def test_hist_gb_fits_on_one_openmp_thread_on_small_data(monkeypatch):
 
     monkeypatch.setattr(HistGradientBoostingClassifier, "fit", spy)
     X, y = _data("binary")
+    splits = make_splits(y, "binary", random_state=0)
     runner = EstimatorTrialRunner(X, y, categorical=[3], task="binary", n_classes=2,
-                                  metric=resolve_metric(None, "binary"), splits=make_splits(y, "binary", random_state=0),
-                                  n_threads=2, seed=0)
+                                  metric=resolve_metric(None, "binary"), splits=splits, n_threads=2, seed=0)
     result = runner.run(HIST_GB, float("inf"))
     runner.refit(HIST_GB, result.n_rounds, float("inf"))
     assert seen and all(threads <= {1} for threads in seen)

@@ -187,7 +187,7 @@ def test_a_multiclass_top_gain_fit_bins_coarser_and_still_finds_the_signal(monke
     cuts = np.quantile(candidates[:, 4], [0.5, 0.75][: n_classes - 1])
     y = np.digitize(candidates[:, 4] + 0.3 * rng.normal(size=600), cuts)
     multiclass = n_classes > 2
-    ctx = SimpleNamespace(X=raw, y_enc=y, trees_per_round=n_classes if multiclass else 1, sub_seed=0,
+    ctx = SimpleNamespace(X=raw, y_enc=y, trees_per_round=n_classes if multiclass else 1, sub_seed=0, n_threads=1,
                           encoder=SimpleNamespace(categorical_features_=[]))
     source = SimpleNamespace(names=[f"c{i}" for i in range(6)], evaluate=lambda names, rows: candidates[rows])
     params = ({"objective": "multiclass", "num_class": n_classes} if multiclass else {"objective": "binary"})

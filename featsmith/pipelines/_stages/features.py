@@ -195,7 +195,7 @@ def _top_by_gain(ctx, source, base_params, n_keep, deadline, train):
         binning["max_bin"] = TOP_GAIN_MULTICLASS_BINS
     X = np.hstack([ctx.X[train], source.evaluate(source.names, train).astype(np.float64)])
     params = {**base_params, "colsample_bytree": 0.5, "num_leaves": 31, "learning_rate": 0.1,
-              "num_threads": fit_threads(base_params.get("num_threads", 0), *X.shape)}
+              "num_threads": fit_threads(ctx.n_threads, *X.shape)}
     params.pop("metric", None)
     data = lgb.Dataset(X, ctx.y_enc[train], categorical_feature=ctx.encoder.categorical_features_, params=binning)
     with warnings.catch_warnings():

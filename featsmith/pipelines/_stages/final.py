@@ -21,6 +21,7 @@ import warnings
 import lightgbm as lgb
 import numpy as np
 
+from featsmith._threads import fit_threads
 from featsmith.pipelines._budget import DEFAULT_LEARNING_RATE, _leaf_factor
 from featsmith.pipelines._lgbm import EARLY_STOPPING_ROUNDS, MAX_ROUNDS, _Deadline
 from featsmith.pipelines._stages.base import stage
@@ -101,8 +102,11 @@ class _LocalBooster:
         full = lgb.Dataset(X, ctx.y_enc, categorical_feature=ctx.encoder.categorical_features_,
                            params={"verbosity": -1, "feature_pre_filter": False}, free_raw_data=False).construct()
         self.train, self.stopping = full.subset(rows.fit_rows), full.subset(rows.stop_rows)
+        # The threads of a fit on these rows, not the search sample's (featsmith/_threads.py).
+        self.n_threads = fit_threads(ctx.n_threads, len(rows.fit_rows), X.shape[1])
 
     def fit(self, params, n_rounds, deadline, early_stopping):
+        params = {**params, "num_threads": self.n_threads}
         if early_stopping:  # the rounds are found on the stopping rows
             return _boost(params, self.train, MAX_ROUNDS, deadline, self.stopping)
         return _boost(params, self.train, n_rounds, deadline)

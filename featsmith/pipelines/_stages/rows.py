@@ -95,8 +95,10 @@ def probe_cost(ctx: FitContext, rng) -> RowCost:
     rows = np.sort(rng.choice(ctx.n_rows, n, replace=False))
     params = {"objective": {"binary": "binary", "multiclass": "multiclass"}.get(ctx.task, "regression"),
               "verbosity": -1, "seed": ctx.seed, "force_col_wise": True,
-              # The threads the search's trials get for the rows it plans (featsmith/_threads.py).
-              "num_threads": fit_threads(ctx.n_threads, ctx.n_rows, ctx.X.shape[1])}
+              # The threads of a fit this size (featsmith/_threads.py), as the trials on the
+              # (sampled) rows it plans mostly get: timed on more threads than they use, the
+              # sample's waking threads would make the rows look dearer than they are.
+              "num_threads": fit_threads(ctx.n_threads, n, ctx.X.shape[1])}
     if ctx.task == "multiclass":
         params["num_class"] = ctx.n_classes
     start = time.perf_counter()
