@@ -378,3 +378,26 @@ def test_high_cardinality_target_encodings_are_checked_when_no_time_is_left_to_s
         assert list(model.feature_plan_.names) == ["te(level)"]
     low = AutoPipeline(time_budget=5, max_trials=3, random_state=0, n_jobs=1, verbose=0).fit(X[["a"]], y)
     assert low.stages_.set_index("stage").loc["features", "summary"] == "no time to screen"
+
+
+def test_the_refit_on_every_row_takes_the_threads_of_its_rows(monkeypatch):
+    """The final stage's refit trains on every row, not the search sample: its thread count
+    follows those rows (featsmith/_threads.py), whatever the trials' params said."""
+    from types import SimpleNamespace
+
+    import lightgbm as lgb
+
+    import featsmith._threads
+    from featsmith.pipelines._stages.final import _LocalBooster
+
+    monkeypatch.setattr(featsmith._threads, "CELLS_PER_THREAD", 1000)
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(600, 5)), rng.integers(0, 2, 600)
+    ctx = SimpleNamespace(y_enc=y, n_threads=8, encoder=SimpleNamespace(categorical_features_=[]))
+    rows = SimpleNamespace(fit_rows=np.arange(500), stop_rows=np.arange(500, 600))
+    seen, train = [], lgb.train
+    monkeypatch.setattr(lgb, "train", lambda params, *a, **k: seen.append(params["num_threads"]) or train(
+        params, *a, **k))
+    booster = _LocalBooster(ctx, rows, X)
+    booster.fit({"objective": "binary", "verbosity": -1, "num_threads": 1}, 2, float("inf"), False)
+    assert seen == [2]  # 500 rows x 5 columns, one thread per 1,000 cells
