@@ -10,11 +10,12 @@ __all__ = ["CELLS_PER_THREAD", "fit_threads"]
 # LightGBM's parallel regions follow each other microseconds apart on small data, and with
 # OMP_WAIT_POLICY=PASSIVE (set by featsmith: idle threads must not spin on a shared machine's
 # cores) every region wakes the sleeping threads, which costs more than the work they share.
-# Measured on the 2-core dev machine, 100 rounds of a binary LightGBM on 50 columns: two threads
-# took 0.97 s against one thread's 0.54 s at 5,000 rows, broke even at 50,000 and won from
-# there (5.6 s against 7.3 s at 300,000); beside a busy process one thread won at every size.
-# AutoPipeline's trials on credit_data (6,680 rows) ran 3x as many in 30 s on one thread.
-# scikit-learn's HistGradientBoosting (OpenMP too) took 2.51 s against 0.58 s at 5,000 rows.
+# Measured on the 2-core dev machine by benchmarks/threads.py (BENCHMARKS.md, "Threads"), 100
+# rounds of a binary LightGBM on 50 columns: two threads took 0.96 s against one thread's 0.46 s
+# at 5,000 rows and 1.35 s against 1.07 s at 50,000, and won at 300,000 (4.42 s against 5.37 s);
+# AutoPipeline(time_budget=30) completed 23 trials instead of 8 on credit_data. Beside a busy
+# process one thread won at every size (one-off). scikit-learn's HistGradientBoosting (OpenMP
+# too) took 2.51 s against 0.58 s at 5,000 rows (one-off).
 CELLS_PER_THREAD = 2_500_000
 
 

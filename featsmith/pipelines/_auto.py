@@ -722,7 +722,8 @@ class AutoPipeline(TransformerMixin, BaseEstimator):
             ``distillation_`` tells the student, its configuration and rounds (of
             ``rounds_trained``: a cut to a tenth or less is logged as a warning;
             ``stopped_by_time``: the budget, not early stopping, ended them, also logged, with
-            ``label_seconds``, the time the ensemble took labelling the rows), its
+            ``label_seconds``, the time spent labelling the rows and computing their
+            features), its
             ``predict_cost`` (share of the ensemble's modelled predict cost; NaN without a
             limit), the columns it reads (``n_columns``, of the ensemble's
             ``teacher_columns``) and generated features it computes (``n_generated``, of
